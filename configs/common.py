@@ -1,0 +1,181 @@
+"""Shared pieces of the recipes: variant parsing and the per-dataset base config.
+
+A recipe is `configs/<name>.py` with `get_config(arg=None)`. `arg` is the text
+after the colon in `--config=configs/wgan_gp.py:dataset=25gaussians,arch=mlp`;
+`parse_arg` turns it into typed options and rejects unknown keys or values.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "tf_flowers", "celeb_a",
+                  "folder")
+TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
+DATASETS = IMAGE_DATASETS + TOY_DATASETS
+
+# Native (or customary) training resolution per dataset.
+_IMAGE_SIZE = {
+    "digits": 8,          # scikit-learn's 8x8 digits, used as is
+    "mnist": 28, "fashion_mnist": 28,
+    "cifar10": 32,
+    "tf_flowers": 64,     # resized; 64x64 is the DCGAN / WGAN-GP "64x64" setting
+    "celeb_a": 64,        # centre crop + resize, as in DCGAN's CelebA runs
+    "folder": 64,
+}
+
+
+def parse_arg(arg: str | None, **defaults):
+  """'dataset=mnist,arch=dcgan' -> ConfigDict of options, typed like `defaults`.
+
+  Raises ValueError naming an unknown key, listing the allowed ones.
+  """
+  options = dict(defaults)
+  if arg:
+    for item in arg.split(","):
+      if not item.strip():
+        continue
+      key, sep, value = item.partition("=")
+      key = key.strip()
+      if not sep or key not in defaults:
+        raise ValueError(
+            f"bad config variant {item!r}; expected key=value with key in "
+            f"{sorted(defaults)}")
+      kind = type(defaults[key])
+      if kind is bool:
+        options[key] = value.strip().lower() in ("1", "true", "yes")
+      else:
+        options[key] = kind(value.strip())
+  return ml_collections.ConfigDict(options)
+
+
+def check_choice(name: str, value: str, allowed) -> None:
+  if value not in allowed:
+    raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
+  """Everything but the loss, penalty and optimizers, which each recipe sets."""
+  check_choice("dataset", dataset, DATASETS)
+  is_toy = dataset in TOY_DATASETS
+  if arch == "default":
+    arch = "mlp" if is_toy else "dcgan"
+  check_choice("arch", arch, ("mlp", "dcgan"))
+
+  config = ml_collections.ConfigDict()
+  config.seed = 0  # the run's one PRNG key is PRNGKey(seed)
+
+  config.dataset = ml_collections.ConfigDict()
+  config.dataset.name = dataset
+  config.dataset.data_dir = ""  # TFDS data_dir; "" = TFDS's default (~/tensorflow_datasets)
+  config.dataset.path = ""  # image folder for dataset.name="folder"
+  config.dataset.image_size = _IMAGE_SIZE.get(dataset, 0)  # square side; unused by toy data
+  config.dataset.shuffle_buffer = 10_000  # tf.data shuffle buffer (examples)
+
+  config.model = ml_collections.ConfigDict()
+  config.model.arch = arch  # mlp | dcgan
+  # Toy: 2-D latent as in the WGAN-GP authors' gan_toy.py; images: DCGAN-style 128
+  # (WGAN-GP's gan_mnist/gan_cifar use 128) except the tiny 8x8 digits (64).
+  config.model.z_dim = 2 if is_toy else (64 if dataset == "digits" else 128)
+  # MLP hidden widths: gan_toy.py's 3 x 512 ReLU; for images the seeds' 784-wide MLP.
+  config.model.hidden = (512, 512, 512) if is_toy else (784, 784, 784)
+  # DCGAN base width ("DIM" in the WGAN-GP code: 64).
+  config.model.width = 64
+  # Generator upsampling: conv + depth_to_space is ~3x faster than ConvTranspose on
+  # XLA:CPU at equal shapes (DESIGN.md); "conv_transpose" reproduces the seeds.
+  config.model.upsample = "depth_to_space"
+  config.model.generator_batch_norm = True  # DCGAN generator BatchNorm (Radford et al.)
+  # flax momentum = 1 - PyTorch momentum; 0.9 matches PyTorch's default 0.1.
+  config.model.bn_momentum = 0.9
+  # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
+  # paper's suggested drop-in).
+  config.model.critic_norm = "none"
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.name = "wasserstein"
+  config.loss.options = ml_collections.ConfigDict()  # keyword options of the loss
+
+  config.penalty = ml_collections.ConfigDict()
+  config.penalty.name = "none"  # none | wgan_gp | dragan
+  config.penalty.weight = 0.0  # lambda
+  config.penalty.target = 1.0  # k: the gradient norm pulled towards (1 in both papers)
+  config.penalty.one_sided = False  # max(0, ||g|| - k)^2 (WGAN-GP App. / Petzka et al.)
+  # double_backward (nested jax.grad) or jvp (reverse-over-forward): equal values
+  # and gradients; jvp was 6x faster on a DCGAN critic on XLA:CPU (DESIGN.md).
+  config.penalty.method = "jvp"
+  # DRAGAN penalty points: gaussian (paper) | std_uniform (authors' code).
+  config.penalty.perturbation = "std_uniform"
+  config.penalty.noise_variance = 10.0  # gaussian: delta ~ N(0, c I), paper's c ~ 10
+  config.penalty.noise_scale = 0.5  # std_uniform: x + 0.5 std(x) U[0,1] (authors' code)
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 100_000  # generator updates (recipes override)
+  config.train.batch_size = 256 if is_toy else 64  # global; gan_toy.py 256, WGAN-GP images 64
+  config.train.n_critic = 5  # critic updates per generator update
+  config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
+  # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
+  # unrolled, ~18x faster than rolled on XLA:CPU per DESIGN.md; others: rolled).
+  config.train.critic_unroll = 0
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.critic = optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
+  config.optimizer.generator = optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
+
+  config.ema = ml_collections.ConfigDict()
+  config.ema.enabled = False  # EMA of generator weights (off in the seed-faithful recipes)
+  config.ema.decay = 0.999  # Yazici et al. 2019 use 0.999 - 0.9999
+  config.ema.start_step = 0  # before this step the EMA just copies the weights
+
+  config.log = ml_collections.ConfigDict()
+  config.log.every = 100  # steps between metrics.jsonl lines / progress lines
+  config.log.sample_every = 1000  # steps between sample grids
+  config.log.checkpoint_every = 1000  # steps between checkpoints
+  config.log.eval_every = 0  # steps between evaluations; 0 = never during training
+  config.log.max_checkpoints = 3  # newest checkpoints kept
+  config.log.num_samples = 100  # size of the fixed latent batch (a 10x10 grid)
+  return config
+
+
+def optimizer_config(name, learning_rate, *, b1=0.9, b2=0.999, decay=0.99, eps=1e-8,
+                     schedule="constant"):
+  """An optimizer block. adam uses b1/b2/eps; rmsprop uses decay/eps (PyTorch's alpha)."""
+  opt = ml_collections.ConfigDict()
+  opt.name = name  # adam | rmsprop
+  opt.learning_rate = learning_rate
+  opt.b1 = b1
+  opt.b2 = b2
+  opt.decay = decay
+  opt.eps = eps
+  opt.schedule = schedule  # constant | linear (decay to 0, as WGAN-GP's CIFAR code)
+  return opt
+
+
+def is_toy(config) -> bool:
+  return config.dataset.name in TOY_DATASETS
+
+
+# Generator updates per (recipe, dataset kind). The image datasets use the papers'
+# budgets; digits and the toy sets use CPU budgets measured on a 2-core machine
+# (see README, "Default run").
+_PAPER_STEPS = {"wgan": 100_000, "wgan_gp": 100_000, "dragan": 100_000,
+                "lsgan": 100_000, "nsgan": 100_000}
+_DIGITS_STEPS = {"wgan": 3000, "wgan_gp": 3000, "dragan": 3000, "lsgan": 3000,
+                 "nsgan": 3000}
+_TOY_STEPS = {"wgan": 3000, "wgan_gp": 3000, "dragan": 3000, "lsgan": 3000,
+              "nsgan": 3000}
+
+
+def set_budget(config, recipe: str) -> None:
+  """Sets train.num_steps and the log intervals for `recipe` on config's dataset."""
+  name = config.dataset.name
+  if name in TOY_DATASETS:
+    steps = _TOY_STEPS[recipe]
+  elif name == "digits":
+    steps = _DIGITS_STEPS[recipe]
+  else:
+    steps = _PAPER_STEPS[recipe]
+  config.train.num_steps = steps
+  every = max(steps // 10, 1)
+  config.log.sample_every = every
+  config.log.checkpoint_every = every

@@ -1,0 +1,43 @@
+"""DRAGAN: gradient penalty on noise-perturbed real data.
+
+Kodali et al. 2017, "On Convergence and Stability of GANs": lambda ~ 10, k = 1,
+penalty points x + delta around the real data, the standard (non-saturating)
+GAN loss. Both perturbations are selectable:
+  perturbation=std_uniform  x + 0.5 std(x) U[0,1], randomly interpolated: the
+                            authors' released code (default here);
+  perturbation=gaussian     x + N(0, cI), c = 10: the paper's eq.
+Variant loss=wasserstein gives the Wasserstein-form DRAGAN that some public
+implementations use (critic loss E[D(G(z))] - E[D(x)], n_critic 5).
+
+    python launch.py --config=configs/dragan.py --workdir=runs/dragan
+    python launch.py --config=configs/dragan.py:dataset=25gaussians,perturbation=gaussian --workdir=runs/dragan_25g
+
+Variants: dataset=..., arch=..., loss=non_saturating|wasserstein,
+perturbation=std_uniform|gaussian.
+"""
+
+from configs import common
+
+
+def get_config(arg=None):
+  opts = common.parse_arg(arg, dataset="digits", arch="default", loss="non_saturating",
+                          perturbation="std_uniform")
+  common.check_choice("loss variant", opts.loss, ("non_saturating", "wasserstein"))
+  common.check_choice("perturbation", opts.perturbation, ("std_uniform", "gaussian"))
+  config = common.base_config(opts.dataset, opts.arch)
+
+  config.loss.name = opts.loss
+  config.penalty.name = "dragan"
+  config.penalty.weight = 10.0  # lambda ~ 10 (paper §5 / Alg. 1)
+  config.penalty.target = 1.0  # k = 1 (paper)
+  config.penalty.perturbation = opts.perturbation
+  config.penalty.noise_variance = 10.0  # c ~ 10 (paper), gaussian only
+  config.penalty.noise_scale = 0.5  # 0.5 * std(x) (authors' code), std_uniform only
+  # One discriminator update per generator update for the paper's standard GAN
+  # form (authors' code); five for the Wasserstein form, as WGAN-GP.
+  config.train.n_critic = 5 if opts.loss == "wasserstein" else 1
+  # Adam 1e-4, beta1 0.5, beta2 0.9 (authors' code, inherited from WGAN-GP's).
+  config.optimizer.critic = common.optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
+  config.optimizer.generator = common.optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
+  common.set_budget(config, "dragan")
+  return config

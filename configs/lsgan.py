@@ -1,0 +1,28 @@
+"""LSGAN: least-squares GAN with the 0-1 coding a=0, b=1, c=1.
+
+Mao et al. 2017, "Least Squares Generative Adversarial Networks", eq. (2);
+Adam lr 2e-4, beta1 0.5 (paper §4, after DCGAN).
+
+    python launch.py --config=configs/lsgan.py --workdir=runs/lsgan
+    python launch.py --config=configs/lsgan.py:dataset=swissroll --workdir=runs/lsgan_swiss
+
+Variants: dataset=..., arch=... (see configs/common.py).
+"""
+
+from configs import common
+
+
+def get_config(arg=None):
+  opts = common.parse_arg(arg, dataset="digits", arch="default")
+  config = common.base_config(opts.dataset, opts.arch)
+
+  config.loss.name = "least_squares"
+  config.loss.options.a = 0.0  # target for fakes in D's loss (paper eq. 2)
+  config.loss.options.b = 1.0  # target for reals in D's loss
+  config.loss.options.c = 1.0  # value G wants D to assign to fakes
+  config.penalty.name = "none"
+  config.train.n_critic = 1  # alternating updates (paper)
+  config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+  config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+  common.set_budget(config, "lsgan")
+  return config

@@ -1,0 +1,29 @@
+"""WGAN: Wasserstein loss with critic weight clipping.
+
+Arjovsky et al. 2017, "Wasserstein GAN", Alg. 1 (clip c = 0.01, RMSProp
+alpha = 5e-5, n_critic = 5, batch 64).
+
+    python launch.py --config=configs/wgan.py --workdir=runs/wgan
+    python launch.py --config=configs/wgan.py:dataset=8gaussians --workdir=runs/wgan_8g
+
+Variants: dataset=..., arch=default|mlp|dcgan (see configs/common.py).
+"""
+
+from configs import common
+
+
+def get_config(arg=None):
+  opts = common.parse_arg(arg, dataset="digits", arch="default")
+  config = common.base_config(opts.dataset, opts.arch)
+
+  config.loss.name = "wasserstein"
+  config.penalty.name = "none"  # the Lipschitz constraint is the clipping below
+  config.train.weight_clip = 0.01  # c = 0.01 (paper Alg. 1)
+  config.train.n_critic = 5  # n_critic = 5 (paper Alg. 1)
+  # RMSProp, alpha = 5e-5 (paper Alg. 1: momentum-based optimisers destabilised the
+  # clipped critic); decay 0.99 and eps 1e-8 are torch.optim.RMSprop's defaults,
+  # used by the authors' PyTorch code.
+  config.optimizer.critic = common.optimizer_config("rmsprop", 5e-5, decay=0.99, eps=1e-8)
+  config.optimizer.generator = common.optimizer_config("rmsprop", 5e-5, decay=0.99, eps=1e-8)
+  common.set_budget(config, "wgan")
+  return config

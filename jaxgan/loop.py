@@ -1,0 +1,262 @@
+"""The training loop and the restore-and-sample entry, as library functions.
+
+`train_and_evaluate(config, workdir)` validates the config, resumes from the
+newest checkpoint in WORKDIR/checkpoints when there is one, runs the compiled
+step, and leaves the workdir described in DESIGN.md. Metrics are fetched one
+step late so the host never stalls the device; a non-finite metric stops the
+run naming the step and the quantity, before anything is saved over a good
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import time
+
+from absl import logging
+import jax
+import numpy as np
+
+from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import data as data_lib
+from jaxgan.data import toy as toy_data
+from jaxgan import factory
+from jaxgan import sample as sample_lib
+from jaxgan import train as train_lib
+
+
+class NonFiniteError(FloatingPointError):
+  """A loss or gradient norm became NaN or infinite."""
+
+
+# --- Workdir helpers ------------------------------------------------------------
+
+
+def config_to_json(config) -> dict:
+  """The resolved config as plain JSON (tuples become lists)."""
+  return json.loads(config.to_json())
+
+
+def checkpoint_dir(workdir: str) -> str:
+  return os.path.join(workdir, "checkpoints")
+
+
+class MetricsLog:
+  """WORKDIR/metrics.jsonl: one JSON object per logged step, appended across restarts.
+
+  On resume from step S, lines the interrupted run logged after S (a timeline
+  the resumed run replaces) move to metrics.orphaned.jsonl, so metrics.jsonl
+  keeps monotone steps and nothing is lost.
+  """
+
+  def __init__(self, workdir: str, resume_step: int):
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    if os.path.exists(self.path):
+      with open(self.path) as f:
+        lines = [line for line in f if line.strip()]
+      keep = [l for l in lines if json.loads(l)["step"] <= resume_step]
+      orphans = [l for l in lines if json.loads(l)["step"] > resume_step]
+      if orphans:
+        with open(os.path.join(workdir, "metrics.orphaned.jsonl"), "a") as f:
+          f.writelines(orphans)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+          f.writelines(keep)
+        os.replace(tmp, self.path)
+    self._file = open(self.path, "a")
+
+  def write(self, step: int, metrics: dict) -> None:
+    record = {"step": int(step)}
+    record.update({k: float(v) for k, v in metrics.items()})
+    self._file.write(json.dumps(record) + "\n")
+    self._file.flush()
+
+  def close(self) -> None:
+    self._file.close()
+
+
+def _format_duration(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  h, rem = divmod(seconds, 3600)
+  m, s = divmod(rem, 60)
+  return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def _check_finite(step: int, metrics: dict, last_good: int | None, ckpt_dir: str) -> None:
+  bad = sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
+  if bad:
+    where = (f"last good checkpoint: step {last_good} in {ckpt_dir}" if last_good is not None
+             else "no checkpoint was saved yet")
+    raise NonFiniteError(
+        f"non-finite {', '.join(bad)} at step {step} "
+        f"({', '.join(f'{k}={float(metrics[k])}' for k in bad)}); stopped without "
+        f"saving; {where}")
+
+
+# --- Training -------------------------------------------------------------------
+
+
+def build(config):
+  """Validates `config`; returns (data_shape, spec, abstract GANState)."""
+  data_shape = factory.validate(config)
+  spec = factory.make_step_spec(config, data_shape)
+  abstract = jax.eval_shape(
+      functools.partial(train_lib.init_state, spec, sample_shape=data_shape),
+      jax.random.PRNGKey(config.seed))
+  return data_shape, spec, abstract
+
+
+def _write_config(config, workdir: str) -> None:
+  path = os.path.join(workdir, "config.json")
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(config_to_json(config), f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
+  """Trains (or resumes) the run in `workdir`; returns the final state."""
+  data_shape, spec, abstract = build(config)  # raises ConfigError before any work
+  is_lead = jax.process_index() == 0
+  os.makedirs(workdir, exist_ok=True)
+  if is_lead:
+    _write_config(config, workdir)
+
+  ckpt = checkpoint_lib.Checkpointer(checkpoint_dir(workdir),
+                                     max_to_keep=config.log.max_checkpoints)
+  if ckpt.latest_step() is not None:
+    start, state, position = ckpt.restore(abstract)
+    logging.info("resumed from step %d (%s)", start, ckpt.directory)
+  else:
+    state = train_lib.init_state(spec, jax.random.PRNGKey(config.seed), data_shape)
+    start, position = 0, 0
+  last_saved = ckpt.latest_step()
+
+  iterator = data_lib.make_iterator(
+      config.dataset, global_batch_size=config.train.batch_size,
+      n_critic=config.train.n_critic, seed=config.seed, position=position,
+      process_index=jax.process_index(), process_count=jax.process_count())
+  step_fn = jax.jit(functools.partial(train_lib.train_step, spec=spec), donate_argnums=0)
+
+  toy = len(data_shape) == 1
+  z_fixed = sample_lib.fixed_latents(config.seed, config.log.num_samples, config.model.z_dim)
+  real_ref = toy_data.sample(config.dataset.name, np.random.default_rng(config.seed),
+                                 config.log.num_samples * 10) if toy else None
+  log = MetricsLog(workdir, start) if is_lead else None
+  samples_dir = os.path.join(workdir, "samples")
+  json_config = config_to_json(config)
+  num_steps = config.train.num_steps
+
+  def save(step, state):
+    nonlocal last_saved
+    ckpt.save(step, state, data_position=iterator.position, config_json=json_config)
+    last_saved = step
+
+  def write_samples(step, state):
+    if not is_lead:
+      return
+    out = sample_lib.generate_samples(spec, state, z_fixed)
+    sample_lib.write_samples(out, samples_dir, step, real=real_ref)
+    if config.ema.enabled:
+      out = sample_lib.generate_samples(spec, state, z_fixed, use_ema=True)
+      sample_lib.write_samples(out, samples_dir, step, real=real_ref, suffix="_ema")
+
+  logging.info("training %s/%s for %d steps from step %d (data %s, batch %d, n_critic %d, "
+               "unroll %d) on %s", config.loss.name, config.penalty.name, num_steps, start,
+               config.dataset.name, config.train.batch_size, config.train.n_critic,
+               spec.unroll, jax.devices())
+  pending = None  # (step, device metrics) fetched one step late
+  t_start, step_start = time.time(), start
+  t_compile = None
+  try:
+    for step in range(start + 1, num_steps + 1):
+      real = next(iterator)
+      state, metrics = step_fn(state, real)
+      if t_compile is None:
+        jax.block_until_ready(metrics)
+        t_compile = time.time() - t_start
+        logging.info("first step (incl. compilation) took %.1fs", t_compile)
+        t_start, step_start = time.time(), step
+      if pending is not None:
+        _handle_metrics(pending, log, config, num_steps, t_start, step_start,
+                        last_saved, ckpt.directory)
+      pending = (step, metrics)
+
+      if step % config.log.checkpoint_every == 0 or step == num_steps:
+        # Check this step's metrics before a save can replace a good checkpoint.
+        _handle_metrics(pending, log, config, num_steps, t_start, step_start,
+                        last_saved, ckpt.directory)
+        pending = None
+        save(step, state)
+      if step % config.log.sample_every == 0 or step == num_steps:
+        write_samples(step, state)
+    if pending is not None:
+      _handle_metrics(pending, log, config, num_steps, t_start, step_start,
+                      last_saved, ckpt.directory)
+  finally:
+    ckpt.close()
+    if log is not None:
+      log.close()
+  logging.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
+               _format_duration(time.time() - t_start), ckpt.directory)
+  return state
+
+
+def _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_saved,
+                    ckpt_dir):
+  """Fetches one step's metrics, stops on a non-finite value, logs every log.every."""
+  step, metrics = pending
+  metrics = jax.device_get(metrics)
+  _check_finite(step, metrics, last_saved, ckpt_dir)
+  if step % config.log.every and step != num_steps:
+    return
+  elapsed = time.time() - t_start
+  rate = (step - step_start) / elapsed if elapsed > 0 and step > step_start else float("nan")
+  eta = (num_steps - step) / rate if rate == rate and rate > 0 else float("nan")
+  if log is not None:
+    log.write(step, dict(metrics, **{"perf/steps_per_second": rate}))
+    logging.info("step %d/%d | %.2f steps/s | ETA %s | critic/loss %.4f | penalty %.4f | "
+                 "W-est %.4f | generator/loss %.4f", step, num_steps, rate,
+                 _format_duration(eta) if eta == eta else "?", metrics["critic/loss"],
+                 metrics["critic/penalty"], metrics["critic/wasserstein_estimate"],
+                 metrics["generator/loss"])
+
+
+# --- Sampling from a checkpoint ----------------------------------------------------
+
+
+def sample_from_checkpoint(config, workdir: str, step: int | None = None) -> dict:
+  """Restores `step` (default: latest) from WORKDIR/checkpoints and writes samples.
+
+  Writes WORKDIR/samples/step_N.{png,npy} (and _ema versions when the EMA is
+  enabled). Raises checkpoint.NoCheckpointError naming the directory when there
+  is nothing to restore; never writes to checkpoints/.
+  """
+  data_shape, spec, abstract = build(config)
+  directory = checkpoint_dir(workdir)
+  if not os.path.isdir(directory):
+    raise checkpoint_lib.NoCheckpointError(
+        f"no checkpoint in {os.path.abspath(directory)} (directory does not exist); "
+        f"train first with --mode=train")
+  ckpt = checkpoint_lib.Checkpointer(directory, read_only=True)
+  try:
+    step, state, _ = ckpt.restore(abstract, step)
+  finally:
+    ckpt.close()
+  z = sample_lib.fixed_latents(config.seed, config.log.num_samples, config.model.z_dim)
+  real = None
+  if len(data_shape) == 1:
+    real = toy_data.sample(config.dataset.name, np.random.default_rng(config.seed),
+                               config.log.num_samples * 10)
+  out_dir = os.path.join(workdir, "samples")
+  paths = sample_lib.write_samples(sample_lib.generate_samples(spec, state, z), out_dir,
+                                   step, real=real)
+  paths["step"] = step
+  if config.ema.enabled:
+    paths["ema"] = sample_lib.write_samples(
+        sample_lib.generate_samples(spec, state, z, use_ema=True), out_dir, step, real=real,
+        suffix="_ema")
+  return paths

@@ -1,0 +1,35 @@
+"""Randomness from one base key per run.
+
+A step's randomness is `fold_in(base_key, step)` split into named keys; every
+per-example draw (latent, interpolation epsilon, DRAGAN noise) comes from
+`fold_in(named_key, global_example_index)`. Drawing per example rather than per
+batch makes a run's draws independent of how the batch is split across devices
+or hosts, and a resumed run repeats exactly the draws of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def step_keys(base_key, step, names):
+  """{name: key} for one step: fold_in(base_key, step) split once per name."""
+  keys = jax.random.split(jax.random.fold_in(base_key, step), len(names))
+  return dict(zip(names, keys))
+
+
+def example_keys(key, first_index, count):
+  """Keys [count] for global example indices first_index .. first_index+count-1."""
+  indices = first_index + jnp.arange(count, dtype=jnp.uint32)
+  return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
+
+
+def normal(keys, shape, dtype=jnp.float32):
+  """One N(0, I) draw of `shape` per key: [len(keys), *shape]."""
+  return jax.vmap(lambda k: jax.random.normal(k, shape, dtype))(keys)
+
+
+def uniform(keys, shape=(), dtype=jnp.float32):
+  """One U[0, 1) draw of `shape` per key: [len(keys), *shape]."""
+  return jax.vmap(lambda k: jax.random.uniform(k, shape, dtype))(keys)
