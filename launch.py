@@ -11,7 +11,13 @@ WORKDIR/samples/step_N.{png,npy}.
 """
 
 import os
+import re
 import sys
+
+# Before TensorFlow can be imported: its C++ INFO lines say nothing to a GAN researcher.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import logging as py_logging
 
 from absl import app
 from absl import flags
@@ -33,6 +39,18 @@ def _fail(message: str) -> None:
   sys.exit(2)
 
 
+def _setup_logging() -> None:
+  """jaxgan's progress lines on stdout; libraries (orbax, TF) only from WARNING up."""
+  handler = py_logging.StreamHandler(sys.stdout)
+  handler.setFormatter(py_logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+  logger = py_logging.getLogger("jaxgan")
+  logger.addHandler(handler)
+  logger.setLevel(py_logging.INFO)
+  logger.propagate = False
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+
+
 def main(argv):
   if len(argv) > 1:
     _fail(f"unexpected arguments {argv[1:]}")
@@ -42,7 +60,8 @@ def main(argv):
   import jax
   from jaxgan import checkpoint, factory, loop
 
-  logging.info("process %d of %d; local devices %s", jax.process_index(),
+  _setup_logging()
+  py_logging.getLogger("jaxgan").info("process %d of %d; local devices %s", jax.process_index(),
                jax.process_count(), jax.local_devices())
   config = FLAGS.config
   try:
@@ -58,7 +77,48 @@ def main(argv):
     sys.exit(3)
 
 
+def _chain(error: BaseException):
+  while error is not None:
+    yield error
+    error = error.__cause__ or error.__context__
+
+
+def _one_line(text: str) -> str:
+  return " ".join(text.replace("\\n", " ").split())
+
+
+def _flag_error_message(error: BaseException, argv) -> str:
+  """One line naming what was wrong: the flag and the innermost cause."""
+  chain = list(_chain(error))
+  missing = re.search(r"No such file or directory: '([^']+)'", str(chain[-1]))
+  if missing:
+    return f"config file not found: {missing.group(1)}"
+  root = chain[-1]
+  root_text = _one_line(str(root.args[0]) if root.args else str(root)).strip("'\"")
+  if isinstance(root, (KeyError, AttributeError)):
+    # An override of a key the config does not have: name the argument.
+    hint = next((m.group(0) for e in chain
+                 for m in [re.search(r'Did you mean "[^"]+" instead of "[^"]+"\?', str(e))]
+                 if m), "")
+    arg = next((a for a in argv if a.startswith("--config.") and
+                root_text in a.split("=")[0].split(".")), None)
+    if arg is not None:
+      return _one_line(f"unknown config key in {arg}. {hint}")
+  top = str(error).splitlines()[0] if str(error) else ""
+  if top and not top.rstrip().endswith(":") and top != root_text:
+    return _one_line(f"{top.rstrip('.')}" + ("" if root_text in top else f": {root_text}"))
+  return root_text
+
+
+def _parse_flags(argv):
+  """absl flag parsing, but a bad flag, override, variant or config file is one line, exit 2."""
+  try:
+    argv = FLAGS(argv)
+    FLAGS.config.to_dict()  # config_flags defers file-load errors to first attribute access
+  except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError) as e:
+    _fail(_flag_error_message(e, argv))
+  return argv
+
+
 if __name__ == "__main__":
-  # Keep TF's C++ logging quiet; it has nothing to say to a GAN researcher.
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

@@ -26,11 +26,11 @@ def get_config(arg=None):
   common.check_choice("perturbation", opts.perturbation, ("std_uniform", "gaussian"))
   config = common.base_config(opts.dataset, opts.arch)
 
-  config.loss.name = opts.loss
-  config.penalty.name = "dragan"
+  config.loss.name = opts.loss  # non_saturating (paper) | wasserstein (variant)
+  config.penalty.name = "dragan"  # penalty on perturbed reals (paper eq. 9)
   config.penalty.weight = 10.0  # lambda ~ 10 (paper §5 / Alg. 1)
   config.penalty.target = 1.0  # k = 1 (paper)
-  config.penalty.perturbation = opts.perturbation
+  config.penalty.perturbation = opts.perturbation  # std_uniform (code) | gaussian (paper)
   config.penalty.noise_variance = 10.0  # c ~ 10 (paper), gaussian only
   config.penalty.noise_scale = 0.5  # 0.5 * std(x) (authors' code), std_uniform only
   # One discriminator update per generator update for the paper's standard GAN
@@ -38,6 +38,7 @@ def get_config(arg=None):
   config.train.n_critic = 5 if opts.loss == "wasserstein" else 1
   # Adam 1e-4, beta1 0.5, beta2 0.9 (authors' code, inherited from WGAN-GP's).
   config.optimizer.critic = common.optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
-  config.optimizer.generator = common.optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
+  config.optimizer.generator = common.optimizer_config(
+      "adam", 1e-4, b1=0.5, b2=0.9)  # same as the critic (authors' code)
   common.set_budget(config, "dragan")
   return config

@@ -16,13 +16,14 @@ def get_config(arg=None):
   opts = common.parse_arg(arg, dataset="digits", arch="default")
   config = common.base_config(opts.dataset, opts.arch)
 
-  config.loss.name = "least_squares"
+  config.loss.name = "least_squares"  # Mao et al. 2017, eq. 2
   config.loss.options.a = 0.0  # target for fakes in D's loss (paper eq. 2)
   config.loss.options.b = 1.0  # target for reals in D's loss
   config.loss.options.c = 1.0  # value G wants D to assign to fakes
-  config.penalty.name = "none"
+  config.penalty.name = "none"  # LSGAN has no gradient penalty
   config.train.n_critic = 1  # alternating updates (paper)
-  config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
-  config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+  # Adam lr 2e-4, beta1 0.5 (paper §4); beta2 Adam's default 0.999.
+  config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
+  config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
   common.set_budget(config, "lsgan")
   return config

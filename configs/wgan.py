@@ -16,7 +16,7 @@ def get_config(arg=None):
   opts = common.parse_arg(arg, dataset="digits", arch="default")
   config = common.base_config(opts.dataset, opts.arch)
 
-  config.loss.name = "wasserstein"
+  config.loss.name = "wasserstein"  # E[D(G(z))] - E[D(x)] (paper eq. 3)
   config.penalty.name = "none"  # the Lipschitz constraint is the clipping below
   config.train.weight_clip = 0.01  # c = 0.01 (paper Alg. 1)
   config.train.n_critic = 5  # n_critic = 5 (paper Alg. 1)
@@ -24,6 +24,7 @@ def get_config(arg=None):
   # clipped critic); decay 0.99 and eps 1e-8 are torch.optim.RMSprop's defaults,
   # used by the authors' PyTorch code.
   config.optimizer.critic = common.optimizer_config("rmsprop", 5e-5, decay=0.99, eps=1e-8)
-  config.optimizer.generator = common.optimizer_config("rmsprop", 5e-5, decay=0.99, eps=1e-8)
+  config.optimizer.generator = common.optimizer_config(
+      "rmsprop", 5e-5, decay=0.99, eps=1e-8)  # same as the critic (paper Alg. 1)
   common.set_budget(config, "wgan")
   return config

@@ -18,8 +18,8 @@ def get_config(arg=None):
   config = common.base_config(opts.dataset, opts.arch)
   toy = common.is_toy(config)
 
-  config.loss.name = "wasserstein"
-  config.penalty.name = "wgan_gp"
+  config.loss.name = "wasserstein"  # paper eq. 3, first two terms
+  config.penalty.name = "wgan_gp"  # penalty on real/fake interpolates (Alg. 1)
   # lambda = 10 (paper, all image experiments); gan_toy.py uses LAMBDA = .1.
   config.penalty.weight = 0.1 if toy else 10.0
   config.penalty.target = 1.0  # paper eq. 3
@@ -28,6 +28,7 @@ def get_config(arg=None):
   # the authors' released code (gan_toy/gan_mnist/gan_cifar.py) uses 0.5. We follow
   # the code, which produced the published results.
   config.optimizer.critic = common.optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
-  config.optimizer.generator = common.optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)
+  config.optimizer.generator = common.optimizer_config(
+      "adam", 1e-4, b1=0.5, b2=0.9)  # same as the critic (Alg. 1)
   common.set_budget(config, "wgan_gp")
   return config

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import time
 
-from absl import logging
 import jax
 import numpy as np
 
@@ -26,6 +26,9 @@ from jaxgan.data import toy as toy_data
 from jaxgan import factory
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
+
+
+logger = logging.getLogger("jaxgan")
 
 
 class NonFiniteError(FloatingPointError):
@@ -129,7 +132,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
                                      max_to_keep=config.log.max_checkpoints)
   if ckpt.latest_step() is not None:
     start, state, position = ckpt.restore(abstract)
-    logging.info("resumed from step %d (%s)", start, ckpt.directory)
+    logger.info("resumed from step %d (%s)", start, ckpt.directory)
   else:
     state = train_lib.init_state(spec, jax.random.PRNGKey(config.seed), data_shape)
     start, position = 0, 0
@@ -164,7 +167,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
       out = sample_lib.generate_samples(spec, state, z_fixed, use_ema=True)
       sample_lib.write_samples(out, samples_dir, step, real=real_ref, suffix="_ema")
 
-  logging.info("training %s/%s for %d steps from step %d (data %s, batch %d, n_critic %d, "
+  logger.info("training %s/%s for %d steps from step %d (data %s, batch %d, n_critic %d, "
                "unroll %d) on %s", config.loss.name, config.penalty.name, num_steps, start,
                config.dataset.name, config.train.batch_size, config.train.n_critic,
                spec.unroll, jax.devices())
@@ -178,7 +181,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
       if t_compile is None:
         jax.block_until_ready(metrics)
         t_compile = time.time() - t_start
-        logging.info("first step (incl. compilation) took %.1fs", t_compile)
+        logger.info("first step (incl. compilation) took %.1fs", t_compile)
         t_start, step_start = time.time(), step
       if pending is not None:
         _handle_metrics(pending, log, config, num_steps, t_start, step_start,
@@ -200,7 +203,7 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
     ckpt.close()
     if log is not None:
       log.close()
-  logging.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
+  logger.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
                _format_duration(time.time() - t_start), ckpt.directory)
   return state
 
@@ -218,7 +221,7 @@ def _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_s
   eta = (num_steps - step) / rate if rate == rate and rate > 0 else float("nan")
   if log is not None:
     log.write(step, dict(metrics, **{"perf/steps_per_second": rate}))
-    logging.info("step %d/%d | %.2f steps/s | ETA %s | critic/loss %.4f | penalty %.4f | "
+    logger.info("step %d/%d | %.2f steps/s | ETA %s | critic/loss %.4f | penalty %.4f | "
                  "W-est %.4f | generator/loss %.4f", step, num_steps, rate,
                  _format_duration(eta) if eta == eta else "?", metrics["critic/loss"],
                  metrics["critic/penalty"], metrics["critic/wasserstein_estimate"],

@@ -1,0 +1,142 @@
+"""Recipes: every recipe x dataset variant validates; every hyperparameter is
+commented; bad names and values get one clear error naming them."""
+
+import glob
+import importlib
+import os
+import re
+
+import pytest
+
+from configs import common
+from jaxgan import data as data_lib
+from jaxgan import factory
+
+RECIPES = ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan")
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
+
+
+def _recipe(name):
+  return importlib.import_module(f"configs.{name}")
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("dataset", common.DATASETS)
+def test_every_recipe_validates_on_every_dataset(recipe, dataset):
+  config = _recipe(recipe).get_config(f"dataset={dataset}")
+  if dataset == "folder":
+    config.dataset.path = "/some/photos"
+  shape = factory.validate(config)
+  if dataset in common.TOY_DATASETS:
+    assert shape == (2,) and config.model.arch == "mlp"
+    assert config.model.hidden == (512, 512, 512) and config.train.batch_size == 256
+  elif dataset == "digits":
+    assert shape == (8, 8, 1) and config.model.arch == "mlp"
+  else:
+    assert len(shape) == 3 and config.model.arch == "dcgan"
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_dcgan_variant_validates_on_digits(recipe):
+  config = _recipe(recipe).get_config("arch=dcgan")
+  assert factory.validate(config) == (8, 8, 1) and config.model.arch == "dcgan"
+
+
+def test_config_dataset_list_matches_the_data_package():
+  assert set(common.DATASETS) == set(data_lib.DATASETS)
+  assert set(common.TOY_DATASETS) == set(data_lib.TOY_DATASETS)
+
+
+def test_recipes_carry_the_papers_hyperparameters():
+  wgan = _recipe("wgan").get_config()
+  assert (wgan.train.weight_clip, wgan.optimizer.critic.name,
+          wgan.optimizer.critic.learning_rate, wgan.train.n_critic) == (0.01, "rmsprop", 5e-5, 5)
+  gp = _recipe("wgan_gp").get_config()
+  assert (gp.penalty.name, gp.penalty.weight, gp.train.n_critic) == ("wgan_gp", 10.0, 5)
+  assert (gp.optimizer.critic.learning_rate, gp.optimizer.critic.b1,
+          gp.optimizer.critic.b2) == (1e-4, 0.5, 0.9)
+  assert _recipe("wgan_gp").get_config("dataset=25gaussians").penalty.weight == 0.1
+  dr = _recipe("dragan").get_config()
+  assert (dr.penalty.name, dr.penalty.weight, dr.penalty.target, dr.loss.name) == (
+      "dragan", 10.0, 1.0, "non_saturating")
+  assert _recipe("dragan").get_config("loss=wasserstein").loss.name == "wasserstein"
+  assert _recipe("dragan").get_config("perturbation=gaussian").penalty.perturbation == "gaussian"
+  ls = _recipe("lsgan").get_config()
+  assert dict(ls.loss.options) == {"a": 0.0, "b": 1.0, "c": 1.0}
+  assert (ls.optimizer.critic.learning_rate, ls.optimizer.critic.b1) == (2e-4, 0.5)
+  assert _recipe("nsgan").get_config().loss.name == "non_saturating"
+
+
+def _undocumented_assignments(path):
+  """Lines assigning a config value with no comment on the line or just above it."""
+  lines = open(path).read().splitlines()
+  bad = []
+  for i, line in enumerate(lines):
+    if re.match(r"\s*(config|opt)\.[\w.]+\s*=", line) and "ConfigDict()" not in line:
+      above = lines[i - 1].strip() if i else ""
+      # A statement continued on the next line may carry its comment there.
+      statement = line + (lines[i + 1] if line.rstrip().endswith("(") else "")
+      if "#" not in statement and not above.startswith("#"):
+        bad.append(f"{os.path.basename(path)}:{i + 1}: {line.strip()}")
+  return bad
+
+
+def test_every_hyperparameter_assignment_is_commented():
+  bad = []
+  for path in sorted(glob.glob(os.path.join(CONFIG_DIR, "*.py"))):
+    bad += _undocumented_assignments(path)
+  assert not bad, "uncommented config values:\n" + "\n".join(bad)
+
+
+def test_every_recipe_docstring_holds_its_command():
+  for recipe in RECIPES:
+    doc = _recipe(recipe).__doc__
+    assert f"python launch.py --config=configs/{recipe}.py" in doc, recipe
+
+
+def test_unknown_variant_key_names_the_allowed_keys():
+  with pytest.raises(ValueError, match=r"'datset=mnist'.*\['arch', 'dataset'\]"):
+    _recipe("wgan_gp").get_config("datset=mnist")
+
+
+def test_unknown_variant_dataset_lists_datasets():
+  with pytest.raises(ValueError, match=r"unknown dataset 'mnst'; allowed: digits, mnist"):
+    _recipe("wgan_gp").get_config("dataset=mnst")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("loss.name", "wasserstien", r"unknown loss.name 'wasserstien'; allowed: wasserstein"),
+    ("penalty.name", "gp", r"unknown penalty.name 'gp'; allowed: none, wgan_gp, dragan"),
+    ("penalty.method", "hvp", r"unknown penalty.method 'hvp'; allowed: double_backward, jvp"),
+    ("dataset.name", "imagenet", r"unknown dataset.name 'imagenet'; allowed: digits"),
+    ("model.arch", "resnet", r"unknown model.arch 'resnet'; allowed: mlp, dcgan"),
+    ("dataset.image_size", 10, r"cannot build images of size 10x10; allowed square sizes: 8, "),
+    ("train.n_critic", 0, r"train.n_critic must be >= 1, got 0"),
+    ("train.weight_clip", -0.01, r"train.weight_clip must be > 0"),
+    ("penalty.weight", -1.0, r"penalty.weight must be >= 0, got -1.0"),
+    ("optimizer.critic.learning_rate", -1e-4, r"optimizer.critic.learning_rate must be > 0"),
+    ("optimizer.generator.name", "sgd", r"unknown optimizer.generator.name 'sgd'; allowed: adam"),
+    ("model.upsample", "bilinear", r"unknown model.upsample 'bilinear'; allowed: conv_transpose"),
+])
+def test_bad_values_raise_one_config_error_naming_them(key, value, message):
+  config = _recipe("wgan_gp").get_config("arch=dcgan")
+  node = config
+  *parents, leaf = key.split(".")
+  for p in parents:
+    node = node[p]
+  node[leaf] = value
+  with pytest.raises(factory.ConfigError, match=message):
+    factory.validate(config)
+
+
+def test_folder_dataset_without_a_path_is_rejected():
+  config = _recipe("wgan_gp").get_config("dataset=folder")
+  with pytest.raises(factory.ConfigError, match="needs dataset.path"):
+    factory.validate(config)
+
+
+def test_dcgan_on_toy_data_is_rejected_with_the_fix():
+  config = _recipe("wgan_gp").get_config("dataset=8gaussians")
+  config.model.arch = "dcgan"
+  with pytest.raises(factory.ConfigError, match="use model.arch='mlp'"):
+    factory.validate(config)
