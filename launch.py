@@ -30,6 +30,9 @@ config_flags.DEFINE_config_file("config", None, "Recipe file, e.g. configs/wgan_
 flags.DEFINE_string("workdir", None, "Run directory (config, checkpoints, samples, metrics).")
 flags.DEFINE_enum("mode", "train", ["train", "sample"], "What to do with the workdir.")
 flags.DEFINE_integer("step", None, "Checkpoint step for --mode=sample (default: latest).")
+flags.DEFINE_bool("allow_config_change", False,
+                  "Continue a workdir whose config.json differs from --config in keys "
+                  "other than train.num_steps and log.*.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -66,11 +69,14 @@ def main(argv):
   config = FLAGS.config
   try:
     if FLAGS.mode == "train":
-      loop.train_and_evaluate(config, FLAGS.workdir)
+      loop.train_and_evaluate(config, FLAGS.workdir,
+                              allow_config_change=FLAGS.allow_config_change)
     else:
-      paths = loop.sample_from_checkpoint(config, FLAGS.workdir, FLAGS.step)
+      paths = loop.sample_from_checkpoint(config, FLAGS.workdir, FLAGS.step,
+                                          allow_config_change=FLAGS.allow_config_change)
       print(f"step {paths['step']}: wrote {paths['png']} and {paths['npy']}")
-  except (factory.ConfigError, checkpoint.NoCheckpointError) as e:
+  except (factory.ConfigError, checkpoint.NoCheckpointError,
+          checkpoint.CorruptCheckpointError) as e:
     _fail(str(e))
   except loop.NonFiniteError as e:
     print(f"error: {e}", file=sys.stderr)

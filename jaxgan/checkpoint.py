@@ -11,15 +11,23 @@ so `latest_step()` never returns a half-written step.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 import orbax.checkpoint as ocp
+
+logger = logging.getLogger("jaxgan")
 
 STATE, DATA, CONFIG = "state", "data", "config"
 
 
 class NoCheckpointError(FileNotFoundError):
   """Raised when a restore is asked of a directory without (that) checkpoint."""
+
+
+class CorruptCheckpointError(RuntimeError):
+  """A checkpoint step exists but cannot be read (truncated, overwritten, partial)."""
 
 
 class Checkpointer:
@@ -31,7 +39,10 @@ class Checkpointer:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
         # Never write the same step twice under a different policy decision.
-        save_interval_steps=1)
+        save_interval_steps=1,
+        # Step directories left half-written by a killed process are removed on
+        # start-up; orbax never lists them as steps in the first place.
+        cleanup_tmp_directories=not read_only)
     self._manager = ocp.CheckpointManager(
         self.directory, options=options, item_names=(STATE, DATA, CONFIG))
 
@@ -53,7 +64,11 @@ class Checkpointer:
         force=True)
 
   def restore(self, abstract_state, step: int | None = None):
-    """Returns (step, state, data_position); `step=None` means the latest."""
+    """Returns (step, state, data_position); `step=None` means the latest.
+
+    Raises NoCheckpointError if there is no such step, CorruptCheckpointError
+    naming the step and directory if it cannot be read.
+    """
     steps = self.all_steps()
     if step is None:
       step = steps[-1] if steps else None
@@ -62,13 +77,49 @@ class Checkpointer:
       what = "no checkpoint" if step is None else f"no checkpoint for step {step}"
       raise NoCheckpointError(
           f"{what} in {self.directory} (steps available: {available})")
-    restored = self._manager.restore(
-        step,
-        args=ocp.args.Composite(**{
-            STATE: ocp.args.StandardRestore(abstract_state),
-            DATA: ocp.args.JsonRestore(),
-        }))
-    return step, restored[STATE], int(restored[DATA]["position"])
+    try:
+      restored = self._manager.restore(
+          step,
+          args=ocp.args.Composite(**{
+              STATE: ocp.args.StandardRestore(abstract_state),
+              DATA: ocp.args.JsonRestore(),
+          }))
+      position = int(restored[DATA]["position"])
+    except Exception as e:  # orbax/tensorstore raise many types for damaged files
+      raise CorruptCheckpointError(
+          f"checkpoint step {step} in {self.directory} cannot be read "
+          f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from e
+    return step, restored[STATE], position
+
+  def restore_latest_good(self, abstract_state):
+    """Restores the newest readable step, setting unreadable newer ones aside.
+
+    An unreadable step is moved (not deleted) to `<directory>.corrupt/<step>`
+    with a warning naming it and the step restored instead, so training can
+    write that step number again and nothing on disk is lost.
+
+    Returns (step, state, data_position), or None if no readable step is left
+    (the run then starts from scratch; the unreadable steps stay set aside).
+    """
+    steps = self.all_steps()
+    for i, step in enumerate(reversed(steps)):
+      try:
+        return self.restore(abstract_state, step)
+      except CorruptCheckpointError as e:
+        older = steps[len(steps) - 2 - i] if len(steps) - 2 - i >= 0 else None
+        aside = self._set_aside(step)
+        logger.warning("WARNING: %s; moved it to %s and falling back to %s", e, aside,
+                       f"step {older}" if older is not None else "a fresh start")
+    return None
+
+  def _set_aside(self, step: int) -> str:
+    src = os.path.join(self.directory, str(step))
+    dst_dir = self.directory.rstrip("/") + ".corrupt"
+    os.makedirs(dst_dir, exist_ok=True)
+    dst = os.path.join(dst_dir, f"{step}.{int(time.time())}")
+    os.replace(src, dst)
+    self._manager.reload()
+    return dst
 
   def wait_until_finished(self) -> None:
     self._manager.wait_until_finished()

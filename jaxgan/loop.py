@@ -15,9 +15,12 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpoint as checkpoint_lib
@@ -88,6 +91,13 @@ def _format_duration(seconds: float) -> str:
   return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
+@jax.jit
+def _all_finite(tree):
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
 def _check_finite(step: int, metrics: dict, last_good: int | None, ckpt_dir: str) -> None:
   bad = sorted(k for k, v in metrics.items() if not math.isfinite(float(v)))
   if bad:
@@ -97,6 +107,70 @@ def _check_finite(step: int, metrics: dict, last_good: int | None, ckpt_dir: str
         f"non-finite {', '.join(bad)} at step {step} "
         f"({', '.join(f'{k}={float(metrics[k])}' for k in bad)}); stopped without "
         f"saving; {where}")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+# Keys a resumed run may change without changing what it is: its length and logging.
+_RESUMABLE_CHANGES = ("train.num_steps", "log.")
+
+
+def check_workdir_config(config, workdir: str, *, allow_change: bool = False) -> None:
+  """Refuses a workdir whose config.json differs from `config` in a key that matters.
+
+  Raises factory.ConfigError listing the differing keys (old -> new). Changing
+  train.num_steps (to extend a run) and log.* is always allowed.
+  """
+  path = os.path.join(workdir, "config.json")
+  if allow_change or not os.path.exists(path):
+    return
+  with open(path) as f:
+    old = _flatten(json.load(f))
+  new = _flatten(config_to_json(config))
+  diffs = [f"{k}: {old.get(k, '<missing>')!r} -> {new.get(k, '<missing>')!r}"
+           for k in sorted(set(old) | set(new))
+           if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_CHANGES)]
+  if diffs:
+    raise factory.ConfigError(
+        f"workdir {os.path.abspath(workdir)} holds a run with a different config "
+        f"({'; '.join(diffs)}); use a new --workdir, or pass --allow_config_change "
+        f"to continue this run with the new values")
+
+
+class StopRequest:
+  """Turns SIGTERM / SIGINT into a request the loop honours at the next step.
+
+  The loop then checkpoints the step it has and returns normally (exit 0), so a
+  preempted or Ctrl-C'd run loses nothing. Handlers are installed only in the
+  main thread and restored on exit.
+  """
+
+  def __init__(self):
+    self.signal_name = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.signal_name = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    return False
 
 
 # --- Training -------------------------------------------------------------------
@@ -120,9 +194,16 @@ def _write_config(config, workdir: str) -> None:
   os.replace(tmp, path)
 
 
-def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
-  """Trains (or resumes) the run in `workdir`; returns the final state."""
+def train_and_evaluate(config, workdir: str, *,
+                       allow_config_change: bool = False) -> train_lib.GANState:
+  """Trains (or resumes) the run in `workdir`; returns the final state.
+
+  Resumes from the newest readable checkpoint (an unreadable newer one is set
+  aside with a warning). SIGTERM / SIGINT checkpoint the current step and
+  return early.
+  """
   data_shape, spec, abstract = build(config)  # raises ConfigError before any work
+  check_workdir_config(config, workdir, allow_change=allow_config_change)
   is_lead = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
   if is_lead:
@@ -130,8 +211,9 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
 
   ckpt = checkpoint_lib.Checkpointer(checkpoint_dir(workdir),
                                      max_to_keep=config.log.max_checkpoints)
-  if ckpt.latest_step() is not None:
-    start, state, position = ckpt.restore(abstract)
+  restored = ckpt.restore_latest_good(abstract)
+  if restored is not None:
+    start, state, position = restored
     logger.info("resumed from step %d (%s)", start, ckpt.directory)
   else:
     state = train_lib.init_state(spec, jax.random.PRNGKey(config.seed), data_shape)
@@ -155,6 +237,12 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
 
   def save(step, state):
     nonlocal last_saved
+    # Metrics are computed before a step's updates; the updated state itself must
+    # be finite too before it may replace a good checkpoint.
+    if not bool(_all_finite(state)):
+      raise NonFiniteError(
+          f"non-finite parameters or optimizer state after step {step}; stopped without "
+          f"saving; last good checkpoint: step {last_saved} in {ckpt.directory}")
     ckpt.save(step, state, data_position=iterator.position, config_json=json_config)
     last_saved = step
 
@@ -174,7 +262,9 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
   pending = None  # (step, device metrics) fetched one step late
   t_start, step_start = time.time(), start
   t_compile = None
+  stop = StopRequest()
   try:
+    stop.__enter__()
     for step in range(start + 1, num_steps + 1):
       real = next(iterator)
       state, metrics = step_fn(state, real)
@@ -196,15 +286,28 @@ def train_and_evaluate(config, workdir: str) -> train_lib.GANState:
         save(step, state)
       if step % config.log.sample_every == 0 or step == num_steps:
         write_samples(step, state)
+      if stop.signal_name is not None:
+        if pending is not None:
+          _handle_metrics(pending, log, config, num_steps, t_start, step_start,
+                          last_saved, ckpt.directory)
+          pending = None
+        if last_saved != step:
+          save(step, state)
+        ckpt.wait_until_finished()
+        logger.info("received %s at step %d: saved checkpoint step %d in %s; run the "
+                    "same command to resume", stop.signal_name, step, step, ckpt.directory)
+        break
     if pending is not None:
       _handle_metrics(pending, log, config, num_steps, t_start, step_start,
                       last_saved, ckpt.directory)
   finally:
+    stop.__exit__(None, None, None)
     ckpt.close()
     if log is not None:
       log.close()
-  logger.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
-               _format_duration(time.time() - t_start), ckpt.directory)
+  if stop.signal_name is None:
+    logger.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
+                _format_duration(time.time() - t_start), ckpt.directory)
   return state
 
 
@@ -231,7 +334,8 @@ def _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_s
 # --- Sampling from a checkpoint ----------------------------------------------------
 
 
-def sample_from_checkpoint(config, workdir: str, step: int | None = None) -> dict:
+def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
+                           allow_config_change: bool = False) -> dict:
   """Restores `step` (default: latest) from WORKDIR/checkpoints and writes samples.
 
   Writes WORKDIR/samples/step_N.{png,npy} (and _ema versions when the EMA is
@@ -239,6 +343,7 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None) -> dic
   is nothing to restore; never writes to checkpoints/.
   """
   data_shape, spec, abstract = build(config)
+  check_workdir_config(config, workdir, allow_change=allow_config_change)
   directory = checkpoint_dir(workdir)
   if not os.path.isdir(directory):
     raise checkpoint_lib.NoCheckpointError(
