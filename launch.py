@@ -33,6 +33,12 @@ flags.DEFINE_integer("step", None, "Checkpoint step for --mode=sample (default: 
 flags.DEFINE_bool("allow_config_change", False,
                   "Continue a workdir whose config.json differs from --config in keys "
                   "other than train.num_steps and log.*.")
+flags.DEFINE_string("coordinator_address", None,
+                    "HOST:PORT of process 0 for multi-host runs (jax.distributed).")
+flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
+flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes).")
+flags.DEFINE_string("cpu_collectives", "gloo",
+                    "Cross-process collectives on CPU (jax_cpu_collectives_implementation).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -57,10 +63,26 @@ def _setup_logging() -> None:
 def main(argv):
   if len(argv) > 1:
     _fail(f"unexpected arguments {argv[1:]}")
+  distributed = FLAGS.coordinator_address is not None
+  if distributed:
+    # Checked before anything touches a device, so a typo costs one line.
+    if FLAGS.num_processes is None or FLAGS.num_processes < 1:
+      _fail(f"--num_processes must be >= 1 with --coordinator_address, got "
+            f"{FLAGS.num_processes}")
+    if FLAGS.process_id is None or not 0 <= FLAGS.process_id < FLAGS.num_processes:
+      _fail(f"--process_id must be in [0, {FLAGS.num_processes}), got {FLAGS.process_id}")
+  elif FLAGS.num_processes is not None or FLAGS.process_id is not None:
+    _fail("--num_processes/--process_id need --coordinator_address=HOST:PORT")
   # TensorFlow is only the input pipeline: keep it off any GPU so JAX gets the memory.
   import tensorflow as tf
   tf.config.set_visible_devices([], "GPU")
   import jax
+  if distributed:
+    # Must precede any use of a device. On CPU, cross-process collectives need gloo.
+    jax.config.update("jax_cpu_collectives_implementation", FLAGS.cpu_collectives)
+    jax.distributed.initialize(coordinator_address=FLAGS.coordinator_address,
+                               num_processes=FLAGS.num_processes,
+                               process_id=FLAGS.process_id)
   from jaxgan import checkpoint, factory, loop
 
   _setup_logging()

@@ -27,6 +27,7 @@ from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import data as data_lib
 from jaxgan.data import toy as toy_data
 from jaxgan import factory
+from jaxgan import parallel as parallel_lib
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
 
@@ -176,10 +177,10 @@ class StopRequest:
 # --- Training -------------------------------------------------------------------
 
 
-def build(config):
+def build(config, *, axis_name: str | None = None):
   """Validates `config`; returns (data_shape, spec, abstract GANState)."""
   data_shape = factory.validate(config)
-  spec = factory.make_step_spec(config, data_shape)
+  spec = factory.make_step_spec(config, data_shape, axis_name=axis_name)
   abstract = jax.eval_shape(
       functools.partial(train_lib.init_state, spec, sample_shape=data_shape),
       jax.random.PRNGKey(config.seed))
@@ -202,7 +203,13 @@ def train_and_evaluate(config, workdir: str, *,
   aside with a warning). SIGTERM / SIGINT checkpoint the current step and
   return early.
   """
-  data_shape, spec, abstract = build(config)  # raises ConfigError before any work
+  parallel = parallel_lib.is_parallel()
+  # Raises ConfigError before any work.
+  data_shape, spec, abstract = build(config, axis_name=parallel_lib.AXIS if parallel else None)
+  try:
+    parallel_lib.check_global_batch(config.train.batch_size)
+  except ValueError as e:
+    raise factory.ConfigError(str(e)) from None
   check_workdir_config(config, workdir, allow_change=allow_config_change)
   is_lead = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
@@ -223,8 +230,14 @@ def train_and_evaluate(config, workdir: str, *,
   iterator = data_lib.make_iterator(
       config.dataset, global_batch_size=config.train.batch_size,
       n_critic=config.train.n_critic, seed=config.seed, position=position,
+      num_local_devices=jax.local_device_count() if parallel else None,
       process_index=jax.process_index(), process_count=jax.process_count())
-  step_fn = jax.jit(functools.partial(train_lib.train_step, spec=spec), donate_argnums=0)
+  step_fn = parallel_lib.compile_step(spec)
+  if parallel:
+    state = parallel_lib.replicate(state)
+  # The host-side view of the state (for checkpoints and samples): one replica.
+  host_state = parallel_lib.unreplicate if parallel else (lambda s: s)
+  host_metrics = (lambda m: jax.tree.map(lambda x: x[0], m)) if parallel else (lambda m: m)
 
   toy = len(data_shape) == 1
   z_fixed = sample_lib.fixed_latents(config.seed, config.log.num_samples, config.model.z_dim)
@@ -239,6 +252,7 @@ def train_and_evaluate(config, workdir: str, *,
     nonlocal last_saved
     # Metrics are computed before a step's updates; the updated state itself must
     # be finite too before it may replace a good checkpoint.
+    state = host_state(state)
     if not bool(_all_finite(state)):
       raise NonFiniteError(
           f"non-finite parameters or optimizer state after step {step}; stopped without "
@@ -249,6 +263,7 @@ def train_and_evaluate(config, workdir: str, *,
   def write_samples(step, state):
     if not is_lead:
       return
+    state = host_state(state)
     out = sample_lib.generate_samples(spec, state, z_fixed)
     sample_lib.write_samples(out, samples_dir, step, real=real_ref)
     if config.ema.enabled:
@@ -276,7 +291,7 @@ def train_and_evaluate(config, workdir: str, *,
       if pending is not None:
         _handle_metrics(pending, log, config, num_steps, t_start, step_start,
                         last_saved, ckpt.directory)
-      pending = (step, metrics)
+      pending = (step, host_metrics(metrics))
 
       if step % config.log.checkpoint_every == 0 or step == num_steps:
         # Check this step's metrics before a save can replace a good checkpoint.
@@ -308,7 +323,7 @@ def train_and_evaluate(config, workdir: str, *,
   if stop.signal_name is None:
     logger.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
                 _format_duration(time.time() - t_start), ckpt.directory)
-  return state
+  return host_state(state)
 
 
 def _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_saved,
