@@ -55,8 +55,8 @@ def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
 @pytest.mark.parametrize("recipe,variant,unroll", [
     (wgan_gp, "dataset=8gaussians", 1),
     (wgan_gp, "dataset=8gaussians", 3),
-    (wgan_gp, "dataset=digits", 3),  # conv critic, generator BatchNorm
-    (wgan, "dataset=digits", 1),     # weight clipping inside the loop
+    (wgan_gp, "dataset=digits,arch=dcgan", 3),  # conv critic, generator BatchNorm
+    (wgan, "dataset=digits,arch=dcgan", 1),     # weight clipping inside the loop
 ])
 def test_fori_loop_step_equals_python_loop(recipe, variant, unroll):
   config = _small(recipe.get_config(variant))
@@ -89,7 +89,7 @@ def test_step_is_deterministic_and_draws_depend_on_the_step():
 
 
 def test_metrics_are_a_flat_dict_of_finite_scalars():
-  config = _small(wgan_gp.get_config("dataset=digits"))
+  config = _small(wgan_gp.get_config("dataset=digits,arch=dcgan"))
   spec, state, real = _setup(config)
   _, metrics = jax.jit(functools.partial(train_lib.train_step, spec=spec))(state, real)
   for key in ("critic/loss", "critic/loss_unregularised", "critic/penalty",
@@ -125,7 +125,7 @@ def test_weight_clipping_holds_after_every_step():
 
 @pytest.mark.parametrize("perturbation", ["gaussian", "std_uniform"])
 def test_dragan_step_runs_with_both_perturbations(perturbation):
-  config = _small(dragan.get_config(f"dataset=digits,perturbation={perturbation}"),
+  config = _small(dragan.get_config(f"dataset=digits,arch=dcgan,perturbation={perturbation}"),
                   n_critic=1)
   spec, state, real = _setup(config)
   _, metrics = jax.jit(functools.partial(train_lib.train_step, spec=spec))(state, real)
@@ -133,7 +133,7 @@ def test_dragan_step_runs_with_both_perturbations(perturbation):
 
 
 def test_generator_batch_norm_running_stats_update_in_training_only():
-  config = _small(wgan_gp.get_config("dataset=digits"))
+  config = _small(wgan_gp.get_config("dataset=digits,arch=dcgan"))
   spec, state, real = _setup(config)
   new_state, _ = jax.jit(functools.partial(train_lib.train_step, spec=spec))(state, real)
   before = jax.tree.leaves(state.generator_batch_stats)
