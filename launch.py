@@ -39,6 +39,9 @@ flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host
 flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes).")
 flags.DEFINE_string("cpu_collectives", "gloo",
                     "Cross-process collectives on CPU (jax_cpu_collectives_implementation).")
+flags.DEFINE_string("jax_cache_dir", os.path.join("~", ".cache", "jaxgan", "xla"),
+                    "Persistent XLA compilation cache, so a resumed or repeated run skips "
+                    "compilation; '' disables it.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -73,10 +76,12 @@ def main(argv):
       _fail(f"--process_id must be in [0, {FLAGS.num_processes}), got {FLAGS.process_id}")
   elif FLAGS.num_processes is not None or FLAGS.process_id is not None:
     _fail("--num_processes/--process_id need --coordinator_address=HOST:PORT")
-  # TensorFlow is only the input pipeline: keep it off any GPU so JAX gets the memory.
-  import tensorflow as tf
-  tf.config.set_visible_devices([], "GPU")
+  # TensorFlow is only the input pipeline, imported (with GPUs hidden from it, so
+  # JAX keeps the accelerator memory) by jaxgan.data when an image dataset needs it;
+  # toy runs never pay its ~5 s import.
   import jax
+  if FLAGS.jax_cache_dir and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(FLAGS.jax_cache_dir))
   if distributed:
     # Must precede any use of a device. On CPU, cross-process collectives need gloo.
     jax.config.update("jax_cpu_collectives_implementation", FLAGS.cpu_collectives)
