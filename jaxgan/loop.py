@@ -227,11 +227,15 @@ def train_and_evaluate(config, workdir: str, *,
     start, position = 0, 0
   last_saved = ckpt.latest_step()
 
-  iterator = data_lib.make_iterator(
-      config.dataset, global_batch_size=config.train.batch_size,
-      n_critic=config.train.n_critic, seed=config.seed, position=position,
-      num_local_devices=jax.local_device_count() if parallel else None,
-      process_index=jax.process_index(), process_count=jax.process_count())
+  try:
+    iterator = data_lib.make_iterator(
+        config.dataset, global_batch_size=config.train.batch_size,
+        n_critic=config.train.n_critic, seed=config.seed, position=position,
+        num_local_devices=jax.local_device_count() if parallel else None,
+        process_index=jax.process_index(), process_count=jax.process_count())
+  except ValueError as e:  # dataset not prepared, bad folder, indivisible batch
+    ckpt.close()
+    raise factory.ConfigError(str(e)) from None
   step_fn = parallel_lib.compile_step(spec)
   if parallel:
     state = parallel_lib.replicate(state)
