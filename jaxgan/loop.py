@@ -281,49 +281,47 @@ def train_and_evaluate(config, workdir: str, *,
   pending = None  # (step, device metrics) fetched one step late
   t_start, step_start = time.time(), start
   t_compile = None
-  stop = StopRequest()
-  try:
-    stop.__enter__()
-    for step in range(start + 1, num_steps + 1):
-      real = next(iterator)
-      state, metrics = step_fn(state, real)
-      if t_compile is None:
-        jax.block_until_ready(metrics)
-        t_compile = time.time() - t_start
-        logger.info("first step (incl. compilation) took %.1fs", t_compile)
-        t_start, step_start = time.time(), step
-      if pending is not None:
-        _handle_metrics(pending, log, config, num_steps, t_start, step_start,
-                        last_saved, ckpt.directory)
-      pending = (step, host_metrics(metrics))
+  def handle(pending):
+    _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_saved,
+                    ckpt.directory)
 
-      if step % config.log.checkpoint_every == 0 or step == num_steps:
-        # Check this step's metrics before a save can replace a good checkpoint.
-        _handle_metrics(pending, log, config, num_steps, t_start, step_start,
-                        last_saved, ckpt.directory)
-        pending = None
-        save(step, state)
-      if step % config.log.sample_every == 0 or step == num_steps:
-        write_samples(step, state)
-      if stop.signal_name is not None:
+  with StopRequest() as stop:
+    try:
+      for step in range(start + 1, num_steps + 1):
+        real = next(iterator)
+        state, metrics = step_fn(state, real)
+        if t_compile is None:
+          jax.block_until_ready(metrics)
+          t_compile = time.time() - t_start
+          logger.info("first step (incl. compilation) took %.1fs", t_compile)
+          t_start, step_start = time.time(), step
         if pending is not None:
-          _handle_metrics(pending, log, config, num_steps, t_start, step_start,
-                          last_saved, ckpt.directory)
+          handle(pending)
+        pending = (step, host_metrics(metrics))
+
+        if step % config.log.checkpoint_every == 0 or step == num_steps:
+          # Check this step's metrics before a save can replace a good checkpoint.
+          handle(pending)
           pending = None
-        if last_saved != step:
           save(step, state)
-        ckpt.wait_until_finished()
-        logger.info("received %s at step %d: saved checkpoint step %d in %s; run the "
-                    "same command to resume", stop.signal_name, step, step, ckpt.directory)
-        break
-    if pending is not None:
-      _handle_metrics(pending, log, config, num_steps, t_start, step_start,
-                      last_saved, ckpt.directory)
-  finally:
-    stop.__exit__(None, None, None)
-    ckpt.close()
-    if log is not None:
-      log.close()
+        if step % config.log.sample_every == 0 or step == num_steps:
+          write_samples(step, state)
+        if stop.signal_name is not None:
+          if pending is not None:
+            handle(pending)
+            pending = None
+          if last_saved != step:
+            save(step, state)
+          ckpt.wait_until_finished()
+          logger.info("received %s at step %d: saved checkpoint step %d in %s; run the "
+                      "same command to resume", stop.signal_name, step, step, ckpt.directory)
+          break
+      if pending is not None:
+        handle(pending)
+    finally:
+      ckpt.close()
+      if log is not None:
+        log.close()
   if stop.signal_name is None:
     logger.info("done: %d steps in %s; checkpoints in %s", num_steps - start,
                 _format_duration(time.time() - t_start), ckpt.directory)
