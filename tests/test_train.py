@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import dragan, lsgan, wgan, wgan_gp
+from configs import dragan, lsgan, nsgan, wgan, wgan_gp
 from jaxgan import factory
 from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
@@ -165,3 +165,17 @@ def test_ema_tracks_generator_weights_when_enabled():
   expected = jax.tree.map(lambda e, p: 0.5 * e + 0.5 * p, state.ema_params,
                           new_state.generator_params)
   _assert_trees_close(new_state.ema_params, expected)
+
+
+@pytest.mark.parametrize("recipe", [wgan, wgan_gp, dragan, lsgan, nsgan],
+                         ids=lambda m: m.__name__.split(".")[-1])
+@pytest.mark.parametrize("dataset", ["digits", "8gaussians", "25gaussians", "swissroll"])
+def test_every_recipe_trains_on_digits_and_every_toy_set(recipe, dataset):
+  config = _small(recipe.get_config(f"dataset={dataset}"), batch=4)
+  config.train.n_critic = min(config.train.n_critic, 2)
+  spec, state, real = _setup(config)
+  step = jax.jit(functools.partial(train_lib.train_step, spec=spec))
+  for _ in range(2):
+    state, metrics = step(state, real)
+  assert int(state.step) == 2
+  assert all(np.isfinite(float(v)) for v in metrics.values())
