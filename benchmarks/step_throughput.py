@@ -10,7 +10,9 @@ Cases (DESIGN.md / issue 5):
   4 DRAGAN on the case-2 architecture (configs/dragan.py:dataset=cifar10)
   5 the critic update alone, without penalty / double_backward / jvp, on 1 and 2
 plus, on case 2, the rolled loop (critic_unroll=1), the transposed-conv generator
-and the double_backward penalty, so each default is backed by a number here.
+and the double_backward penalty, and on case 1 the jvp penalty, so each default
+(jvp for conv critics, double_backward for MLPs, full unroll, depth_to_space) is
+backed by a number here.
 
 For every row: generator iterations/s (n_critic critic updates + 1 generator
 update), critic updates/s, examples/s, compile time, XLA's FLOPs per call and the
@@ -229,8 +231,8 @@ def main():
        {"train.critic_unroll": 1}, calls=slow, with_torch=False)
   full("2 + conv_transpose", "wgan_gp", "dataset=cifar10",
        {"model.upsample": "conv_transpose"}, calls=slow)
-  full("1 + double_backward", "wgan_gp", "dataset=8gaussians",
-       {"penalty.method": "double_backward"}, with_torch=False)
+  full("1 + jvp", "wgan_gp", "dataset=8gaussians", {"penalty.method": "jvp"},
+       with_torch=False)
   for base, variant, calls in (("1", "dataset=8gaussians", fast * 3),
                                ("2", "dataset=cifar10", fast)):
     critic(f"5 critic only, {base}, no penalty", "wgan_gp", variant,
