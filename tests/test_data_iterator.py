@@ -266,6 +266,21 @@ def test_folder_logs_the_count_of_skipped_files(tmp_path, caplog):
   assert "bad1.png" in caplog.text
 
 
+def test_folder_image_failing_to_decode_mid_run_is_named(tmp_path):
+  Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "ok.png")
+  pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+  Image.fromarray(pixels).save(tmp_path / "zeroed.jpg", "JPEG")
+  raw = bytearray((tmp_path / "zeroed.jpg").read_bytes())
+  middle = len(raw) // 3
+  raw[middle:middle + 200] = bytes(200)  # header and end marker intact
+  (tmp_path / "zeroed.jpg").write_bytes(bytes(raw))
+  it = data.make_iterator(dataset_cfg("folder", path=str(tmp_path)),
+                          global_batch_size=2, n_critic=1, seed=0)
+  with pytest.raises(ValueError, match=r"failed to decode during training; "
+                                       r"undecodable files: .*zeroed\.jpg"):
+    next(it)
+
+
 def test_streaming_tfds_dataset_resumes_exactly_under_mock_data(tmp_path):
   import tensorflow_datasets as tfds
   cfg = dataset_cfg("tf_flowers", data_dir=str(tmp_path), image_size=8)

@@ -54,6 +54,24 @@ def image_problem(path: str) -> str | None:
   return None
 
 
+def undecodable(files, limit: int = 5) -> list[tuple[str, str]]:
+  """Up to `limit` (file, reason) pairs PIL cannot fully decode.
+
+  A full decode of every file is too slow to run before each training run, so this
+  runs only after TF failed to decode an image that passed `image_problem`.
+  """
+  found = []
+  for path in files:
+    try:
+      with Image.open(path) as im:
+        im.load()
+    except Exception as e:  # PIL raises many types for undecodable input
+      found.append((path, f"{type(e).__name__}: {e}"))
+      if len(found) == limit:
+        break
+  return found
+
+
 def scan_folder(path: str) -> FolderScan:
   """Lists and checks the images under `path`, in a sorted (deterministic) order.
 

@@ -1,6 +1,9 @@
 """Image datasets through tf.data / TFDS: digits, TFDS datasets and image folders.
 
-Every source becomes the same thing, a dataset of *encoded* images for this process
+Two paths. Small fixed-size datasets (IN_MEMORY_DATASETS: digits, mnist,
+fashion_mnist, cifar10) are decoded once into memory and served by numpy with
+epoch-seeded permutations (`in_memory_items`). Everything else streams:
+every source becomes the same thing, a dataset of *encoded* images for this process
 (its shard of the train split) plus a decode function; one pipeline then shuffles,
 decodes, crops / resizes and batches it:
 
@@ -10,10 +13,10 @@ decodes, crops / resizes and batches it:
     -> batch n_critic * B -> [n_critic, B, ...] or [D, n_critic, B/D, ...]
     -> prefetch -> numpy
 
-Why epoch-seeded shuffles: a resumed iterator knows which epoch and which example
-within it to start from (`divmod(examples consumed, shard size)`), so resuming skips
-at most one epoch of encoded records instead of replaying the whole run. Skipping
-happens before decoding, so it only reads bytes.
+Why epoch-seeded shuffles (both paths): a resumed iterator knows which epoch and
+which example within it to start from (`divmod(examples consumed, shard size)`), so
+resuming skips at most one epoch of encoded records instead of replaying the whole
+run (in memory it skips nothing). Skipping happens before decoding: it reads bytes.
 """
 
 from __future__ import annotations
@@ -273,4 +276,24 @@ def image_items(cfg: ml_collections.ConfigDict, *, seed: int, process_index: int
   ds = ds.batch(examples_per_item, drop_remainder=True)
   ds = ds.map(lambda b: split_for_devices(b, n_critic, num_local_devices))
   ds = ds.prefetch(tf.data.AUTOTUNE)
-  return iter(tfds.as_numpy(ds))
+  items = iter(tfds.as_numpy(ds))
+  if cfg.name == "folder":
+    return _name_undecodable_files(items, cfg.path)
+  return items
+
+
+def _name_undecodable_files(items: Iterator[np.ndarray], path: str) -> Iterator[np.ndarray]:
+  """Passes items through; a TF decode failure becomes an error naming the files.
+
+  The cheap pre-training check misses e.g. a JPEG with zeroed bytes mid-file, and
+  TF's own error does not say which file failed.
+  """
+  try:
+    yield from items
+  except tf.errors.InvalidArgumentError as e:
+    bad = folder.undecodable(folder.list_images(path))
+    named = "; ".join(f"{f} ({why})" for f, why in bad) or "none found by PIL"
+    raise ValueError(
+        f"an image under dataset.path {path!r} failed to decode during training; "
+        f"undecodable files: {named}. Remove them and resume. "
+        f"TensorFlow said: {e.message.splitlines()[0]}") from None

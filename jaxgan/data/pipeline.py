@@ -6,7 +6,8 @@ batches of real data, float32, images in [-1, 1]. Item `i` is a fixed function o
 items an uninterrupted one yields from item `p` on; the trainer saves `.position` in
 its checkpoint.
 
-Toy datasets are numpy (item i drawn from `default_rng([seed, process_index, i])`).
+Toy datasets are numpy: item i is this process's slice of the global batch drawn
+from `default_rng([seed, i])`, so toy data does not depend on the process count.
 Image datasets go through TF / TFDS (`jaxgan.data.images`), imported only when an
 image dataset is asked for: importing TensorFlow costs ~10 s and toy runs need none.
 """
