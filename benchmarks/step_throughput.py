@@ -1,41 +1,70 @@
-"""Train-step throughput: jaxgan's compiled step beside a PyTorch reference, one run.
+"""Train-step throughput: jaxgan's compiled step beside a PyTorch reference, in one run.
 
-    pip install -e '.[bench]'          # adds the CPU build of torch
-    python benchmarks/step_throughput.py [--repeats 3] [--quick]
+    pip install -e '.[bench]'     # adds the CPU build of torch (torch==2.13.0)
+    python benchmarks/step_throughput.py [--repeats 5] [--only 1,2] [--out DIR]
 
-Cases (DESIGN.md / issue 5):
-  1 WGAN-GP toy MLP (2-512-512-512, batch 256, n_critic 5)
-  2 WGAN-GP DCGAN 32x32x3, width 64, batch 64 (configs/wgan_gp.py:dataset=cifar10)
-  3 the default digits recipe (configs/wgan_gp.py)
-  4 DRAGAN on the case-2 architecture (configs/dragan.py:dataset=cifar10)
-  5 the critic update alone, without penalty / double_backward / jvp, on 1 and 2
-plus, on case 2, the rolled loop (critic_unroll=1), the transposed-conv generator
-and the double_backward penalty, and on case 1 the jvp penalty, so each default
-(jvp for conv critics, double_backward for MLPs, full unroll, depth_to_space) is
-backed by a number here.
+Cases (issue 5):
+  1  WGAN-GP toy MLP 2-512-512-512, batch 256, n_critic 5  (wgan_gp.py:dataset=8gaussians)
+  2  WGAN-GP DCGAN 32x32x3, width 64, batch 64, n_critic 5 (wgan_gp.py:dataset=cifar10)
+  3  the default digits recipe: MLP 64-256-256-256, batch 64, n_critic 5 (wgan_gp.py)
+  4  DRAGAN on the case-2 DCGAN (dragan.py:dataset=cifar10: non-saturating, n_critic 1)
+  5  the critic update alone (jaxgan.train.critic_update under jit) with no penalty,
+     the double_backward and the jvp penalty, on the case-1 and case-2 critics.
+Extra rows put a number beside every default: the other penalty method on cases
+1, 2 and 4, the rolled critic loop (train.critic_unroll=1) on cases 1, 2 and 3, the
+transposed-conv generator (model.upsample=conv_transpose) on case 2, and on the
+small MLP steps (1, 3): no buffer donation, a host sync after every step (metrics
+fetched each step instead of one step late), the real batch fed from host memory
+each step, and float32 matmul precision "highest".
 
-For every row: generator iterations/s (n_critic critic updates + 1 generator
-update), critic updates/s, examples/s, compile time, XLA's FLOPs per call and the
-achieved GFLOP/s as a fraction of a float32 matmul's GFLOP/s measured in this run
-(the machine's practical peak), and jax/torch for rows with a PyTorch twin.
-Warm-up excluded; median of --repeats timed runs. Prints JSON lines and a table;
-writes both to benchmarks/results/.
+jaxgan's side goes through the library as a run does: config -> factory.validate ->
+factory.make_step_spec -> jax.jit(functools.partial(train.train_step, spec=spec),
+donate_argnums=0), compiled ahead of time (trace + lower + compile = compile_s; the
+persistent compilation cache is switched off here). The PyTorch reference
+(benchmarks/torch_reference.py: eager, autograd.grad(create_graph=True), Adam,
+same architecture/batch/n_critic/loss/penalty maths, 2 threads) runs in a child
+process that this script drives. Both sides hold the same-shaped real batch in
+memory before timing. The PyTorch twins keep PyTorch's default float environment,
+as the seeds do; on cases 1-3 a second twin flushes denormals to zero, as XLA:CPU
+always does (jax_over_torch_ftz).
+
+Timing: every member of a group (a PyTorch twin and the jaxgan variants compared
+with it) is built, warmed up (2 calls, excluded) and calibrated to ~0.4 s per
+repeat; then the repeats run round-robin, one repeat of each member per round, so
+a change of machine load hits both sides alike. A row's time is the median over
+repeats of (repeat time / calls). The rolled DCGAN loop (~30 s a call) gets one
+warm-up and one timed call.
+
+Per row: generator iterations/s (n_critic critic updates + 1 generator update),
+critic updates/s, examples/s (real examples the critic consumes per second:
+critic updates/s x batch), jax/torch, compile time, XLA's FLOPs per call
+(Compiled.cost_analysis; XLA counts a while-loop body once, so rolled rows take
+the FLOPs of their unrolled twin), achieved GFLOP/s and its fraction of the
+float32 matmul peak measured in this run (the best median GFLOP/s of a jitted
+jnp.dot at 2048 and 3072, measured before and after the rows). Output: one JSON
+object per row on stdout, then the targets and a markdown table; the same
+written to <out>/step_throughput.json and <out>/step_throughput.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
+import math
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -43,12 +72,28 @@ import numpy as np  # noqa: E402
 
 from configs import dragan, wgan_gp  # noqa: E402
 from jaxgan import factory, train  # noqa: E402
-from jaxgan.models import dcgan  # noqa: E402
 
 RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan}
+TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
+# An extra PyTorch twin that flushes denormals to zero, as XLA:CPU always does; the
+# main twins keep PyTorch's (and the seeds') default float environment.
+FTZ = {"torch.worker": "ftz"}
+REPEAT_SECONDS = 0.4   # calibrated length of one timed repeat
+MAX_CALLS = 200
+
+# Issue 5 targets, checked from this run's rows.
+TARGETS = {
+    "case1_vs_torch": 2.0, "case2_vs_torch": 1.5, "case4_vs_torch": 1.5,
+    "conv_penalty_overhead_max": 1.6, "default_compile_s_max": 15.0,
+    "case1_fraction_of_peak": 0.5,
+}
 
 
-def _config(recipe, variant, overrides=None):
+# --- Configs -------------------------------------------------------------------
+
+
+def make_config(recipe, variant, overrides=None):
+  """The recipe's config with `overrides` ({"penalty.method": "jvp", ...}) applied."""
   config = RECIPES[recipe].get_config(variant)
   for key, value in (overrides or {}).items():
     node = config
@@ -59,208 +104,531 @@ def _config(recipe, variant, overrides=None):
   return config
 
 
-def _timed(fn, repeats, calls):
-  times = []
-  for _ in range(repeats):
-    t = time.perf_counter()
-    fn(calls)
-    times.append((time.perf_counter() - t) / calls)
-  return float(np.median(times))
+def torch_spec(config, shape):
+  """What torch_reference.Reference needs to mirror `config` (same model, maths, batch)."""
+  m, pen = config.model, config.penalty
+
+  def opt(o):
+    assert o.name == "adam" and o.schedule == "constant", "the reference implements Adam"
+    return {"learning_rate": o.learning_rate, "b1": o.b1, "b2": o.b2, "eps": o.eps}
+
+  return {
+      "arch": m.arch, "data_shape": list(shape), "z_dim": m.z_dim,
+      "hidden": list(m.hidden), "width": m.width, "upsample": m.upsample,
+      "generator_batch_norm": m.generator_batch_norm, "bn_momentum": m.bn_momentum,
+      "critic_norm": m.critic_norm, "loss": config.loss.name,
+      "penalty": {"name": pen.name, "weight": pen.weight, "target": pen.target,
+                  "one_sided": pen.one_sided, "perturbation": pen.perturbation,
+                  "noise_variance": pen.noise_variance, "noise_scale": pen.noise_scale},
+      "n_critic": config.train.n_critic, "batch_size": config.train.batch_size,
+      "critic_opt": opt(config.optimizer.critic),
+      "generator_opt": opt(config.optimizer.generator),
+  }
+
+
+def _real_batch(config, shape):
+  rng = np.random.default_rng(0)
+  size = (config.train.n_critic, config.train.batch_size) + tuple(shape)
+  return rng.uniform(-1.0, 1.0, size).astype(np.float32)
 
 
 def _flops(compiled):
   cost = compiled.cost_analysis()
-  if isinstance(cost, (list, tuple)):
-    cost = cost[0]
-  return float(cost.get("flops", float("nan"))) if cost else float("nan")
+  if isinstance(cost, (list, tuple)):  # older jax: one dict per executable
+    cost = cost[0] if cost else {}
+  return float(cost.get("flops", math.nan)) if cost else math.nan
 
 
-def matmul_peak(n=2048, repeats=5):
-  a = jnp.ones((n, n), jnp.float32)
-  f = jax.jit(lambda x, y: x @ y)
-  f(a, a).block_until_ready()
-  sec = _timed(lambda k: [f(a, a).block_until_ready() for _ in range(k)], repeats, 5)
-  return 2 * n**3 / sec / 1e9
+def _num_params(tree):
+  return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
 
 
-def _real(config, shape):
-  rng = np.random.default_rng(0)
-  return np.tanh(rng.normal(size=(config.train.n_critic, config.train.batch_size) + shape)
-                 ).astype(np.float32)
+# --- The two sides -------------------------------------------------------------
 
 
-def jax_step(config, repeats, calls):
-  """(seconds per generator iteration, compile s, flops per call) for the full step."""
-  shape = factory.validate(config)
-  spec = factory.make_step_spec(config, shape)
-  state = train.init_state(spec, jax.random.PRNGKey(0), shape)
-  real = jnp.asarray(_real(config, shape))  # kept on device, as the loop's prefetch would
-  jitted = jax.jit(functools.partial(train.train_step, spec=spec), donate_argnums=0)
-  t = time.perf_counter()
-  compiled = jitted.lower(state, real).compile()
-  compile_s = time.perf_counter() - t
-  holder = {"state": state}
+class JaxMember:
+  """One jaxgan variant: the compiled step (or critic update) and a timed runner."""
 
-  def run(k):
-    s = holder["state"]
-    for _ in range(k):
-      s, m = compiled(s, real)
-    jax.block_until_ready(m)
-    holder["state"] = s
+  def __init__(self, config, mode="train", *, donate=True, host_batch=False,
+               sync_each_step=False, precision=None):
+    self.config, self.mode = config, mode
+    self.sync_each_step = sync_each_step
+    shape = factory.validate(config)
+    spec = factory.make_step_spec(config, shape)
+    self.spec = spec
+    state = train.init_state(spec, jax.random.PRNGKey(config.seed), shape)
+    self.num_params = {"generator_params": _num_params(state.generator_params),
+                       "critic_params": _num_params(state.critic_params)}
+    real = _real_batch(config, shape)
+    if mode == "train":
+      fn = functools.partial(train.train_step, spec=spec)
+    else:
+      real = real[0]
+      key = jax.random.PRNGKey(1)
 
-  run(1)
-  return _timed(run, repeats, calls), compile_s, _flops(compiled)
+      def fn(state, real):
+        params, opt_state, stats, metrics = train.critic_update(spec, state, real, key)
+        return state.replace(critic_params=params, critic_opt_state=opt_state,
+                             generator_batch_stats=stats), metrics
+    # On device once (as the trainer's prefetch leaves it), or numpy: copied every call.
+    self.real = real if host_batch else jax.device_put(real)
+    jitted = jax.jit(fn, donate_argnums=0 if donate else ())
+    ctx = (jax.default_matmul_precision(precision) if precision
+           else contextlib.nullcontext())
+    start = time.perf_counter()
+    with ctx:
+      self.compiled = jitted.lower(state, self.real).compile()
+    self.compile_s = time.perf_counter() - start
+    self.flops = _flops(self.compiled)
+    self.state = state
 
-
-def jax_critic_update(config, repeats, calls):
-  """(seconds per critic update, compile s, flops) for train.critic_update alone."""
-  shape = factory.validate(config)
-  spec = factory.make_step_spec(config, shape)
-  state = train.init_state(spec, jax.random.PRNGKey(0), shape)
-  real = jnp.asarray(_real(config, shape)[0])
-
-  def update(state, real, key):
-    params, opt_state, stats, metrics = train.critic_update(spec, state, real, key)
-    return state.replace(critic_params=params, critic_opt_state=opt_state,
-                         generator_batch_stats=stats), metrics
-
-  key = jax.random.PRNGKey(1)
-  t = time.perf_counter()
-  compiled = jax.jit(update, donate_argnums=0).lower(state, real, key).compile()
-  compile_s = time.perf_counter() - t
-  holder = {"state": state}
-
-  def run(k):
-    s = holder["state"]
-    for _ in range(k):
-      s, m = compiled(s, real, key)
-    jax.block_until_ready(m)
-    holder["state"] = s
-
-  run(1)
-  return _timed(run, repeats, calls), compile_s, _flops(compiled)
+  def run(self, calls):
+    """Seconds for `calls` calls, ending when the device is done."""
+    state, real, compiled = self.state, self.real, self.compiled
+    start = time.perf_counter()
+    for _ in range(calls):
+      state, metrics = compiled(state, real)
+      if self.sync_each_step:
+        jax.device_get(metrics)
+    jax.block_until_ready((state, metrics))
+    seconds = time.perf_counter() - start
+    self.state = state
+    return seconds
 
 
-def torch_step(config, repeats, calls, critic_only=False):
-  """Seconds per generator iteration (or per critic update) of the PyTorch twin."""
-  import torch
-  import torch_reference as ref
-  torch.manual_seed(0)
-  shape = factory.validate(config)
-  m = config.model
-  if m.arch == "mlp":
-    g = ref.MLPGenerator(m.z_dim, m.hidden, shape, tanh=len(shape) == 3)
-    d = ref.MLPCritic(int(np.prod(shape)), m.hidden)
-    real = torch.from_numpy(_real(config, shape))
-  else:
-    blocks = dcgan.num_blocks(shape[0])
-    g = ref.DCGANGenerator(m.z_dim, shape[0], shape[2], m.width, blocks, m.upsample)
-    d = ref.DCGANCritic(shape[0], shape[2], m.width, blocks)
-    real = torch.from_numpy(_real(config, shape)).permute(0, 1, 4, 2, 3).contiguous()
-  step = ref.Step(g, d, z_dim=m.z_dim, n_critic=config.train.n_critic,
-                  penalty=config.penalty.name, weight=config.penalty.weight,
-                  loss=config.loss.name, lr=config.optimizer.critic.learning_rate,
-                  betas=(config.optimizer.critic.b1, config.optimizer.critic.b2))
+class TorchWorker:
+  """The PyTorch reference in a child process (benchmarks/torch_reference.py --serve)."""
 
-  def run(k):
-    for _ in range(k):
-      if critic_only:
-        step.critic_update(real[0], with_penalty=config.penalty.name != "none")
-      else:
-        step(real)
+  def __init__(self, flush_denormal):
+    self.proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "torch_reference.py"), "--serve"]
+        + (["--flush-denormal"] if flush_denormal else []),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    self.info = self.call(cmd="info")
+    self._next = 0
 
-  run(1)
-  return _timed(run, repeats, calls)
+  def call(self, **msg):
+    self.proc.stdin.write(json.dumps(msg) + "\n")
+    self.proc.stdin.flush()
+    line = self.proc.stdout.readline()
+    if not line:
+      raise RuntimeError("the PyTorch worker exited (see its stderr above)")
+    answer = json.loads(line)
+    if "error" in answer:
+      raise RuntimeError(f"PyTorch worker: {answer['error']}")
+    return answer
+
+  def member(self, config, mode="train", extra=None):
+    return TorchMember(self, config, mode, extra)
+
+  def close(self):
+    with contextlib.suppress(Exception):
+      self.call(cmd="quit")
+    self.proc.wait(timeout=30)
 
 
-def _row(case, config, sec, compile_s, flops, peak, *, critic_only=False, torch_sec=None):
-  n_critic = 1 if critic_only else config.train.n_critic
-  it_s = 1.0 / sec
-  row = {
-      "case": case,
-      "generator_it_per_s": None if critic_only else round(it_s, 3),
-      "critic_steps_per_s": round(it_s * n_critic, 2),
-      "examples_per_s": round(it_s * n_critic * config.train.batch_size, 1),
-      "compile_s": round(compile_s, 2),
-      "gflop_per_call": round(flops / 1e9, 3),
-      "achieved_gflop_s": round(flops / sec / 1e9, 2),
-      "fraction_of_matmul_peak": round(flops / sec / 1e9 / peak, 3),
+class TorchMember:
+  """One PyTorch twin living in the worker."""
+
+  def __init__(self, worker, config, mode, extra=None):
+    self.worker, self.mode, self.config = worker, mode, config
+    self.key = f"m{worker._next}"
+    worker._next += 1
+    shape = factory.validate(config)
+    spec = dict(torch_spec(config, shape), **(extra or {}))
+    self.num_params = worker.call(cmd="build", key=self.key, spec=spec)
+
+  def run(self, calls):
+    return self.worker.call(cmd="run", key=self.key, mode=self.mode, n=calls)["seconds"]
+
+  def drop(self):
+    self.worker.call(cmd="drop", key=self.key)
+
+
+# --- Timing --------------------------------------------------------------------
+
+
+def time_group(members, repeats, *, single=False):
+  """{name: [seconds per call, one per repeat]} timed round-robin (see module doc)."""
+  calls = {}
+  for name, member in members.items():
+    member.run(1)  # first call: allocation, autotuning, lazy init
+    if single:
+      calls[name] = 1
+      continue
+    warm = member.run(1)
+    calls[name] = int(min(MAX_CALLS, max(1, round(REPEAT_SECONDS / max(warm, 1e-6)))))
+  times = {name: [] for name in members}
+  for _ in range(1 if single else repeats):
+    for name, member in members.items():
+      times[name].append(member.run(calls[name]) / calls[name])
+  return times, calls
+
+
+def matmul_peak(sizes=(2048, 3072), repeats=7):
+  """Best median GFLOP/s of a jitted float32 jnp.dot over `sizes`."""
+  best = 0.0
+  for n in sizes:
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+    dot = jax.jit(jnp.dot)
+    dot(a, b).block_until_ready()
+    times = []
+    for _ in range(repeats):
+      start = time.perf_counter()
+      dot(a, b).block_until_ready()
+      times.append(time.perf_counter() - start)
+    best = max(best, 2 * n**3 / statistics.median(times) / 1e9)
+  return best
+
+
+# --- Rows ----------------------------------------------------------------------
+
+
+def _rates(config, mode, seconds):
+  n_critic = config.train.n_critic if mode == "train" else 1
+  return {
+      "generator_it_per_s": 1.0 / seconds if mode == "train" else None,
+      "critic_steps_per_s": n_critic / seconds,
+      "examples_per_s": n_critic * config.train.batch_size / seconds,
   }
-  if torch_sec is not None:
-    row["torch_it_per_s" if not critic_only else "torch_critic_steps_per_s"] = round(
-        1.0 / torch_sec, 3)
-    row["jax_over_torch"] = round(torch_sec / sec, 2)
-  print(json.dumps(row), flush=True)
+
+
+def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
+             torch_name=None, torch_times=None, torch_calls=None, other_twins=None,
+             flops_from=None, note=""):
+  """One flat JSON row: the jaxgan variant, its PyTorch twin (if any) and the ratio."""
+  config, mode = jm.config, jm.mode
+  sec = statistics.median(times)
+  flops = jm.flops if flops_from is None else flops_from
+  row = {
+      "row": row_id, "case": case, "variant": variant,
+      "config": f"configs/{recipe}.py" + (f":{arg}" if arg else ""),
+      "overrides": overrides or {}, "step": mode,
+      "batch_size": config.train.batch_size,
+      "n_critic": config.train.n_critic if mode == "train" else 1,
+      "penalty": config.penalty.name, "penalty_method": jm.spec.penalty.method,
+      "critic_unroll": jm.spec.unroll, "model": config.model.arch,
+      "upsample": config.model.upsample if config.model.arch == "dcgan" else None,
+      "ms_per_call": 1e3 * sec,
+  }
+  row.update(_rates(config, mode, sec))
+  row.update({
+      "compile_s": jm.compile_s,
+      "xla_gflop_per_call": jm.flops / 1e9,
+      "achieved_gflop_s": flops / sec / 1e9,
+      "repeats": len(times), "calls_per_repeat": calls,
+      "spread_ms": [1e3 * min(times), 1e3 * max(times)],
+  })
+  if flops_from is not None:
+    row["flops_note"] = "XLA counts a while-loop body once; FLOPs of the unrolled twin"
+  if torch_times is not None:
+    tsec = statistics.median(torch_times)
+    row.update({
+        "torch_twin": torch_name, "torch_ms_per_call": 1e3 * tsec,
+        "torch_generator_it_per_s": 1.0 / tsec if mode == "train" else None,
+        "torch_critic_steps_per_s": _rates(config, mode, tsec)["critic_steps_per_s"],
+        "torch_calls_per_repeat": torch_calls,
+        "jax_over_torch": tsec / sec,
+    })
+  for name, other in (other_twins or {}).items():
+    row[f"{name}_ms_per_call"] = 1e3 * statistics.median(other)
+    row[f"jax_over_{name}"] = statistics.median(other) / sec
+  if note:
+    row["note"] = note
   return row
+
+
+def _round(value):
+  if isinstance(value, float):
+    return float(f"{value:.4g}")
+  if isinstance(value, list):
+    return [_round(v) for v in value]
+  return value
+
+
+class Bench:
+  """Runs the groups, prints and collects the rows."""
+
+  def __init__(self, repeats, workers):
+    self.repeats, self.workers, self.rows = repeats, workers, []
+    self.torch_ms = {}  # torch twin name -> ms per call (for rows without a twin)
+
+  def emit(self, row):
+    row = {k: _round(v) for k, v in row.items()}
+    self.rows.append(row)
+    print(json.dumps(row), flush=True)
+
+  def group(self, recipe, arg, variants, *, torch_mode="train", torch_twins=None,
+            single=False):
+    """variants: (row_id, label, overrides, jax kwargs, twin name(s) or None).
+
+    torch_twins: {twin name: config overrides}; "torch.worker": "ftz" puts the
+    twin in the PyTorch process that flushes denormals (else: PyTorch's default).
+    A variant's first twin gives its jax_over_torch; further twins add
+    jax_over_<name> fields.
+    """
+    members, meta = {}, {}
+    twins = torch_twins if torch_twins is not None else {}
+    for name, over in twins.items():
+      worker = self.workers[over.get("torch.worker", "default")]
+      over = {k: v for k, v in over.items() if not k.startswith("torch.")}
+      members[name] = worker.member(make_config(recipe, arg, over), torch_mode)
+    for row_id, label, over, kwargs, twin in variants:
+      kwargs = dict(kwargs)
+      mode = kwargs.pop("mode", "train")
+      jm = JaxMember(make_config(recipe, arg, over), mode, **kwargs)
+      names = () if twin is None else (twin,) if isinstance(twin, str) else tuple(twin)
+      for name in names:
+        tw = members[name].num_params
+        assert tw == jm.num_params, (row_id, name, tw, jm.num_params)  # same architecture
+      members[row_id] = jm
+      meta[row_id] = (label, over, names)
+    times, calls = time_group(members, self.repeats, single=single)
+    for name in twins:
+      self.torch_ms[name] = 1e3 * statistics.median(times[name])
+      members[name].drop()
+    for row_id, (label, over, names) in meta.items():
+      extra = {}
+      if names:
+        extra = {"torch_name": names[0], "torch_times": times[names[0]],
+                 "torch_calls": calls[names[0]],
+                 "other_twins": {n: times[n] for n in names[1:]}}
+      yield row_id, label, over, members[row_id], times[row_id], calls[row_id], extra
+
+  def run_group(self, case, recipe, arg, variants, **kw):
+    results = list(self.group(recipe, arg, variants, **kw))
+    default_flops = next((jm.flops for row_id, _, _, jm, *_ in results if row_id == case[0]),
+                         None)
+    for row_id, label, over, jm, times, calls, extra in results:
+      rolled = jm.mode == "train" and jm.spec.unroll < jm.spec.n_critic
+      self.emit(make_row(row_id, case, label, recipe, arg, over, jm, times, calls,
+                         flops_from=default_flops if rolled else None, **extra))
+
+
+def _overheads():
+  return [
+      ("no donation", {}, {"donate": False}),
+      ("host sync every step", {}, {"sync_each_step": True}),
+      ("real batch from host each step", {}, {"host_batch": True}),
+      ('matmul precision "highest"', {}, {"precision": "highest"}),
+  ]
+
+
+def _other_method(recipe, arg):
+  method = make_config(recipe, arg).penalty.method
+  return "jvp" if method == "double_backward" else "double_backward"
+
+
+def _method_variant(row_id, recipe, arg, twin="torch", mode="train"):
+  other = _other_method(recipe, arg)
+  kwargs = {} if mode == "train" else {"mode": mode}
+  return (row_id, f"penalty.method={other}", {"penalty.method": other}, kwargs, twin)
+
+
+def _rolled_variant(row_id, twin="torch"):
+  return (row_id, "critic_unroll=1 (rolled loop)", {"train.critic_unroll": 1}, {}, twin)
+
+
+def run_all(bench, only):
+  """All cases; `only` is a set of case numbers ("1".."5"), empty for all."""
+
+  def wanted(case_no):
+    return not only or case_no in only
+
+  if wanted("1"):
+    variants = [("1", "default", {}, {}, ("torch", "torch_ftz")),
+                _method_variant("1.method", "wgan_gp", TOY),
+                _rolled_variant("1.rolled")]
+    for i, (label, over, kw) in enumerate(_overheads()):
+      variants.append((f"1.x{i + 1}", label, over, kw, "torch"))
+    bench.run_group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
+                    torch_twins={"torch": {}, "torch_ftz": FTZ})
+  if wanted("2"):
+    upsample = make_config("wgan_gp", DCGAN).model.upsample
+    other = "conv_transpose" if upsample == "depth_to_space" else "depth_to_space"
+    bench.run_group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
+        ("2", "default", {}, {}, ("torch", "torch_ftz")),
+        _method_variant("2.method", "wgan_gp", DCGAN),
+        ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
+    ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other}})
+    # ~30 s a call on XLA:CPU: one warm-up and one timed call; its PyTorch number is
+    # the case-2 twin measured just above.
+    for row_id, label, over, jm, times, calls, _ in bench.group(
+        "wgan_gp", DCGAN, [_rolled_variant("2.rolled", None)],
+        single=True):
+      default = next(r for r in bench.rows if r["row"] == "2")
+      row = make_row(row_id, "2 WGAN-GP DCGAN32", label, "wgan_gp", DCGAN, over, jm,
+                     times, calls, flops_from=default["xla_gflop_per_call"] * 1e9,
+                     note="1 warm-up + 1 timed call; PyTorch: the case-2 twin above")
+      tsec = bench.torch_ms["torch"] / 1e3
+      row.update({"torch_twin": "torch (row 2)", "torch_ms_per_call": 1e3 * tsec,
+                  "torch_generator_it_per_s": 1 / tsec,
+                  "torch_critic_steps_per_s": jm.spec.n_critic / tsec,
+                  "jax_over_torch": tsec / statistics.median(times)})
+      bench.emit(row)
+  if wanted("3"):
+    variants = [("3", "default", {}, {}, ("torch", "torch_ftz")),
+                _method_variant("3.method", "wgan_gp", DIGITS),
+                _rolled_variant("3.rolled")]
+    for i, (label, over, kw) in enumerate(_overheads()[:3]):
+      variants.append((f"3.x{i + 1}", label, over, kw, "torch"))
+    bench.run_group("3 default digits recipe", "wgan_gp", DIGITS, variants,
+                    torch_twins={"torch": {}, "torch_ftz": FTZ})
+  if wanted("4"):
+    bench.run_group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
+        ("4", "default", {}, {}, "torch"),
+        _method_variant("4.method", "dragan", DCGAN),
+    ], torch_twins={"torch": {}})
+  if wanted("5"):
+    for base, arg in (("1", TOY), ("2", DCGAN)):
+      bench.run_group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [
+          (f"5.{base}.none", "no penalty", {"penalty.name": "none"}, {"mode": "critic"},
+           "torch_none"),
+          (f"5.{base}.dbl", "penalty.method=double_backward",
+           {"penalty.method": "double_backward"}, {"mode": "critic"}, "torch_gp"),
+          (f"5.{base}.jvp", "penalty.method=jvp", {"penalty.method": "jvp"},
+           {"mode": "critic"}, "torch_gp"),
+      ], torch_mode="critic", torch_twins={"torch_none": {"penalty.name": "none"},
+                                           "torch_gp": {}})
+
+
+# --- Targets and table ------------------------------------------------------------
+
+
+def check_targets(rows, peak):
+  by_id = {r["row"]: r for r in rows}
+  out = []
+
+  def add(name, value, target, ok, detail):
+    out.append({"target": name, "value": _round(value), "threshold": target,
+                "met": bool(ok), "detail": detail})
+
+  if "1" in by_id:
+    add("case 1 >= 2.0x PyTorch", by_id["1"]["jax_over_torch"], 2.0,
+        by_id["1"]["jax_over_torch"] >= 2.0, "row 1 jax_over_torch")
+    add("case 1 achieved GFLOP/s >= 50% of matmul peak",
+        by_id["1"]["achieved_gflop_s"] / peak, 0.5,
+        by_id["1"]["achieved_gflop_s"] / peak >= 0.5, f"peak {peak:.1f} GFLOP/s")
+  for c in ("2", "4"):
+    if c in by_id:
+      add(f"case {c} >= 1.5x PyTorch", by_id[c]["jax_over_torch"], 1.5,
+          by_id[c]["jax_over_torch"] >= 1.5, f"row {c} jax_over_torch")
+  if "5.2.none" in by_id:
+    default_method = make_config("wgan_gp", DCGAN).penalty.method
+    pen = by_id["5.2.jvp" if default_method == "jvp" else "5.2.dbl"]
+    ratio = by_id["5.2.none"]["critic_steps_per_s"] / pen["critic_steps_per_s"]
+    add("conv critic update with penalty <= 1.6x without", ratio, 1.6, ratio <= 1.6,
+        f"{pen['row']} ({default_method}) vs 5.2.none")
+  if "3" in by_id:
+    add("default recipe compile < 15 s", by_id["3"]["compile_s"], 15.0,
+        by_id["3"]["compile_s"] < 15.0, "row 3 compile_s")
+  return out
+
+
+COLUMNS = [
+    ("row", "row"), ("case", "case"), ("variant", "variant"),
+    ("generator_it_per_s", "jax it/s"), ("torch_generator_it_per_s", "torch it/s"),
+    ("jax_over_torch", "jax/torch"), ("critic_steps_per_s", "critic/s"),
+    ("torch_critic_steps_per_s", "torch critic/s"), ("examples_per_s", "examples/s"),
+    ("compile_s", "compile s"), ("xla_gflop_per_call", "GFLOP/call"),
+    ("achieved_gflop_s", "GFLOP/s"), ("fraction_of_peak", "of peak"),
+]
+
+
+def _cell(value):
+  if value is None:
+    return ""
+  if isinstance(value, float):
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+  return str(value)
+
+
+def table(rows, peak):
+  lines = ["| " + " | ".join(h for _, h in COLUMNS) + " |",
+           "|" + "---|" * len(COLUMNS)]
+  for r in rows:
+    r = dict(r, fraction_of_peak=r["achieved_gflop_s"] / peak)
+    lines.append("| " + " | ".join(_cell(r.get(k)) for k, _ in COLUMNS) + " |")
+  return "\n".join(lines)
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--repeats", type=int, default=3)
-  parser.add_argument("--quick", action="store_true", help="fewer calls per repeat")
-  parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
-                                                    "step_throughput"))
+  parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row")
+  parser.add_argument("--only", default="", help="comma-separated case numbers, e.g. 1,5")
+  parser.add_argument("--out", default=os.path.join(HERE, "results"),
+                      help="directory for step_throughput.{json,md}")
   args = parser.parse_args()
-  import torch
-  torch.set_num_threads(os.cpu_count() or 1)  # PyTorch uses every core, as JAX does
-  r = args.repeats
-  fast, slow = (3, 1) if args.quick else (10, 3)
-  peak = matmul_peak()
-  print(json.dumps({"matmul_peak_gflop_s": round(peak, 1)}), flush=True)
-  rows = []
-
-  def full(case, recipe, variant, overrides=None, calls=fast, with_torch=True):
-    config = _config(recipe, variant, overrides)
-    sec, c, f = jax_step(config, r, calls)
-    torch_sec = torch_step(config, r, max(calls // 2, 1)) if with_torch else None
-    rows.append(_row(case, config, sec, c, f, peak, torch_sec=torch_sec))
-
-  def critic(case, recipe, variant, overrides, calls, with_torch=True):
-    config = _config(recipe, variant, overrides)
-    sec, c, f = jax_critic_update(config, r, calls)
-    torch_sec = torch_step(config, r, calls, critic_only=True) if with_torch else None
-    rows.append(_row(case, config, sec, c, f, peak, critic_only=True, torch_sec=torch_sec))
-
-  full("1 toy MLP WGAN-GP", "wgan_gp", "dataset=8gaussians")
-  full("2 DCGAN32 WGAN-GP", "wgan_gp", "dataset=cifar10", calls=slow)
-  full("3 default digits", "wgan_gp", None, calls=fast * 3)
-  full("4 DCGAN32 DRAGAN", "dragan", "dataset=cifar10", calls=slow)
-  full("2 + double_backward", "wgan_gp", "dataset=cifar10",
-       {"penalty.method": "double_backward"}, calls=slow, with_torch=False)
-  full("2 + rolled loop (unroll 1)", "wgan_gp", "dataset=cifar10",
-       {"train.critic_unroll": 1}, calls=slow, with_torch=False)
-  full("2 + conv_transpose", "wgan_gp", "dataset=cifar10",
-       {"model.upsample": "conv_transpose"}, calls=slow)
-  full("1 + jvp", "wgan_gp", "dataset=8gaussians", {"penalty.method": "jvp"},
-       with_torch=False)
-  for base, variant, calls in (("1", "dataset=8gaussians", fast * 3),
-                               ("2", "dataset=cifar10", fast)):
-    critic(f"5 critic only, {base}, no penalty", "wgan_gp", variant,
-           {"penalty.name": "none"}, calls)
-    critic(f"5 critic only, {base}, double_backward", "wgan_gp", variant,
-           {"penalty.method": "double_backward"}, calls, with_torch=False)
-    critic(f"5 critic only, {base}, jvp", "wgan_gp", variant, {"penalty.method": "jvp"},
-           calls)
-
-  meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "jax": jax.__version__,
-          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-          "repeats": r, "matmul_peak_gflop_s": round(peak, 1),
-          "load_average": os.getloadavg()}
+  jax.config.update("jax_enable_compilation_cache", False)  # compile_s is a real compile
+  t_start = time.time()
+  load_start = os.getloadavg()
+  workers = {"ftz": TorchWorker(flush_denormal=True),
+             "default": TorchWorker(flush_denormal=False)}
+  worker = workers["default"]
+  assert workers["ftz"].info["flush_denormal"] and not worker.info["flush_denormal"]
+  bench = Bench(args.repeats, workers)
+  try:
+    peak_before = matmul_peak()
+    print(json.dumps({"matmul_peak_gflop_s_before": _round(peak_before)}), flush=True)
+    run_all(bench, set(filter(None, args.only.split(","))))
+    peak_after = matmul_peak()
+    torch_mm = worker.call(cmd="matmul", n=2048, repeats=7)["gflops"]
+  finally:
+    for w in workers.values():
+      w.close()
+  peak = max(peak_before, peak_after)
+  for r in bench.rows:
+    r["fraction_of_matmul_peak"] = _round(r["achieved_gflop_s"] / peak)
+  meta = {
+      "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {_cpu_name()}",
+      "python": platform.python_version(), "jax": jax.__version__,
+      "backend": jax.default_backend(), "torch": worker.info["torch"],
+      "torch_threads": worker.info["threads"],
+      "torch_interop_threads": worker.info["interop_threads"],
+      "torch_flush_denormal": "main twins: no (PyTorch default); torch_ftz twins: yes",
+      "repeats": args.repeats,
+      "matmul_peak_gflop_s": _round(peak),
+      "matmul_gflop_s_before_after": [_round(peak_before), _round(peak_after)],
+      "torch_mm_2048_gflop_s": _round(torch_mm),
+      "load_average_start": [round(x, 2) for x in load_start],
+      "load_average_end": [round(x, 2) for x in os.getloadavg()],
+      "wall_s": round(time.time() - t_start, 1),
+      "commit": _git_commit(),
+      "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+  }
+  targets = check_targets(bench.rows, peak)
+  for t in targets:
+    print(json.dumps(t), flush=True)
   print(json.dumps(meta), flush=True)
-  cols = ["case", "generator_it_per_s", "torch_it_per_s", "jax_over_torch",
-          "critic_steps_per_s", "torch_critic_steps_per_s", "examples_per_s", "compile_s",
-          "gflop_per_call", "achieved_gflop_s", "fraction_of_matmul_peak"]
-  lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-  for row in rows:
-    lines.append("| " + " | ".join("" if row.get(c) is None else str(row.get(c))
-                                   for c in cols) + " |")
-  table = "\n".join(lines)
-  print(table)
-  os.makedirs(os.path.dirname(args.out), exist_ok=True)
-  with open(args.out + ".json", "w") as f:
-    json.dump({"rows": rows, "meta": meta}, f, indent=1)
-  with open(args.out + ".md", "w") as f:
-    f.write(table + "\n\n" + json.dumps(meta) + "\n")
+  md = table(bench.rows, peak)
+  print(md)
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, "step_throughput.json"), "w") as f:
+    json.dump({"meta": meta, "targets": targets, "rows": bench.rows}, f, indent=1)
+  with open(os.path.join(args.out, "step_throughput.md"), "w") as f:
+    f.write("# Step throughput (benchmarks/step_throughput.py)\n\n")
+    f.write(md + "\n\n## Targets (issue 5)\n\n")
+    for t in targets:
+      f.write(f"- {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}"
+              f" ({t['detail']})\n")
+    f.write("\n## Run\n\n```json\n" + json.dumps(meta, indent=1) + "\n```\n")
+
+
+def _cpu_name():
+  with contextlib.suppress(OSError):
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  return platform.processor()
+
+
+def _git_commit():
+  with contextlib.suppress(Exception):
+    return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+  return ""
 
 
 if __name__ == "__main__":

@@ -1,40 +1,100 @@
-"""PyTorch reference steps, written the way the seed implementations are.
+"""PyTorch reference GAN steps for benchmarks/step_throughput.py.
 
-Eager PyTorch, `torch.autograd.grad(..., create_graph=True)` for the gradient
-penalty, Adam; the same architectures, batch sizes, n_critic and loss/penalty
-maths as jaxgan's recipes (init schemes aside: PyTorch's defaults). Used only by
-benchmarks/step_throughput.py to put a number beside jaxgan's compiled step.
+Written the way the seeds are (the WGAN-GP authors' PyTorch ports, e.g.
+caogang/wgan-gp gan_toy.py / gan_cifar10.py, and the DRAGAN authors' code): eager
+mode, the penalty through `torch.autograd.grad(..., create_graph=True)`, Adam,
+`fake = netG(z)` under `torch.no_grad()` for the critic updates (generator in train
+mode, so its BatchNorm statistics move, as jaxgan's do), and the critic's
+parameters frozen (`requires_grad_(False)`) during the generator update.
+
+The models mirror jaxgan's (jaxgan/models/{mlp,dcgan}.py) layer by layer, init
+scheme aside (PyTorch defaults here):
+  MLP     z -> hidden ReLU layers -> prod(data_shape) (tanh for images);
+          critic: flatten -> hidden ReLU layers -> 1.
+  DCGAN   generator: Linear -> [B, width*2^(n-1), s0, s0] -> BN -> ReLU ->
+          (n-1) x [upsample(C/2) -> BN -> ReLU] -> upsample(channels) -> tanh;
+          upsample = ConvTranspose2d(4, stride 2, pad 1) ("conv_transpose") or
+          Conv2d(3, pad 1) to 4C + PixelShuffle(2) ("depth_to_space").
+          critic: n x [Conv2d(4, stride 2, pad 1), (LayerNorm over C,H,W for
+          blocks > 0 if critic_norm="layer"), LeakyReLU(0.2)] -> Linear -> 1.
+Data is NCHW (PyTorch's layout); jaxgan's is NHWC. The loss and penalty maths are
+jaxgan's: Wasserstein or non-saturating (softplus) losses; the gradient norm over
+every non-batch axis with 1e-12 inside the sqrt; WGAN-GP interpolates with one
+U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x) U[0,1], then a random
+per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)).
+
+Threads: torch.set_num_threads(2), which is also PyTorch's default on this 2-core
+machine (one intra-op thread per core).
+
+Denormals: by default PyTorch computes with denormal floats, as the seeds do;
+XLA:CPU always flushes them to zero. `--flush-denormal` gives a worker process
+XLA's behaviour (torch.set_flush_denormal(True) before any thread exists, so every
+OpenMP thread inherits it); the benchmark reports that twin alongside. In the toy
+WGAN-GP, denormals appear in the critic's Adam first moments after ~20 generator
+iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
+
+Run as `python benchmarks/torch_reference.py --serve`, it is the benchmark's
+worker: it reads one JSON command per line on stdin and answers one JSON line on
+stdout (build / run / matmul / quit), so the PyTorch side runs in its own process
+(its OpenMP pool never competes with XLA's threads) yet in the same run,
+alternating repeat by repeat with the JAX side. `python benchmarks/torch_reference.py`
+alone runs a short smoke test of every step.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import sys
+import time
 
 import torch
 from torch import nn
+import torch.nn.functional as F
+
+NUM_THREADS = 2
+_BASE_SIZES = (4, 7)
+
+
+def num_blocks(image_size: int) -> int:
+  """x2 blocks from the 4x4 or 7x7 base map to `image_size` (jaxgan.models.dcgan)."""
+  for base in _BASE_SIZES:
+    n, size = 0, image_size
+    while size % 2 == 0 and size > base:
+      size //= 2
+      n += 1
+    if size == base and n >= 1:
+      return n
+  raise ValueError(f"DCGAN cannot build {image_size}x{image_size} images")
+
+
+# --- Models -------------------------------------------------------------------
 
 
 class MLPGenerator(nn.Module):
-  def __init__(self, z_dim, hidden, out_shape, tanh):
+
+  def __init__(self, z_dim, hidden, data_shape, tanh_output):
     super().__init__()
     layers, width = [], z_dim
     for h in hidden:
       layers += [nn.Linear(width, h), nn.ReLU()]
       width = h
-    layers.append(nn.Linear(width, math.prod(out_shape)))
+    layers.append(nn.Linear(width, math.prod(data_shape)))
+    if tanh_output:
+      layers.append(nn.Tanh())
     self.net = nn.Sequential(*layers)
-    self.out_shape, self.tanh = tuple(out_shape), tanh
+    self.data_shape = tuple(data_shape)
 
   def forward(self, z):
-    x = self.net(z)
-    x = torch.tanh(x) if self.tanh else x
-    return x.view(z.shape[0], *self.out_shape)
+    return self.net(z).view((z.shape[0],) + self.data_shape)
 
 
 class MLPCritic(nn.Module):
-  def __init__(self, in_dim, hidden):
+
+  def __init__(self, hidden, data_shape):
     super().__init__()
-    layers, width = [], in_dim
+    layers, width = [], math.prod(data_shape)
     for h in hidden:
       layers += [nn.Linear(width, h), nn.ReLU()]
       width = h
@@ -42,108 +102,283 @@ class MLPCritic(nn.Module):
     self.net = nn.Sequential(*layers)
 
   def forward(self, x):
-    return self.net(x.flatten(1))[:, 0]
+    return self.net(x.reshape(x.shape[0], -1)).view(-1)
 
 
-def _upsample(cin, cout, method):
+def _upsample(c_in, c_out, method):
   if method == "conv_transpose":
-    return nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)
-  return nn.Sequential(nn.Conv2d(cin, cout * 4, 3, padding=1), nn.PixelShuffle(2))
+    return nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
+  if method == "depth_to_space":
+    return nn.Sequential(nn.Conv2d(c_in, 4 * c_out, 3, padding=1), nn.PixelShuffle(2))
+  raise ValueError(f"unknown upsample {method!r}")
 
 
 class DCGANGenerator(nn.Module):
-  """Mirrors jaxgan.models.dcgan.DCGANGenerator (NCHW)."""
 
-  def __init__(self, z_dim, image_size, channels, width, blocks, upsample):
+  def __init__(self, z_dim, image_size, channels, width, upsample, batch_norm, bn_momentum):
     super().__init__()
-    self.base = image_size // 2**blocks
-    features = width * 2 ** (blocks - 1)
-    self.fc = nn.Linear(z_dim, self.base * self.base * features)
-    self.bn0 = nn.BatchNorm1d(self.base * self.base * features)
-    self.features = features
-    layers = []
-    for _ in range(blocks - 1):
-      layers += [_upsample(features, features // 2, upsample), nn.BatchNorm2d(features // 2),
-                 nn.ReLU()]
-      features //= 2
-    layers.append(_upsample(features, channels, upsample))
-    self.net = nn.Sequential(*layers)
+    n = num_blocks(image_size)
+    self.base = image_size // 2**n
+    self.features = width * 2 ** (n - 1)
+
+    def norm(c):
+      # PyTorch momentum = 1 - flax momentum.
+      return nn.BatchNorm2d(c, eps=1e-5, momentum=bn_momentum) if batch_norm else nn.Identity()
+
+    self.fc = nn.Linear(z_dim, self.base * self.base * self.features)
+    blocks = [norm(self.features), nn.ReLU()]
+    c = self.features
+    for _ in range(n - 1):
+      blocks += [_upsample(c, c // 2, upsample), norm(c // 2), nn.ReLU()]
+      c //= 2
+    blocks += [_upsample(c, channels, upsample), nn.Tanh()]
+    self.blocks = nn.Sequential(*blocks)
 
   def forward(self, z):
-    h = torch.relu(self.bn0(self.fc(z)))
-    h = h.view(z.shape[0], self.features, self.base, self.base)
-    return torch.tanh(self.net(h))
+    h = self.fc(z).view(z.shape[0], self.features, self.base, self.base)
+    return self.blocks(h)
 
 
 class DCGANCritic(nn.Module):
-  def __init__(self, image_size, channels, width, blocks):
+
+  def __init__(self, image_size, channels, width, norm):
     super().__init__()
-    layers, cin = [], channels
-    for i in range(blocks):
-      layers += [nn.Conv2d(cin, width * 2**i, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-      cin = width * 2**i
-    self.net = nn.Sequential(*layers)
-    side = image_size // 2**blocks
-    self.fc = nn.Linear(cin * side * side, 1)
+    n = num_blocks(image_size)
+    layers, c, size = [], channels, image_size
+    for i in range(n):
+      c_out = width * 2**i
+      size //= 2
+      layers.append(nn.Conv2d(c, c_out, 4, stride=2, padding=1))
+      if norm == "layer" and i > 0:
+        layers.append(nn.LayerNorm([c_out, size, size]))
+      layers.append(nn.LeakyReLU(0.2))
+      c = c_out
+    self.convs = nn.Sequential(*layers)
+    self.fc = nn.Linear(c * size * size, 1)
 
   def forward(self, x):
-    return self.fc(self.net(x).flatten(1))[:, 0]
+    h = self.convs(x)
+    return self.fc(h.reshape(h.shape[0], -1)).view(-1)
 
 
-def gradient_penalty(critic, points, target=1.0):
-  """The seeds' penalty: autograd.grad with create_graph=True (double backward)."""
-  points = points.detach().requires_grad_(True)
-  scores = critic(points)
-  grads, = torch.autograd.grad(scores.sum(), points, create_graph=True)
-  norms = torch.sqrt(grads.flatten(1).pow(2).sum(1) + 1e-12)
-  return ((norms - target) ** 2).mean()
+# --- Losses and penalty ---------------------------------------------------------
 
 
-class Step:
-  """One generator iteration: n_critic critic updates, then one generator update."""
+def critic_loss(name, d_real, d_fake):
+  if name == "wasserstein":
+    return d_fake.mean() - d_real.mean()
+  if name == "non_saturating":
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+  raise ValueError(f"unknown loss {name!r}")
 
-  def __init__(self, generator, critic, *, z_dim, n_critic, penalty, weight, loss,
-               lr=1e-4, betas=(0.5, 0.9)):
-    self.g, self.d = generator, critic
-    self.z_dim, self.n_critic = z_dim, n_critic
-    self.penalty, self.weight, self.loss = penalty, weight, loss
-    self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=betas)
-    self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr, betas=betas)
 
-  def _points(self, real, fake):
-    b = real.shape[0]
-    shape = (b,) + (1,) * (real.dim() - 1)
-    if self.penalty == "wgan_gp":
-      eps = torch.rand(shape)
-      return eps * real + (1 - eps) * fake
-    perturbed = real + 0.5 * real.std() * torch.rand_like(real)  # DRAGAN authors' code
-    alpha = torch.rand(shape)
-    return real + alpha * (perturbed - real)
+def generator_loss(name, d_fake):
+  if name == "wasserstein":
+    return -d_fake.mean()
+  if name == "non_saturating":
+    return F.softplus(-d_fake).mean()
+  raise ValueError(f"unknown loss {name!r}")
 
-  def critic_update(self, real, with_penalty=True):
-    z = torch.randn(real.shape[0], self.z_dim)
+
+def _per_example(values, ndim):
+  return values.view(values.shape + (1,) * (ndim - 1))
+
+
+def penalty_points(pen, real, fake):
+  """WGAN-GP interpolates or DRAGAN perturbed reals (jaxgan.penalties' maths)."""
+  b = real.shape[0]
+  if pen["name"] == "wgan_gp":
+    alpha = _per_example(torch.rand(b), real.dim())
+    return alpha * real + (1 - alpha) * fake
+  if pen["perturbation"] == "gaussian":
+    return real + math.sqrt(pen["noise_variance"]) * torch.randn_like(real)
+  perturbed = real + pen["noise_scale"] * real.std(unbiased=False) * torch.rand_like(real)
+  alpha = _per_example(torch.rand(b), real.dim())
+  return real + alpha * (perturbed - real)
+
+
+def gradient_penalty(critic, x, target, one_sided):
+  """E[(||grad_x D(x)|| - k)^2] through autograd.grad(create_graph=True), as the seeds."""
+  x = x.detach().requires_grad_(True)
+  scores = critic(x)
+  grads, = torch.autograd.grad(outputs=scores, inputs=x,
+                               grad_outputs=torch.ones_like(scores),
+                               create_graph=True, retain_graph=True)
+  norms = torch.sqrt(grads.reshape(grads.shape[0], -1).pow(2).sum(dim=1) + 1e-12)
+  gap = norms - target
+  if one_sided:
+    gap = F.relu(gap)
+  return gap.pow(2).mean()
+
+
+# --- The step -------------------------------------------------------------------
+
+
+class Reference:
+  """Models, optimizers and one fixed real batch [n_critic, B, ...] held in memory."""
+
+  def __init__(self, spec: dict, seed: int = 0):
+    torch.manual_seed(seed)
+    self.spec = spec
+    shape = tuple(spec["data_shape"])  # one example's shape as jaxgan reports it (NHWC)
+    if spec["arch"] == "mlp":
+      self.G = MLPGenerator(spec["z_dim"], spec["hidden"], shape, len(shape) == 3)
+      self.D = MLPCritic(spec["hidden"], shape)
+      example_shape = shape  # the MLPs flatten whatever layout they get
+    else:
+      size, _, channels = shape
+      self.G = DCGANGenerator(spec["z_dim"], size, channels, spec["width"], spec["upsample"],
+                              spec["generator_batch_norm"], 1.0 - spec["bn_momentum"])
+      self.D = DCGANCritic(size, channels, spec["width"], spec["critic_norm"])
+      example_shape = (channels, size, size)  # NCHW
+    self.G.train()
+    self.D.train()
+    self.opt_d = self._adam(self.D, spec["critic_opt"])
+    self.opt_g = self._adam(self.G, spec["generator_opt"])
+    self.batch = spec["batch_size"]
+    self.n_critic = spec["n_critic"]
+    # One real batch per critic update, already in memory (as jaxgan's on device).
+    self.real = torch.rand((self.n_critic, self.batch) + example_shape) * 2 - 1
+
+  @staticmethod
+  def _adam(module, opt):
+    return torch.optim.Adam(module.parameters(), lr=opt["learning_rate"],
+                            betas=(opt["b1"], opt["b2"]), eps=opt["eps"])
+
+  def critic_step(self, real):
+    spec, pen = self.spec, self.spec["penalty"]
+    z = torch.randn(self.batch, spec["z_dim"])
     with torch.no_grad():
-      fake = self.g(z)
-    d_real, d_fake = self.d(real), self.d(fake)
-    if self.loss == "wasserstein":
-      loss = d_fake.mean() - d_real.mean()
-    else:  # non-saturating
-      loss = nn.functional.softplus(-d_real).mean() + nn.functional.softplus(d_fake).mean()
-    if with_penalty and self.penalty != "none":
-      loss = loss + self.weight * gradient_penalty(self.d, self._points(real, fake))
+      fake = self.G(z)
     self.opt_d.zero_grad(set_to_none=True)
+    loss = critic_loss(spec["loss"], self.D(real), self.D(fake))
+    if pen["name"] != "none":
+      points = penalty_points(pen, real, fake)
+      loss = loss + pen["weight"] * gradient_penalty(self.D, points, pen["target"],
+                                                      pen["one_sided"])
     loss.backward()
     self.opt_d.step()
+    return loss.detach()
 
-  def __call__(self, real):
-    for i in range(self.n_critic):
-      self.critic_update(real[i])
-    z = torch.randn(real.shape[1], self.z_dim)
-    d_fake = self.d(self.g(z))
-    if self.loss == "wasserstein":
-      loss = -d_fake.mean()
-    else:
-      loss = nn.functional.softplus(-d_fake).mean()
+  def generator_step(self):
+    for p in self.D.parameters():
+      p.requires_grad_(False)
+    z = torch.randn(self.batch, self.spec["z_dim"])
     self.opt_g.zero_grad(set_to_none=True)
+    loss = generator_loss(self.spec["loss"], self.D(self.G(z)))
     loss.backward()
     self.opt_g.step()
+    for p in self.D.parameters():
+      p.requires_grad_(True)
+    return loss.detach()
+
+  def train_step(self):
+    """n_critic critic updates, one per real batch, then one generator update."""
+    for i in range(self.n_critic):
+      self.critic_step(self.real[i])
+    return self.generator_step()
+
+  def run(self, mode: str, n: int) -> float:
+    """Seconds for n generator iterations ("train") or n critic steps ("critic")."""
+    start = time.perf_counter()
+    if mode == "train":
+      for _ in range(n):
+        loss = self.train_step()
+    else:
+      for _ in range(n):
+        loss = self.critic_step(self.real[0])
+    loss.item()  # eager mode has already run; this only mirrors the JAX side's sync
+    return time.perf_counter() - start
+
+
+def matmul_gflops(n: int, repeats: int) -> float:
+  """Median GFLOP/s of an n x n float32 torch.mm (informational)."""
+  a, b = torch.randn(n, n), torch.randn(n, n)
+  torch.mm(a, b)
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    torch.mm(a, b)
+    times.append(time.perf_counter() - start)
+  times.sort()
+  return 2 * n**3 / times[len(times) // 2] / 1e9
+
+
+# --- Worker ---------------------------------------------------------------------
+
+
+def serve() -> None:
+  """JSON-lines worker: build / run / matmul / quit (see the module docstring)."""
+  out = sys.stdout
+  sys.stdout = sys.stderr  # nothing but answers on the protocol stream
+  refs: dict[str, Reference] = {}
+  for line in sys.stdin:
+    msg = json.loads(line)
+    cmd = msg["cmd"]
+    try:
+      if cmd == "build":
+        ref = refs[msg["key"]] = Reference(msg["spec"])
+        answer = {"generator_params": sum(p.numel() for p in ref.G.parameters()),
+                  "critic_params": sum(p.numel() for p in ref.D.parameters())}
+      elif cmd == "run":
+        answer = {"seconds": refs[msg["key"]].run(msg["mode"], msg["n"])}
+      elif cmd == "drop":
+        refs.pop(msg["key"], None)
+        answer = {"ok": True}
+      elif cmd == "matmul":
+        answer = {"gflops": matmul_gflops(msg["n"], msg["repeats"])}
+      elif cmd == "info":
+        answer = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                  "interop_threads": torch.get_num_interop_threads(),
+                  "flush_denormal": _flushes_denormals()}
+      elif cmd == "quit":
+        out.write(json.dumps({"ok": True}) + "\n")
+        out.flush()
+        return
+      else:
+        answer = {"error": f"unknown command {cmd!r}"}
+    except Exception as e:  # report to the parent instead of dying silently
+      answer = {"error": f"{type(e).__name__}: {e}"}
+    out.write(json.dumps(answer) + "\n")
+    out.flush()
+
+
+def _flushes_denormals() -> bool:
+  tiny = torch.tensor([1e-38], dtype=torch.float32)
+  return bool((tiny * 0.01).item() == 0.0)
+
+
+def _smoke_spec(arch, penalty="wgan_gp"):
+  opt = {"learning_rate": 1e-4, "b1": 0.5, "b2": 0.9, "eps": 1e-8}
+  return {
+      "arch": arch, "data_shape": [8, 8, 3] if arch == "dcgan" else [2], "z_dim": 4,
+      "hidden": [16, 16], "width": 8, "upsample": "depth_to_space",
+      "generator_batch_norm": True, "bn_momentum": 0.9, "critic_norm": "layer",
+      "loss": "wasserstein",
+      "penalty": {"name": penalty, "weight": 10.0, "target": 1.0, "one_sided": False,
+                  "perturbation": "std_uniform", "noise_variance": 10.0,
+                  "noise_scale": 0.5},
+      "n_critic": 2, "batch_size": 4, "critic_opt": opt, "generator_opt": opt,
+  }
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--serve", action="store_true", help="run as the benchmark's worker")
+  parser.add_argument("--flush-denormal", action="store_true",
+                      help="flush denormals to zero in every thread, as XLA:CPU does")
+  args = parser.parse_args()
+  if args.flush_denormal and not torch.set_flush_denormal(True):
+    raise SystemExit("this CPU cannot flush denormals (no SSE3)")
+  torch.set_num_threads(NUM_THREADS)
+  if args.serve:
+    serve()
+    return
+  for arch in ("mlp", "dcgan"):
+    for penalty in ("none", "wgan_gp", "dragan"):
+      ref = Reference(_smoke_spec(arch, penalty))
+      print(arch, penalty, "train step ok, loss", float(ref.train_step()))
+
+
+if __name__ == "__main__":
+  main()
