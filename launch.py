@@ -7,7 +7,9 @@
 
 --mode=train resumes from the newest checkpoint in --workdir when there is one.
 --mode=sample restores the latest checkpoint (or --step=N) and writes
-WORKDIR/samples/step_N.{png,npy}.
+WORKDIR/samples/step_N.{png,npy}. --mode=eval restores it and writes
+WORKDIR/eval/step_N.json and plots (mode coverage on the toy sets, classifier-based
+metrics on labelled image datasets; jaxgan/evaluate.py).
 """
 
 import os
@@ -28,8 +30,9 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Recipe file, e.g. configs/wgan_gp.py[:variant].",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory (config, checkpoints, samples, metrics).")
-flags.DEFINE_enum("mode", "train", ["train", "sample"], "What to do with the workdir.")
-flags.DEFINE_integer("step", None, "Checkpoint step for --mode=sample (default: latest).")
+flags.DEFINE_enum("mode", "train", ["train", "sample", "eval"], "What to do with the workdir.")
+flags.DEFINE_integer("step", None,
+                     "Checkpoint step for --mode=sample/eval (default: latest).")
 flags.DEFINE_bool("allow_config_change", False,
                   "Continue a workdir whose config.json differs from --config in keys "
                   "other than train.num_steps and log.*.")
@@ -98,10 +101,16 @@ def main(argv):
     if FLAGS.mode == "train":
       loop.train_and_evaluate(config, FLAGS.workdir,
                               allow_config_change=FLAGS.allow_config_change)
-    else:
+    elif FLAGS.mode == "sample":
       paths = loop.sample_from_checkpoint(config, FLAGS.workdir, FLAGS.step,
                                           allow_config_change=FLAGS.allow_config_change)
       print(f"step {paths['step']}: wrote {paths['png']} and {paths['npy']}")
+    else:
+      from jaxgan import evaluate  # pylint: disable=g-import-not-at-top
+      result = loop.evaluate_from_checkpoint(config, FLAGS.workdir, FLAGS.step,
+                                             allow_config_change=FLAGS.allow_config_change)
+      print(f"step {result['step']}: {evaluate.summary_line(result)}")
+      print(f"wrote {result['path']} and {', '.join(result['plots'])}")
   except (factory.ConfigError, checkpoint.NoCheckpointError,
           checkpoint.CorruptCheckpointError) as e:
     _fail(str(e))

@@ -97,6 +97,22 @@ def validate(config) -> tuple[int, ...]:
                 "num_samples"):
       _require(log[key] >= 1, f"log.{key} must be >= 1, got {log[key]}")
     _require(log.eval_every >= 0, f"log.eval_every must be >= 0, got {log.eval_every}")
+
+    ev = config.eval
+    # Two samples at least: the distances' unbiased estimators need pairs.
+    _require(ev.num_samples >= 2, f"eval.num_samples must be >= 2, got {ev.num_samples}")
+    _require(ev.hq_sigmas > 0, f"eval.hq_sigmas must be > 0, got {ev.hq_sigmas}")
+    _require(0.0 <= ev.strict_fraction <= 1.0,
+             f"eval.strict_fraction must be in [0, 1], got {ev.strict_fraction}")
+    _require(ev.num_projections >= 1,
+             f"eval.num_projections must be >= 1, got {ev.num_projections}")
+    bandwidths = tuple(ev.mmd_bandwidths)
+    _require(all(b > 0 for b in bandwidths),
+             f"eval.mmd_bandwidths must be positive length scales (or () for no MMD), "
+             f"got {bandwidths}")
+    _require(ev.kid_subsets >= 1, f"eval.kid_subsets must be >= 1, got {ev.kid_subsets}")
+    _require(ev.kid_subset_size >= 2,
+             f"eval.kid_subset_size must be >= 2, got {ev.kid_subset_size}")
     return data_shape
   except ConfigError:
     raise

@@ -2,10 +2,11 @@
 
 `train_and_evaluate(config, workdir)` validates the config, resumes from the
 newest checkpoint in WORKDIR/checkpoints when there is one, runs the compiled
-step, and leaves the workdir described in DESIGN.md. Metrics are fetched one
-step late so the host never stalls the device; a non-finite metric stops the
-run naming the step and the quantity, before anything is saved over a good
-checkpoint.
+step, evaluates every `log.eval_every` steps, and leaves the workdir described in
+DESIGN.md. Metrics are fetched one step late so the host never stalls the device;
+a non-finite metric stops the run naming the step and the quantity, before
+anything is saved over a good checkpoint. `sample_from_checkpoint` and
+`evaluate_from_checkpoint` restore a step and draw samples / evaluate it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import numpy as np
 
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import data as data_lib
-from jaxgan.data import toy as toy_data
+from jaxgan import evaluate as evaluate_lib
 from jaxgan import factory
 from jaxgan import parallel as parallel_lib
 from jaxgan import sample as sample_lib
+from jaxgan import summary as summary_lib
 from jaxgan import train as train_lib
+from jaxgan.data import toy as toy_data
 
 
 logger = logging.getLogger("jaxgan")
@@ -49,40 +52,6 @@ def config_to_json(config) -> dict:
 
 def checkpoint_dir(workdir: str) -> str:
   return os.path.join(workdir, "checkpoints")
-
-
-class MetricsLog:
-  """WORKDIR/metrics.jsonl: one JSON object per logged step, appended across restarts.
-
-  On resume from step S, lines the interrupted run logged after S (a timeline
-  the resumed run replaces) move to metrics.orphaned.jsonl, so metrics.jsonl
-  keeps monotone steps and nothing is lost.
-  """
-
-  def __init__(self, workdir: str, resume_step: int):
-    self.path = os.path.join(workdir, "metrics.jsonl")
-    if os.path.exists(self.path):
-      with open(self.path) as f:
-        lines = [line for line in f if line.strip()]
-      keep = [l for l in lines if json.loads(l)["step"] <= resume_step]
-      orphans = [l for l in lines if json.loads(l)["step"] > resume_step]
-      if orphans:
-        with open(os.path.join(workdir, "metrics.orphaned.jsonl"), "a") as f:
-          f.writelines(orphans)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-          f.writelines(keep)
-        os.replace(tmp, self.path)
-    self._file = open(self.path, "a")
-
-  def write(self, step: int, metrics: dict) -> None:
-    record = {"step": int(step)}
-    record.update({k: float(v) for k, v in metrics.items()})
-    self._file.write(json.dumps(record) + "\n")
-    self._file.flush()
-
-  def close(self) -> None:
-    self._file.close()
 
 
 def _format_duration(seconds: float) -> str:
@@ -237,6 +206,7 @@ def train_and_evaluate(config, workdir: str, *,
     ckpt.close()
     raise factory.ConfigError(str(e)) from None
   step_fn = parallel_lib.compile_step(spec)
+  eval_spec = factory.make_step_spec(config, data_shape) if parallel else spec
   if parallel:
     state = parallel_lib.replicate(state)
   # The host-side view of the state (for checkpoints and samples): one replica.
@@ -247,7 +217,8 @@ def train_and_evaluate(config, workdir: str, *,
   z_fixed = sample_lib.fixed_latents(config.seed, config.log.num_samples, config.model.z_dim)
   real_ref = toy_data.sample(config.dataset.name, np.random.default_rng(config.seed),
                                  config.log.num_samples * 10) if toy else None
-  log = MetricsLog(workdir, start) if is_lead else None
+  log = summary_lib.RunLog(workdir, start) if is_lead else None
+  evaluator = None
   samples_dir = os.path.join(workdir, "samples")
   json_config = config_to_json(config)
   num_steps = config.train.num_steps
@@ -268,11 +239,25 @@ def train_and_evaluate(config, workdir: str, *,
     if not is_lead:
       return
     state = host_state(state)
-    out = sample_lib.generate_samples(spec, state, z_fixed)
-    sample_lib.write_samples(out, samples_dir, step, real=real_ref)
-    if config.ema.enabled:
-      out = sample_lib.generate_samples(spec, state, z_fixed, use_ema=True)
-      sample_lib.write_samples(out, samples_dir, step, real=real_ref, suffix="_ema")
+    for label, use_ema in evaluate_lib.generators(config):
+      out = sample_lib.generate_samples(spec, state, z_fixed, use_ema=use_ema)
+      paths = sample_lib.write_samples(out, samples_dir, step, real=real_ref,
+                                       suffix="" if label == "raw" else f"_{label}")
+      log.image(step, f"samples/{label}", paths["png"])
+
+  def run_eval(step, state):
+    nonlocal evaluator
+    if not is_lead:
+      return
+    if evaluator is None:
+      # Single-device spec: evaluation runs on this host's first device.
+      evaluator = evaluate_lib.Evaluator(config, eval_spec, workdir)
+    t0 = time.time()
+    result = evaluator(host_state(state), step)
+    scalars = evaluate_lib.flat_scalars(result)
+    log.scalars(step, scalars)
+    logger.info("eval at step %d (%.1fs): %s; %s", step, time.time() - t0,
+                evaluate_lib.summary_line(result), result["path"])
 
   logger.info("training %s/%s for %d steps from step %d (data %s, batch %d, n_critic %d, "
                "unroll %d) on %s", config.loss.name, config.penalty.name, num_steps, start,
@@ -306,6 +291,12 @@ def train_and_evaluate(config, workdir: str, *,
           save(step, state)
         if step % config.log.sample_every == 0 or step == num_steps:
           write_samples(step, state)
+        if config.log.eval_every and (step % config.log.eval_every == 0 or
+                                      step == num_steps):
+          if pending is not None:  # the loss plot wants this step's line
+            handle(pending)
+            pending = None
+          run_eval(step, state)
         if stop.signal_name is not None:
           if pending is not None:
             handle(pending)
@@ -340,7 +331,7 @@ def _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_s
   rate = (step - step_start) / elapsed if elapsed > 0 and step > step_start else float("nan")
   eta = (num_steps - step) / rate if rate == rate and rate > 0 else float("nan")
   if log is not None:
-    log.write(step, dict(metrics, **{"perf/steps_per_second": rate}))
+    log.scalars(step, dict(metrics, **{"perf/steps_per_second": rate}))
     logger.info("step %d/%d | %.2f steps/s | ETA %s | critic/loss %.4f | penalty %.4f | "
                  "W-est %.4f | generator/loss %.4f", step, num_steps, rate,
                  _format_duration(eta) if eta == eta else "?", metrics["critic/loss"],
@@ -351,13 +342,11 @@ def _handle_metrics(pending, log, config, num_steps, t_start, step_start, last_s
 # --- Sampling from a checkpoint ----------------------------------------------------
 
 
-def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
-                           allow_config_change: bool = False) -> dict:
-  """Restores `step` (default: latest) from WORKDIR/checkpoints and writes samples.
+def _restore(config, workdir: str, step: int | None, allow_config_change: bool):
+  """(spec, data_shape, step, state) of a checkpoint in WORKDIR/checkpoints.
 
-  Writes WORKDIR/samples/step_N.{png,npy} (and _ema versions when the EMA is
-  enabled). Raises checkpoint.NoCheckpointError naming the directory when there
-  is nothing to restore; never writes to checkpoints/.
+  Raises checkpoint.NoCheckpointError naming the directory when there is nothing
+  to restore; opens the checkpoints read-only (never writes to checkpoints/).
   """
   data_shape, spec, abstract = build(config)
   check_workdir_config(config, workdir, allow_change=allow_config_change)
@@ -371,6 +360,18 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
     step, state, _ = ckpt.restore(abstract, step)
   finally:
     ckpt.close()
+  return spec, data_shape, step, state
+
+
+def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
+                           allow_config_change: bool = False) -> dict:
+  """Restores `step` (default: latest) from WORKDIR/checkpoints and writes samples.
+
+  Writes WORKDIR/samples/step_N.{png,npy} (and _ema versions when the EMA is
+  enabled). Raises checkpoint.NoCheckpointError naming the directory when there
+  is nothing to restore; never writes to checkpoints/.
+  """
+  spec, data_shape, step, state = _restore(config, workdir, step, allow_config_change)
   z = sample_lib.fixed_latents(config.seed, config.log.num_samples, config.model.z_dim)
   real = None
   if len(data_shape) == 1:
@@ -385,3 +386,14 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
         sample_lib.generate_samples(spec, state, z, use_ema=True), out_dir, step, real=real,
         suffix="_ema")
   return paths
+
+
+def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
+                             allow_config_change: bool = False) -> dict:
+  """Restores `step` (default: latest) and evaluates it.
+
+  Writes WORKDIR/eval/step_N.json and the plots (jaxgan/evaluate.py); returns the
+  result dict (its "path" is the JSON file). Never writes to checkpoints/.
+  """
+  spec, _, step, state = _restore(config, workdir, step, allow_config_change)
+  return evaluate_lib.Evaluator(config, spec, workdir)(state, step)

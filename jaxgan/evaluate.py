@@ -1,0 +1,365 @@
+"""Evaluation of a generator: the literature's numbers and the pictures researchers look at.
+
+`Evaluator(config, spec, workdir)` turns a GANState into a JSON-ready dict of metrics
+and a few plots. It runs during training (every `log.eval_every` steps) and from a
+checkpoint (`launch.py --mode=eval`); both write WORKDIR/eval/step_N.json and the
+same plots. Setup that does not depend on the state (reference data, a classifier,
+the evaluation latents) happens once, so evaluating during training stays cheap.
+
+What is measured (the maths lives in jaxgan/metrics.py, pure and tested there):
+
+- Toy 2D sets. 8gaussians / 25gaussians: the mode-coverage protocol of Srivastava et
+  al. 2017 (VEEGAN) after Metz et al. 2017 (Unrolled GAN): `eval.num_samples` (2,500)
+  samples; high quality = within `eval.hq_sigmas` (3) standard deviations of the
+  nearest mode; modes covered (>= 1 HQ sample, and the stricter >= 1% of samples);
+  % HQ; KL of the HQ mode histogram from uniform. All three toy sets: the sliced
+  Wasserstein distance (and, if `eval.mmd_bandwidths` is set, the RBF MMD^2) against
+  fresh real samples. A second real set of the same size is scored the same way once
+  per run ("real_data_reference"): what a perfect generator gets at this sample size.
+- Labelled image datasets (digits, mnist, fashion_mnist, cifar10): a small classifier
+  trained once on the real training split (jaxgan/classifier.py, cached under
+  `eval.classifier_dir`) gives classes covered, the KL of the predicted class
+  histogram from the real one, the mean max-probability, and the Frechet distance and
+  KID (unbiased, with its standard error) on its penultimate features against the
+  real held-out split. The keys carry the feature extractor's name ("fd (digits
+  classifier)"): they are not FID and are not comparable with published FIDs.
+- With a generator EMA (`ema.enabled`), every number is reported for the raw and the
+  EMA generator, side by side and labelled.
+
+Generated samples come from latents fixed by the seed (a stream of their own), so two
+evaluations of the same run differ only through the generator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import jax
+import numpy as np
+
+from jaxgan import metrics as metrics_lib
+from jaxgan import rng as rng_lib
+from jaxgan import sample as sample_lib
+from jaxgan import train as train_lib
+from jaxgan.data import toy as toy_data
+
+# Stream ids folded into PRNGKey(seed): evaluation latents and reference draws are
+# disjoint from the training stream and from the sample-grid latents.
+_EVAL_LATENT_STREAM = 0xE7A1
+_EVAL_DATA_STREAM = 0xE7A2
+# Generator forward passes per jitted call while drawing evaluation samples.
+_GENERATE_CHUNK = 1000
+# Resolution of the critic's contour plot over the plane (points per axis).
+_CONTOUR_POINTS = 120
+
+
+# --- Toy metrics ---------------------------------------------------------------------
+
+
+def toy_metrics(name: str, samples: np.ndarray, real: np.ndarray, *, hq_sigmas: float,
+                strict_fraction: float, num_projections: int, mmd_bandwidths,
+                seed: int) -> dict:
+  """The toy-set numbers for `samples` [N, 2] of dataset `name`.
+
+  Args:
+    name: one of jaxgan.data.toy.TOY_DATASETS.
+    samples: generated points [N, 2].
+    real: fresh real points, the reference for the distances.
+    hq_sigmas, strict_fraction: see metrics.toy_mode_metrics.
+    num_projections: directions of the sliced Wasserstein estimate.
+    mmd_bandwidths: RBF length scales of the MMD kernel; () skips the MMD.
+    seed: fixes the projections, so every evaluation uses the same ones.
+
+  Returns:
+    A flat dict of Python numbers: the mode metrics (8gaussians, 25gaussians only),
+    sliced_wasserstein, and mmd_rbf when mmd_bandwidths is not empty.
+  """
+  out = {}
+  if name in ("8gaussians", "25gaussians"):
+    out.update(metrics_lib.toy_mode_metrics(
+        samples, toy_data.modes(name), toy_data.mode_std(name), hq_sigmas=hq_sigmas,
+        strict_fraction=strict_fraction))
+  out["sliced_wasserstein"] = metrics_lib.sliced_wasserstein(
+      samples, real, num_projections=num_projections, rng=seed)
+  if mmd_bandwidths:
+    out["mmd_rbf"] = metrics_lib.mmd_rbf(samples, real, bandwidths=mmd_bandwidths)
+  return out
+
+
+# --- Drawing samples ------------------------------------------------------------------
+
+
+def eval_latents(seed: int, num: int, z_dim: int):
+  """The evaluation latents [num, z_dim]: fixed by the seed, disjoint from training's."""
+  key = jax.random.fold_in(jax.random.PRNGKey(seed), _EVAL_LATENT_STREAM)
+  return rng_lib.normal(rng_lib.example_keys(key, 0, num), (z_dim,))
+
+
+def generate(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
+             use_ema: bool) -> np.ndarray:
+  """Generator outputs (eval mode) for all of z, in chunks, as one host array."""
+  chunks = [sample_lib.generate_samples(spec, state, z[i:i + _GENERATE_CHUNK],
+                                        use_ema=use_ema)
+            for i in range(0, z.shape[0], _GENERATE_CHUNK)]
+  return np.concatenate(chunks)
+
+
+def critic_scores(spec: train_lib.StepSpec, state: train_lib.GANState,
+                  points: np.ndarray) -> np.ndarray:
+  """The critic's value at each of `points` [N, ...] as a host array [N]."""
+  return np.asarray(_critic_apply(spec, state.critic_params, points), np.float64)
+
+
+_critic_apply = jax.jit(lambda spec, params, x: spec.critic.apply({"params": params}, x),
+                        static_argnums=0)
+
+
+# --- Plots ---------------------------------------------------------------------------
+
+
+def _pyplot():
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def read_metrics(path: str) -> list[dict]:
+  """The records of a metrics.jsonl (empty if the file does not exist)."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_losses(records: list[dict], path: str, *, penalty_weight: float) -> bool:
+  """Critic loss, its unregularised part and the penalty, and the generator loss.
+
+  The left panel is the plot the WGAN-GP seeds draw (critic cost and its parts over
+  generator iterations); the right panel the generator loss. Returns False (and
+  writes nothing) when there is nothing to plot yet.
+  """
+  train = [r for r in records if "critic/loss" in r]
+  if not train:
+    return False
+  plt = _pyplot()
+  steps = [r["step"] for r in train]
+  fig, (ax_c, ax_g) = plt.subplots(1, 2, figsize=(11, 4))
+  ax_c.plot(steps, [r["critic/loss"] for r in train], label="critic loss (total)")
+  ax_c.plot(steps, [r["critic/loss_unregularised"] for r in train],
+            label="unregularised part")
+  if penalty_weight:
+    ax_c.plot(steps, [penalty_weight * r["critic/penalty"] for r in train],
+              label=f"penalty x lambda ({penalty_weight:g})")
+  if "critic/wasserstein_estimate" in train[0]:
+    ax_c.plot(steps, [r["critic/wasserstein_estimate"] for r in train], alpha=0.6,
+              label="E[D(real)] - E[D(fake)]")
+  ax_c.set_xlabel("generator step")
+  ax_c.set_title("critic")
+  ax_c.legend(fontsize=8)
+  ax_g.plot(steps, [r["generator/loss"] for r in train], color="tab:red")
+  ax_g.set_xlabel("generator step")
+  ax_g.set_title("generator loss")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return True
+
+
+def plot_critic_contour(spec: train_lib.StepSpec, state: train_lib.GANState,
+                        samples: np.ndarray, real: np.ndarray, path: str, *,
+                        title: str) -> None:
+  """The critic's value over the plane with real and generated samples on top.
+
+  As the WGAN-GP paper's toy figure (gan_toy.py): contour lines of D(x) on a grid
+  spanning the data and the samples, real points and generated points overlaid.
+  """
+  plt = _pyplot()
+  both = np.concatenate([real, samples])
+  lo, hi = np.percentile(both, [0.5, 99.5], axis=0)
+  pad = 0.15 * (hi - lo) + 1e-3
+  xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], _CONTOUR_POINTS)
+  ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], _CONTOUR_POINTS)
+  gx, gy = np.meshgrid(xs, ys)
+  grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+  values = critic_scores(spec, state, grid).reshape(gx.shape)
+  fig, ax = plt.subplots(figsize=(6, 6))
+  contour = ax.contour(gx, gy, values, levels=20, cmap="viridis", linewidths=0.8)
+  fig.colorbar(contour, ax=ax, shrink=0.8, label="critic value D(x)")
+  ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:green", alpha=0.5,
+             label="generated")
+  ax.scatter(real[:, 0], real[:, 1], s=3, c="tab:orange", alpha=0.5, label="real")
+  ax.set_xlim(xs[0], xs[-1])
+  ax.set_ylim(ys[0], ys[-1])
+  ax.set_aspect("equal")
+  ax.set_title(title)
+  ax.legend(loc="upper right", fontsize=8)
+  fig.savefig(path, dpi=100, bbox_inches="tight")
+  plt.close(fig)
+
+
+# --- The evaluator ---------------------------------------------------------------------
+
+
+def _finite_or_none(value):
+  """JSON has no inf/nan: they become None (and the key says what was measured)."""
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  return value
+
+
+# The evaluation classifier is a measuring instrument: one per dataset, trained with
+# this fixed seed (not the run's), so numbers from different runs are comparable.
+CLASSIFIER_SEED = 0
+
+
+def classifier_dir(config) -> str:
+  """Where the evaluation classifier is cached: eval.classifier_dir, else beside the data.
+
+  Beside the TFDS data (dataset.data_dir, or TFDS's default ~/tensorflow_datasets)
+  every run on a dataset shares one classifier, trained once.
+  """
+  if config.eval.classifier_dir:
+    return os.path.expanduser(config.eval.classifier_dir)
+  data_dir = config.dataset.data_dir or os.path.join("~", "tensorflow_datasets")
+  return os.path.join(os.path.expanduser(data_dir), "jaxgan_classifiers")
+
+
+def generators(config) -> tuple[tuple[str, bool], ...]:
+  """(label, use_ema) of each generator an evaluation reports."""
+  return (("raw", False), ("ema", True)) if config.ema.enabled else (("raw", False),)
+
+
+class Evaluator:
+  """Evaluates GANStates of one run; holds the state-independent setup.
+
+  Args:
+    config: the run's config (reads dataset.*, model.z_dim, seed, eval.*, ema.*,
+      penalty.weight).
+    spec: the run's StepSpec (a single-device one: evaluation runs on the host's
+      first device).
+    workdir: the run directory; results go to WORKDIR/eval.
+  """
+
+  def __init__(self, config, spec: train_lib.StepSpec, workdir: str):
+    self.config = config
+    self.spec = spec
+    self.workdir = workdir
+    self.out_dir = os.path.join(workdir, "eval")
+    ev = config.eval
+    name = config.dataset.name
+    self.toy = name in toy_data.TOY_DATASETS
+    self.z = eval_latents(config.seed, ev.num_samples, config.model.z_dim)
+    self._classifier = None
+    self._heldout = None
+    if self.toy:
+      rng = np.random.default_rng([config.seed, _EVAL_DATA_STREAM])
+      self.real = toy_data.sample(name, rng, ev.num_samples)
+      # A second real set scored like a generator: what a perfect one would get at
+      # this sample size (HQ% < 100, distances > 0). State-independent: once per run.
+      self.reference = self.metrics(toy_data.sample(name, rng, ev.num_samples))
+
+  # Image metrics need a classifier; it is trained (or loaded) on first use only.
+  def _image_setup(self):
+    from jaxgan import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
+    if self.config.dataset.name not in classifier_lib.LABELLED_DATASETS:
+      return None
+    if self._classifier is None:
+      self._classifier = classifier_lib.load_or_train(
+          self.config.dataset, classifier_dir(self.config), seed=CLASSIFIER_SEED)
+      self._heldout = classifier_lib.real_split(self.config.dataset, "test")
+    return classifier_lib
+
+  def metrics(self, samples: np.ndarray) -> dict:
+    """The metrics of one generator's samples (flat, JSON-ready)."""
+    ev = self.config.eval
+    if self.toy:
+      out = toy_metrics(self.config.dataset.name, samples, self.real,
+                        hq_sigmas=ev.hq_sigmas, strict_fraction=ev.strict_fraction,
+                        num_projections=ev.num_projections,
+                        mmd_bandwidths=tuple(ev.mmd_bandwidths), seed=self.config.seed)
+    else:
+      classifier_lib = self._image_setup()
+      if classifier_lib is None:
+        return {}
+      images, labels = self._heldout
+      out = classifier_lib.image_metrics(
+          self._classifier, samples, images, labels, num_classes=self._num_classes(),
+          kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
+          strict_fraction=ev.strict_fraction, rng=self.config.seed)
+    return {k: _finite_or_none(v) for k, v in out.items()}
+
+  def _num_classes(self) -> int:
+    return int(self._classifier.num_classes)
+
+  def __call__(self, state: train_lib.GANState, step: int) -> dict:
+    """Evaluates `state` (a host, unreplicated GANState) at `step`; writes JSON + plots.
+
+    Returns the result dict that was written to WORKDIR/eval/step_N.json.
+    """
+    os.makedirs(self.out_dir, exist_ok=True)
+    result = {"step": int(step), "dataset": self.config.dataset.name,
+              "num_samples": int(self.config.eval.num_samples), "generators": {}}
+    if self.toy:
+      result["real_data_reference"] = self.reference
+    plots = []
+    for label, use_ema in generators(self.config):
+      samples = generate(self.spec, state, self.z, use_ema=use_ema)
+      result["generators"][label] = self.metrics(samples)
+      suffix = "" if label == "raw" else f"_{label}"
+      stem = os.path.join(self.out_dir, f"step_{step:06d}{suffix}")
+      if self.toy:
+        plot_critic_contour(self.spec, state, samples, self.real, stem + "_critic.png",
+                            title=f"{self.config.dataset.name}, step {step} "
+                                  f"({label} generator)")
+        plots.append(stem + "_critic.png")
+      else:
+        sample_lib.save_image_grid(samples[:100], stem + "_samples.png")
+        plots.append(stem + "_samples.png")
+    if self.toy or self._classifier is not None:
+      result["feature_extractor"] = (None if self.toy else self._classifier.name)
+    if not self.toy and self._classifier is None:
+      result["note"] = (f"no image metrics for dataset {self.config.dataset.name!r}: it has "
+                        "no labels to train the evaluation classifier on")
+    loss_plot = os.path.join(self.out_dir, "losses.png")
+    if plot_losses(read_metrics(os.path.join(self.workdir, "metrics.jsonl")), loss_plot,
+                   penalty_weight=float(self.config.penalty.weight)):
+      plots.append(loss_plot)
+    result["plots"] = plots
+    path = os.path.join(self.out_dir, f"step_{step:06d}.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(result, f, indent=2, allow_nan=False)
+    os.replace(tmp, path)
+    result["path"] = path
+    return result
+
+
+def flat_scalars(result: dict) -> dict:
+  """{"eval/raw/modes_covered": 25, ...}: an evaluation's numbers for metrics/TensorBoard."""
+  return {f"eval/{label}/{key}": value
+          for label, values in result["generators"].items()
+          for key, value in values.items() if isinstance(value, (int, float))}
+
+
+def _describe(values: dict) -> str:
+  parts = []
+  if "modes_covered" in values:
+    parts.append(f"{values['modes_covered']}/{values['num_modes']} modes "
+                 f"({values['modes_covered_strict']} strict), "
+                 f"{values['hq_percent']:.1f}% HQ")
+  if "classes_covered" in values:
+    parts.append(f"{values['classes_covered']}/{values['num_classes']} classes, "
+                 f"confidence {values['mean_max_prob']:.2f}")
+  for key, value in values.items():
+    if key.startswith(("fd ", "kid ", "sliced_wasserstein")) and value is not None:
+      parts.append(f"{key} {value:.4g}")
+  return ", ".join(parts) or "no metrics"
+
+
+def summary_line(result: dict) -> str:
+  """One human line per generator, e.g. 'raw: 25/25 modes (25 strict), 97.2% HQ, ...'."""
+  return "; ".join(f"{label}: {_describe(values)}"
+                   for label, values in result["generators"].items())

@@ -1,0 +1,81 @@
+"""What a run logs, in two forms: WORKDIR/metrics.jsonl and TensorBoard event files.
+
+`RunLog` is the loop's one writer: every logged step goes to metrics.jsonl (one JSON
+object per line, `{"step": N, ...}`) and, with the same numbers, to TensorBoard
+scalars in WORKDIR (events.out.tfevents.*); sample grids go to TensorBoard as images.
+Only the lead process writes.
+
+metrics.jsonl survives restarts: on resume from step S, lines an interrupted run
+logged after S (a timeline the resumed run replaces) move to metrics.orphaned.jsonl,
+so metrics.jsonl keeps monotone steps and nothing is lost. Training lines and
+evaluation lines (keys `eval/...`, written by `log.eval_every`) are separate records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+
+class MetricsFile:
+  """WORKDIR/metrics.jsonl, appended across restarts (see the module docstring)."""
+
+  def __init__(self, workdir: str, resume_step: int):
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    if os.path.exists(self.path):
+      with open(self.path) as f:
+        lines = [line for line in f if line.strip()]
+      keep = [l for l in lines if json.loads(l)["step"] <= resume_step]
+      orphans = [l for l in lines if json.loads(l)["step"] > resume_step]
+      if orphans:
+        with open(os.path.join(workdir, "metrics.orphaned.jsonl"), "a") as f:
+          f.writelines(orphans)
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+          f.writelines(keep)
+        os.replace(tmp, self.path)
+    self._file = open(self.path, "a")
+
+  def write(self, step: int, metrics: dict) -> None:
+    record = {"step": int(step)}
+    record.update({k: float(v) for k, v in metrics.items()})
+    self._file.write(json.dumps(record) + "\n")
+    self._file.flush()
+
+  def close(self) -> None:
+    self._file.close()
+
+
+class RunLog:
+  """metrics.jsonl + TensorBoard for one run (the lead process's)."""
+
+  def __init__(self, workdir: str, resume_step: int):
+    # tensorboardX writes event files without TensorFlow, so toy runs stay TF-free.
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self.metrics = MetricsFile(workdir, resume_step)
+    # purge_step drops events a killed run wrote after the step we resume from, as
+    # metrics.jsonl does, so TensorBoard's curves have no doubled stretch.
+    self._tb = SummaryWriter(workdir, purge_step=resume_step + 1 if resume_step else None,
+                             flush_secs=30)
+
+  def scalars(self, step: int, values: dict) -> None:
+    """One record in metrics.jsonl and the same scalars in TensorBoard."""
+    self.metrics.write(step, values)
+    for key, value in values.items():
+      self._tb.add_scalar(key, float(value), int(step))
+
+  def image(self, step: int, tag: str, png_path: str) -> None:
+    """A written PNG (sample grid or scatter plot) as a TensorBoard image."""
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+    with Image.open(png_path) as img:
+      pixels = np.asarray(img.convert("RGB"))
+    self._tb.add_image(tag, pixels, int(step), dataformats="HWC")
+
+  def flush(self) -> None:
+    self._tb.flush()
+
+  def close(self) -> None:
+    self.metrics.close()
+    self._tb.close()
