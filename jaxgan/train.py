@@ -98,7 +98,9 @@ def init_state(spec: StepSpec, key, sample_shape) -> GANState:
       critic_params=c_params,
       generator_opt_state=spec.generator_tx.init(g_params),
       critic_opt_state=spec.critic_tx.init(c_params),
-      ema_params=g_params if spec.ema_decay is not None else {},
+      # A copy, not the same arrays: the compiled step donates the state, and one
+      # buffer donated twice (as generator_params and ema_params) is an error.
+      ema_params=jax.tree.map(jnp.copy, g_params) if spec.ema_decay is not None else {},
       key=run_key,
   )
 
