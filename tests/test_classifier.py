@@ -1,0 +1,238 @@
+"""Tests of jaxgan.classifier: the cached dataset classifier and its image metrics.
+
+The digits classifier is trained once per module (its cache in a temporary directory);
+digits is prepared in a temporary data_dir, mnist comes from tfds.testing.mock_data.
+Nothing touches ~/tensorflow_datasets or the network.
+"""
+
+import json
+import os
+import shutil
+import warnings
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from jaxgan import classifier
+
+NUM_EVAL = 300  # digits' whole held-out split; the same size for every compared set
+# A third of the default 1500 steps keeps this file fast; held-out accuracy was 0.987
+# after 300, 500, 800 and 1500 steps alike.
+NUM_STEPS = 500
+# With 300 images on each side every KID subset is both whole sets, so the 100
+# subsets of the default would repeat one estimate 100 times.
+KID_SUBSETS = 5
+
+
+def dataset_cfg(name, data_dir, image_size=8):
+  return ml_collections.ConfigDict(dict(name=name, data_dir=data_dir,
+                                        image_size=image_size))
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+  """(config, cache dir, classifier trained with the defaults, train and test splits)."""
+  cfg = dataset_cfg("digits", str(tmp_path_factory.mktemp("tfds")))
+  cache_dir = str(tmp_path_factory.mktemp("classifier_cache"))
+  clf = classifier.load_or_train(cfg, cache_dir, seed=0, num_steps=NUM_STEPS)
+  train = classifier.real_split(cfg, "train")
+  test = classifier.real_split(cfg, "test")
+  return cfg, cache_dir, clf, train, test
+
+
+@pytest.fixture(scope="module")
+def real_and_noise_metrics(digits):
+  _, _, clf, (train_x, _), (test_x, test_y) = digits
+  noise = np.random.default_rng(0).uniform(-1.0, 1.0, size=(NUM_EVAL, 8, 8, 1))
+  score = lambda images: classifier.image_metrics(
+      clf, images, test_x, test_y, num_classes=10, rng=0, kid_subsets=KID_SUBSETS)
+  return score(train_x[:NUM_EVAL]), score(noise.astype(np.float32))
+
+
+def test_digits_classifier_reaches_90_percent_held_out_accuracy(digits):
+  _, _, clf, _, (test_x, test_y) = digits
+  assert clf.trained
+  assert clf.test_accuracy >= 0.9
+  assert clf.accuracy(test_x, test_y) == pytest.approx(clf.test_accuracy)
+
+
+def test_real_split_is_preprocessed_like_training_data(digits):
+  _, _, _, (train_x, train_y), (test_x, test_y) = digits
+  assert train_x.shape == (1497, 8, 8, 1) and test_x.shape == (NUM_EVAL, 8, 8, 1)
+  assert train_x.dtype == np.float32
+  assert train_x.min() == -1.0 and train_x.max() == 1.0
+  assert set(np.unique(train_y)) == set(range(10)) == set(np.unique(test_y))
+
+
+def test_held_out_real_digits_score_near_perfect_against_train_digits(
+    real_and_noise_metrics):
+  real, noise = real_and_noise_metrics
+  assert real["classes_covered"] == 10 and real["classes_covered_strict"] == 10
+  assert real["class_kl"] < 0.05
+  assert real["mean_max_prob"] > 0.95
+  # The Frechet distance is biased upwards at finite N, so "near 0" means next to noise.
+  assert real["fd (digits classifier)"] < 0.05 * noise["fd (digits classifier)"]
+  assert abs(real["kid (digits classifier)"]) < 0.05 * noise["kid (digits classifier)"]
+
+
+def test_uniform_noise_scores_badly(real_and_noise_metrics):
+  real, noise = real_and_noise_metrics
+  assert noise["classes_covered"] < 10 or noise["class_kl"] > 0.2
+  assert noise["class_kl"] > 10 * real["class_kl"]
+  assert noise["mean_max_prob"] < real["mean_max_prob"] - 0.1
+  assert noise["fd (digits classifier)"] > 20 * real["fd (digits classifier)"]
+  assert noise["kid (digits classifier)"] > 20 * abs(real["kid (digits classifier)"])
+
+
+def test_metric_keys_name_the_classifier_never_fid_and_serialise_to_json(
+    real_and_noise_metrics):
+  real, _ = real_and_noise_metrics
+  assert {"fd (digits classifier)", "kid (digits classifier)",
+          "kid_stderr (digits classifier)", "classes_covered", "class_kl",
+          "mean_max_prob"} <= set(real)
+  assert not any("fid" in key or "inception" in key for key in real)
+  assert all(key == key.lower() for key in real)
+  assert json.loads(json.dumps(real)) == real
+
+
+def test_second_load_uses_the_cache_and_gives_the_same_features(digits):
+  cfg, cache_dir, clf, _, (test_x, _) = digits
+  again = classifier.load_or_train(cfg, cache_dir, seed=0, num_steps=NUM_STEPS)
+  assert not again.trained
+  assert again.test_accuracy == clf.test_accuracy
+  np.testing.assert_array_equal(again.features(test_x), clf.features(test_x))
+  np.testing.assert_array_equal(again.probabilities(test_x), clf.probabilities(test_x))
+
+
+def test_cache_holds_one_npz_and_a_readable_json_and_no_temporary_files(digits):
+  _, cache_dir, clf, _, _ = digits
+  names = sorted(os.listdir(cache_dir))
+  assert len(names) == 2 and names[0].endswith(".json") and names[1].endswith(".npz")
+  assert names[0][:-len(".json")] == names[1][:-len(".npz")]
+  assert names[1].startswith("classifier_digits_8px_v")
+  with open(os.path.join(cache_dir, names[0])) as f:
+    assert json.load(f)["test_accuracy"] == clf.test_accuracy
+
+
+def test_a_different_seed_trains_its_own_classifier_beside_the_cached_one(digits, tmp_path):
+  cfg, cache_dir, _, _, _ = digits
+  shutil.copytree(cache_dir, tmp_path, dirs_exist_ok=True)
+  other = classifier.load_or_train(cfg, str(tmp_path), seed=1, num_steps=5)
+  assert other.trained
+  assert len([n for n in os.listdir(tmp_path) if n.endswith(".npz")]) == 2
+
+
+def _only_npz(cache_dir):
+  (name,) = [n for n in os.listdir(cache_dir) if n.endswith(".npz")]
+  return os.path.join(cache_dir, name)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_shapes"])
+def test_a_corrupt_cache_is_retrained_with_a_warning(digits, tmp_path, damage):
+  cfg, _, _, _, (test_x, _) = digits
+  first = classifier.load_or_train(cfg, str(tmp_path), seed=0, num_steps=5)
+  path = _only_npz(tmp_path)
+  if damage == "garbage":
+    with open(path, "wb") as f:
+      f.write(b"not a zip file")
+  elif damage == "truncated":
+    with open(path, "rb") as f:
+      data = f.read()
+    with open(path, "wb") as f:
+      f.write(data[:len(data) // 2])
+  else:
+    params = {"Dense_0": {"kernel": np.zeros((3, 3), np.float32)}}
+    classifier.save(path, params, first.metadata)
+  with pytest.warns(classifier.CacheWarning, match="retraining"):
+    again = classifier.load_or_train(cfg, str(tmp_path), seed=0, num_steps=5)
+  assert again.trained
+  # Same seed, same settings: the retrained network is the one first trained.
+  np.testing.assert_allclose(again.features(test_x), first.features(test_x), rtol=1e-5,
+                             atol=1e-5)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", classifier.CacheWarning)
+    assert not classifier.load_or_train(cfg, str(tmp_path), seed=0, num_steps=5).trained
+
+
+def test_a_failed_cache_write_leaves_the_old_cache_and_no_temporary_file(
+    digits, tmp_path, monkeypatch):
+  cfg, cache_dir, _, _, _ = digits
+  shutil.copytree(cache_dir, tmp_path, dirs_exist_ok=True)
+  path = _only_npz(tmp_path)
+  with open(path, "rb") as f:
+    before = f.read()
+
+  def crash(file, **arrays):
+    file.write(b"half a file")
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(classifier.np, "savez", crash)
+  with pytest.raises(KeyboardInterrupt):
+    classifier.save(path, {"w": np.zeros(2)}, {"dataset": "digits"})
+  with open(path, "rb") as f:
+    assert f.read() == before
+  assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(cache_dir))
+
+
+def test_an_extractor_without_probabilities_gives_only_the_distances():
+
+  class Pixels:
+    name = "pixels"
+
+    def features(self, images):
+      return np.asarray(images, np.float64).reshape(len(images), -1)
+
+    def probabilities(self, images):
+      return None
+
+  assert isinstance(Pixels(), classifier.FeatureExtractor)
+  rng = np.random.default_rng(0)
+  real = rng.uniform(-1, 1, (50, 2, 2, 1))
+  fake = rng.uniform(-1, 1, (40, 2, 2, 1))
+  result = classifier.image_metrics(Pixels(), fake, real, np.zeros(50, np.int64),
+                                    num_classes=10, rng=0)
+  assert set(result) == {"fd (pixels)", "kid (pixels)", "kid_stderr (pixels)",
+                         "num_samples"}
+
+
+def test_probabilities_over_other_classes_than_the_dataset_are_rejected(digits):
+  _, _, clf, _, (test_x, test_y) = digits
+  with pytest.raises(ValueError, match="10 classes; the dataset has 5"):
+    classifier.image_metrics(clf, test_x, test_x, test_y, num_classes=5, rng=0)
+
+
+def test_images_of_the_wrong_shape_are_rejected_naming_the_expected_shape(digits):
+  _, _, clf, _, _ = digits
+  with pytest.raises(ValueError, match=r"\[N, 8, 8, 1\].*\(4, 28, 28, 1\)"):
+    clf.features(np.zeros((4, 28, 28, 1), np.float32))
+
+
+def test_mnist_shaped_data_trains_and_scores_under_mock_data(tmp_path):
+  cfg = dataset_cfg("mnist", str(tmp_path / "tfds"), image_size=28)
+  with tfds.testing.mock_data(num_examples=48):
+    images, labels = classifier.real_split(cfg, "test", limit=32)
+    clf = classifier.load_or_train(cfg, str(tmp_path / "cache"), seed=0, num_steps=2,
+                                   batch_size=16)
+    result = classifier.image_metrics(clf, images[:16], images, labels, num_classes=10,
+                                      rng=0)
+  assert images.shape == (32, 28, 28, 1) and images.dtype == np.float32
+  assert labels.shape == (32,) and images.min() >= -1.0 and images.max() <= 1.0
+  assert clf.name == "mnist classifier" and clf.trained
+  assert clf.features(images).shape == (32, 128)
+  assert clf.probabilities(images).shape == (32, 10)
+  assert 0.0 <= clf.test_accuracy <= 1.0
+  assert "fd (mnist classifier)" in result and result["num_classes"] == 10
+  assert not (tmp_path / "tfds").exists()
+
+
+@pytest.mark.parametrize("name", ["celeb_a", "no_such_dataset"])
+def test_an_unlabelled_or_unknown_dataset_is_one_clear_value_error(tmp_path, name):
+  cfg = dataset_cfg(name, str(tmp_path))
+  for call in (lambda: classifier.load_or_train(cfg, str(tmp_path), seed=0),
+               lambda: classifier.real_split(cfg, "test")):
+    with pytest.raises(ValueError, match=rf"'{name}'.*allowed: digits, mnist, "
+                       r"fashion_mnist, cifar10"):
+      call()
+  assert os.listdir(tmp_path) == []
