@@ -16,6 +16,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from jaxgan import classifier
+from jaxgan import data
 
 NUM_EVAL = 300  # digits' whole held-out split; the same size for every compared set
 # A third of the default 1500 steps keeps this file fast; held-out accuracy was 0.987
@@ -58,12 +59,26 @@ def test_digits_classifier_reaches_90_percent_held_out_accuracy(digits):
   assert clf.accuracy(test_x, test_y) == pytest.approx(clf.test_accuracy)
 
 
-def test_real_split_is_preprocessed_like_training_data(digits):
+def test_real_splits_hold_every_digits_example_and_class(digits):
   _, _, _, (train_x, train_y), (test_x, test_y) = digits
   assert train_x.shape == (1497, 8, 8, 1) and test_x.shape == (NUM_EVAL, 8, 8, 1)
   assert train_x.dtype == np.float32
   assert train_x.min() == -1.0 and train_x.max() == 1.0
   assert set(np.unique(train_y)) == set(range(10)) == set(np.unique(test_y))
+
+
+def _sorted_rows(images):
+  flat = images.reshape(len(images), -1)
+  return flat[np.lexsort(flat.T[::-1])]
+
+
+@pytest.mark.parametrize("image_size", [8, 12])
+def test_real_train_split_equals_one_epoch_of_the_training_iterator(digits, image_size):
+  cfg = dataset_cfg("digits", digits[0].data_dir, image_size=image_size)
+  cfg.path, cfg.shuffle_buffer = "", 1
+  epoch = next(data.make_iterator(cfg, global_batch_size=1497, n_critic=1, seed=0))[0]
+  images, _ = classifier.real_split(cfg, "train")
+  np.testing.assert_array_equal(_sorted_rows(images), _sorted_rows(epoch))
 
 
 def test_held_out_real_digits_score_near_perfect_against_train_digits(
@@ -116,7 +131,8 @@ def test_cache_holds_one_npz_and_a_readable_json_and_no_temporary_files(digits):
     assert json.load(f)["test_accuracy"] == clf.test_accuracy
 
 
-def test_a_different_seed_trains_its_own_classifier_beside_the_cached_one(digits, tmp_path):
+def test_a_different_seed_trains_its_own_classifier_beside_the_cached_one(digits,
+                                                                           tmp_path):
   cfg, cache_dir, _, _, _ = digits
   shutil.copytree(cache_dir, tmp_path, dirs_exist_ok=True)
   other = classifier.load_or_train(cfg, str(tmp_path), seed=1, num_steps=5)
