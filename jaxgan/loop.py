@@ -89,15 +89,17 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
   return out
 
 
-# Keys a resumed run may change without changing what it is: its length and logging.
-_RESUMABLE_CHANGES = ("train.num_steps", "log.")
+# Keys a resumed run may change without changing what it is: its length, logging and
+# evaluation settings (which also lets a workdir from before a new eval.* key existed
+# be resumed and evaluated).
+_RESUMABLE_CHANGES = ("train.num_steps", "log.", "eval.")
 
 
 def check_workdir_config(config, workdir: str, *, allow_change: bool = False) -> None:
   """Refuses a workdir whose config.json differs from `config` in a key that matters.
 
   Raises factory.ConfigError listing the differing keys (old -> new). Changing
-  train.num_steps (to extend a run) and log.* is always allowed.
+  train.num_steps (to extend a run), log.* and eval.* is always allowed.
   """
   path = os.path.join(workdir, "config.json")
   if allow_change or not os.path.exists(path):
