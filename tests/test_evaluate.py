@@ -232,3 +232,18 @@ def test_eval_mode_restores_a_checkpoint_writes_json_and_prints_a_summary(tmp_pa
   errors = [l for l in missing.stderr.splitlines() if l.startswith("error:")]
   assert len(errors) == 1 and "no checkpoint for step 3" in errors[0]
   assert "Traceback" not in missing.stderr
+
+
+def test_a_workdir_from_before_the_eval_keys_still_resumes_and_evaluates(tmp_path):
+  config = _tiny_toy_config()
+  old = loop.config_to_json(config)
+  del old["eval"]  # a config.json written before eval.* existed
+  os.makedirs(tmp_path / "run")
+  with open(tmp_path / "run" / "config.json", "w") as f:
+    json.dump(old, f)
+  loop.check_workdir_config(config, str(tmp_path / "run"))  # accepted
+  config.eval.num_samples = 100  # evaluation settings may change too
+  loop.check_workdir_config(config, str(tmp_path / "run"))
+  config.penalty.weight = 1.0  # but not what the run is
+  with pytest.raises(factory.ConfigError, match="penalty.weight: 0.1 -> 1.0"):
+    loop.check_workdir_config(config, str(tmp_path / "run"))
