@@ -96,6 +96,9 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
   # paper's suggested drop-in).
   config.model.critic_norm = "none"
+  # How the critic's 4x4 stride-2 convs are computed (same parameters, same values):
+  # strided (nn.Conv) | space_to_depth (pad + space_to_depth + 2x2 stride-1 conv).
+  config.model.critic_conv = "strided"
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "wasserstein"  # jaxgan.losses.LOSS_NAMES; each recipe sets its own
@@ -157,7 +160,7 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.log.every = 100  # steps between metrics.jsonl lines / progress lines
   config.log.sample_every = 1000  # steps between sample grids
   config.log.checkpoint_every = 1000  # steps between checkpoints
-  config.log.eval_every = 0  # steps between evaluations; 0 = never during training
+  config.log.eval_every = 0  # steps between evaluations (+ the last step); 0 = never
   config.log.max_checkpoints = 3  # newest checkpoints kept
   config.log.num_samples = 100  # size of the fixed latent batch (a 10x10 grid)
   return config
@@ -206,3 +209,6 @@ def set_budget(config, recipe: str) -> None:
   every = max(steps // 10, 1)
   config.log.sample_every = every  # ten sample grids per run
   config.log.checkpoint_every = every  # ten checkpoints per run (newest kept)
+  # Ten evaluations per run (jaxgan/evaluate.py): ~1 s each on the toy sets; on
+  # labelled images the first also trains the cached evaluation classifier once.
+  config.log.eval_every = every

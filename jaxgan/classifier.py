@@ -497,7 +497,8 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
 def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
                   real_images: np.ndarray, real_labels: np.ndarray, *,
                   num_classes: int, rng: Any, kid_subsets: int = 100,
-                  kid_subset_size: int = 1000) -> dict[str, float | int]:
+                  kid_subset_size: int = 1000,
+                  strict_fraction: float = 0.01) -> dict[str, float | int]:
   """Scores generated images against real held-out images with a feature extractor.
 
   Args:
@@ -513,6 +514,8 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
     kid_subset_size: KID subset size, 1000 as in their code, clamped to min(N, M).
       With fewer held-out images than that (digits: 300) every subset is nearly the
       whole set and kid_stderr understates the real uncertainty.
+    strict_fraction: a class counts for classes_covered_strict when it is the
+      argmax of at least this fraction of the samples (1% by default).
 
   Returns:
     A flat dict of Python numbers (JSON-serialisable; class_kl may be inf if a sample
@@ -532,7 +535,8 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
     if probs.shape[1] != num_classes:
       raise ValueError(f"{name} gives probabilities over {probs.shape[1]} classes; the "
                        f"dataset has {num_classes}")
-    classes = metrics.class_histogram_metrics(probs, real_labels=np.asarray(real_labels))
+    classes = metrics.class_histogram_metrics(probs, real_labels=np.asarray(real_labels),
+                                              strict_fraction=strict_fraction)
   feats_fake = extractor.features(generated)
   feats_real = extractor.features(real_images)
   kid, kid_stderr = metrics.kernel_inception_distance(

@@ -254,6 +254,7 @@ class Evaluator:
     self.z = eval_latents(config.seed, ev.num_samples, config.model.z_dim)
     self._classifier = None
     self._heldout = None
+    self.reference = None  # real data scored like a generator (see _image_setup)
     if self.toy:
       rng = np.random.default_rng([config.seed, _EVAL_DATA_STREAM])
       self.real = toy_data.sample(name, rng, ev.num_samples)
@@ -270,7 +271,21 @@ class Evaluator:
       self._classifier = classifier_lib.load_or_train(
           self.config.dataset, classifier_dir(self.config), seed=CLASSIFIER_SEED)
       self._heldout = classifier_lib.real_split(self.config.dataset, "test")
+      # Real training images scored like a generator: the floor of FD / KID and the
+      # classifier's view of real data, for reading the generators' numbers.
+      real, _ = classifier_lib.real_split(self.config.dataset, "train",
+                                          limit=self.config.eval.num_samples)
+      self.reference = self._image_metrics(classifier_lib, real)
     return classifier_lib
+
+  def _image_metrics(self, classifier_lib, samples: np.ndarray) -> dict:
+    ev = self.config.eval
+    images, labels = self._heldout
+    return classifier_lib.image_metrics(
+        self._classifier, samples, images, labels,
+        num_classes=int(self._classifier.num_classes), kid_subsets=ev.kid_subsets,
+        kid_subset_size=ev.kid_subset_size, strict_fraction=ev.strict_fraction,
+        rng=self.config.seed)
 
   def metrics(self, samples: np.ndarray) -> dict:
     """The metrics of one generator's samples (flat, JSON-ready)."""
@@ -284,15 +299,8 @@ class Evaluator:
       classifier_lib = self._image_setup()
       if classifier_lib is None:
         return {}
-      images, labels = self._heldout
-      out = classifier_lib.image_metrics(
-          self._classifier, samples, images, labels, num_classes=self._num_classes(),
-          kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
-          strict_fraction=ev.strict_fraction, rng=self.config.seed)
+      out = self._image_metrics(classifier_lib, samples)
     return {k: _finite_or_none(v) for k, v in out.items()}
-
-  def _num_classes(self) -> int:
-    return int(self._classifier.num_classes)
 
   def __call__(self, state: train_lib.GANState, step: int) -> dict:
     """Evaluates `state` (a host, unreplicated GANState) at `step`; writes JSON + plots.
@@ -302,8 +310,7 @@ class Evaluator:
     os.makedirs(self.out_dir, exist_ok=True)
     result = {"step": int(step), "dataset": self.config.dataset.name,
               "num_samples": int(self.config.eval.num_samples), "generators": {}}
-    if self.toy:
-      result["real_data_reference"] = self.reference
+
     plots = []
     for label, use_ema in generators(self.config):
       samples = generate(self.spec, state, self.z, use_ema=use_ema)
@@ -318,8 +325,11 @@ class Evaluator:
       else:
         sample_lib.save_image_grid(samples[:100], stem + "_samples.png")
         plots.append(stem + "_samples.png")
-    if self.toy or self._classifier is not None:
-      result["feature_extractor"] = (None if self.toy else self._classifier.name)
+    if self.reference is not None:
+      result["real_data_reference"] = {k: _finite_or_none(v)
+                                       for k, v in self.reference.items()}
+    if self._classifier is not None:
+      result["feature_extractor"] = self._classifier.name
     if not self.toy and self._classifier is None:
       result["note"] = (f"no image metrics for dataset {self.config.dataset.name!r}: it has "
                         "no labels to train the evaluation classifier on")

@@ -100,6 +100,11 @@ def check_workdir_config(config, workdir: str, *, allow_change: bool = False) ->
 
   Raises factory.ConfigError listing the differing keys (old -> new). Changing
   train.num_steps (to extend a run), log.* and eval.* is always allowed.
+
+  A key the old config.json does not have at all was added to jaxgan after the
+  run was made; by this project's rule a new key's default reproduces the
+  behaviour from before it existed, so the run continues with a warning naming
+  the keys (a checkpoint from months ago still samples and evaluates).
   """
   path = os.path.join(workdir, "config.json")
   if allow_change or not os.path.exists(path):
@@ -107,9 +112,14 @@ def check_workdir_config(config, workdir: str, *, allow_change: bool = False) ->
   with open(path) as f:
     old = _flatten(json.load(f))
   new = _flatten(config_to_json(config))
+  added = sorted(k for k in set(new) - set(old) if not k.startswith(_RESUMABLE_CHANGES))
+  if added:
+    logger.warning("WARNING: %s predates config keys %s; using their values %s", path,
+                   ", ".join(added), ", ".join(f"{k}={new[k]!r}" for k in added))
   diffs = [f"{k}: {old.get(k, '<missing>')!r} -> {new.get(k, '<missing>')!r}"
            for k in sorted(set(old) | set(new))
-           if old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_CHANGES)]
+           if k in old and old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_CHANGES)
+           or k not in new]
   if diffs:
     raise factory.ConfigError(
         f"workdir {os.path.abspath(workdir)} holds a run with a different config "

@@ -7,6 +7,7 @@ noise (must fail) in the same test, so the thresholds mean something.
 Takes ~4 minutes on 2 CPU cores.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -60,6 +61,17 @@ def test_default_run_draws_recognisable_digits_of_all_ten_classes(tmp_path):
        data, "--mode=sample", "--config.log.num_samples=1000"], cwd=ROOT, env=env,
       capture_output=True, text=True, timeout=300)
   assert sample.returncode == 0, sample.stderr[-3000:]
+  # The run evaluated itself ten times (log.eval_every) with the digits classifier.
+  evals = sorted(os.listdir(os.path.join(workdir, "eval")))
+  assert [f"step_{s:06d}.json" for s in range(1000, 10001, 1000)] == [
+      e for e in evals if e.endswith(".json")]
+  with open(os.path.join(workdir, "eval", "step_010000.json")) as f:
+    result = json.load(f)
+  raw, ref = result["generators"]["raw"], result["real_data_reference"]
+  print(f"eval at 10000: {raw}; real data: {ref}")
+  assert raw["classes_covered"] == 10 and raw["class_kl"] < 0.1, raw
+  # Uniform noise scores FD ~800-1250 with this classifier, real training data ~10.
+  assert raw["fd (digits classifier)"] < 100, raw
   samples = np.load(os.path.join(workdir, "samples", "step_010000.npy"))
   assert samples.shape == (1000, 8, 8, 1)
   confidence, shares = _verdict(classifier, samples)

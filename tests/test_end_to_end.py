@@ -30,8 +30,9 @@ def _error_lines(result):
 
 
 def _steps(workdir):
+  """Steps of the training records (evaluation records, eval/..., are separate lines)."""
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [json.loads(line)["step"] for line in f]
+    return [r["step"] for r in map(json.loads, f) if "critic/loss" in r]
 
 
 def _snapshot(directory):

@@ -247,3 +247,49 @@ def test_a_workdir_from_before_the_eval_keys_still_resumes_and_evaluates(tmp_pat
   config.penalty.weight = 1.0  # but not what the run is
   with pytest.raises(factory.ConfigError, match="penalty.weight: 0.1 -> 1.0"):
     loop.check_workdir_config(config, str(tmp_path / "run"))
+
+
+def test_a_key_added_to_jaxgan_after_the_run_is_a_warning_not_a_refusal(tmp_path, caplog):
+  config = _tiny_toy_config()
+  old = loop.config_to_json(config)
+  del old["model"]["upsample"]  # as if model.upsample were newer than this run
+  old["model"]["retired_key"] = 1  # and this one had been removed since
+  os.makedirs(tmp_path / "run")
+  with open(tmp_path / "run" / "config.json", "w") as f:
+    json.dump(old, f)
+  with pytest.raises(factory.ConfigError, match="model.retired_key: 1 -> '<missing>'"):
+    loop.check_workdir_config(config, str(tmp_path / "run"))
+  del old["model"]["retired_key"]
+  with open(tmp_path / "run" / "config.json", "w") as f:
+    json.dump(old, f)
+  with caplog.at_level("WARNING", logger="jaxgan"):
+    loop.check_workdir_config(config, str(tmp_path / "run"))
+  assert "predates config keys model.upsample" in caplog.text
+
+
+@pytest.mark.slow
+def test_digits_evaluation_reports_classifier_metrics_with_a_near_perfect_real_reference(
+    tmp_path):
+  config = wgan_gp.get_config()  # digits
+  config.dataset.data_dir = str(tmp_path / "tfds")
+  config.model.hidden = (32, 32)
+  config.train.num_steps = 2
+  config.log.every = 1
+  config.log.eval_every = 2
+  config.eval.num_samples = 300
+  config.eval.kid_subsets = 10
+  loop.train_and_evaluate(config, str(tmp_path / "run"))
+  with open(tmp_path / "run" / "eval" / "step_000002.json") as f:
+    result = json.load(f)
+  assert result["feature_extractor"] == "digits classifier"
+  ref, raw = result["real_data_reference"], result["generators"]["raw"]
+  assert ref["classes_covered"] == 10 and ref["mean_max_prob"] > 0.95
+  assert ref["class_kl"] < 0.05
+  # Two steps of training: far from the data by every measure.
+  fd = "fd (digits classifier)"
+  assert raw[fd] > 5 * ref[fd]
+  assert raw["kid (digits classifier)"] > ref["kid (digits classifier)"]
+  assert os.path.exists(tmp_path / "run" / "eval" / "step_000002_samples.png")
+  # The classifier is cached beside the data, for every later run on digits.
+  cached = os.listdir(tmp_path / "tfds" / "jaxgan_classifiers")
+  assert any(name.endswith(".npz") for name in cached)

@@ -38,11 +38,13 @@ def start(*args):
 
 
 def _logged_steps(workdir):
+  """Steps of the training records (evaluation records, eval/..., are separate lines)."""
   path = os.path.join(workdir, "metrics.jsonl")
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line)["step"] for line in f if line.endswith("\n")]
+    records = [json.loads(line) for line in f if line.endswith("\n")]
+  return [r["step"] for r in records if "critic/loss" in r]
 
 
 def _wait_for_steps(proc, workdir, n, timeout=120):
