@@ -98,7 +98,14 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.model.critic_norm = "none"
   # How the critic's 4x4 stride-2 convs are computed (same parameters, same values):
   # strided (nn.Conv) | space_to_depth (pad + space_to_depth + 2x2 stride-1 conv).
+  # Measured (XLA:CPU, jaxlib 0.10.2, DRAGAN DCGAN32 step, interleaved): strided 671
+  # ms vs space_to_depth 812 ms; benchmarks/step_throughput.py row 2.critic_conv.
   config.model.critic_conv = "strided"
+  # How model.upsample="conv_transpose" is computed (same parameters, same values):
+  # lax (nn.ConvTranspose) | subpixel (four 2x2 stride-1 convs + depth_to_space).
+  # Measured (same step, upsample=conv_transpose): subpixel 1.5x faster than lax;
+  # benchmarks/step_throughput.py rows 2.upsample and 2.upsample_lax.
+  config.model.conv_transpose_impl = "subpixel"
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "wasserstein"  # jaxgan.losses.LOSS_NAMES; each recipe sets its own

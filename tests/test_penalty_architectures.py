@@ -3,7 +3,8 @@
 Same penalty value and same gradient w.r.t. every critic parameter (float64,
 rtol 1e-6), for each critic the recipes build: the MLP critics (toy 2-D, digits
 8x8, MNIST 28x28, hidden widths shrunk for speed) and the DCGAN critic at image
-sizes 8, 16, 28, 32 and 64 with critic_norm "none" and "layer" (width 8). The
+sizes 8, 16, 28, 32 and 64 with critic_norm "none" and "layer" (width 8), each
+with both ways of computing its strided convs (model.critic_conv). The
 critics come from configs/wgan_gp.py through factory.validate and
 models.make_models, as a run builds them. No timings here:
 benchmarks/step_throughput.py measures which method is faster.
@@ -35,6 +36,12 @@ CRITICS = [
      {"dataset.image_size": image_size, "model.width": 8, "model.critic_norm": norm})
     for size, (name, image_size) in _DCGAN_DATASETS.items()
     for norm in dcgan.CRITIC_NORMS
+] + [
+    (f"dcgan{size}_{norm}_space_to_depth", f"dataset={name},arch=dcgan",
+     {"dataset.image_size": image_size, "model.width": 8, "model.critic_norm": norm,
+      "model.critic_conv": "space_to_depth"})
+    for size, (name, image_size) in _DCGAN_DATASETS.items()
+    for norm in dcgan.CRITIC_NORMS
 ]
 
 
@@ -50,6 +57,7 @@ def _critic(arg, overrides):
 
 def test_every_critic_norm_and_the_shipped_image_sizes_are_covered():
   assert set(dcgan.CRITIC_NORMS) == {"none", "layer"}
+  assert set(dcgan.CRITIC_CONVS) == {"strided", "space_to_depth"}
   for size in _DCGAN_DATASETS:
     assert dcgan.num_blocks(size) is not None
 

@@ -30,6 +30,12 @@ def check_model_config(model_cfg, data_shape) -> None:
     if model_cfg.critic_norm not in dcgan.CRITIC_NORMS:
       raise ValueError(f"unknown model.critic_norm {model_cfg.critic_norm!r}; allowed: "
                        f"{', '.join(dcgan.CRITIC_NORMS)}")
+    if model_cfg.critic_conv not in dcgan.CRITIC_CONVS:
+      raise ValueError(f"unknown model.critic_conv {model_cfg.critic_conv!r}; allowed: "
+                       f"{', '.join(dcgan.CRITIC_CONVS)}")
+    if model_cfg.conv_transpose_impl not in dcgan.CONV_TRANSPOSE_IMPLS:
+      raise ValueError(f"unknown model.conv_transpose_impl {model_cfg.conv_transpose_impl!r}; "
+                       f"allowed: {', '.join(dcgan.CONV_TRANSPOSE_IMPLS)}")
     if model_cfg.width < 1:
       raise ValueError(f"model.width must be >= 1, got {model_cfg.width}")
   else:
@@ -52,6 +58,7 @@ def make_models(model_cfg, data_shape, *, bn_axis_name=None):
                                upsample=model_cfg.upsample,
                                batch_norm=model_cfg.generator_batch_norm,
                                bn_momentum=model_cfg.bn_momentum,
-                               bn_axis_name=bn_axis_name),
+                               bn_axis_name=bn_axis_name,
+                               conv_transpose_impl=model_cfg.conv_transpose_impl),
           dcgan.DCGANCritic(image_size=size, width=model_cfg.width,
-                            norm=model_cfg.critic_norm))
+                            norm=model_cfg.critic_norm, conv=model_cfg.critic_conv))
