@@ -85,9 +85,25 @@ logger = logging.getLogger("jaxgan")
 # --- One run -------------------------------------------------------------------------
 
 
-def make_config(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: bool):
+def _parse_value(text: str):
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError:
+    return text
+
+
+def make_config(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: bool,
+                overrides: dict | None = None):
   """The recipe's toy config with the table's overrides (seed, budget, EMA, no mid-run eval)."""
   config = importlib.import_module(f"configs.{recipe}").get_config(f"dataset={dataset}")
+  for key, value in (overrides or {}).items():
+    node = config
+    *parents, leaf = key.split(".")
+    for name in parents:
+      node = node[name]
+    if leaf not in node:
+      raise SystemExit(f"error: unknown config key {key!r}")
+    node[leaf] = type(node[leaf])(value) if node[leaf] is not None else value
   config.seed = seed
   if steps is not None:
     config.train.num_steps = steps
@@ -132,11 +148,12 @@ class LoadSampler:
 
 
 def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: bool,
-            workroot: str | None, plots_dir: str | None, keep: bool) -> dict:
+            workroot: str | None, plots_dir: str | None, keep: bool,
+            overrides: dict | None = None, variant: str = "") -> dict:
   """Trains one (recipe, dataset) from scratch and evaluates the final state."""
-  config = make_config(recipe, dataset, seed=seed, steps=steps, ema=ema)
-  variant = "ema" if ema else ""
-  tag = f"{recipe}{'_ema' if ema else ''}_{dataset}"
+  config = make_config(recipe, dataset, seed=seed, steps=steps, ema=ema, overrides=overrides)
+  variant = "ema" if ema else variant
+  tag = f"{recipe}{'_' + variant if variant else ''}_{dataset}"
   workdir = tempfile.mkdtemp(prefix=f"toy_{tag}_", dir=workroot)
   logger.info("=== %s: %d steps, n_critic %d, seed %d, workdir %s", tag,
               config.train.num_steps, config.train.n_critic, seed, workdir)
@@ -144,15 +161,23 @@ def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: boo
     t0 = time.time()
     state = loop.train_and_evaluate(config, workdir)
     train_s = time.time() - t0
+  step = int(state.step)
+  if step != config.train.num_steps:
+    # train_and_evaluate returns early (after a checkpoint) on SIGTERM / SIGINT: a
+    # partly trained row must not enter the table, and the table run stops too.
+    raise SystemExit(f"{tag}: training stopped at step {step} of "
+                     f"{config.train.num_steps} (signal); no row written (workdir {workdir})")
   _, spec, _ = loop.build(config)
   t1 = time.time()
-  result = evaluate_lib.Evaluator(config, spec, workdir)(state, config.train.num_steps)
+  result = evaluate_lib.Evaluator(config, spec, workdir)(state, step)
   eval_s = time.time() - t1
   records = evaluate_lib.read_metrics(os.path.join(workdir, "metrics.jsonl"))
   rates = [r["perf/steps_per_second"] for r in records if "perf/steps_per_second" in r]
   row = {
       "recipe": recipe, "dataset": dataset, "variant": variant,
+      "overrides": dict(overrides or {}),
       "loss": config.loss.name, "penalty": config.penalty.name,
+      "penalty_weight": float(config.penalty.weight),
       "n_critic": int(config.train.n_critic),
       "num_steps": int(config.train.num_steps), "seed": seed,
       "batch_size": int(config.train.batch_size),
@@ -174,7 +199,8 @@ def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: boo
       name = os.path.basename(path)
       if name.endswith("_critic.png"):
         suffix = "_ema" if name.endswith("_ema_critic.png") else ""
-        dest = os.path.join(plots_dir, f"{recipe}_{dataset}{suffix}_critic.png")
+        label = f"_{variant}" if variant and variant != "ema" else ""
+        dest = os.path.join(plots_dir, f"{recipe}{label}_{dataset}{suffix}_critic.png")
         shutil.copyfile(path, dest)
         row.setdefault("plots", []).append(os.path.relpath(dest, ROOT))
   if keep:
@@ -223,7 +249,8 @@ def table(rows: list[dict]) -> str:
                f"{ref['sliced_wasserstein']:.4f} | | | | |")
     for r in sub:
       for label, g in r["generators"].items():
-        name = r["recipe"] + (f" + EMA ({label} G)" if r["variant"] == "ema" else "")
+        name = r["recipe"] + (f" + EMA ({label} G)" if r["variant"] == "ema" else
+                              f" ({r['variant']})" if r["variant"] else "")
         out.append(
             f"| {dataset} | {name} | {_fmt_modes(g)} | {_fmt(g.get('hq_percent'), '.1f')} | "
             f"{_fmt(g.get('mode_kl'), '.3f')} | {_fmt(g.get('sliced_wasserstein'), '.4f')} | "
@@ -243,13 +270,14 @@ def goal_checks(rows: list[dict]) -> list[dict]:
   """Issue 4's goal per (goal recipe, mode set) present in the table (raw generator)."""
   checks = []
   for r in rows:
-    if r["recipe"] not in GOAL_RECIPES or r["variant"] or r["dataset"] not in GOAL:
+    if r["recipe"] not in GOAL_RECIPES or r["variant"] == "ema" or r["dataset"] not in GOAL:
       continue
     g = r["generators"]["raw"]
     modes, hq = GOAL[r["dataset"]]
     met = g["modes_covered"] >= modes and g["hq_percent"] >= hq
     checks.append({
-        "recipe": r["recipe"], "dataset": r["dataset"],
+        "recipe": r["recipe"] + (f" ({r['variant']})" if r["variant"] else ""),
+        "dataset": r["dataset"],
         "target": f"{modes}/{modes} modes and >= {hq:g}% HQ",
         "value": f"{g['modes_covered']}/{g['num_modes']} modes, {g['hq_percent']:.1f}% HQ",
         "met": bool(met), "num_steps": r["num_steps"],
@@ -352,6 +380,11 @@ def main():
                       help="directory for toy_table.{json,md} and toy_plots/")
   parser.add_argument("--fresh", action="store_true",
                       help="discard the rows already in <out>/toy_table.json")
+  parser.add_argument("--set", default="",
+                      help="config overrides for every run of this invocation, e.g. "
+                           "penalty.weight=0.1,train.n_critic=5 (needs --variant)")
+  parser.add_argument("--variant", default="",
+                      help="label of the rows of an invocation with --set, e.g. lambda0.1")
   parser.add_argument("--workroot", default=None, help="parent of the temporary workdirs")
   parser.add_argument("--keep", action="store_true", help="keep the run workdirs")
   args = parser.parse_args()
@@ -359,6 +392,10 @@ def main():
   datasets = _csv(args.datasets, DATASETS, "dataset")
   ema_sets = [d for d in _csv(args.ema_datasets, DATASETS, "dataset") if d in datasets]
   plot_pairs = {tuple(p.split(":")) for p in args.plots.split(",") if p}
+  overrides = {k.strip(): _parse_value(v.strip()) for k, _, v in
+               (item.partition("=") for item in args.set.split(",") if item.strip())}
+  if overrides and not args.variant:
+    raise SystemExit("error: --set needs --variant (a label for those rows)")
 
   handler = logging.StreamHandler(sys.stdout)
   handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
@@ -369,7 +406,7 @@ def main():
                     os.path.expanduser(os.path.join("~", ".cache", "jaxgan", "xla")))
 
   runs = [(r, d, False) for d in datasets for r in recipes]
-  if args.ema_recipe:
+  if args.ema_recipe and not overrides:
     runs += [(args.ema_recipe, d, True) for d in ema_sets]
   json_path = os.path.join(args.out, f"{RESULTS_NAME}.json")
   rows = [] if args.fresh else load_rows(json_path)
@@ -381,7 +418,8 @@ def main():
     plots_dir = (os.path.join(args.out, "toy_plots")
                  if (recipe, dataset) in plot_pairs and not ema else None)
     row = run_one(recipe, dataset, seed=args.seed, steps=args.steps, ema=ema,
-                  workroot=args.workroot, plots_dir=plots_dir, keep=args.keep)
+                  workroot=args.workroot, plots_dir=plots_dir, keep=args.keep,
+                  overrides=overrides, variant=args.variant)
     rows = [r for r in rows if _key(r) != _key(row)] + [row]
     meta = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {_cpu_name()}",
