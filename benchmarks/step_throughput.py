@@ -11,8 +11,11 @@ Cases (issue 5):
   5  the critic update alone (jaxgan.train.critic_update under jit) with no penalty,
      the double_backward and the jvp penalty, on the case-1 and case-2 critics.
 Extra rows put a number beside every default: the other penalty method on cases
-1, 2 and 4, the rolled critic loop (train.critic_unroll=1) on cases 1, 2 and 3, the
-transposed-conv generator (model.upsample=conv_transpose) on case 2, and on the
+1, 2 and 4, the rolled critic loop (train.critic_unroll=1) on cases 1, 2 and 3; on
+case 2 the other critic conv (model.critic_conv), the other upsampling
+(model.upsample) and the other conv_transpose computation
+(model.conv_transpose_impl, with a conv_transpose PyTorch twin); the DRAGAN
+generator update alone beside PyTorch's (4.generator); and on the
 small MLP steps (1, 3): no buffer donation, a host sync after every step (metrics
 fetched each step instead of one step late), the real batch fed from host memory
 each step, and float32 matmul precision "highest".
@@ -162,6 +165,15 @@ class JaxMember:
     real = _real_batch(config, shape)
     if mode == "train":
       fn = functools.partial(train.train_step, spec=spec)
+    elif mode == "generator":
+      real = real[0]
+      key = jax.random.PRNGKey(2)
+
+      def fn(state, real):
+        params, opt_state, stats, metrics = train.generator_update(
+            spec, state, real.shape[0], key)
+        return state.replace(generator_params=params, generator_opt_state=opt_state,
+                             generator_batch_stats=stats), metrics
     else:
       real = real[0]
       key = jax.random.PRNGKey(1)
@@ -286,6 +298,10 @@ def matmul_peak(sizes=(2048, 3072), repeats=7):
 
 
 def _rates(config, mode, seconds):
+  """Rates of one call: a train step, a critic update or a generator update."""
+  if mode == "generator":  # generator updates/s; examples = fakes the update makes
+    return {"generator_it_per_s": 1.0 / seconds, "critic_steps_per_s": None,
+            "examples_per_s": config.train.batch_size / seconds}
   n_critic = config.train.n_critic if mode == "train" else 1
   return {
       "generator_it_per_s": 1.0 / seconds if mode == "train" else None,
@@ -306,7 +322,8 @@ def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
       "config": f"configs/{recipe}.py" + (f":{arg}" if arg else ""),
       "overrides": overrides or {}, "step": mode,
       "batch_size": config.train.batch_size,
-      "n_critic": config.train.n_critic if mode == "train" else 1,
+      "n_critic": (config.train.n_critic if mode == "train"
+                   else 0 if mode == "generator" else 1),
       "penalty": config.penalty.name, "penalty_method": jm.spec.penalty.method,
       "critic_unroll": jm.spec.unroll, "model": config.model.arch,
       "upsample": config.model.upsample if config.model.arch == "dcgan" else None,
@@ -328,7 +345,7 @@ def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
     tsec = statistics.median(torch_times)
     row.update({
         "torch_twin": torch_name, "torch_ms_per_call": 1e3 * tsec,
-        "torch_generator_it_per_s": 1.0 / tsec if mode == "train" else None,
+        "torch_generator_it_per_s": 1.0 / tsec if mode in ("train", "generator") else None,
         "torch_critic_steps_per_s": _rates(config, mode, tsec)["critic_steps_per_s"],
         "torch_calls_per_repeat": torch_calls,
         "jax_over_torch": tsec / sec,
@@ -449,11 +466,21 @@ def run_all(bench, only):
   if wanted("2"):
     upsample = make_config("wgan_gp", DCGAN).model.upsample
     other = "conv_transpose" if upsample == "depth_to_space" else "depth_to_space"
+    impl = make_config("wgan_gp", DCGAN).model.conv_transpose_impl
+    other_impl = "lax" if impl == "subpixel" else "subpixel"
+    conv = make_config("wgan_gp", DCGAN).model.critic_conv
+    other_conv = "space_to_depth" if conv == "strided" else "strided"
+    up = {"model.upsample": "conv_transpose"}
     bench.run_group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
         ("2", "default", {}, {}, ("torch", "torch_ftz")),
         _method_variant("2.method", "wgan_gp", DCGAN),
+        ("2.critic_conv", f"critic_conv={other_conv}", {"model.critic_conv": other_conv},
+         {}, "torch"),
         ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
-    ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other}})
+        ("2.upsample_impl", f"upsample=conv_transpose, conv_transpose_impl={other_impl}",
+         dict(up, **{"model.conv_transpose_impl": other_impl}), {}, "torch_ct"),
+    ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other},
+                    "torch_ct": up})
     # ~30 s a call on XLA:CPU: one warm-up and one timed call; its PyTorch number is
     # the case-2 twin measured just above.
     for row_id, label, over, jm, times, calls, _ in bench.group(
@@ -482,6 +509,11 @@ def run_all(bench, only):
         ("4", "default", {}, {}, "torch"),
         _method_variant("4.method", "dragan", DCGAN),
     ], torch_twins={"torch": {}})
+    # Where a DRAGAN step's time goes: its generator update alone (G forward, critic
+    # forward and input gradient, G backward, Adam), beside PyTorch's.
+    bench.run_group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
+        ("4.generator", "generator update alone", {}, {"mode": "generator"}, "torch_g"),
+    ], torch_mode="generator", torch_twins={"torch_g": {}})
   if wanted("5"):
     for base, arg in (("1", TOY), ("2", DCGAN)):
       bench.run_group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [

@@ -279,11 +279,15 @@ class Reference:
     return self.generator_step()
 
   def run(self, mode: str, n: int) -> float:
-    """Seconds for n generator iterations ("train") or n critic steps ("critic")."""
+    """Seconds for n generator iterations ("train"), n critic steps ("critic") or n
+    generator updates alone ("generator")."""
     start = time.perf_counter()
     if mode == "train":
       for _ in range(n):
         loss = self.train_step()
+    elif mode == "generator":
+      for _ in range(n):
+        loss = self.generator_step()
     else:
       for _ in range(n):
         loss = self.critic_step(self.real[0])
