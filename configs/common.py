@@ -98,13 +98,15 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.model.critic_norm = "none"
   # How the critic's 4x4 stride-2 convs are computed (same parameters, same values):
   # strided (nn.Conv) | space_to_depth (pad + space_to_depth + 2x2 stride-1 conv).
-  # Measured (XLA:CPU, jaxlib 0.10.2, DRAGAN DCGAN32 step, interleaved): strided 671
-  # ms vs space_to_depth 812 ms; benchmarks/step_throughput.py row 2.critic_conv.
+  # Measured (XLA:CPU, jaxlib 0.10.2, interleaved): space_to_depth 0.77x the strided
+  # speed on the WGAN-GP DCGAN32 step (benchmarks/step_throughput.py row
+  # 2.critic_conv), 0.83x on the DRAGAN step. So strided.
   config.model.critic_conv = "strided"
   # How model.upsample="conv_transpose" is computed (same parameters, same values):
   # lax (nn.ConvTranspose) | subpixel (four 2x2 stride-1 convs + depth_to_space).
-  # Measured (same step, upsample=conv_transpose): subpixel 1.5x faster than lax;
-  # benchmarks/step_throughput.py rows 2.upsample and 2.upsample_lax.
+  # Measured (upsample=conv_transpose, interleaved): subpixel 1.15x lax on the
+  # WGAN-GP DCGAN32 step (step_throughput.py rows 2.upsample vs 2.upsample_impl),
+  # 1.5x on the DRAGAN step. So subpixel.
   config.model.conv_transpose_impl = "subpixel"
 
   config.loss = ml_collections.ConfigDict()

@@ -15,7 +15,9 @@ Upsampling (generator):
   "conv_transpose"  4x4 transposed convolution, stride 2 (DCGAN, the seeds).
   "depth_to_space"  3x3 convolution to 4x the channels, then a 2x2 pixel shuffle.
                     Same output size and comparable capacity; its backward pass
-                    is ~3x faster on XLA:CPU (DESIGN.md measurement).
+                    is ~3x faster on XLA:CPU than nn.ConvTranspose's (DESIGN.md
+                    measurement); with conv_transpose_impl="subpixel" the two
+                    upsamplings ran equally fast (step_throughput.py row 2.upsample).
 
 How a layer is computed, with identical parameters and values (speed only):
   critic_conv          "strided": nn.Conv(4x4, stride 2); "space_to_depth": pad,
