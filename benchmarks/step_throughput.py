@@ -70,6 +70,8 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 import jax  # noqa: E402
+
+import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -645,7 +647,7 @@ def main():
   for r in bench.rows:
     r["fraction_of_matmul_peak"] = _round(r["achieved_gflop_s"] / peak)
   meta = {
-      "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {_cpu_name()}",
+      "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {run_meta.cpu_name()}",
       "python": platform.python_version(), "jax": jax.__version__,
       "backend": jax.default_backend(), "torch": worker.info["torch"],
       "torch_threads": worker.info["threads"],
@@ -658,7 +660,7 @@ def main():
       "load_average_start": [round(x, 2) for x in load_start],
       "load_average_end": [round(x, 2) for x in os.getloadavg()],
       "wall_s": round(time.time() - t_start, 1),
-      "commit": _git_commit(),
+      "commit": run_meta.git_commit(),
       "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
   }
   targets = check_targets(bench.rows, peak)
@@ -678,22 +680,6 @@ def main():
       f.write(f"- {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}"
               f" ({t['detail']})\n")
     f.write("\n## Run\n\n```json\n" + json.dumps(meta, indent=1) + "\n```\n")
-
-
-def _cpu_name():
-  with contextlib.suppress(OSError):
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  return platform.processor()
-
-
-def _git_commit():
-  with contextlib.suppress(Exception):
-    return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-  return ""
 
 
 if __name__ == "__main__":

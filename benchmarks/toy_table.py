@@ -39,7 +39,6 @@ plots of the final evaluation are copied to <out>/toy_plots/ for the pairs in
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import json
 import logging
@@ -59,6 +58,8 @@ if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
 
 import jax  # noqa: E402
+
+import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 
 from jaxgan import evaluate as evaluate_lib  # noqa: E402
 from jaxgan import loop  # noqa: E402
@@ -188,7 +189,7 @@ def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: boo
       "generators": result["generators"],
       "real_data_reference": result.get("real_data_reference"),
       "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-      "commit": _git_commit(),
+      "commit": run_meta.git_commit(),
   }
   logger.info("=== %s: trained in %.0fs (%.1f steps/s, load %.1f); %s", tag, train_s,
               row["steps_per_second"] or float("nan"), row["load_1min_during"]["mean"],
@@ -339,22 +340,6 @@ def load_rows(path: str) -> list[dict]:
     return json.load(f).get("rows", [])
 
 
-def _cpu_name():
-  with contextlib.suppress(OSError):
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  return platform.processor()
-
-
-def _git_commit():
-  with contextlib.suppress(Exception):
-    return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-  return ""
-
-
 def _csv(text: str, allowed, what: str) -> list[str]:
   items = [x.strip() for x in text.split(",") if x.strip()]
   bad = [x for x in items if x not in allowed]
@@ -422,7 +407,7 @@ def main():
                   overrides=overrides, variant=args.variant)
     rows = [r for r in rows if _key(r) != _key(row)] + [row]
     meta = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {_cpu_name()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {run_meta.cpu_name()}",
         "python": platform.python_version(), "jax": jax.__version__,
         "backend": jax.default_backend(),
         "num_samples": int(make_config(recipe, dataset, seed=0, steps=None,
@@ -433,7 +418,7 @@ def main():
             "load_average_start": [round(x, 2) for x in load_start],
             "load_average_now": [round(x, 2) for x in os.getloadavg()],
             "wall_s": round(time.time() - t_start, 1)},
-        "commit": _git_commit(),
+        "commit": run_meta.git_commit(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "note": "rows may come from different invocations; each row has its own "
                 "date_utc, commit and load_1min_during",

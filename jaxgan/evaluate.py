@@ -40,7 +40,6 @@ import jax
 import numpy as np
 
 from jaxgan import metrics as metrics_lib
-from jaxgan import rng as rng_lib
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
 from jaxgan.data import toy as toy_data
@@ -93,8 +92,7 @@ def toy_metrics(name: str, samples: np.ndarray, real: np.ndarray, *, hq_sigmas: 
 
 def eval_latents(seed: int, num: int, z_dim: int):
   """The evaluation latents [num, z_dim]: fixed by the seed, disjoint from training's."""
-  key = jax.random.fold_in(jax.random.PRNGKey(seed), _EVAL_LATENT_STREAM)
-  return rng_lib.normal(rng_lib.example_keys(key, 0, num), (z_dim,))
+  return sample_lib.stream_latents(seed, _EVAL_LATENT_STREAM, num, z_dim)
 
 
 def generate(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,

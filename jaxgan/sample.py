@@ -23,10 +23,15 @@ from jaxgan import train as train_lib
 _SAMPLE_STREAM = 0x5A3D1E
 
 
+def stream_latents(seed: int, stream: int, num: int, z_dim: int):
+  """Latents [num, z_dim] fixed by (seed, stream): fold_in(PRNGKey(seed), stream)."""
+  key = jax.random.fold_in(jax.random.PRNGKey(seed), stream)
+  return rng_lib.normal(rng_lib.example_keys(key, 0, num), (z_dim,))
+
+
 def fixed_latents(seed: int, num: int, z_dim: int):
   """The fixed latent batch [num, z_dim] used for every sample grid of a run."""
-  key = jax.random.fold_in(jax.random.PRNGKey(seed), _SAMPLE_STREAM)
-  return rng_lib.normal(rng_lib.example_keys(key, 0, num), (z_dim,))
+  return stream_latents(seed, _SAMPLE_STREAM, num, z_dim)
 
 
 def generate_samples(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
