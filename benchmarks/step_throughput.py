@@ -1,7 +1,7 @@
 """Train-step throughput: jaxgan's compiled step beside a PyTorch reference, in one run.
 
     pip install -e '.[bench]'     # adds the CPU build of torch (torch==2.13.0)
-    python benchmarks/step_throughput.py [--repeats 7] [--only 1,2] [--out DIR]
+    python benchmarks/step_throughput.py [--repeats 7] [--only 1,2] [--out DIR] [--threads 1]
 
 Cases (issue 5):
   1  WGAN-GP toy MLP 2-512-512-512, batch 256, n_critic 5  (wgan_gp.py:dataset=8gaussians)
@@ -11,7 +11,8 @@ Cases (issue 5):
   5  the critic update alone (jaxgan.train.critic_update under jit) with no penalty,
      the double_backward and the jvp penalty, on the case-1 and case-2 critics.
 Extra rows put a number beside every default: the other penalty method on cases
-1, 2 and 4, the rolled critic loop (train.critic_unroll=1) on cases 1, 2 and 3; on
+1, 2 and 4, the other critic loop (rolled or fully unrolled, whichever the
+default is not: train.critic_unroll) on cases 1, 2 and 3; on
 case 2 the other critic conv (model.critic_conv), the other upsampling
 (model.upsample) and the other conv_transpose computation
 (model.conv_transpose_impl, with a conv_transpose PyTorch twin); the DRAGAN
@@ -213,10 +214,11 @@ class JaxMember:
 class TorchWorker:
   """The PyTorch reference in a child process (benchmarks/torch_reference.py --serve)."""
 
-  def __init__(self, flush_denormal):
+  def __init__(self, flush_denormal, threads=None):
     self.proc = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "torch_reference.py"), "--serve"]
-        + (["--flush-denormal"] if flush_denormal else []),
+        + (["--flush-denormal"] if flush_denormal else [])
+        + ([f"--threads={threads}"] if threads else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     self.info = self.call(cmd="info")
     self._next = 0
@@ -419,12 +421,25 @@ class Bench:
 
   def run_group(self, case, recipe, arg, variants, **kw):
     results = list(self.group(recipe, arg, variants, **kw))
-    default_flops = next((jm.flops for row_id, _, _, jm, *_ in results if row_id == case[0]),
-                         None)
     for row_id, label, over, jm, times, calls, extra in results:
-      rolled = jm.mode == "train" and jm.spec.unroll < jm.spec.n_critic
       self.emit(make_row(row_id, case, label, recipe, arg, over, jm, times, calls,
-                         flops_from=default_flops if rolled else None, **extra))
+                         flops_from=unrolled_flops(jm), **extra))
+
+
+def unrolled_flops(jm):
+  """XLA counts a while-loop body once: a rolled step's FLOPs come from compiling the
+  same config fully unrolled (not timed). None for members without a rolled loop."""
+  if jm.mode != "train" or jm.spec.unroll >= jm.spec.n_critic:
+    return None
+  config = jm.config.copy_and_resolve_references()
+  config.train.critic_unroll = config.train.n_critic
+  key = config.to_json()
+  if key not in _UNROLLED_FLOPS:
+    _UNROLLED_FLOPS[key] = JaxMember(config).flops
+  return _UNROLLED_FLOPS[key]
+
+
+_UNROLLED_FLOPS = {}
 
 
 def _overheads():
@@ -447,7 +462,13 @@ def _method_variant(row_id, recipe, arg, twin="torch", mode="train"):
   return (row_id, f"penalty.method={other}", {"penalty.method": other}, kwargs, twin)
 
 
-def _rolled_variant(row_id, twin="torch"):
+def _unroll_variant(row_id, recipe, arg, twin="torch"):
+  """The critic loop the default does not use: rolled (1) or fully unrolled (n_critic)."""
+  config = make_config(recipe, arg)
+  n_critic = config.train.n_critic
+  if factory.resolve_unroll(config) < n_critic:
+    return (row_id, f"critic_unroll={n_critic} (unrolled loop)",
+            {"train.critic_unroll": n_critic}, {}, twin)
   return (row_id, "critic_unroll=1 (rolled loop)", {"train.critic_unroll": 1}, {}, twin)
 
 
@@ -460,7 +481,7 @@ def run_all(bench, only):
   if wanted("1"):
     variants = [("1", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("1.method", "wgan_gp", TOY),
-                _rolled_variant("1.rolled")]
+                _unroll_variant("1.unroll", "wgan_gp", TOY)]
     for i, (label, over, kw) in enumerate(_overheads()):
       variants.append((f"1.x{i + 1}", label, over, kw, "torch"))
     bench.run_group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
@@ -486,7 +507,7 @@ def run_all(bench, only):
     # ~30 s a call on XLA:CPU: one warm-up and one timed call; its PyTorch number is
     # the case-2 twin measured just above.
     for row_id, label, over, jm, times, calls, _ in bench.group(
-        "wgan_gp", DCGAN, [_rolled_variant("2.rolled", None)],
+        "wgan_gp", DCGAN, [_unroll_variant("2.rolled", "wgan_gp", DCGAN, None)],
         single=True):
       default = next(r for r in bench.rows if r["row"] == "2")
       row = make_row(row_id, "2 WGAN-GP DCGAN32", label, "wgan_gp", DCGAN, over, jm,
@@ -501,7 +522,7 @@ def run_all(bench, only):
   if wanted("3"):
     variants = [("3", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("3.method", "wgan_gp", DIGITS),
-                _rolled_variant("3.rolled")]
+                _unroll_variant("3.unroll", "wgan_gp", DIGITS)]
     for i, (label, over, kw) in enumerate(_overheads()[:3]):
       variants.append((f"3.x{i + 1}", label, over, kw, "torch"))
     bench.run_group("3 default digits recipe", "wgan_gp", DIGITS, variants,
@@ -625,12 +646,20 @@ def main():
   parser.add_argument("--only", default="", help="comma-separated case numbers, e.g. 1,5")
   parser.add_argument("--out", default=os.path.join(HERE, "results"),
                       help="directory for step_throughput.{json,md}")
+  parser.add_argument("--threads", type=int, default=0,
+                      help="pin this process tree to the first N CPUs and give PyTorch N "
+                           "threads (XLA:CPU sizes its pool from the CPUs it may use); "
+                           "0 = every CPU, PyTorch 2 threads")
   args = parser.parse_args()
+  if args.threads:
+    # Before the first JAX computation, which creates XLA:CPU's thread pool; the
+    # PyTorch workers inherit the affinity.
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
   jax.config.update("jax_enable_compilation_cache", False)  # compile_s is a real compile
   t_start = time.time()
   load_start = os.getloadavg()
-  workers = {"ftz": TorchWorker(flush_denormal=True),
-             "default": TorchWorker(flush_denormal=False)}
+  workers = {"ftz": TorchWorker(flush_denormal=True, threads=args.threads),
+             "default": TorchWorker(flush_denormal=False, threads=args.threads)}
   worker = workers["default"]
   assert workers["ftz"].info["flush_denormal"] and not worker.info["flush_denormal"]
   bench = Bench(args.repeats, workers)
@@ -648,6 +677,7 @@ def main():
     r["fraction_of_matmul_peak"] = _round(r["achieved_gflop_s"] / peak)
   meta = {
       "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {run_meta.cpu_name()}",
+      "cpus_used": len(os.sched_getaffinity(0)),
       "python": platform.python_version(), "jax": jax.__version__,
       "backend": jax.default_backend(), "torch": worker.info["torch"],
       "torch_threads": worker.info["threads"],

@@ -24,7 +24,8 @@ U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x) U[0,1], then a random
 per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)).
 
 Threads: torch.set_num_threads(2), which is also PyTorch's default on this 2-core
-machine (one intra-op thread per core).
+machine (one intra-op thread per core); `--threads N` for the benchmark's
+`--threads` runs.
 
 Denormals: by default PyTorch computes with denormal floats, as the seeds do;
 XLA:CPU always flushes them to zero. `--flush-denormal` gives a worker process
@@ -371,10 +372,12 @@ def main() -> None:
   parser.add_argument("--serve", action="store_true", help="run as the benchmark's worker")
   parser.add_argument("--flush-denormal", action="store_true",
                       help="flush denormals to zero in every thread, as XLA:CPU does")
+  parser.add_argument("--threads", type=int, default=NUM_THREADS,
+                      help="intra-op threads (torch.set_num_threads)")
   args = parser.parse_args()
   if args.flush_denormal and not torch.set_flush_denormal(True):
     raise SystemExit("this CPU cannot flush denormals (no SSE3)")
-  torch.set_num_threads(NUM_THREADS)
+  torch.set_num_threads(args.threads)
   if args.serve:
     serve()
     return

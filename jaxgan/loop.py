@@ -92,14 +92,17 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 # Keys a resumed run may change without changing what it is: its length, logging and
 # evaluation settings (which also lets a workdir from before a new eval.* key existed
 # be resumed and evaluated).
-_RESUMABLE_CHANGES = ("train.num_steps", "log.", "eval.")
+# Keys a run may change between sessions: the run's length, logging, evaluation,
+# and the critic loop's unroll factor (how the same updates are compiled).
+_RESUMABLE_CHANGES = ("train.num_steps", "train.critic_unroll", "log.", "eval.")
 
 
 def check_workdir_config(config, workdir: str, *, allow_change: bool = False) -> None:
   """Refuses a workdir whose config.json differs from `config` in a key that matters.
 
   Raises factory.ConfigError listing the differing keys (old -> new). Changing
-  train.num_steps (to extend a run), log.* and eval.* is always allowed.
+  train.num_steps (to extend a run), train.critic_unroll, log.* and eval.* is
+  always allowed.
 
   A key the old config.json does not have at all was added to jaxgan after the
   run was made; by this project's rule a new key's default reproduces the
