@@ -244,6 +244,10 @@ def test_a_workdir_from_before_the_eval_keys_still_resumes_and_evaluates(tmp_pat
   loop.check_workdir_config(config, str(tmp_path / "run"))  # accepted
   config.eval.num_samples = 100  # evaluation settings may change too
   loop.check_workdir_config(config, str(tmp_path / "run"))
+  # So may the critic loop's unroll (a toy run from before the toy recipes went
+  # rolled resumes): it changes how the updates compile, not what they compute.
+  config.train.critic_unroll = 5 if config.train.critic_unroll != 5 else 1
+  loop.check_workdir_config(config, str(tmp_path / "run"))
   config.penalty.weight = 1.0  # but not what the run is
   with pytest.raises(factory.ConfigError, match="penalty.weight: 0.1 -> 1.0"):
     loop.check_workdir_config(config, str(tmp_path / "run"))
