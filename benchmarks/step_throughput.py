@@ -114,9 +114,13 @@ def torch_spec(config, shape):
   """What torch_reference.Reference needs to mirror `config` (same model, maths, batch)."""
   m, pen = config.model, config.penalty
 
-  def opt(o):
-    assert o.name == "adam" and o.schedule == "constant", "the reference implements Adam"
-    return {"learning_rate": o.learning_rate, "b1": o.b1, "b2": o.b2, "eps": o.eps}
+  def opt(o, num_updates):
+    assert o.name == "adam", "the reference implements Adam"
+    assert o.schedule in ("constant", "linear"), o.schedule
+    return {"learning_rate": o.learning_rate, "b1": o.b1, "b2": o.b2, "eps": o.eps,
+            "schedule": o.schedule, "num_updates": num_updates}
+
+  steps = config.train.num_steps  # as factory.make_step_spec sizes the schedules
 
   return {
       "arch": m.arch, "data_shape": list(shape), "z_dim": m.z_dim,
@@ -127,8 +131,8 @@ def torch_spec(config, shape):
                   "one_sided": pen.one_sided, "perturbation": pen.perturbation,
                   "noise_variance": pen.noise_variance, "noise_scale": pen.noise_scale},
       "n_critic": config.train.n_critic, "batch_size": config.train.batch_size,
-      "critic_opt": opt(config.optimizer.critic),
-      "generator_opt": opt(config.optimizer.generator),
+      "critic_opt": opt(config.optimizer.critic, steps * config.train.n_critic),
+      "generator_opt": opt(config.optimizer.generator, steps),
   }
 
 

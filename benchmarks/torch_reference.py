@@ -234,8 +234,8 @@ class Reference:
       example_shape = (channels, size, size)  # NCHW
     self.G.train()
     self.D.train()
-    self.opt_d = self._adam(self.D, spec["critic_opt"])
-    self.opt_g = self._adam(self.G, spec["generator_opt"])
+    self.opt_d, self.sched_d = self._adam(self.D, spec["critic_opt"])
+    self.opt_g, self.sched_g = self._adam(self.G, spec["generator_opt"])
     self.batch = spec["batch_size"]
     self.n_critic = spec["n_critic"]
     # One real batch per critic update, already in memory (as jaxgan's on device).
@@ -243,8 +243,18 @@ class Reference:
 
   @staticmethod
   def _adam(module, opt):
-    return torch.optim.Adam(module.parameters(), lr=opt["learning_rate"],
+    """Adam and its learning-rate schedule: constant, or linear to 0 over
+    opt["num_updates"] updates (optax.linear_schedule, as jaxgan's factory)."""
+    adam = torch.optim.Adam(module.parameters(), lr=opt["learning_rate"],
                             betas=(opt["b1"], opt["b2"]), eps=opt["eps"])
+    schedule = opt.get("schedule", "constant")
+    if schedule == "constant":
+      return adam, None
+    if schedule == "linear":
+      n = opt["num_updates"]
+      return adam, torch.optim.lr_scheduler.LambdaLR(
+          adam, lambda t: max(0.0, 1.0 - t / n))
+    raise ValueError(f"unknown schedule {schedule!r}")
 
   def critic_step(self, real):
     spec, pen = self.spec, self.spec["penalty"]
@@ -259,6 +269,8 @@ class Reference:
                                                       pen["one_sided"])
     loss.backward()
     self.opt_d.step()
+    if self.sched_d is not None:
+      self.sched_d.step()
     return loss.detach()
 
   def generator_step(self):
@@ -269,6 +281,8 @@ class Reference:
     loss = generator_loss(self.spec["loss"], self.D(self.G(z)))
     loss.backward()
     self.opt_g.step()
+    if self.sched_g is not None:
+      self.sched_g.step()
     for p in self.D.parameters():
       p.requires_grad_(True)
     return loss.detach()

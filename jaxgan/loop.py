@@ -124,10 +124,23 @@ def check_workdir_config(config, workdir: str, *, allow_change: bool = False) ->
            if k in old and old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_CHANGES)
            or k not in new]
   if diffs:
+    # A run made under older defaults (e.g. before the toy recipes' linear schedule)
+    # is still reachable: say which flags bring back its values.
+    keep = [f"--config.{k}={old[k]}" for k in sorted(old)
+            if k in new and old[k] != new[k] and not k.startswith(_RESUMABLE_CHANGES)
+            and isinstance(old[k], (str, int, float, bool))]
     raise factory.ConfigError(
         f"workdir {os.path.abspath(workdir)} holds a run with a different config "
-        f"({'; '.join(diffs)}); use a new --workdir, or pass --allow_config_change "
-        f"to continue this run with the new values")
+        f"({'; '.join(diffs)}); use a new --workdir, "
+        + (f"pass the run's values ({' '.join(keep)}), " if keep else "")
+        + "or pass --allow_config_change to continue this run with the new values")
+  if (old.get("train.num_steps") != new.get("train.num_steps")
+      and "linear" in (new.get("optimizer.critic.schedule"),
+                       new.get("optimizer.generator.schedule"))):
+    logger.warning(
+        "WARNING: train.num_steps %s -> %s with a linear learning-rate schedule: the "
+        "decay is re-sized to the new length, so the learning rate jumps at the "
+        "resumed step", old.get("train.num_steps"), new.get("train.num_steps"))
 
 
 class StopRequest:

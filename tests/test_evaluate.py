@@ -249,8 +249,24 @@ def test_a_workdir_from_before_the_eval_keys_still_resumes_and_evaluates(tmp_pat
   config.train.critic_unroll = 5 if config.train.critic_unroll != 5 else 1
   loop.check_workdir_config(config, str(tmp_path / "run"))
   config.penalty.weight = 1.0  # but not what the run is
-  with pytest.raises(factory.ConfigError, match="penalty.weight: 0.1 -> 1.0"):
+  with pytest.raises(factory.ConfigError, match="penalty.weight: 0.1 -> 1.0") as err:
     loop.check_workdir_config(config, str(tmp_path / "run"))
+  # and the message names the flag that brings back the run's value
+  assert "--config.penalty.weight=0.1" in str(err.value)
+
+
+def test_extending_a_linear_schedule_run_warns_that_the_decay_is_resized(tmp_path, caplog):
+  config = _tiny_toy_config()
+  assert config.optimizer.critic.schedule == "linear"  # the toy WGAN-GP recipe's
+  os.makedirs(tmp_path / "run")
+  with open(tmp_path / "run" / "config.json", "w") as f:
+    json.dump(loop.config_to_json(config), f)
+  with caplog.at_level("WARNING", logger="jaxgan"):
+    loop.check_workdir_config(config, str(tmp_path / "run"))
+    assert "re-sized" not in caplog.text  # same length: nothing to say
+    config.train.num_steps = 12
+    loop.check_workdir_config(config, str(tmp_path / "run"))  # allowed, but said
+  assert "train.num_steps 6 -> 12 with a linear learning-rate schedule" in caplog.text
 
 
 def test_a_key_added_to_jaxgan_after_the_run_is_a_warning_not_a_refusal(tmp_path, caplog):
