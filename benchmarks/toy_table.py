@@ -22,6 +22,9 @@ Plus one EMA row (--ema_recipe, default wgan_gp, with ema.enabled=True, on
 change training, so that row's raw numbers must equal the plain row's (a
 determinism check the script reports).
 
+Column lr: the learning-rate schedule the row ran (constant, or linear decay to 0:
+the WGAN-GP and DRAGAN toy recipes' default since commit 5e1d0ef).
+
 Wall time is the whole train_and_evaluate call (data, init, compilation, the
 training steps, one checkpoint and one sample grid at the end); steps/s is the
 loop's own rate after compilation (metrics.jsonl). The load average is sampled
@@ -182,6 +185,7 @@ def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: boo
       "n_critic": int(config.train.n_critic),
       "num_steps": int(config.train.num_steps), "seed": seed,
       "batch_size": int(config.train.batch_size),
+      "lr_schedule": _schedule_of(config),
       "train_wall_s": round(train_s, 1),
       "steps_per_second": round(rates[-1], 2) if rates else None,
       "eval_s": round(eval_s, 1),
@@ -214,6 +218,22 @@ def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: boo
 # --- The table -----------------------------------------------------------------------
 
 
+def _schedule_of(config) -> str:
+  critic, gen = config.optimizer.critic.schedule, config.optimizer.generator.schedule
+  return critic if critic == gen else f"{critic}/{gen}"
+
+
+def _row_schedule(row: dict) -> str:
+  """A row's learning-rate schedule; rows from before the toy recipes' linear decay
+  (commit 5e1d0ef) did not record it and ran constant unless overridden."""
+  if "lr_schedule" in row:
+    return row["lr_schedule"]
+  over = row.get("overrides", {})
+  critic = over.get("optimizer.critic.schedule", "constant")
+  gen = over.get("optimizer.generator.schedule", "constant")
+  return critic if critic == gen else f"{critic}/{gen}"
+
+
 def _key(row: dict) -> tuple:
   return (row["recipe"], row["dataset"], row["variant"])
 
@@ -235,9 +255,9 @@ def _minutes(seconds: float) -> str:
 
 def table(rows: list[dict]) -> str:
   """Markdown: one line per (row, generator), grouped by dataset; real data first."""
-  out = ["| dataset | recipe | modes (>= 1%) | % HQ | mode KL | sliced W2 | steps | "
+  out = ["| dataset | recipe | lr | modes (>= 1%) | % HQ | mode KL | sliced W2 | steps | "
          "train wall | steps/s | load |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
   order = {r: i for i, r in enumerate(RECIPES)}
   for dataset in DATASETS:
     sub = sorted((r for r in rows if r["dataset"] == dataset),
@@ -245,7 +265,7 @@ def table(rows: list[dict]) -> str:
     if not sub:
       continue
     ref = sub[0]["real_data_reference"]
-    out.append(f"| {dataset} | *real data (2nd sample)* | {_fmt_modes(ref)} | "
+    out.append(f"| {dataset} | *real data (2nd sample)* | | {_fmt_modes(ref)} | "
                f"{_fmt(ref.get('hq_percent'), '.1f')} | {_fmt(ref.get('mode_kl'), '.3f')} | "
                f"{ref['sliced_wasserstein']:.4f} | | | | |")
     for r in sub:
@@ -253,7 +273,8 @@ def table(rows: list[dict]) -> str:
         name = r["recipe"] + (f" + EMA ({label} G)" if r["variant"] == "ema" else
                               f" ({r['variant']})" if r["variant"] else "")
         out.append(
-            f"| {dataset} | {name} | {_fmt_modes(g)} | {_fmt(g.get('hq_percent'), '.1f')} | "
+            f"| {dataset} | {name} | {_row_schedule(r)} | {_fmt_modes(g)} | "
+            f"{_fmt(g.get('hq_percent'), '.1f')} | "
             f"{_fmt(g.get('mode_kl'), '.3f')} | {_fmt(g.get('sliced_wasserstein'), '.4f')} | "
             f"{r['num_steps']:,} | {_minutes(r['train_wall_s'])} | "
             f"{_fmt(r['steps_per_second'], '.1f')} | {r['load_1min_during']['mean']:.1f} |")
