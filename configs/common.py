@@ -135,10 +135,10 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
   # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
   # unrolled, ~18x faster than rolled on XLA:CPU per DESIGN.md; others: rolled).
-  # Toy MLP step: rolled (1), 1.17x faster than unrolled on XLA:CPU in two runs on
-  # different machines (benchmarks/step_throughput.py row 1.rolled: 10.41 vs 8.89
-  # it/s; 18.4 vs 15.6), half the compile time; the digits MLP and DCGANs keep 0
-  # (digits rolled 75.6 vs 80.1 it/s; DCGAN32 rolled 0.027 vs 0.89 it/s).
+  # Toy MLP step: rolled (1), 1.08-1.18x faster than unrolled on XLA:CPU in three runs
+  # on two machines (benchmarks/step_throughput.py: 10.4 vs 9.66 it/s; 10.4 vs 8.89;
+  # 18.4 vs 15.6), 60% of the compile time; the digits MLP and DCGANs keep 0
+  # (digits rolled 79.1 vs 82.7 it/s; DCGAN32 rolled 0.029 vs 0.93 it/s).
   config.train.critic_unroll = 1 if is_toy else 0
 
   config.optimizer = ml_collections.ConfigDict()
@@ -205,11 +205,12 @@ _PAPER_STEPS = {"wgan": 100_000, "wgan_gp": 100_000, "dragan": 100_000,
 _DIGITS_STEPS = {"wgan": 10_000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 10_000,
                  "nsgan": 10_000}
 # Toy: 3,000 steps; WGAN-GP and DRAGAN, whose toy recipes decay the learning rate
-# linearly to 0, 10,000: WGAN-GP's share of high-quality samples rose with the
-# length of the decay (25gaussians 42.5% at 5k -> 60.2% at 10k steps, 8gaussians
-# 88.9% -> 94.6%; benchmarks/toy_table.py). 10k WGAN-GP steps took 30 min pinned
-# to one core of this CPU (5.6 steps/s); gan_toy.py trains 100k.
-_TOY_STEPS = {"wgan": 3000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 3000,
+# linearly to 0, 20,000: their share of high-quality samples rose with the length
+# of the decay (8gaussians WGAN-GP 88.9 / 94.6 / 97.0% at 5k / 10k / 20k steps,
+# DRAGAN 81.2 / 92.4 / 97.0%; 25gaussians WGAN-GP 42.5 / 60.2% at 5k / 10k;
+# benchmarks/toy_table.py). 20k steps took 59 min (WGAN-GP) and 16 min (DRAGAN)
+# pinned to one core of this CPU; gan_toy.py trains 100k.
+_TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
               "nsgan": 3000}
 
 
