@@ -120,7 +120,7 @@ def torch_spec(config, shape):
     return {"learning_rate": o.learning_rate, "b1": o.b1, "b2": o.b2, "eps": o.eps,
             "schedule": o.schedule, "num_updates": num_updates}
 
-  steps = config.train.num_steps  # as factory.make_step_spec sizes the schedules
+  updates = factory.num_updates(config)  # what jaxgan's schedules span
 
   return {
       "arch": m.arch, "data_shape": list(shape), "z_dim": m.z_dim,
@@ -131,8 +131,8 @@ def torch_spec(config, shape):
                   "one_sided": pen.one_sided, "perturbation": pen.perturbation,
                   "noise_variance": pen.noise_variance, "noise_scale": pen.noise_scale},
       "n_critic": config.train.n_critic, "batch_size": config.train.batch_size,
-      "critic_opt": opt(config.optimizer.critic, steps * config.train.n_critic),
-      "generator_opt": opt(config.optimizer.generator, steps),
+      "critic_opt": opt(config.optimizer.critic, updates["critic"]),
+      "generator_opt": opt(config.optimizer.generator, updates["generator"]),
   }
 
 

@@ -218,9 +218,13 @@ def run_one(recipe: str, dataset: str, *, seed: int, steps: int | None, ema: boo
 # --- The table -----------------------------------------------------------------------
 
 
+def _schedule_label(critic: str, generator: str) -> str:
+  return critic if critic == generator else f"{critic}/{generator}"
+
+
 def _schedule_of(config) -> str:
-  critic, gen = config.optimizer.critic.schedule, config.optimizer.generator.schedule
-  return critic if critic == gen else f"{critic}/{gen}"
+  return _schedule_label(config.optimizer.critic.schedule,
+                         config.optimizer.generator.schedule)
 
 
 def _row_schedule(row: dict) -> str:
@@ -229,9 +233,8 @@ def _row_schedule(row: dict) -> str:
   if "lr_schedule" in row:
     return row["lr_schedule"]
   over = row.get("overrides", {})
-  critic = over.get("optimizer.critic.schedule", "constant")
-  gen = over.get("optimizer.generator.schedule", "constant")
-  return critic if critic == gen else f"{critic}/{gen}"
+  return _schedule_label(over.get("optimizer.critic.schedule", "constant"),
+                         over.get("optimizer.generator.schedule", "constant"))
 
 
 def _key(row: dict) -> tuple:

@@ -44,7 +44,7 @@ from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
 from jaxgan.data import toy as toy_data
 
-# Stream ids folded into PRNGKey(seed): evaluation latents and reference draws are
+# Stream ids (rng.stream_key; numpy draws seed with [seed, stream]): evaluation latents and reference draws are
 # disjoint from the training stream and from the sample-grid latents.
 _EVAL_LATENT_STREAM = 0xE7A1
 _EVAL_DATA_STREAM = 0xE7A2

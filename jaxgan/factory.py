@@ -145,17 +145,23 @@ def resolve_unroll(config, backend: str | None = None) -> int:
   return config.train.n_critic if backend == "cpu" else 1
 
 
+def num_updates(config) -> dict:
+  """Optimizer updates over the whole run, per network: what a linear schedule spans."""
+  steps = config.train.num_steps
+  return {"generator": steps, "critic": steps * config.train.n_critic}
+
+
 def make_step_spec(config, data_shape, *, axis_name: str | None = None) -> train_lib.StepSpec:
   """The static StepSpec of `config` for data of `data_shape`."""
   generator, critic = models_lib.make_models(
       config.model, data_shape, bn_axis_name=axis_name)
   pen = config.penalty
-  n = config.train.num_steps
+  updates = num_updates(config)
   return train_lib.StepSpec(
       generator=generator,
       critic=critic,
-      generator_tx=make_optimizer(config.optimizer.generator, n),
-      critic_tx=make_optimizer(config.optimizer.critic, n * config.train.n_critic),
+      generator_tx=make_optimizer(config.optimizer.generator, updates["generator"]),
+      critic_tx=make_optimizer(config.optimizer.critic, updates["critic"]),
       loss=losses_lib.get_loss(config.loss.name, **config.loss.options.to_dict()),
       penalty=train_lib.PenaltySpec(
           name=pen.name, weight=float(pen.weight), target=float(pen.target),

@@ -29,6 +29,7 @@ from jaxgan import data as data_lib
 from jaxgan import evaluate as evaluate_lib
 from jaxgan import factory
 from jaxgan import parallel as parallel_lib
+from jaxgan import rng as rng_lib
 from jaxgan import sample as sample_lib
 from jaxgan import summary as summary_lib
 from jaxgan import train as train_lib
@@ -91,9 +92,8 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 # Keys a resumed run may change without changing what it is: its length, logging and
 # evaluation settings (which also lets a workdir from before a new eval.* key existed
-# be resumed and evaluated).
-# Keys a run may change between sessions: the run's length, logging, evaluation,
-# and the critic loop's unroll factor (how the same updates are compiled).
+# be resumed and evaluated), and the critic loop's unroll factor (how the same
+# updates are compiled).
 _RESUMABLE_CHANGES = ("train.num_steps", "train.critic_unroll", "log.", "eval.")
 
 
@@ -119,16 +119,14 @@ def check_workdir_config(config, workdir: str, *, allow_change: bool = False) ->
   if added:
     logger.warning("WARNING: %s predates config keys %s; using their values %s", path,
                    ", ".join(added), ", ".join(f"{k}={new[k]!r}" for k in added))
-  diffs = [f"{k}: {old.get(k, '<missing>')!r} -> {new.get(k, '<missing>')!r}"
-           for k in sorted(set(old) | set(new))
-           if k in old and old.get(k) != new.get(k) and not k.startswith(_RESUMABLE_CHANGES)
-           or k not in new]
-  if diffs:
+  changed = [k for k in sorted(old) if k not in new or (
+      old[k] != new[k] and not k.startswith(_RESUMABLE_CHANGES))]
+  if changed:
+    diffs = [f"{k}: {old[k]!r} -> {new.get(k, '<missing>')!r}" for k in changed]
     # A run made under older defaults (e.g. before the toy recipes' linear schedule)
     # is still reachable: say which flags bring back its values.
-    keep = [f"--config.{k}={old[k]}" for k in sorted(old)
-            if k in new and old[k] != new[k] and not k.startswith(_RESUMABLE_CHANGES)
-            and isinstance(old[k], (str, int, float, bool))]
+    keep = [f"--config.{k}={old[k]}" for k in changed
+            if k in new and isinstance(old[k], (str, int, float, bool))]
     raise factory.ConfigError(
         f"workdir {os.path.abspath(workdir)} holds a run with a different config "
         f"({'; '.join(diffs)}); use a new --workdir, "
@@ -180,7 +178,7 @@ def build(config, *, axis_name: str | None = None):
   spec = factory.make_step_spec(config, data_shape, axis_name=axis_name)
   abstract = jax.eval_shape(
       functools.partial(train_lib.init_state, spec, sample_shape=data_shape),
-      jax.random.PRNGKey(config.seed))
+      rng_lib.run_key(config.seed))
   return data_shape, spec, abstract
 
 
@@ -220,7 +218,7 @@ def train_and_evaluate(config, workdir: str, *,
     start, state, position = restored
     logger.info("resumed from step %d (%s)", start, ckpt.directory)
   else:
-    state = train_lib.init_state(spec, jax.random.PRNGKey(config.seed), data_shape)
+    state = train_lib.init_state(spec, rng_lib.run_key(config.seed), data_shape)
     start, position = 0, 0
   last_saved = ckpt.latest_step()
 

@@ -13,6 +13,17 @@ import jax
 import jax.numpy as jnp
 
 
+def run_key(seed: int):
+  """The run's one root key. Training splits it (train.init_state); side streams
+  (sample-grid and evaluation latents) fold a stream id into it."""
+  return jax.random.PRNGKey(seed)
+
+
+def stream_key(seed: int, stream: int):
+  """fold_in(run_key(seed), stream): a side stream disjoint from training's."""
+  return jax.random.fold_in(run_key(seed), stream)
+
+
 def step_keys(base_key, step, names):
   """{name: key} for one step: fold_in(base_key, step) split once per name."""
   keys = jax.random.split(jax.random.fold_in(base_key, step), len(names))

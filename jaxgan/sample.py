@@ -18,15 +18,15 @@ from PIL import Image
 from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
 
-# Stream id folded into PRNGKey(seed) for the fixed sample latents; disjoint
-# from the training stream, which uses split(PRNGKey(seed)).
+# Stream id of the fixed sample latents (rng.stream_key); disjoint from the
+# training stream, which splits rng.run_key(seed).
 _SAMPLE_STREAM = 0x5A3D1E
 
 
 def stream_latents(seed: int, stream: int, num: int, z_dim: int):
-  """Latents [num, z_dim] fixed by (seed, stream): fold_in(PRNGKey(seed), stream)."""
-  key = jax.random.fold_in(jax.random.PRNGKey(seed), stream)
-  return rng_lib.normal(rng_lib.example_keys(key, 0, num), (z_dim,))
+  """Latents [num, z_dim] fixed by (seed, stream): rng.stream_key(seed, stream)."""
+  return rng_lib.normal(rng_lib.example_keys(rng_lib.stream_key(seed, stream), 0, num),
+                        (z_dim,))
 
 
 def fixed_latents(seed: int, num: int, z_dim: int):
