@@ -87,8 +87,10 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
                          (256, 256, 256) if dataset == "digits" else (784, 784, 784))
   # DCGAN base width ("DIM" in the WGAN-GP code: 64).
   config.model.width = 64
-  # Generator upsampling: conv + depth_to_space is ~3x faster than ConvTranspose on
-  # XLA:CPU at equal shapes (DESIGN.md); "conv_transpose" reproduces the seeds.
+  # Generator upsampling: depth_to_space (3x3 conv + pixel shuffle) or conv_transpose
+  # (the seeds' 4x4 stride-2 transposed conv). Equally fast on XLA:CPU once
+  # conv_transpose is computed per output phase (benchmarks/results/step_throughput.md,
+  # rows 2 and 2.upsample); depth_to_space stays the default so existing runs resume.
   config.model.upsample = "depth_to_space"
   config.model.generator_batch_norm = True  # DCGAN generator BatchNorm (Radford et al.)
   # flax momentum = 1 - PyTorch momentum; 0.9 matches PyTorch's default 0.1.
@@ -96,18 +98,6 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
   # paper's suggested drop-in).
   config.model.critic_norm = "none"
-  # How the critic's 4x4 stride-2 convs are computed (same parameters, same values):
-  # strided (nn.Conv) | space_to_depth (pad + space_to_depth + 2x2 stride-1 conv).
-  # Measured (XLA:CPU, jaxlib 0.10.2, interleaved): space_to_depth 0.77x the strided
-  # speed on the WGAN-GP DCGAN32 step (benchmarks/step_throughput.py row
-  # 2.critic_conv), 0.83x on the DRAGAN step. So strided.
-  config.model.critic_conv = "strided"
-  # How model.upsample="conv_transpose" is computed (same parameters, same values):
-  # lax (nn.ConvTranspose) | subpixel (four 2x2 stride-1 convs + depth_to_space).
-  # Measured (upsample=conv_transpose, interleaved): subpixel 1.15x lax on the
-  # WGAN-GP DCGAN32 step (step_throughput.py rows 2.upsample vs 2.upsample_impl),
-  # 1.5x on the DRAGAN step. So subpixel.
-  config.model.conv_transpose_impl = "subpixel"
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "wasserstein"  # jaxgan.losses.LOSS_NAMES; each recipe sets its own
@@ -129,7 +119,11 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.penalty.noise_scale = 0.5  # std_uniform: x + 0.5 std(x) U[0,1] (authors' code)
 
   config.train = ml_collections.ConfigDict()
-  config.train.num_steps = 100_000  # generator updates (recipes override)
+  # Generator updates (recipes set it, see set_budget). The log intervals, the
+  # schedule horizon and the evaluations below follow it until set explicitly, so
+  # --config.train.num_steps=3000 on a 100k recipe still logs fifty times.
+  config.train.num_steps = config_dict.FieldReference(100_000)
+  steps = config.train.get_ref("num_steps")
   config.train.batch_size = 256 if is_toy else 64  # global; gan_toy.py 256, WGAN-GP images 64
   config.train.n_critic = 5  # critic updates per generator update
   config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
@@ -142,6 +136,11 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.train.critic_unroll = 1 if is_toy else 0
 
   config.optimizer = ml_collections.ConfigDict()
+  # Generator steps over which a "linear" schedule decays to 0 (the critic's over
+  # n_critic times as many updates): the run's length, as in the WGAN-GP authors'
+  # gan_cifar_resnet.py, unless set. Set it to try a recipe's first steps, or to
+  # extend a run without re-sizing its decay.
+  config.optimizer.decay_steps = follow(steps)
   # Placeholders (WGAN-GP's Adam 1e-4, 0.5, 0.9); every recipe sets its own.
   config.optimizer.critic = optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)  # critic
   config.optimizer.generator = optimizer_config("adam", 1e-4, b1=0.5, b2=0.9)  # generator
@@ -170,13 +169,23 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.eval.classifier_dir = ""
 
   config.log = ml_collections.ConfigDict()
-  config.log.every = 100  # steps between metrics.jsonl lines / progress lines
-  config.log.sample_every = 1000  # steps between sample grids
-  config.log.checkpoint_every = 1000  # steps between checkpoints
-  config.log.eval_every = 0  # steps between evaluations (+ the last step); 0 = never
+  # Intervals follow train.num_steps until set. Progress lines also come at least
+  # every 30 s of training, whatever log.every is.
+  config.log.every = follow(steps, 50)  # steps between metrics.jsonl lines (50 per run)
+  config.log.sample_every = follow(steps, 10)  # steps between sample grids (10 per run)
+  config.log.checkpoint_every = follow(steps, 10)  # steps between checkpoints (10 per run)
+  # Steps between evaluations (+ the last step; 0 = never): ten per run
+  # (jaxgan/evaluate.py; the first on a labelled image dataset also trains and
+  # caches the evaluation classifier once).
+  config.log.eval_every = follow(steps, 10)
   config.log.max_checkpoints = 3  # newest checkpoints kept
   config.log.num_samples = 100  # size of the fixed latent batch (a 10x10 grid)
   return config
+
+
+def follow(ref, divisor: int = 1):
+  """ceil(ref / divisor) as a value that tracks `ref` until it is set explicitly."""
+  return (ref + (divisor - 1)) // divisor
 
 
 def optimizer_config(name, learning_rate, *, b1=0.9, b2=0.999, decay=0.99, eps=1e-8,
@@ -215,7 +224,7 @@ _TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
 
 
 def set_budget(config, recipe: str) -> None:
-  """Sets train.num_steps and the log intervals for `recipe` on config's dataset."""
+  """Sets train.num_steps for `recipe` on config's dataset (log.* follow it)."""
   name = config.dataset.name
   if name in TOY_DATASETS:
     steps = _TOY_STEPS[recipe]
@@ -224,10 +233,3 @@ def set_budget(config, recipe: str) -> None:
   else:
     steps = _PAPER_STEPS[recipe]
   config.train.num_steps = steps  # generator updates (see the tables above)
-  config.log.every = max(steps // 50, 1)  # fifty progress lines / metrics rows per run
-  every = max(steps // 10, 1)
-  config.log.sample_every = every  # ten sample grids per run
-  config.log.checkpoint_every = every  # ten checkpoints per run (newest kept)
-  # Ten evaluations per run (jaxgan/evaluate.py): ~1 s each on the toy sets; on
-  # labelled images the first also trains the cached evaluation classifier once.
-  config.log.eval_every = every

@@ -17,17 +17,23 @@ import time
 
 import orbax.checkpoint as ocp
 
+from jaxgan import errors
+
 logger = logging.getLogger("jaxgan")
 
 STATE, DATA, CONFIG = "state", "data", "config"
 
+# Re-exported: what restore raises.
+NoCheckpointError = errors.NoCheckpointError
+CorruptCheckpointError = errors.CorruptCheckpointError
 
-class NoCheckpointError(FileNotFoundError):
-  """Raised when a restore is asked of a directory without (that) checkpoint."""
 
-
-class CorruptCheckpointError(RuntimeError):
-  """A checkpoint step exists but cannot be read (truncated, overwritten, partial)."""
+def has_steps(directory: str) -> bool:
+  """Whether `directory` holds at least one finished checkpoint step (no orbax needed)."""
+  if not os.path.isdir(directory):
+    return False
+  return any(name.isdigit() and os.path.isdir(os.path.join(directory, name))
+             for name in os.listdir(directory))
 
 
 class Checkpointer:

@@ -1,9 +1,12 @@
-"""Drawing samples: a fixed latent batch, image grids, toy scatter plots, restore-and-sample.
+"""Drawing samples: a fixed latent batch, image grids, toy scatter plots.
 
 Samples are always drawn with the generator in evaluation mode (BatchNorm uses
 its running averages), from latents that depend only on the seed, so grids
 from different steps, or from a checkpoint restored months later, are
-comparable image for image.
+comparable image for image. `write_generators` is the one helper that training
+and `--mode=sample` both use to write a step's grids.
+
+Colours of the toy plots, everywhere: real data blue, generated samples orange.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ import os
 import jax
 import numpy as np
 from PIL import Image
+from PIL import ImageDraw
 
 from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
+from jaxgan.data import toy as toy_data
+
+REAL_COLOUR = "tab:blue"
+GENERATED_COLOUR = "tab:orange"
 
 # Stream id of the fixed sample latents (rng.stream_key); disjoint from the
 # training stream, which splits rng.run_key(seed).
@@ -32,6 +40,11 @@ def stream_latents(seed: int, stream: int, num: int, z_dim: int):
 def fixed_latents(seed: int, num: int, z_dim: int):
   """The fixed latent batch [num, z_dim] used for every sample grid of a run."""
   return stream_latents(seed, _SAMPLE_STREAM, num, z_dim)
+
+
+def generators(config) -> tuple[tuple[str, bool], ...]:
+  """(label, use_ema) of each generator a run reports: raw, and EMA when enabled."""
+  return (("raw", False), ("ema", True)) if config.ema.enabled else (("raw", False),)
 
 
 def generate_samples(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
@@ -68,8 +81,18 @@ def image_grid(images: np.ndarray, *, min_cell: int = 32) -> np.ndarray:
   return grid[..., 0] if c == 1 else grid
 
 
-def save_image_grid(images: np.ndarray, path: str) -> None:
-  Image.fromarray(image_grid(images)).save(path)
+_TITLE_HEIGHT = 14  # pixels of the caption band above a grid (PIL's default font)
+
+
+def save_image_grid(images: np.ndarray, path: str, *, title: str = "") -> None:
+  """Writes the grid of `images` as a PNG, with `title` in a band above it."""
+  grid = Image.fromarray(image_grid(images))
+  if title:
+    titled = Image.new(grid.mode, (grid.width, grid.height + _TITLE_HEIGHT), "white")
+    titled.paste(grid, (0, _TITLE_HEIGHT))
+    ImageDraw.Draw(titled).text((2, 1), title, fill="black")
+    grid = titled
+  grid.save(path)
 
 
 def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = None,
@@ -80,8 +103,9 @@ def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = Non
   import matplotlib.pyplot as plt
   fig, ax = plt.subplots(figsize=(5, 5))
   if real is not None:
-    ax.scatter(real[:, 0], real[:, 1], s=4, c="tab:blue", alpha=0.4, label="real")
-  ax.scatter(points[:, 0], points[:, 1], s=4, c="tab:orange", alpha=0.6, label="generated")
+    ax.scatter(real[:, 0], real[:, 1], s=4, c=REAL_COLOUR, alpha=0.4, label="real")
+  ax.scatter(points[:, 0], points[:, 1], s=4, c=GENERATED_COLOUR, alpha=0.6,
+             label="generated")
   ax.set_aspect("equal")
   ax.set_title(title)
   ax.legend(loc="upper right", fontsize=8)
@@ -90,13 +114,46 @@ def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = Non
 
 
 def write_samples(samples: np.ndarray, directory: str, step: int, *,
-                  real: np.ndarray | None = None, suffix: str = "") -> dict:
-  """Writes step_NNNNNN{suffix}.png and .npy into `directory`; returns their paths."""
+                  real: np.ndarray | None = None, suffix: str = "",
+                  label: str = "") -> dict:
+  """Writes step_NNNNNN{suffix}.png and .npy into `directory`; returns their paths.
+
+  The picture's title names the step (and `label`, e.g. "ema generator").
+  """
   os.makedirs(directory, exist_ok=True)
   stem = os.path.join(directory, f"step_{step:06d}{suffix}")
   np.save(stem + ".npy", samples)
+  title = f"step {step}" + (f", {label}" if label else "")
   if samples.ndim == 4:
-    save_image_grid(samples, stem + ".png")
+    save_image_grid(samples, stem + ".png", title=title)
   else:
-    save_scatter(samples, stem + ".png", real=real, title=f"step {step}{suffix}")
+    save_scatter(samples, stem + ".png", real=real, title=title)
   return {"png": stem + ".png", "npy": stem + ".npy"}
+
+
+def toy_reference(config, num: int) -> np.ndarray | None:
+  """Real points drawn under a toy run's scatter plots (None for images)."""
+  if config.dataset.name not in toy_data.TOY_DATASETS:
+    return None
+  return toy_data.sample(config.dataset.name, np.random.default_rng(config.seed), num)
+
+
+def write_generators(spec: train_lib.StepSpec, state: train_lib.GANState, config,
+                     directory: str, step: int, *, num: int | None = None,
+                     suffix: str = "") -> dict:
+  """Samples of every generator of the run (raw, EMA) for the fixed latents.
+
+  Writes step_N{suffix}.{png,npy} (raw) and step_N_ema{suffix}.{png,npy}; returns
+  {label: paths}. `num` defaults to log.num_samples.
+  """
+  num = config.log.num_samples if num is None else num
+  z = fixed_latents(config.seed, num, config.model.z_dim)
+  real = toy_reference(config, num * 10)
+  out = {}
+  for label, use_ema in generators(config):
+    samples = generate_samples(spec, state, z, use_ema=use_ema)
+    out[label] = write_samples(
+        samples, directory, step, real=real,
+        suffix=("" if label == "raw" else f"_{label}") + suffix,
+        label=f"{label} generator" if use_ema else "")
+  return out

@@ -9,6 +9,8 @@ metrics.jsonl survives restarts: on resume from step S, lines an interrupted run
 logged after S (a timeline the resumed run replaces) move to metrics.orphaned.jsonl,
 so metrics.jsonl keeps monotone steps and nothing is lost. Training lines and
 evaluation lines (keys `eval/...`, written by `log.eval_every`) are separate records.
+An evaluation run later from a checkpoint (`--mode=eval`) joins the records at
+its step, marked `"evaluated_later": true`, so the steps stay in order.
 """
 
 from __future__ import annotations
@@ -46,6 +48,31 @@ class MetricsFile:
 
   def close(self) -> None:
     self._file.close()
+
+
+def add_later_evaluation(workdir: str, step: int, scalars: dict) -> None:
+  """Inserts a --mode=eval result into metrics.jsonl (in step order) and TensorBoard."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  lines = []
+  if os.path.exists(path):
+    with open(path) as f:
+      lines = [line for line in f if line.strip()]
+  record = {"step": int(step), "evaluated_later": True}
+  record.update({k: float(v) for k, v in scalars.items()})
+  at = next((i for i, line in enumerate(lines) if json.loads(line)["step"] > step),
+            len(lines))
+  lines.insert(at, json.dumps(record) + "\n")
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.writelines(lines)
+  os.replace(tmp, path)
+  from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  writer = SummaryWriter(workdir)
+  try:
+    for key, value in scalars.items():
+      writer.add_scalar(key, float(value), int(step))
+  finally:
+    writer.close()
 
 
 class RunLog:

@@ -1,10 +1,14 @@
 """GANState and the compiled train step: n_critic critic updates, then one generator update.
 
-`train_step(state, real, *, spec)` is a module-level pure function; `spec`
+`train_step(state, real, spec=spec)` is a module-level pure function; `spec`
 (a frozen `StepSpec`) holds everything static: the modules, the optimizers, the
 loss family, the penalty, n_critic and the loop's unroll factor. `real` is
 [n_critic, B, ...]: one batch per critic update, as in WGAN Alg. 1 and WGAN-GP
 Alg. 1, where every critic iteration samples fresh real data.
+
+The step is written for the global batch: nothing here knows about devices.
+jaxgan/mesh.py compiles it over a device mesh; batch statistics (BatchNorm,
+DRAGAN's std(x)) and gradient means are then over the global batch.
 
 Randomness comes only from `state.key`: step s uses `fold_in(key, s)`, split
 into named keys, and every per-example draw uses the example's global index
@@ -73,7 +77,10 @@ class StepSpec:
   weight_clip: float | None      # WGAN: project critic params onto [-c, c]
   ema_decay: float | None        # generator EMA; None disables it
   ema_start: int = 0
-  axis_name: str | None = None   # "data" when the step is pmapped
+  # Learning-rate schedules (update count -> rate), reported as metrics; the
+  # optimizers above hold the same schedules.
+  generator_lr: optax.Schedule = optax.constant_schedule(0.0)
+  critic_lr: optax.Schedule = optax.constant_schedule(0.0)
 
 
 # --- State ---------------------------------------------------------------------
@@ -124,34 +131,21 @@ def generate(spec: StepSpec, params, batch_stats, z, *, train: bool):
   return spec.generator.apply(variables, z, train=train), batch_stats
 
 
-def _first_example_index(spec: StepSpec, batch_size: int):
-  """Global index of this device's first example (0 on a single device)."""
-  if spec.axis_name is None:
-    return jnp.uint32(0)
-  return jax.lax.axis_index(spec.axis_name).astype(jnp.uint32) * jnp.uint32(batch_size)
+def _latents(spec: StepSpec, key, batch_size):
+  """One latent per example of the global batch, drawn by its index (rng.py)."""
+  return rng_lib.normal(rng_lib.example_keys(key, 0, batch_size), (spec.z_dim,))
 
 
-def _pmean(spec: StepSpec, tree):
-  if spec.axis_name is None:
-    return tree
-  return jax.lax.pmean(tree, spec.axis_name)
-
-
-def _latents(spec: StepSpec, key, first_index, batch_size):
-  return rng_lib.normal(rng_lib.example_keys(key, first_index, batch_size), (spec.z_dim,))
-
-
-def _penalty_points(spec: StepSpec, key, first_index, real, fake):
-  keys = rng_lib.example_keys(key, first_index, real.shape[0])
+def _penalty_points(spec: StepSpec, key, real, fake):
+  keys = rng_lib.example_keys(key, 0, real.shape[0])
   if spec.penalty.name == "wgan_gp":
     return penalties.interpolates(keys, real, fake)
   return penalties.dragan_points(
       keys, real, perturbation=spec.penalty.perturbation,
-      noise_variance=spec.penalty.noise_variance, noise_scale=spec.penalty.noise_scale,
-      axis_name=spec.axis_name)
+      noise_variance=spec.penalty.noise_variance, noise_scale=spec.penalty.noise_scale)
 
 
-def critic_loss_fn(spec: StepSpec, critic_params, real, fake, penalty_key, first_index):
+def critic_loss_fn(spec: StepSpec, critic_params, real, fake, penalty_key):
   """Critic objective (loss + lambda * penalty) and its metrics."""
   def critic_fn(x):
     return spec.critic.apply({"params": critic_params}, x)
@@ -163,7 +157,7 @@ def critic_loss_fn(spec: StepSpec, critic_params, real, fake, penalty_key, first
     penalty = jnp.zeros((), loss.dtype)
     grad_norm = jnp.zeros((), loss.dtype)
   else:
-    points = _penalty_points(spec, penalty_key, first_index, real, fake)
+    points = _penalty_points(spec, penalty_key, real, fake)
     penalty, norms = penalties.gradient_penalty(
         critic_fn, points, target=spec.penalty.target,
         one_sided=spec.penalty.one_sided, method=spec.penalty.method)
@@ -183,18 +177,15 @@ def critic_loss_fn(spec: StepSpec, critic_params, real, fake, penalty_key, first
 
 def critic_update(spec: StepSpec, state: GANState, real, key):
   """One critic update on real[B, ...] -> (critic_params, critic_opt_state, batch_stats, metrics)."""
-  batch_size = real.shape[0]
-  first_index = _first_example_index(spec, batch_size)
   z_key, penalty_key = jax.random.split(key)
-  z = _latents(spec, z_key, first_index, batch_size)
+  z = _latents(spec, z_key, real.shape[0])
   # The generator runs in training mode, as in the reference implementations,
   # so its BatchNorm running averages also see these batches.
   fake, batch_stats = generate(spec, state.generator_params, state.generator_batch_stats,
                                z, train=True)
   fake = jax.lax.stop_gradient(fake)
   grads, metrics = jax.grad(critic_loss_fn, argnums=1, has_aux=True)(
-      spec, state.critic_params, real, fake, penalty_key, first_index)
-  grads, metrics = _pmean(spec, (grads, metrics))
+      spec, state.critic_params, real, fake, penalty_key)
   metrics["critic/param_grad_norm"] = optax.tree.norm(grads)
   updates, opt_state = spec.critic_tx.update(grads, state.critic_opt_state,
                                              state.critic_params)
@@ -206,8 +197,7 @@ def critic_update(spec: StepSpec, state: GANState, real, key):
 
 def generator_update(spec: StepSpec, state: GANState, batch_size: int, key):
   """One generator update -> (params, opt_state, batch_stats, metrics)."""
-  first_index = _first_example_index(spec, batch_size)
-  z = _latents(spec, key, first_index, batch_size)
+  z = _latents(spec, key, batch_size)
 
   def loss_fn(params):
     fake, batch_stats = generate(spec, params, state.generator_batch_stats, z, train=True)
@@ -216,7 +206,7 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key):
     return loss, (batch_stats, {"generator/loss": loss, "generator/score_fake": jnp.mean(d_fake)})
 
   grads, (batch_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.generator_params)
-  grads, metrics = _pmean(spec, (grads, jax.tree.map(jax.lax.stop_gradient, metrics)))
+  metrics = jax.tree.map(jax.lax.stop_gradient, metrics)
   metrics["generator/param_grad_norm"] = optax.tree.norm(grads)
   updates, opt_state = spec.generator_tx.update(grads, state.generator_opt_state,
                                                 state.generator_params)
@@ -241,7 +231,7 @@ def train_step(state: GANState, real, *, spec: StepSpec):
   Args:
     state: the GANState.
     real: [n_critic, B, ...] real examples, one batch per critic update.
-    spec: static StepSpec (bind with functools.partial before jit/pmap).
+    spec: static StepSpec (bind with functools.partial before jax.jit; keyword-only).
 
   Returns:
     (new state, metrics): metrics is a flat dict of scalars; critic metrics are
@@ -277,6 +267,9 @@ def train_step(state: GANState, real, *, spec: StepSpec):
   g_params, g_opt_state, batch_stats, g_metrics = generator_update(
       spec, state, real.shape[1], keys["generator"])
   metrics.update(g_metrics)
+  # The rates of this step's first critic update and of its generator update.
+  metrics["critic/learning_rate"] = spec.critic_lr(state.step * spec.n_critic)
+  metrics["generator/learning_rate"] = spec.generator_lr(state.step)
   new_step = state.step + 1
   state = state.replace(
       step=new_step,

@@ -10,7 +10,9 @@ import pytest
 
 from configs import common
 from jaxgan import data as data_lib
+from jaxgan import errors
 from jaxgan import factory
+from jaxgan import validation
 
 RECIPES = ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan")
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
@@ -26,7 +28,7 @@ def test_every_recipe_validates_on_every_dataset(recipe, dataset):
   config = _recipe(recipe).get_config(f"dataset={dataset}")
   if dataset == "folder":
     config.dataset.path = "/some/photos"
-  shape = factory.validate(config)
+  shape = validation.validate(config)
   if dataset in common.TOY_DATASETS:
     assert shape == (2,) and config.model.arch == "mlp"
     assert config.model.hidden == (512, 512, 512) and config.train.batch_size == 256
@@ -39,7 +41,7 @@ def test_every_recipe_validates_on_every_dataset(recipe, dataset):
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_dcgan_variant_validates_on_digits(recipe):
   config = _recipe(recipe).get_config("arch=dcgan")
-  assert factory.validate(config) == (8, 8, 1) and config.model.arch == "dcgan"
+  assert validation.validate(config) == (8, 8, 1) and config.model.arch == "dcgan"
 
 
 def test_config_dataset_list_matches_the_data_package():
@@ -125,18 +127,18 @@ def test_bad_values_raise_one_config_error_naming_them(key, value, message):
   for p in parents:
     node = node[p]
   node[leaf] = value
-  with pytest.raises(factory.ConfigError, match=message):
-    factory.validate(config)
+  with pytest.raises(errors.ConfigError, match=message):
+    validation.validate(config)
 
 
 def test_folder_dataset_without_a_path_is_rejected():
   config = _recipe("wgan_gp").get_config("dataset=folder")
-  with pytest.raises(factory.ConfigError, match="needs dataset.path"):
-    factory.validate(config)
+  with pytest.raises(errors.ConfigError, match="dataset.path must be a directory of images"):
+    validation.validate(config)
 
 
 def test_dcgan_on_toy_data_is_rejected_with_the_fix():
   config = _recipe("wgan_gp").get_config("dataset=8gaussians")
   config.model.arch = "dcgan"
-  with pytest.raises(factory.ConfigError, match="use model.arch='mlp'"):
-    factory.validate(config)
+  with pytest.raises(errors.ConfigError, match="use model.arch='mlp'"):
+    validation.validate(config)

@@ -89,7 +89,7 @@ def test_sample_mode_restores_latest_or_given_step_without_training(toy_run):
     os.remove(os.path.join(samples_dir, name))
   latest = launch(TOY, f"--workdir={workdir}", *SMALL, "--mode=sample")
   assert latest.returncode == 0, latest.stderr[-2000:]
-  assert "step 30: wrote" in latest.stdout
+  assert "step 30 (raw generator): wrote" in latest.stdout
   given = launch(TOY, f"--workdir={workdir}", *SMALL, "--mode=sample", "--step=20")
   assert given.returncode == 0, given.stderr[-2000:]
   assert sorted(os.listdir(samples_dir)) == [
@@ -148,7 +148,7 @@ def test_sample_mode_on_an_empty_workdir_says_train_first(tmp_path):
   result = launch(TOY, f"--workdir={tmp_path}/empty", "--mode=sample")
   assert result.returncode == 2
   (line,) = _error_lines(result)
-  assert "no checkpoint in" in line and "empty" in line
+  assert "empty does not exist; train first" in line
 
 
 # --- In process -----------------------------------------------------------------

@@ -13,7 +13,9 @@ import pytest
 
 from configs import wgan_gp
 from jaxgan import evaluate
+from jaxgan import errors
 from jaxgan import factory
+from jaxgan import validation
 from jaxgan import loop
 from jaxgan.data import toy
 
@@ -76,8 +78,8 @@ def test_bad_eval_values_are_one_config_error_naming_the_key():
                               ("mmd_bandwidths", (0.1, -1.0), "eval.mmd_bandwidths must")]:
     config = wgan_gp.get_config("dataset=8gaussians")
     config.eval[key] = value
-    with pytest.raises(factory.ConfigError, match=message):
-      factory.validate(config)
+    with pytest.raises(errors.ConfigError, match=message):
+      validation.validate(config)
 
 
 # --- The evaluator on a tiny trained run ---------------------------------------------
@@ -232,59 +234,6 @@ def test_eval_mode_restores_a_checkpoint_writes_json_and_prints_a_summary(tmp_pa
   errors = [l for l in missing.stderr.splitlines() if l.startswith("error:")]
   assert len(errors) == 1 and "no checkpoint for step 3" in errors[0]
   assert "Traceback" not in missing.stderr
-
-
-def test_a_workdir_from_before_the_eval_keys_still_resumes_and_evaluates(tmp_path):
-  config = _tiny_toy_config()
-  old = loop.config_to_json(config)
-  del old["eval"]  # a config.json written before eval.* existed
-  os.makedirs(tmp_path / "run")
-  with open(tmp_path / "run" / "config.json", "w") as f:
-    json.dump(old, f)
-  loop.check_workdir_config(config, str(tmp_path / "run"))  # accepted
-  config.eval.num_samples = 100  # evaluation settings may change too
-  loop.check_workdir_config(config, str(tmp_path / "run"))
-  # So may the critic loop's unroll (a toy run from before the toy recipes went
-  # rolled resumes): it changes how the updates compile, not what they compute.
-  config.train.critic_unroll = 5 if config.train.critic_unroll != 5 else 1
-  loop.check_workdir_config(config, str(tmp_path / "run"))
-  config.penalty.weight = 1.0  # but not what the run is
-  with pytest.raises(factory.ConfigError, match="penalty.weight: 0.1 -> 1.0") as err:
-    loop.check_workdir_config(config, str(tmp_path / "run"))
-  # and the message names the flag that brings back the run's value
-  assert "--config.penalty.weight=0.1" in str(err.value)
-
-
-def test_extending_a_linear_schedule_run_warns_that_the_decay_is_resized(tmp_path, caplog):
-  config = _tiny_toy_config()
-  assert config.optimizer.critic.schedule == "linear"  # the toy WGAN-GP recipe's
-  os.makedirs(tmp_path / "run")
-  with open(tmp_path / "run" / "config.json", "w") as f:
-    json.dump(loop.config_to_json(config), f)
-  with caplog.at_level("WARNING", logger="jaxgan"):
-    loop.check_workdir_config(config, str(tmp_path / "run"))
-    assert "re-sized" not in caplog.text  # same length: nothing to say
-    config.train.num_steps = 12
-    loop.check_workdir_config(config, str(tmp_path / "run"))  # allowed, but said
-  assert "train.num_steps 6 -> 12 with a linear learning-rate schedule" in caplog.text
-
-
-def test_a_key_added_to_jaxgan_after_the_run_is_a_warning_not_a_refusal(tmp_path, caplog):
-  config = _tiny_toy_config()
-  old = loop.config_to_json(config)
-  del old["model"]["upsample"]  # as if model.upsample were newer than this run
-  old["model"]["retired_key"] = 1  # and this one had been removed since
-  os.makedirs(tmp_path / "run")
-  with open(tmp_path / "run" / "config.json", "w") as f:
-    json.dump(old, f)
-  with pytest.raises(factory.ConfigError, match="model.retired_key: 1 -> '<missing>'"):
-    loop.check_workdir_config(config, str(tmp_path / "run"))
-  del old["model"]["retired_key"]
-  with open(tmp_path / "run" / "config.json", "w") as f:
-    json.dump(old, f)
-  with caplog.at_level("WARNING", logger="jaxgan"):
-    loop.check_workdir_config(config, str(tmp_path / "run"))
-  assert "predates config keys model.upsample" in caplog.text
 
 
 @pytest.mark.slow

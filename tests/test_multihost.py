@@ -77,7 +77,7 @@ def test_two_processes_train_like_one_process_with_four_devices(tmp_path):
         p.wait()
   for p, (out, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
-  assert "done: 12 steps" in outs[0][0]
+  assert "done: step 12" in outs[0][0]
   four = str(tmp_path / "four")
   one = str(tmp_path / "one")
   assert _launch(four, 4).returncode == 0

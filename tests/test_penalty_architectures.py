@@ -3,9 +3,8 @@
 Same penalty value and same gradient w.r.t. every critic parameter (float64,
 rtol 1e-6), for each critic the recipes build: the MLP critics (toy 2-D, digits
 8x8, MNIST 28x28, hidden widths shrunk for speed) and the DCGAN critic at image
-sizes 8, 16, 28, 32 and 64 with critic_norm "none" and "layer" (width 8), each
-with both ways of computing its strided convs (model.critic_conv). The
-critics come from configs/wgan_gp.py through factory.validate and
+sizes 8, 16, 28, 32 and 64 with critic_norm "none" and "layer" (width 8). The
+critics come from configs/wgan_gp.py through validation.validate and
 models.make_models, as a run builds them. No timings here:
 benchmarks/step_throughput.py measures which method is faster.
 """
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from configs import wgan_gp
-from jaxgan import factory
+from jaxgan import validation
 from jaxgan import models as models_lib
 from jaxgan import penalties
 from jaxgan.models import dcgan
@@ -36,12 +35,6 @@ CRITICS = [
      {"dataset.image_size": image_size, "model.width": 8, "model.critic_norm": norm})
     for size, (name, image_size) in _DCGAN_DATASETS.items()
     for norm in dcgan.CRITIC_NORMS
-] + [
-    (f"dcgan{size}_{norm}_space_to_depth", f"dataset={name},arch=dcgan",
-     {"dataset.image_size": image_size, "model.width": 8, "model.critic_norm": norm,
-      "model.critic_conv": "space_to_depth"})
-    for size, (name, image_size) in _DCGAN_DATASETS.items()
-    for norm in dcgan.CRITIC_NORMS
 ]
 
 
@@ -50,14 +43,13 @@ def _critic(arg, overrides):
   for key, value in overrides.items():
     section, leaf = key.split(".")
     config[section][leaf] = value
-  shape = factory.validate(config)
+  shape = validation.validate(config)
   _, critic = models_lib.make_models(config.model, shape)
   return critic, shape
 
 
 def test_every_critic_norm_and_the_shipped_image_sizes_are_covered():
   assert set(dcgan.CRITIC_NORMS) == {"none", "layer"}
-  assert set(dcgan.CRITIC_CONVS) == {"strided", "space_to_depth"}
   for size in _DCGAN_DATASETS:
     assert dcgan.num_blocks(size) is not None
 

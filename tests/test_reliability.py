@@ -130,8 +130,8 @@ def test_sigterm_and_sigint_checkpoint_the_current_step_and_exit_0(tmp_path, sig
   assert time.time() - sent < 15
   assert proc.returncode == 0, err[-2000:]
   name = signal.Signals(sig).name
-  assert f"received {name} at step" in out
-  step = int(out.split(f"received {name} at step ")[1].split(":")[0])
+  assert f"received {name}: saving a checkpoint" in out  # acknowledged when received
+  step = int(out.split(f"stopped by {name} at step ")[1].split(":")[0])
   assert os.listdir(os.path.join(workdir, "checkpoints")) == [str(step)]
   assert f"saved checkpoint step {step}" in out
 

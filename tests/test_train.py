@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from configs import dragan, lsgan, nsgan, wgan, wgan_gp
+from jaxgan import errors
 from jaxgan import factory
+from jaxgan import validation
 from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
 
@@ -23,7 +25,7 @@ def _small(config, *, n_critic=3, batch=8):
 
 
 def _setup(config, seed=0):
-  shape = factory.validate(config)
+  shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   state = train_lib.init_state(spec, jax.random.PRNGKey(seed), shape)
   real = jax.random.normal(jax.random.PRNGKey(seed + 100),

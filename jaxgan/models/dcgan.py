@@ -11,20 +11,16 @@ available instead (the paper's suggested replacement).
 Sizes: image_size = s0 * 2**n with s0 in {4, 7} and n >= 1 (8, 14, 16, 28, 32,
 56, 64, 112, 128, ...), which covers 8x8 digits, 28x28 MNIST and 32/64 colour.
 
-Upsampling (generator):
-  "conv_transpose"  4x4 transposed convolution, stride 2 (DCGAN, the seeds).
+Upsampling (generator), `upsample`:
+  "conv_transpose"  4x4 transposed convolution, stride 2 (DCGAN, the seeds),
+                    computed as four 2x2 stride-1 convolutions, one per output
+                    pixel phase, then depth_to_space (SubPixelConvTranspose): the
+                    same function and parameters as nn.ConvTranspose, with no
+                    lhs-dilated convolution, whose backward pass is slow on
+                    XLA:CPU (benchmarks/results/step_throughput.md, pmap-era rows
+                    2.upsample vs 2.upsample_impl).
   "depth_to_space"  3x3 convolution to 4x the channels, then a 2x2 pixel shuffle.
-                    Same output size and comparable capacity; its backward pass
-                    is ~3x faster on XLA:CPU than nn.ConvTranspose's (DESIGN.md
-                    measurement); with conv_transpose_impl="subpixel" the two
-                    upsamplings ran equally fast (step_throughput.py row 2.upsample).
-
-How a layer is computed, with identical parameters and values (speed only):
-  critic_conv          "strided": nn.Conv(4x4, stride 2); "space_to_depth": pad,
-                       space_to_depth, then a 2x2 stride-1 conv (SpaceToDepthConv).
-  conv_transpose_impl  "lax": nn.ConvTranspose (an lhs-dilated conv); "subpixel":
-                       four 2x2 stride-1 convs, one per output phase, then
-                       depth_to_space (SubPixelConvTranspose).
+                    Same output size and comparable capacity.
 """
 
 from __future__ import annotations
@@ -35,8 +31,6 @@ import jax.numpy as jnp
 
 UPSAMPLE_METHODS = ("conv_transpose", "depth_to_space")
 CRITIC_NORMS = ("none", "layer")
-CRITIC_CONVS = ("strided", "space_to_depth")
-CONV_TRANSPOSE_IMPLS = ("lax", "subpixel")
 _BASE_SIZES = (4, 7)
 
 
@@ -63,43 +57,6 @@ def depth_to_space(x, block: int = 2):
   x = x.reshape(b, h, w, block, block, c_out)
   x = x.transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(b, h * block, w * block, c_out)
-
-
-def space_to_depth(x, block: int = 2):
-  """[B, H*b, W*b, C] -> [B, H, W, b*b*C], channels ordered (row offset, col offset, C)."""
-  b, h, w, c = x.shape
-  x = x.reshape(b, h // block, block, w // block, block, c)
-  x = x.transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(b, h // block, w // block, block * block * c)
-
-
-class SpaceToDepthConv(nn.Module):
-  """The critic's 4x4 stride-2 SAME convolution, computed without a stride.
-
-  On an even-sized input, SAME pads one pixel each side, so the conv equals
-  pad(1) -> space_to_depth(2) -> a 2x2 stride-1 VALID conv whose kernel is the 4x4
-  one rearranged: W[2a+p, 2b+q, c, o] -> W'[a, b, (p, q, c), o]. Every derivative
-  (w.r.t. input or kernel) is then a stride-1 convolution with no lhs/rhs dilation.
-  The parameters are nn.Conv's (kernel [4, 4, Cin, Cout], bias [Cout], same init),
-  so checkpoints and parameter trees do not depend on the choice.
-  """
-
-  features: int
-
-  @nn.compact
-  def __call__(self, x):
-    cin = x.shape[-1]
-    if x.shape[1] % 2 or x.shape[2] % 2:
-      raise ValueError(f"space_to_depth conv needs an even-sized input, got {x.shape}")
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                        (4, 4, cin, self.features), jnp.float32)
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
-    kernel = kernel.reshape(2, 2, 2, 2, cin, self.features).transpose(0, 2, 1, 3, 4, 5)
-    kernel = kernel.reshape(2, 2, 4 * cin, self.features)
-    h = space_to_depth(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))))
-    y = jax.lax.conv_general_dilated(h, kernel.astype(x.dtype), (1, 1), "VALID",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias.astype(x.dtype)
 
 
 class SubPixelConvTranspose(nn.Module):
@@ -130,24 +87,16 @@ class SubPixelConvTranspose(nn.Module):
 
 
 class Upsample(nn.Module):
+  """x2 upsampling block: `method` is one of UPSAMPLE_METHODS (validated config)."""
+
   features: int
   method: str
-  conv_transpose_impl: str = "lax"  # CONV_TRANSPOSE_IMPLS (method "conv_transpose")
 
   @nn.compact
   def __call__(self, x):
     if self.method == "conv_transpose":
-      if self.conv_transpose_impl == "lax":
-        return nn.ConvTranspose(self.features, (4, 4), strides=(2, 2), padding="SAME",
-                                name="ConvTranspose_0")(x)
-      if self.conv_transpose_impl == "subpixel":
-        return SubPixelConvTranspose(self.features, name="ConvTranspose_0")(x)
-      raise ValueError(f"unknown model.conv_transpose_impl {self.conv_transpose_impl!r}; "
-                       f"allowed: {', '.join(CONV_TRANSPOSE_IMPLS)}")
-    if self.method == "depth_to_space":
-      return depth_to_space(nn.Conv(self.features * 4, (3, 3), padding="SAME")(x))
-    raise ValueError(
-        f"unknown model.upsample {self.method!r}; allowed: {', '.join(UPSAMPLE_METHODS)}")
+      return SubPixelConvTranspose(self.features, name="ConvTranspose_0")(x)
+    return depth_to_space(nn.Conv(self.features * 4, (3, 3), padding="SAME")(x))
 
 
 class DCGANGenerator(nn.Module):
@@ -159,8 +108,6 @@ class DCGANGenerator(nn.Module):
   upsample: str
   batch_norm: bool
   bn_momentum: float
-  bn_axis_name: str | None = None  # "data" under pmap: statistics over all devices
-  conv_transpose_impl: str = "lax"  # CONV_TRANSPOSE_IMPLS: how conv_transpose is computed
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -169,8 +116,9 @@ class DCGANGenerator(nn.Module):
 
     def norm_relu(h):
       if self.batch_norm:
+        # Statistics over the global batch: the step is one computation over it.
         h = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                         epsilon=1e-5, axis_name=self.bn_axis_name if train else None)(h)
+                         epsilon=1e-5)(h)
       return nn.relu(h)
 
     features = self.width * 2 ** (n - 1)
@@ -178,9 +126,9 @@ class DCGANGenerator(nn.Module):
     h = norm_relu(h.reshape(z.shape[0], base, base, features))
     for _ in range(n - 1):
       features //= 2
-      h = norm_relu(Upsample(features, self.upsample, self.conv_transpose_impl)(h))
+      h = norm_relu(Upsample(features, self.upsample)(h))
     # The last block goes straight to the image channels, as in DCGAN / WGAN-GP.
-    return jnp.tanh(Upsample(self.channels, self.upsample, self.conv_transpose_impl)(h))
+    return jnp.tanh(Upsample(self.channels, self.upsample)(h))
 
 
 class DCGANCritic(nn.Module):
@@ -189,21 +137,13 @@ class DCGANCritic(nn.Module):
   image_size: int
   width: int
   norm: str
-  conv: str = "strided"  # CRITIC_CONVS: how the 4x4 stride-2 convolutions are computed
 
   @nn.compact
   def __call__(self, x):
     n = num_blocks(self.image_size)
     h = x
     for i in range(n):
-      if self.conv == "strided":
-        h = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding="SAME",
-                    name=f"Conv_{i}")(h)
-      elif self.conv == "space_to_depth":
-        h = SpaceToDepthConv(self.width * 2**i, name=f"Conv_{i}")(h)
-      else:
-        raise ValueError(f"unknown model.critic_conv {self.conv!r}; allowed: "
-                         f"{', '.join(CRITIC_CONVS)}")
+      h = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding="SAME")(h)
       if self.norm == "layer" and i > 0:
         # Per-example normalisation over (H, W, C): keeps examples independent.
         h = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=(-3, -2, -1))(h)

@@ -1,0 +1,121 @@
+"""What launch.py calls: process set-up, the config of a command line, one call per mode.
+
+`resolve_config(mode, spec, overrides, workdir)` decides which config a command
+means. Training needs --config. Sampling and evaluation default to the run's own
+config.json, with overrides only of keys that cannot change what the checkpoint
+means (log.*, eval.*); with an explicit --config, it must match the run's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from absl import logging as absl_logging
+
+from jaxgan import config_io
+from jaxgan import errors
+from jaxgan import workdir as workdir_lib
+
+# Keys that may be overridden on top of a run's own config.json (sample / eval).
+RESTORE_OVERRIDABLE = ("log.", "eval.")
+
+logger = logging.getLogger("jaxgan")
+
+
+def resolve_config(mode: str, spec: str | None, overrides, workdir: str, *,
+                   allow_config_change: bool = False):
+  """The config for `mode`; logs warnings about it. Raises errors.UserError."""
+  wd = workdir_lib.Workdir(workdir)
+  if mode != "train":
+    wd.check_readable_run()
+  if spec is None:
+    if mode == "train":
+      raise errors.ConfigError("--mode=train needs --config, e.g. "
+                               "--config=configs/wgan_gp.py (see --help)")
+    config = wd.read_config()
+    bad = [k for k, _ in overrides if not k.startswith(RESTORE_OVERRIDABLE)]
+    if bad:
+      raise errors.ConfigError(
+          f"--config.{bad[0]} would change what the checkpoint means; with the run's own "
+          f"config only {', '.join(p + '*' for p in RESTORE_OVERRIDABLE)} may be "
+          f"overridden (or pass --config explicitly)")
+    config_io.apply_overrides(config, overrides)
+    return config
+  config, warnings = config_io.load(spec, overrides)
+  for warning in warnings:
+    logger.warning("WARNING: %s", warning)
+  if mode != "train":
+    wd.check_config(config, allow_change=allow_config_change, training=False)
+  return config
+
+
+def setup_logging(process_index: int, process_count: int, verbose: bool) -> None:
+  """jaxgan's lines on stdout (prefixed by the process in multi-process runs);
+  third-party libraries only from ERROR up unless `verbose`."""
+  prefix = f"[p{process_index}] " if process_count > 1 else ""
+  handler = logging.StreamHandler(sys.stdout)
+  handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(message)s", "%H:%M:%S"))
+  jaxgan_logger = logging.getLogger("jaxgan")
+  jaxgan_logger.handlers[:] = [handler]
+  jaxgan_logger.setLevel(logging.INFO)
+  jaxgan_logger.propagate = False
+  if not verbose:
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    logging.getLogger().setLevel(logging.ERROR)
+
+
+def check_process_flags(address, num_processes, process_id) -> None:
+  """Multi-host flags are complete and consistent (checked before any device is used)."""
+  if address is None:
+    if num_processes is not None or process_id is not None:
+      raise errors.ConfigError(
+          "--num_processes/--process_id need --coordinator_address=HOST:PORT")
+    return
+  if num_processes is None or num_processes < 1:
+    raise errors.ConfigError(f"--num_processes must be >= 1 with --coordinator_address, "
+                             f"got {num_processes}")
+  if process_id is None or not 0 <= process_id < num_processes:
+    raise errors.ConfigError(f"--process_id must be in [0, {num_processes}), got {process_id}")
+
+
+def setup_process(address, num_processes, process_id, jax_cache_dir: str, *,
+                  verbose: bool) -> None:
+  """Compilation cache, jax.distributed (CPU collectives through gloo), logging."""
+  check_process_flags(address, num_processes, process_id)
+  if not verbose:  # before JAX looks for backends and logs what it did not find
+    absl_logging.set_verbosity(absl_logging.ERROR)
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax_cache_dir and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(jax_cache_dir))
+  if address is not None:
+    # Before any device is touched. On CPU, cross-process collectives need gloo.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
+                               process_id=process_id)
+  setup_logging(jax.process_index(), jax.process_count(), verbose)
+  logger.info("process %d of %d; devices: %d local of %d (%s)", jax.process_index(),
+              jax.process_count(), jax.local_device_count(), jax.device_count(),
+              jax.default_backend())
+
+
+def train(config, workdir: str, *, allow_config_change: bool) -> None:
+  from jaxgan import loop  # pylint: disable=g-import-not-at-top
+  loop.train_and_evaluate(config, workdir, allow_config_change=allow_config_change)
+
+
+def sample(config, workdir: str, step) -> None:
+  from jaxgan import loop  # pylint: disable=g-import-not-at-top
+  out = loop.sample_from_checkpoint(config, workdir, step)
+  for label, paths in out.items():
+    if label != "step":
+      print(f"step {out['step']} ({label} generator): wrote {paths['png']} and {paths['npy']}")
+
+
+def evaluate(config, workdir: str, step) -> None:
+  from jaxgan import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
+  from jaxgan import loop  # pylint: disable=g-import-not-at-top
+  result = loop.evaluate_from_checkpoint(config, workdir, step)
+  print(f"step {result['step']}: {evaluate_lib.summary_line(result)}")
+  print(f"wrote {result['path']} and {', '.join(result['plots'])}")

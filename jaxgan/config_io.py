@@ -1,0 +1,276 @@
+"""Configs in and out: recipe files with variants, command-line overrides, JSON.
+
+`load(spec, overrides)` is what `launch.py --config=SPEC --config.KEY=VALUE ...`
+means: SPEC is a recipe file with an optional variant
+(`configs/wgan_gp.py:dataset=mnist`) or a run's `config.json`; each override
+sets one existing key, its text parsed by the key's type. Every problem is one
+errors.ConfigError naming the flag and what is allowed. `override_flag` writes a
+value back as a flag that `load` parses to the same value, for every key type
+(the workdir's refusal message uses it).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib.util
+import json
+import os
+import shlex
+import sys
+
+import ml_collections
+
+from jaxgan import errors
+
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+
+
+# --- JSON -------------------------------------------------------------------------
+
+
+def to_json(config) -> dict:
+  """The resolved config as plain JSON data (tuples become lists)."""
+  return json.loads(config.to_json())
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+  """{"a": {"b": 1}} -> {"a.b": 1}."""
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def _tuples(value):
+  if isinstance(value, list):
+    return tuple(_tuples(v) for v in value)
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  return value
+
+
+def load_json(path: str) -> ml_collections.ConfigDict:
+  """A config.json written by a run, as a locked ConfigDict (lists back to tuples)."""
+  try:
+    with open(path) as f:
+      data = json.load(f)
+  except (OSError, ValueError) as e:
+    raise errors.ConfigError(f"cannot read config {path}: {e}") from None
+  config = ml_collections.ConfigDict(_tuples(data))
+  config.lock()
+  return config
+
+
+# --- Recipe files -----------------------------------------------------------------
+
+
+def _load_recipe(path: str):
+  if not os.path.isfile(path):
+    raise errors.ConfigError(f"config file not found: {path}")
+  # Recipes import their shared module as `configs.common`: the directory that
+  # holds configs/ must be importable.
+  root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+  if root not in sys.path:
+    sys.path.insert(0, root)
+  name = "jaxgan_recipe_" + os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise errors.ConfigError(f"{path} is not a recipe: it has no get_config(arg=None)")
+  return module
+
+
+def _split_spec(spec: str) -> tuple[str, str | None]:
+  path, sep, variant = spec.partition(":")
+  return path, (variant if sep else None)
+
+
+def load_recipe(spec: str) -> ml_collections.ConfigDict:
+  """`configs/NAME.py[:variant]` or a `config.json` -> a locked ConfigDict."""
+  path, variant = _split_spec(spec)
+  if path.endswith(".json"):
+    if variant is not None:
+      raise errors.ConfigError(f"--config={spec}: a config.json takes no variant")
+    return load_json(path)
+  module = _load_recipe(path)
+  try:
+    config = module.get_config(variant)
+  except ValueError as e:  # configs.common.parse_arg: an unknown variant key or value
+    raise errors.ConfigError(f"--config={spec}: {e}") from None
+  config.lock()
+  return config
+
+
+# --- Overrides --------------------------------------------------------------------
+
+
+def _node_and_leaf(config, key: str, flag: str):
+  node = config
+  parts = key.split(".")
+  for depth, part in enumerate(parts):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      known = sorted(flatten(to_json(config)))
+      close = difflib.get_close_matches(key, known, n=1)
+      hint = f"; did you mean {close[0]}?" if close else ""
+      raise errors.ConfigError(f"unknown config key in {flag}{hint}")
+    if depth < len(parts) - 1:
+      node = node[part]
+  if isinstance(node[parts[-1]], ml_collections.ConfigDict):
+    raise errors.ConfigError(f"{flag}: {key} is a group of keys; set one of its keys")
+  return node, parts[-1]
+
+
+def _value_type(node, leaf):
+  value = node[leaf]
+  if value is None:  # a placeholder: its declared type, if it has one
+    return node.get_ref(leaf).get_type()
+  return type(value)
+
+
+def parse_value(text: str, kind, flag: str):
+  """Parses the text of `flag` as a value of type `kind` (None: any literal)."""
+  if text.strip().lower() == "none" and kind is not bool:
+    return None
+  try:
+    if kind is bool:
+      if text.strip().lower() in _TRUE:
+        return True
+      if text.strip().lower() in _FALSE:
+        return False
+      raise ValueError
+    if kind is int:
+      return int(text)
+    if kind is float:
+      return float(text)
+    if kind is str:
+      return text
+    if kind in (tuple, list):
+      value = ast.literal_eval(text)
+      if not isinstance(value, (tuple, list)):
+        value = (value,)
+      return tuple(value) if kind is tuple else list(value)
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    what = {bool: "true or false", int: "an integer", float: "a number",
+            tuple: "a tuple such as (256,256)", list: "a list such as [1,2]"}.get(
+                kind, "a Python literal")
+    raise errors.ConfigError(f"bad value in {flag}: expected {what}") from None
+
+
+def apply_overrides(config, overrides) -> list[str]:
+  """Sets `key=text` pairs (from --config.KEY=TEXT) on `config`; returns the keys set."""
+  keys = []
+  for key, text in overrides:
+    flag = f"--config.{key}={text}"
+    node, leaf = _node_and_leaf(config, key, flag)
+    value = parse_value(text, _value_type(node, leaf), flag)
+    try:
+      node[leaf] = value
+    except TypeError as e:
+      raise errors.ConfigError(f"bad value in {flag}: {e}") from None
+    keys.append(key)
+  return keys
+
+
+def split_overrides(argv):
+  """(argv without --config.KEY[=VALUE] flags, [(KEY, VALUE), ...])."""
+  rest, overrides = [], []
+  args = list(argv)
+  i = 0
+  while i < len(args):
+    arg = args[i]
+    if arg.startswith("--config."):
+      key, sep, value = arg[len("--config."):].partition("=")
+      if not sep:
+        if i + 1 >= len(args):
+          raise errors.ConfigError(f"{arg} needs a value: {arg}=VALUE")
+        i += 1
+        value = args[i]
+      overrides.append((key, value))
+    else:
+      rest.append(arg)
+    i += 1
+  return rest, overrides
+
+
+def _format_scalar(value) -> str:
+  if isinstance(value, (list, tuple)):
+    inner = ",".join(_format_scalar(v) for v in value)
+    return f"({inner},)" if len(value) == 1 else f"({inner})"
+  if isinstance(value, str):
+    return value
+  return repr(value)
+
+
+def override_flag(key: str, value) -> str:
+  """`--config.KEY=VALUE` that `load` parses back to `value` (shell-quoted if needed)."""
+  return shlex.quote(f"--config.{key}={_format_scalar(value)}")
+
+
+# --- What a command line means ------------------------------------------------------
+
+
+def _dataset_warning(spec: str, config, overridden) -> str | None:
+  """A warning when --config.dataset.name keeps another dataset's recipe defaults."""
+  path, variant = _split_spec(spec)
+  if "dataset.name" not in overridden or path.endswith(".json"):
+    return None
+  items = [i for i in (variant or "").split(",") if i.strip()]
+  items = [i for i in items if not i.strip().startswith("dataset=")]
+  items.append(f"dataset={config.dataset.name}")
+  new_variant = ",".join(items)
+  try:
+    recipe = _load_recipe(path).get_config(new_variant)
+  except ValueError:  # that dataset is not a variant of this recipe
+    return None
+  ours, theirs = flatten(to_json(config)), flatten(to_json(recipe))
+  differ = [k for k in sorted(ours) if k in theirs and ours[k] != theirs[k]
+            and k not in overridden and not k.startswith("log.")]
+  if not differ:
+    return None
+  shown = ", ".join(f"{k} {ours[k]!r} (recipe: {theirs[k]!r})" for k in differ[:6])
+  more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
+  return (f"--config.dataset.name={config.dataset.name} keeps settings made for another "
+          f"dataset: {shown}{more}; for this dataset's recipe use "
+          f"--config={path}:{new_variant}")
+
+
+def load(spec: str, overrides=()) -> tuple[ml_collections.ConfigDict, list[str]]:
+  """The config a command line asks for, and warnings to show the user."""
+  config = load_recipe(spec)
+  overridden = apply_overrides(config, overrides)
+  warning = _dataset_warning(spec, config, overridden)
+  return config, [warning] if warning else []
+
+
+def usage(doc: str, flags_help: str, configs_dir: str) -> str:
+  """launch.py --help: what it does, the recipes and their variants, the flags."""
+  return "\n".join([doc.strip(), "", recipes_help(configs_dir), "", "Flags:", flags_help])
+
+
+def recipes_help(configs_dir: str) -> str:
+  """The recipes in `configs_dir` with their variants, for --help."""
+  lines = ["Recipes (--config=configs/NAME.py[:variant,...]):"]
+  for name in sorted(os.listdir(configs_dir)):
+    if not name.endswith(".py") or name in ("__init__.py", "common.py"):
+      continue
+    module = _load_recipe(os.path.join(configs_dir, name))
+    doc = (module.__doc__ or "").strip().splitlines()
+    lines.append(f"  configs/{name}: {doc[0] if doc else ''}")
+    variants = [l.strip() for l in doc if l.strip().lower().startswith("variants")]
+    start = doc.index(next(l for l in doc if l.strip() == variants[0])) if variants else None
+    if start is not None:
+      block = []
+      for line in doc[start:]:
+        if not line.strip():
+          break
+        block.append(line.strip())
+      lines.append("      " + " ".join(block))
+  lines.append("Any config value: --config.KEY=VALUE, e.g. --config.train.n_critic=3.")
+  return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""Every rule a config must satisfy, in one table, checked before anything runs.
+
+`validate(config)` walks RULES and raises errors.ConfigError with one line naming
+the key, its value and what is allowed. It builds no model, touches no device and
+writes nothing, so a typo costs one line and never touches an existing run. The
+rest of the library trusts a validated config.
+
+A rule is (key, predicate on the value, what is allowed[, when it applies]).
+Choices list their allowed values from the registries the code uses (losses,
+penalties, models, datasets), so adding an entry to a registry is one edit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from jaxgan import data as data_lib
+from jaxgan import errors
+from jaxgan import losses as losses_lib
+from jaxgan import penalties
+from jaxgan.models import ARCHS
+from jaxgan.models import dcgan
+
+OPTIMIZERS = ("adam", "rmsprop")
+SCHEDULES = ("constant", "linear")
+
+
+def _always(config) -> bool:
+  del config
+  return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """`key`'s value must satisfy `ok`; `allowed` says what is (for the message)."""
+
+  key: str
+  ok: Callable[[Any], bool]
+  allowed: str
+  when: Callable[[Any], bool] = _always
+  choices: tuple = ()  # set for a choice among names: "unknown KEY 'x'; allowed: ..."
+
+  def message(self, value) -> str:
+    if self.choices:
+      return f"unknown {self.key} {value!r}; allowed: {', '.join(self.choices)}"
+    return f"{self.key} must be {self.allowed}, got {value!r}"
+
+
+def choice(key, allowed, when=_always) -> Rule:
+  allowed = tuple(allowed)
+  return Rule(key, lambda v: v in allowed, ", ".join(allowed), when, allowed)
+
+
+def at_least(key, low, when=_always) -> Rule:
+  return Rule(key, lambda v: v >= low, f">= {low}", when)
+
+
+def unit_interval(key, *, closed: bool = False) -> Rule:
+  if closed:
+    return Rule(key, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+  return Rule(key, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+
+
+def _image(config) -> bool:
+  return config.dataset.name in data_lib.IMAGE_DATASETS
+
+
+def _dcgan(config) -> bool:
+  return config.model.arch == "dcgan"
+
+
+def _optimizer_rules(prefix: str) -> list[Rule]:
+  return [
+      choice(f"{prefix}.name", OPTIMIZERS),
+      Rule(f"{prefix}.learning_rate", lambda v: v > 0, "> 0"),
+      unit_interval(f"{prefix}.b1"),
+      unit_interval(f"{prefix}.b2"),
+      unit_interval(f"{prefix}.decay"),
+      at_least(f"{prefix}.eps", 0),
+      choice(f"{prefix}.schedule", SCHEDULES),
+  ]
+
+
+RULES: tuple[Rule, ...] = tuple([
+    choice("dataset.name", data_lib.DATASETS),
+    at_least("dataset.image_size", 1, when=_image),
+    Rule("dataset.path", bool, "a directory of images when dataset.name='folder'",
+         when=lambda c: c.dataset.name == "folder"),
+    at_least("dataset.shuffle_buffer", 1),
+    choice("model.arch", ARCHS),
+    at_least("model.z_dim", 1),
+    at_least("model.width", 1, when=_dcgan),
+    choice("model.upsample", dcgan.UPSAMPLE_METHODS, when=_dcgan),
+    choice("model.critic_norm", dcgan.CRITIC_NORMS, when=_dcgan),
+    Rule("model.hidden", lambda v: len(v) > 0 and min(v) >= 1,
+         "a non-empty tuple of positive widths", when=lambda c: c.model.arch == "mlp"),
+    choice("loss.name", losses_lib.LOSS_NAMES),
+    choice("penalty.name", penalties.PENALTY_NAMES),
+    choice("penalty.method", penalties.PENALTY_METHODS),
+    choice("penalty.perturbation", penalties.DRAGAN_PERTURBATIONS),
+    at_least("penalty.weight", 0),
+    at_least("penalty.target", 0),
+    at_least("penalty.noise_variance", 0),
+    at_least("penalty.noise_scale", 0),
+    at_least("train.num_steps", 1),
+    at_least("train.batch_size", 1),
+    at_least("train.n_critic", 1),
+    Rule("train.weight_clip", lambda v: v is None or v > 0, "> 0 (or None to disable)"),
+    Rule("train.critic_unroll", lambda v: v >= 0, ">= 0 (0 = per-backend default)"),
+    at_least("optimizer.decay_steps", 1),
+    *_optimizer_rules("optimizer.critic"),
+    *_optimizer_rules("optimizer.generator"),
+    unit_interval("ema.decay"),
+    at_least("ema.start_step", 0),
+    at_least("log.every", 1),
+    at_least("log.sample_every", 1),
+    at_least("log.checkpoint_every", 1),
+    at_least("log.max_checkpoints", 1),
+    at_least("log.num_samples", 1),
+    Rule("log.eval_every", lambda v: v >= 0, ">= 0 (0 = never)"),
+    # Two samples at least: the distances' unbiased estimators need pairs.
+    at_least("eval.num_samples", 2),
+    Rule("eval.hq_sigmas", lambda v: v > 0, "> 0"),
+    unit_interval("eval.strict_fraction", closed=True),
+    at_least("eval.num_projections", 1),
+    Rule("eval.mmd_bandwidths", lambda v: all(b > 0 for b in v),
+         "positive length scales (or () for no MMD)"),
+    at_least("eval.kid_subsets", 1),
+    at_least("eval.kid_subset_size", 2),
+])
+
+
+def _get(config, key: str):
+  node = config
+  for part in key.split("."):
+    node = node[part]
+  return node
+
+
+def _check_model_fits_data(model_cfg, data_shape) -> None:
+  """The rules that need the data's shape: a DCGAN needs square images it can build."""
+  if model_cfg.arch != "dcgan":
+    return
+  if len(data_shape) != 3:
+    raise errors.ConfigError(
+        f"model.arch 'dcgan' needs image data [H, W, C], got data of shape "
+        f"{tuple(data_shape)}; use model.arch='mlp' for 2-D toy data")
+  if data_shape[0] != data_shape[1] or dcgan.num_blocks(data_shape[0]) is None:
+    raise errors.ConfigError(
+        f"model.arch 'dcgan' cannot build images of size {data_shape[0]}x{data_shape[1]}; "
+        f"allowed square sizes: {', '.join(map(str, dcgan.supported_sizes()))}")
+
+
+def validate(config) -> tuple[int, ...]:
+  """Checks every rule; returns the shape of one example of the data.
+
+  Raises:
+    errors.ConfigError: one line naming the first bad key, its value and what is
+      allowed.
+  """
+  for rule in RULES:
+    if rule.when(config):
+      value = _get(config, rule.key)
+      try:
+        ok = rule.ok(value)
+      except TypeError:  # e.g. a string where a number belongs
+        ok = False
+      if not ok:
+        raise errors.ConfigError(rule.message(value))
+  try:
+    losses_lib.get_loss(config.loss.name, **config.loss.options.to_dict())
+    data_shape = tuple(data_lib.data_shape(config.dataset))
+  except ValueError as e:  # a loss option, or a folder's contents decide the shape
+    raise errors.ConfigError(str(e)) from None
+  _check_model_fits_data(config.model, data_shape)
+  return data_shape

@@ -1,0 +1,161 @@
+"""The workdir policy: its paths, whether it can be used, and whose run it holds.
+
+A workdir holds one run. A workdir "holds a run" once it has a checkpoint; before
+that (a run that never got past start-up) it protects nothing, so any config may
+start there. Training writes nothing into it until the data is open and the
+first step has compiled (jaxgan/loop.py).
+
+A run's config.json is the resolved config it was trained with. Resuming with a
+different config is refused when the difference changes what the run is; the
+refusal names the differing keys and the --config flags that bring back the
+run's values. Changing the run's length, its logging, evaluation and
+compilation settings is allowed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+
+from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import config_io
+from jaxgan import errors
+
+logger = logging.getLogger("jaxgan")
+
+# Keys a resumed run may change without changing what it is: its length (and the
+# schedule horizon that follows it, warned about), logging and evaluation
+# settings, and the critic loop's unroll factor (how the same updates compile).
+RESUMABLE_PREFIXES = ("train.num_steps", "optimizer.decay_steps", "train.critic_unroll",
+                      "log.", "eval.")
+
+# Keys that jaxgan no longer has, and why a run that set them still means the same.
+RETIRED_KEYS = {
+    "model.critic_conv": "every value computed the same critic (a speed option)",
+    "model.conv_transpose_impl": "every value computed the same conv_transpose",
+}
+
+
+class Workdir:
+  """Paths and checks of one run directory."""
+
+  def __init__(self, path: str):
+    self.path = os.path.abspath(os.path.expanduser(path))
+    self.config_path = os.path.join(self.path, "config.json")
+    self.checkpoints = os.path.join(self.path, "checkpoints")
+    self.samples = os.path.join(self.path, "samples")
+    self.eval = os.path.join(self.path, "eval")
+    self.metrics = os.path.join(self.path, "metrics.jsonl")
+
+  def holds_run(self) -> bool:
+    """Whether a run has saved a checkpoint here (only then is there a run to protect)."""
+    return checkpoint_lib.has_steps(self.checkpoints)
+
+  def check_writable(self) -> None:
+    """Raises WorkdirError unless the workdir is (or can be created as) a writable dir."""
+    path = self.path
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise errors.WorkdirError(f"workdir {path} is a file, not a directory; "
+                                f"choose another --workdir")
+    existing = path
+    while not os.path.exists(existing):
+      existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+      raise errors.WorkdirError(f"workdir {path} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+      raise errors.WorkdirError(f"workdir {path} is not writable "
+                                f"({existing} is read-only); choose another --workdir")
+    for sub in (self.checkpoints, self.samples, self.eval):
+      if os.path.exists(sub) and not os.access(sub, os.W_OK | os.X_OK):
+        raise errors.WorkdirError(f"{sub} is read-only; cannot write this run")
+
+  def check_readable_run(self) -> None:
+    """Raises unless the workdir is a directory with checkpoints (sample / eval modes)."""
+    if not os.path.exists(self.path):
+      raise errors.NoCheckpointError(f"workdir {self.path} does not exist; train first "
+                                     f"with --mode=train")
+    if not os.path.isdir(self.path):
+      raise errors.WorkdirError(f"workdir {self.path} is a file, not a run directory")
+    if not self.holds_run():
+      raise errors.NoCheckpointError(
+          f"no checkpoint in {self.checkpoints}; train first with --mode=train")
+
+  def check_outputs_writable(self, directory: str) -> None:
+    """Raises WorkdirError unless `directory` (inside the workdir) can be written."""
+    existing = directory
+    while not os.path.exists(existing):
+      existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+      raise errors.WorkdirError(f"cannot write {directory}: {existing} is read-only")
+
+  def read_config(self):
+    """The run's own config (config.json) as a ConfigDict."""
+    if not os.path.exists(self.config_path):
+      raise errors.NoCheckpointError(
+          f"{self.config_path} does not exist; pass the run's --config, or train first")
+    return config_io.load_json(self.config_path)
+
+  def write_config(self, config) -> None:
+    """Writes config.json (atomically), unless it already holds exactly this config."""
+    text = json.dumps(config_io.to_json(config), indent=2, sort_keys=True) + "\n"
+    if os.path.exists(self.config_path):
+      with open(self.config_path) as f:
+        if f.read() == text:
+          return
+    tmp = self.config_path + ".tmp"
+    try:
+      os.makedirs(self.path, exist_ok=True)
+      with open(tmp, "w") as f:
+        f.write(text)
+      os.replace(tmp, self.config_path)
+    except OSError as e:
+      if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        raise errors.WorkdirError(f"cannot write {self.config_path}: {e.strerror}") from None
+      raise
+
+  def check_config(self, config, *, allow_change: bool = False,
+                   training: bool = True) -> None:
+    """Refuses to continue the run here with a config that changes what it is.
+
+    Raises WorkdirError naming the differing keys (old -> new) and the flags that
+    bring back the run's values. A key the run's config.json does not have was added
+    to jaxgan after the run was made: its default reproduces the earlier behaviour,
+    so it is a warning. Keys in RETIRED_KEYS are ignored. `training` adds the
+    warning that a re-sized linear decay makes the learning rate jump.
+    """
+    if allow_change or not self.holds_run() or not os.path.exists(self.config_path):
+      return
+    with open(self.config_path) as f:
+      old = config_io.flatten(json.load(f))
+    new = config_io.flatten(config_io.to_json(config))
+    for key in [k for k in old if k in RETIRED_KEYS]:
+      logger.info("config.json has %s=%r, which jaxgan no longer has (%s)", key, old[key],
+                  RETIRED_KEYS[key])
+      del old[key]
+    added = sorted(k for k in set(new) - set(old) if not k.startswith(RESUMABLE_PREFIXES))
+    if added and training:
+      logger.warning("WARNING: %s predates config keys %s; using their values %s",
+                     self.config_path, ", ".join(added),
+                     ", ".join(f"{k}={new[k]!r}" for k in added))
+    changed = [k for k in sorted(old) if k not in new or (
+        old[k] != new[k] and not k.startswith(RESUMABLE_PREFIXES))]
+    if changed:
+      diffs = [f"{k}: {old[k]!r} -> {new.get(k, '<missing>')!r}" for k in changed]
+      keep = [config_io.override_flag(k, old[k]) for k in changed if k in new]
+      raise errors.WorkdirError(
+          f"workdir {self.path} holds a run with a different config "
+          f"({'; '.join(diffs)}). Use a new --workdir"
+          + (f", or pass the run's values: {' '.join(keep)} ;" if keep else ",")
+          + " or pass --allow_config_change to continue this run with the new values")
+    schedules = (new.get("optimizer.critic.schedule"), new.get("optimizer.generator.schedule"))
+    if training and "linear" in schedules and old.get("optimizer.decay_steps", old.get(
+        "train.num_steps")) != new.get("optimizer.decay_steps"):
+      logger.warning(
+          "WARNING: the linear learning-rate decay now spans %s steps instead of the "
+          "run's %s, so the rate jumps at the resumed step; pass %s to keep it",
+          new.get("optimizer.decay_steps"),
+          old.get("optimizer.decay_steps", old.get("train.num_steps")),
+          config_io.override_flag("optimizer.decay_steps",
+                                  old.get("optimizer.decay_steps", old.get("train.num_steps"))))
