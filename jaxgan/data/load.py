@@ -59,13 +59,14 @@ def load_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
   size, channels = dataset_cfg.image_size, properties.channels(dataset_cfg)
   if entry.kind == registry.FOLDER:
     properties.require_labels(dataset_cfg)
-    files, labels = folder.evaluation_split(folder.read_folder(dataset_cfg.path), split)
+    contents = folder.read_folder(dataset_cfg.path)
+    files, labels = folder.evaluation_split(contents, split)
     files = files[process_index::process_count][:limit]
     labels = labels[process_index::process_count][:limit]
 
-    def load_file(path):
-      return preprocess.to_model_input(preprocess.decode_file(path, channels), size,
-                                       channels)
+    def load_file(path):  # decoded as the stream decodes (stream._folder_records)
+      image = preprocess.decode_file(path, contents.channels)
+      return preprocess.to_model_input(image, size, channels)
 
     ds = tf.data.Dataset.from_tensor_slices(list(files)).map(
         load_file, num_parallel_calls=tf.data.AUTOTUNE)

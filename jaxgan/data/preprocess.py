@@ -44,6 +44,10 @@ def to_model_input(image: tf.Tensor, image_size: int, channels: int) -> tf.Tenso
 
 
 def decode_file(path: tf.Tensor, channels: int) -> tf.Tensor:
-  """The JPEG/PNG file at `path` as uint8 [h, w, channels] (TF converts grey/colour)."""
+  """The JPEG/PNG file at `path` as uint8 [h, w, channels], alpha dropped.
+
+  channels=3 repeats a grey image; channels=1 is exact for grey images only (the
+  decoder's own conversion would turn colour into grey).
+  """
   return tf.io.decode_image(tf.io.read_file(path), channels=channels,
                             expand_animations=False)

@@ -91,7 +91,7 @@ def _tfds_records(cfg: ml_collections.ConfigDict, *, with_labels: bool,
                 cfg.shuffle_buffer)
 
 
-def _folder_records(cfg: ml_collections.ConfigDict, *, with_labels: bool, channels: int,
+def _folder_records(cfg: ml_collections.ConfigDict, *, with_labels: bool,
                     process_index: int, process_count: int) -> Source:
   """The file names (and class ids) of this process's shard of the folder."""
   images = folder.read_folder(cfg.path)
@@ -106,7 +106,9 @@ def _folder_records(cfg: ml_collections.ConfigDict, *, with_labels: bool, channe
     records = tf.data.Dataset.from_tensor_slices(files)
 
   def decode(path):
-    return preprocess.decode_file(path, channels)
+    # An all-grey folder decodes to one exact channel; any colour image to RGB
+    # (to_model_input then converts, as it converts TFDS images).
+    return preprocess.decode_file(path, images.channels)
 
   # File names are tiny, so shuffle whole epochs instead of a window.
   return Source(records, len(files), decode, len(files))
@@ -117,8 +119,8 @@ def items(cfg: ml_collections.ConfigDict, *, channels: int, with_labels: bool,
           n_critic: int, start: int) -> Iterator:
   """Streamed items from item `start` on (see `pipeline.make_iterator`)."""
   if registry.info(cfg.name).kind == registry.FOLDER:
-    source = _folder_records(cfg, with_labels=with_labels, channels=channels,
-                             process_index=process_index, process_count=process_count)
+    source = _folder_records(cfg, with_labels=with_labels, process_index=process_index,
+                             process_count=process_count)
   else:
     source = _tfds_records(cfg, with_labels=with_labels, process_index=process_index,
                            process_count=process_count)
