@@ -455,7 +455,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
     A Classifier (a FeatureExtractor) with .test_accuracy on the "test" split and
     .trained (True if trained by this call).
   """
-  check_dataset(dataset_cfg.name)
+  check_dataset(dataset_cfg)
   if num_steps < 1 or batch_size < 1:
     raise ValueError(f"num_steps ({num_steps}) and batch_size ({batch_size}) must be "
                      ">= 1")

@@ -436,7 +436,9 @@ def _write_layout(root, layout):
 
 @pytest.mark.parametrize("name,layout,why", [
     ("8gaussians", None, r"'8gaussians' has no class labels \(it is 2-D points\)"),
-    ("celeb_a", None, r"'celeb_a' has no class labels \(it has no class label\)"),
+    ("celeb_a", None, r"'celeb_a' has no class labels \(its TFDS features have no "
+                      r"'label'\); labelled: digits, mnist, fashion_mnist, cifar10, "
+                      r"tf_flowers, folder \(a folder with one sub-folder per class\)"),
     ("folder", ["a.png", "b.png"], "2 of its 2 images lie directly in it"),
     ("folder", ["x/a.png", "x/b.png"], r"all its images are in one sub-folder \('x'\)"),
     ("folder", ["x/a.png", "y/b.png", "c.png"], "1 of its 3 images lie directly in it"),

@@ -237,11 +237,6 @@ def read_folder(path: str) -> FolderImages:
   return _read(path, tuple(signature))
 
 
-def list_images(path: str) -> tuple[str, ...]:
-  """The usable images under `path` (see read_folder)."""
-  return read_folder(path).files
-
-
 def contents_digest(images: FolderImages) -> str:
   """sha256 of the sorted list of usable image paths, relative to the folder.
 

@@ -53,7 +53,8 @@ def require_labels(dataset_cfg: ml_collections.ConfigDict) -> None:
       raise ValueError(f"dataset 'folder' at {dataset_cfg.path!r} has no class labels: "
                        f"{images.unlabelled_reason}")
   elif not entry.labelled:
-    why = "it is 2-D points" if entry.kind == registry.TOY else "it has no class label"
+    why = ("it is 2-D points" if entry.kind == registry.TOY
+           else "its TFDS features have no 'label'")
     labelled = ", ".join(n for n, i in registry.DATASETS.items() if i.labelled is not False)
     raise ValueError(f"dataset {name!r} has no class labels ({why}); labelled: "
                      f"{labelled} (a folder with one sub-folder per class)")

@@ -23,7 +23,6 @@ import dataclasses
 from typing import Callable, Iterator
 
 import ml_collections
-import numpy as np
 import tensorflow_datasets as tfds
 
 from jaxgan.data import folder
@@ -118,7 +117,8 @@ def items(cfg: ml_collections.ConfigDict, *, channels: int, with_labels: bool,
           seed: int, process_index: int, process_count: int, batch_size: int,
           n_critic: int, start: int) -> Iterator:
   """Streamed items from item `start` on (see `pipeline.make_iterator`)."""
-  if registry.info(cfg.name).kind == registry.FOLDER:
+  is_folder = registry.info(cfg.name).kind == registry.FOLDER
+  if is_folder:
     source = _folder_records(cfg, with_labels=with_labels, process_index=process_index,
                              process_count=process_count)
   else:
@@ -148,9 +148,7 @@ def items(cfg: ml_collections.ConfigDict, *, channels: int, with_labels: bool,
   ds = ds.batch(examples_per_item, drop_remainder=True).map(to_item)
   ds = ds.prefetch(tf.data.AUTOTUNE)
   stream = iter(tfds.as_numpy(ds))
-  if registry.info(cfg.name).kind == registry.FOLDER:
-    return _name_undecodable_files(stream, cfg.path)
-  return stream
+  return _name_undecodable_files(stream, cfg.path) if is_folder else stream
 
 
 def _name_undecodable_files(stream: Iterator, path: str) -> Iterator:
