@@ -1,5 +1,5 @@
-"""Multi-device step throughput: the same global batch on 1 device (jit) and on N
-forced CPU devices (pmap over axis "data").
+"""Multi-device step throughput: the same global batch on a mesh of 1 device and
+of N forced CPU devices (jaxgan.mesh: one jit, the batch sharded over "data").
 
     python benchmarks/multi_device.py [--devices 4]
 
@@ -23,19 +23,17 @@ import functools, json, sys, time
 sys.path.insert(0, {root!r})
 import jax, numpy as np
 from configs import wgan_gp
-from jaxgan import factory, parallel, train
+from jaxgan import factory, mesh, rng, train, validation
 config = wgan_gp.get_config({variant!r})
-shape = factory.validate(config)
+shape = validation.validate(config)
 n = jax.local_device_count()
-axis = parallel.AXIS if n > 1 else None
-spec = factory.make_step_spec(config, shape, axis_name=axis)
-state = train.init_state(spec, jax.random.PRNGKey(0), shape)
+spec = factory.make_step_spec(config, shape)
+m = mesh.make_mesh()
+state = mesh.put_replicated(train.init_state(spec, rng.run_key(0), shape), m)
 b, k = config.train.batch_size, config.train.n_critic
 real = np.tanh(np.random.default_rng(0).normal(size=(k, b) + shape)).astype(np.float32)
-if axis:
-  state = parallel.replicate(state)
-  real = real.reshape(k, n, b // n, *shape).swapaxes(0, 1)
-step = parallel.compile_step(spec)
+real = mesh.global_batch(real, m)
+step = mesh.compile_step(spec, m, state, real)
 t = time.perf_counter(); state, m = step(state, real); jax.block_until_ready(m)
 compile_s = time.perf_counter() - t
 times = []

@@ -13,17 +13,16 @@ Cases (issue 5):
 Extra rows put a number beside every default: the other penalty method on cases
 1, 2 and 4, the other critic loop (rolled or fully unrolled, whichever the
 default is not: train.critic_unroll) on cases 1, 2 and 3; on
-case 2 the other critic conv (model.critic_conv), the other upsampling
-(model.upsample) and the other conv_transpose computation
-(model.conv_transpose_impl, with a conv_transpose PyTorch twin); the DRAGAN
+case 2 the other upsampling (model.upsample, with its PyTorch twin); the DRAGAN
 generator update alone beside PyTorch's (4.generator); and on the
 small MLP steps (1, 3): no buffer donation, a host sync after every step (metrics
 fetched each step instead of one step late), the real batch fed from host memory
 each step, and float32 matmul precision "highest".
 
-jaxgan's side goes through the library as a run does: config -> factory.validate ->
-factory.make_step_spec -> jax.jit(functools.partial(train.train_step, spec=spec),
-donate_argnums=0), compiled ahead of time (trace + lower + compile = compile_s; the
+jaxgan's side goes through the library as a run does: config -> validation.validate ->
+factory.make_step_spec -> jax.jit of train.train_step over a one-device mesh (the
+state replicated and donated, the batch sharded along its example axis, as
+jaxgan.mesh.compile_step), compiled ahead of time (trace + lower + compile = compile_s; the
 persistent compilation cache is switched off here). The PyTorch reference
 (benchmarks/torch_reference.py: eager, autograd.grad(create_graph=True), Adam,
 same architecture/batch/n_critic/loss/penalty maths, 2 threads) runs in a child
@@ -77,7 +76,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs import dragan, wgan_gp  # noqa: E402
-from jaxgan import factory, train  # noqa: E402
+from jaxgan import factory, mesh, train, validation  # noqa: E402
 
 RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan}
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
@@ -163,7 +162,7 @@ class JaxMember:
                sync_each_step=False, precision=None):
     self.config, self.mode = config, mode
     self.sync_each_step = sync_each_step
-    shape = factory.validate(config)
+    shape = validation.validate(config)
     spec = factory.make_step_spec(config, shape)
     self.spec = spec
     state = train.init_state(spec, jax.random.PRNGKey(config.seed), shape)
@@ -189,9 +188,20 @@ class JaxMember:
         params, opt_state, stats, metrics = train.critic_update(spec, state, real, key)
         return state.replace(critic_params=params, critic_opt_state=opt_state,
                              generator_batch_stats=stats), metrics
-    # On device once (as the trainer's prefetch leaves it), or numpy: copied every call.
-    self.real = real if host_batch else jax.device_put(real)
-    jitted = jax.jit(fn, donate_argnums=0 if donate else ())
+    if mode == "train":
+      # As a run compiles it: over a device mesh (one device here), the state
+      # replicated, the batch a global array sharded along its example axis.
+      run_mesh = mesh.make_mesh(jax.devices()[:1])
+      state = mesh.put_replicated(state, run_mesh)
+      self.real = real if host_batch else mesh.global_batch(real, run_mesh)
+      jitted = jax.jit(fn, in_shardings=(mesh.replicated(run_mesh),
+                                         mesh.batch_sharding(run_mesh)),
+                       out_shardings=mesh.replicated(run_mesh),
+                       donate_argnums=0 if donate else ())
+    else:
+      # On device once (as the trainer's prefetch leaves it), or numpy: copied every call.
+      self.real = real if host_batch else jax.device_put(real)
+      jitted = jax.jit(fn, donate_argnums=0 if donate else ())
     ctx = (jax.default_matmul_precision(precision) if precision
            else contextlib.nullcontext())
     start = time.perf_counter()
@@ -254,7 +264,7 @@ class TorchMember:
     self.worker, self.mode, self.config = worker, mode, config
     self.key = f"m{worker._next}"
     worker._next += 1
-    shape = factory.validate(config)
+    shape = validation.validate(config)
     spec = dict(torch_spec(config, shape), **(extra or {}))
     self.num_params = worker.call(cmd="build", key=self.key, spec=spec)
 
@@ -493,21 +503,11 @@ def run_all(bench, only):
   if wanted("2"):
     upsample = make_config("wgan_gp", DCGAN).model.upsample
     other = "conv_transpose" if upsample == "depth_to_space" else "depth_to_space"
-    impl = make_config("wgan_gp", DCGAN).model.conv_transpose_impl
-    other_impl = "lax" if impl == "subpixel" else "subpixel"
-    conv = make_config("wgan_gp", DCGAN).model.critic_conv
-    other_conv = "space_to_depth" if conv == "strided" else "strided"
-    up = {"model.upsample": "conv_transpose"}
     bench.run_group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
         ("2", "default", {}, {}, ("torch", "torch_ftz")),
         _method_variant("2.method", "wgan_gp", DCGAN),
-        ("2.critic_conv", f"critic_conv={other_conv}", {"model.critic_conv": other_conv},
-         {}, "torch"),
         ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
-        ("2.upsample_impl", f"upsample=conv_transpose, conv_transpose_impl={other_impl}",
-         dict(up, **{"model.conv_transpose_impl": other_impl}), {}, "torch_ct"),
-    ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other},
-                    "torch_ct": up})
+    ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other}})
     # ~30 s a call on XLA:CPU: one warm-up and one timed call; its PyTorch number is
     # the case-2 twin measured just above.
     for row_id, label, over, jm, times, calls, _ in bench.group(

@@ -10,20 +10,7 @@ from __future__ import annotations
 import ml_collections
 from ml_collections import config_dict
 
-IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "tf_flowers", "celeb_a",
-                  "folder")
-TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
-DATASETS = IMAGE_DATASETS + TOY_DATASETS
-
-# Native (or customary) training resolution per dataset.
-_IMAGE_SIZE = {
-    "digits": 8,          # scikit-learn's 8x8 digits, used as is
-    "mnist": 28, "fashion_mnist": 28,
-    "cifar10": 32,
-    "tf_flowers": 64,     # resized; 64x64 is the DCGAN / WGAN-GP "64x64" setting
-    "celeb_a": 64,        # centre crop + resize, as in DCGAN's CelebA runs
-    "folder": 64,
-}
+from jaxgan.data import registry
 
 
 def parse_arg(arg: str | None, **defaults):
@@ -57,8 +44,8 @@ def check_choice(name: str, value: str, allowed) -> None:
 
 def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   """Everything but the loss, penalty and optimizers, which each recipe sets."""
-  check_choice("dataset", dataset, DATASETS)
-  is_toy = dataset in TOY_DATASETS
+  dataset_info = registry.info(dataset)  # the dataset table: kinds, default sizes
+  is_toy = dataset_info.kind == registry.TOY
   if arch == "default":
     # 8x8 digits: a DCGAN has a single 4->8 block there and gave visibly worse
     # digits than an MLP in the same CPU budget (held-out-classifier confidence
@@ -70,10 +57,15 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.seed = 0  # the run's one PRNG key is PRNGKey(seed)
 
   config.dataset = ml_collections.ConfigDict()
-  config.dataset.name = dataset  # see DATASETS; chosen by the dataset= variant
+  # See jaxgan/data/registry.py; chosen by the dataset= variant.
+  config.dataset.name = dataset
   config.dataset.data_dir = ""  # TFDS data_dir; "" = TFDS's default (~/tensorflow_datasets)
   config.dataset.path = ""  # image folder for dataset.name="folder"
-  config.dataset.image_size = _IMAGE_SIZE.get(dataset, 0)  # square side; unused by toy data
+  # Square side: the registry's native (or customary) resolution; 0 for toy data.
+  config.dataset.image_size = dataset_info.image_size
+  # Image channels: 0 = from the data (the registry's, or for a folder 1 if every
+  # image is grey, else 3); 1 or 3 forces it (grey repeated / colour to luma).
+  config.dataset.channels = 0
   config.dataset.shuffle_buffer = 10_000  # tf.data shuffle buffer (examples)
 
   config.model = ml_collections.ConfigDict()
@@ -203,7 +195,7 @@ def optimizer_config(name, learning_rate, *, b1=0.9, b2=0.999, decay=0.99, eps=1
 
 
 def is_toy(config) -> bool:
-  return config.dataset.name in TOY_DATASETS
+  return registry.info(config.dataset.name).kind == registry.TOY
 
 
 # Generator updates per (recipe, dataset kind). The image datasets use the papers'
@@ -226,7 +218,7 @@ _TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
 def set_budget(config, recipe: str) -> None:
   """Sets train.num_steps for `recipe` on config's dataset (log.* follow it)."""
   name = config.dataset.name
-  if name in TOY_DATASETS:
+  if is_toy(config):
     steps = _TOY_STEPS[recipe]
   elif name == "digits":
     steps = _DIGITS_STEPS[recipe]

@@ -1,7 +1,9 @@
 """A small classifier of a labelled image dataset, the feature extractor of its metrics.
 
-For the labelled datasets (LABELLED_DATASETS) evaluation scores generated images with a
-small CNN trained once on the real training split and cached on disk:
+For the labelled datasets with a held-out split (EVALUABLE: digits, mnist,
+fashion_mnist, cifar10, and a folder with one sub-folder per class) evaluation scores
+generated images with a small CNN trained once on the real training split and cached
+on disk:
 
 - class coverage of the samples (classes covered, KL of the predicted class histogram
   from the real one, mean max-probability), the stacked-MNIST protocol of VEEGAN /
@@ -10,10 +12,11 @@ small CNN trained once on the real training split and cached on disk:
   its standard error) between the classifier's penultimate features of generated and of
   real held-out images.
 
-Names are honest: the keys read "fd (digits classifier)", "kid (digits classifier)",
+Names are honest: the keys read "fd_digits_classifier", "kid_digits_classifier",
 never "FID". The numbers measure distance in *this* classifier's feature space; they are
 comparable between runs that use the same cached classifier (same dataset, image size,
-architecture version, hyperparameters and seed), not with published Inception scores.
+architecture version, hyperparameters and seed; for a folder the same files), not with
+published Inception scores.
 
 Other feature extractors plug in through the `FeatureExtractor` protocol: anything with
 a `name`, `features(images) -> [N, F]` and `probabilities(images) -> [N, K] or None`
@@ -40,6 +43,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 import time
 import typing
@@ -56,10 +60,10 @@ import ml_collections
 import numpy as np
 import optax
 
+from jaxgan import data
 from jaxgan import metrics
-from jaxgan.data import pipeline
-
-LABELLED_DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+from jaxgan.data import folder as folder_data
+from jaxgan.data import registry
 
 # Bump when the network, its preprocessing or training changes meaning, so caches
 # written by older code are retrained instead of silently reused.
@@ -78,7 +82,7 @@ class CacheWarning(UserWarning):
 class FeatureExtractor(typing.Protocol):
   """What `image_metrics` needs from a feature extractor.
 
-  `name` ends up in the metric keys ("fd ({name})"), so it says what the features are
+  `name` ends up in the metric keys ("fd_{slug(name)}"), so it says what the features are
   (e.g. "digits classifier", "inception-v3").
   """
 
@@ -93,13 +97,33 @@ class FeatureExtractor(typing.Protocol):
 
 # ------------------------------------------------------------------------------ data
 
+# Datasets with labels and a held-out split: the labelled TFDS datasets with a test
+# split, and a folder with one sub-folder per class (its layout decides).
+EVALUABLE = tuple(name for name, entry in registry.DATASETS.items()
+                  if entry.kind == registry.FOLDER
+                  or (entry.labelled and entry.test_split is not None))
 
-def check_dataset(name: str) -> None:
-  """Raises ValueError naming `name` unless it is one of LABELLED_DATASETS."""
-  if name not in LABELLED_DATASETS:
+
+def supports(dataset_cfg: ml_collections.ConfigDict) -> bool:
+  """Whether the classifier can be trained and scored on this dataset.
+
+  For a folder this scans it: it needs one sub-folder per class.
+  """
+  entry = registry.info(dataset_cfg.name)
+  if entry.kind == registry.FOLDER:
+    return folder_data.read_folder(dataset_cfg.path).labels is not None
+  return dataset_cfg.name in EVALUABLE
+
+
+def check_dataset(dataset_cfg: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the dataset and why, unless `supports` it."""
+  name = dataset_cfg.name
+  if name not in EVALUABLE:
     raise ValueError(
         f"no classifier-based metrics for dataset {name!r}: they need a labelled "
-        f"dataset with a held-out split; allowed: {', '.join(LABELLED_DATASETS)}")
+        f"dataset with a held-out split; allowed: {', '.join(EVALUABLE)} (a folder "
+        "with one sub-folder per class)")
+  data.require_labels(dataset_cfg)
 
 
 def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
@@ -107,56 +131,51 @@ def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
   """Real images and labels of one split, preprocessed exactly like training data.
 
   Args:
-    dataset_cfg: the `dataset` config block (name, data_dir, image_size).
-    split: "train" or "test" (the held-out split of every labelled dataset).
+    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
+      channels).
+    split: "train" or "test" (the held-out split). For a folder these are every
+      image but every 6th of each class, and those every 6th (sorted order); the
+      GAN itself trains on every image of the folder.
     limit: if given, only the first `limit` examples in the split's stored order.
 
   Returns:
-    (images float32 [N, image_size, image_size, C] in [-1, 1], labels int64 [N]).
-    The images go through `jaxgan.data.images.to_model_input`, the training
-    pipeline's own crop / resize / scaling.
+    (images float32 [N, image_size, image_size, C] in [-1, 1], labels int32 [N]),
+    loaded by `jaxgan.data.load.load_split`, the training data's own loader.
   """
-  check_dataset(dataset_cfg.name)
+  check_dataset(dataset_cfg)
   if split not in ("train", "test"):
     raise ValueError(f"unknown split {split!r}; allowed: train, test")
   if limit is not None and limit < 1:
     raise ValueError(f"limit must be >= 1 or None, got {limit}")
   # TF costs ~10 s to import; callers that never touch real images don't pay it.
-  from jaxgan.data import images as image_data  # pylint: disable=g-import-not-at-top
-  from jaxgan.data._tf import tf  # pylint: disable=g-import-not-at-top
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-
-  name, size = dataset_cfg.name, dataset_cfg.image_size
-  if size < 1:
-    raise ValueError(f"dataset.image_size must be >= 1, got {size}")
-  builder = image_data.tfds_builder(name, dataset_cfg.data_dir)
-  # _as_dataset turns "not on disk" into the data package's DatasetNotPreparedError.
-  ds = image_data._as_dataset(  # pylint: disable=protected-access
-      builder, name, split=split, shuffle_files=False)
-  if limit is not None:
-    ds = ds.take(limit)
-  num_channels = pipeline.channels(name)
-
-  def preprocess(example):
-    image = image_data.to_model_input(example["image"], size, num_channels)
-    return image, example["label"]
-
-  ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-  # Finite iteration in chunks: tfds' mock data cannot do batch_size=-1.
-  chunks = list(tfds.as_numpy(ds.batch(4096)))
-  if not chunks:
-    raise ValueError(f"dataset {name!r} has no {split!r} examples")
-  images = np.concatenate([c[0] for c in chunks]).astype(np.float32)
-  labels = np.concatenate([c[1] for c in chunks]).astype(np.int64)
-  return images, labels
+  from jaxgan.data import load  # pylint: disable=g-import-not-at-top
+  entry = registry.info(dataset_cfg.name)
+  if entry.kind == registry.TFDS:
+    split = entry.train_split if split == "train" else entry.test_split
+  return load.load_split(dataset_cfg, split, with_labels=True, limit=limit)
 
 
 def num_classes(dataset_cfg: ml_collections.ConfigDict) -> int:
-  """Number of label classes of the dataset, from its TFDS metadata."""
-  check_dataset(dataset_cfg.name)
-  from jaxgan.data import images as image_data  # pylint: disable=g-import-not-at-top
-  builder = image_data.tfds_builder(dataset_cfg.name, dataset_cfg.data_dir)
-  return int(builder.info.features["label"].num_classes)
+  """Number of label classes of the dataset (TFDS metadata or class sub-folders)."""
+  check_dataset(dataset_cfg)
+  return len(data.class_names(dataset_cfg))
+
+
+def _data_key(dataset_cfg: ml_collections.ConfigDict, channels: int) -> dict:
+  """What identifies the data a classifier is trained on, beyond name and size.
+
+  A folder: its absolute path and a digest of its sorted file list, so two folders
+  (or one whose files changed) never share a cached classifier. Channels only when
+  they differ from the dataset's own, so caches written before channels could be
+  forced stay valid.
+  """
+  entry = registry.info(dataset_cfg.name)
+  if entry.kind == registry.FOLDER:
+    images = folder_data.read_folder(dataset_cfg.path)
+    return dict(folder=os.path.abspath(dataset_cfg.path),
+                folder_digest=folder_data.contents_digest(images),
+                channels=channels)
+  return {} if channels == entry.channels else dict(channels=channels)
 
 
 # ----------------------------------------------------------------------------- model
@@ -401,8 +420,9 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   """The dataset's classifier: loaded from cache_dir, or trained on "train" and cached.
 
   The cache file is keyed by dataset, image size, ARCHITECTURE_VERSION, every
-  hyperparameter below and the seed, so a classifier is only reused for exactly the
-  settings it was trained with. A cache file that cannot be read, or that does not
+  hyperparameter below and the seed (and for a folder by its path and a digest of
+  its file list; forced channels too), so a classifier is only reused for exactly
+  the data and settings it was trained with. A cache file that cannot be read, or that does not
   match the network it claims to be, is retrained with a CacheWarning.
 
   Metrics are comparable only between runs scored by the same classifier: pass the same
@@ -412,7 +432,8 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   classifier on CPU, not state-of-the-art accuracy.
 
   Args:
-    dataset_cfg: the `dataset` config block (name, data_dir, image_size).
+    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
+      channels).
     cache_dir: directory of the cache (created if missing), e.g. the data or work dir.
     seed: initialisation and shuffling come from jax.random.key(seed).
     num_steps: Adam steps. 1500 x 64 = 96k examples: 64 epochs of digits' 1,497
@@ -435,7 +456,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
     A Classifier (a FeatureExtractor) with .test_accuracy on the "test" split and
     .trained (True if trained by this call).
   """
-  check_dataset(dataset_cfg.name)
+  check_dataset(dataset_cfg)
   if num_steps < 1 or batch_size < 1:
     raise ValueError(f"num_steps ({num_steps}) and batch_size ({batch_size}) must be "
                      ">= 1")
@@ -444,12 +465,13 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   model = ConvClassifier(num_classes=k, feature_dim=feature_dim,
                          widths=conv_widths(size, base_width=base_width,
                                             max_width=max_width))
-  image_shape = (size, size, pipeline.channels(name))
+  image_shape = data.data_shape(dataset_cfg)
   key = jax.random.key(seed)
   meta_key = dict(dataset=name, image_size=size, version=ARCHITECTURE_VERSION,
                   num_classes=k, seed=seed, num_steps=num_steps, batch_size=batch_size,
                   learning_rate=learning_rate, feature_dim=feature_dim,
-                  widths=list(model.widths))
+                  widths=list(model.widths),
+                  **_data_key(dataset_cfg, image_shape[-1]))
   path = _cache_path(cache_dir, meta_key)
   template = jax.eval_shape(_init, model, key, image_shape)
   display_name = f"{name} classifier"
@@ -494,6 +516,11 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
 # --------------------------------------------------------------------------- metrics
 
 
+def slug(name: str) -> str:
+  """A feature extractor's name as a metric-key part: "digits classifier" -> "digits_classifier"."""
+  return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
                   real_images: np.ndarray, real_labels: np.ndarray, *,
                   num_classes: int, rng: Any, kid_subsets: int = 100,
@@ -520,8 +547,10 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
   Returns:
     A flat dict of Python numbers (JSON-serialisable; class_kl may be inf if a sample
     lands in a class absent from real_labels):
-      "fd (<name>)": squared Frechet distance of the features (metrics.frechet_distance).
-      "kid (<name>)", "kid_stderr (<name>)": unbiased cubic-kernel MMD^2 and its
+      "fd_<slug>": squared Frechet distance of the features (metrics.frechet_distance),
+        where <slug> is the extractor's name in lower case with "_" for spaces and
+        dashes ("digits classifier" -> "digits_classifier").
+      "kid_<slug>", "kid_stderr_<slug>": unbiased cubic-kernel MMD^2 and its
         standard error over subsets (metrics.kernel_inception_distance).
       and, if the extractor classifies: classes_covered, classes_covered_strict,
       class_kl, mean_max_prob, num_classes (metrics.class_histogram_metrics).
@@ -543,9 +572,9 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
       feats_fake, feats_real, num_subsets=kid_subsets, subset_size=kid_subset_size,
       rng=rng)
   result = {
-      f"fd ({name})": metrics.frechet_distance(feats_fake, feats_real),
-      f"kid ({name})": kid,
-      f"kid_stderr ({name})": kid_stderr,
+      f"fd_{slug(name)}": metrics.frechet_distance(feats_fake, feats_real),
+      f"kid_{slug(name)}": kid,
+      f"kid_stderr_{slug(name)}": kid_stderr,
       "num_samples": int(len(generated)),
   }
   for key in ("classes_covered", "classes_covered_strict", "class_kl", "mean_max_prob",

@@ -36,10 +36,10 @@ def to_json(config) -> dict:
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:
-  """{"a": {"b": 1}} -> {"a.b": 1}."""
+  """{"a": {"b": 1}, "c": {}} -> {"a.b": 1, "c": {}} (an empty group is a leaf)."""
   out = {}
   for key, value in tree.items():
-    if isinstance(value, dict):
+    if isinstance(value, dict) and value:
       out.update(flatten(value, f"{prefix}{key}."))
     else:
       out[f"{prefix}{key}"] = value
@@ -52,6 +52,20 @@ def _tuples(value):
   if isinstance(value, dict):
     return {k: _tuples(v) for k, v in value.items()}
   return value
+
+
+def from_flat(flat: dict) -> ml_collections.ConfigDict:
+  """{"a.b": 1} -> a locked ConfigDict (lists become tuples)."""
+  tree: dict = {}
+  for key, value in flat.items():
+    node = tree
+    *parents, leaf = key.split(".")
+    for part in parents:
+      node = node.setdefault(part, {})
+    node[leaf] = value
+  config = ml_collections.ConfigDict(_tuples(tree))
+  config.lock()
+  return config
 
 
 def load_json(path: str) -> ml_collections.ConfigDict:
@@ -69,18 +83,22 @@ def load_json(path: str) -> ml_collections.ConfigDict:
 # --- Recipe files -----------------------------------------------------------------
 
 
-def _load_recipe(path: str):
-  if not os.path.isfile(path):
-    raise errors.ConfigError(f"config file not found: {path}")
-  # Recipes import their shared module as `configs.common`: the directory that
-  # holds configs/ must be importable.
+def load_module(path: str):
+  """Imports a config-directory module (a recipe, or configs/common.py) by path."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
   if root not in sys.path:
     sys.path.insert(0, root)
-  name = "jaxgan_recipe_" + os.path.splitext(os.path.basename(path))[0]
+  name = "jaxgan_config_" + os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
+  return module
+
+
+def _load_recipe(path: str):
+  if not os.path.isfile(path):
+    raise errors.ConfigError(f"config file not found: {path}")
+  module = load_module(path)
   if not hasattr(module, "get_config"):
     raise errors.ConfigError(f"{path} is not a recipe: it has no get_config(arg=None)")
   return module

@@ -21,8 +21,8 @@ What is measured (the maths lives in jaxgan/metrics.py, pure and tested there):
   `eval.classifier_dir`) gives classes covered, the KL of the predicted class
   histogram from the real one, the mean max-probability, and the Frechet distance and
   KID (unbiased, with its standard error) on its penultimate features against the
-  real held-out split. The keys carry the feature extractor's name ("fd (digits
-  classifier)"): they are not FID and are not comparable with published FIDs.
+  real held-out split. The keys carry the feature extractor's name
+  ("fd_digits_classifier"): they are not FID and are not comparable with published FIDs.
 - With a generator EMA (`ema.enabled`), every number is reported for the raw and the
   EMA generator, side by side and labelled.
 
@@ -33,8 +33,10 @@ evaluations of the same run differ only through the generator.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import time
 
 import jax
 import numpy as np
@@ -43,6 +45,8 @@ from jaxgan import metrics as metrics_lib
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
 from jaxgan.data import toy as toy_data
+
+logger = logging.getLogger("jaxgan")
 
 # Stream ids (rng.stream_key; numpy draws seed with [seed, stream]): evaluation latents and reference draws are
 # disjoint from the training stream and from the sample-grid latents.
@@ -186,9 +190,10 @@ def plot_critic_contour(spec: train_lib.StepSpec, state: train_lib.GANState,
   fig, ax = plt.subplots(figsize=(6, 6))
   contour = ax.contour(gx, gy, values, levels=20, cmap="viridis", linewidths=0.8)
   fig.colorbar(contour, ax=ax, shrink=0.8, label="critic value D(x)")
-  ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:green", alpha=0.5,
+  ax.scatter(real[:, 0], real[:, 1], s=3, c=sample_lib.REAL_COLOUR, alpha=0.5,
+             label="real")
+  ax.scatter(samples[:, 0], samples[:, 1], s=3, c=sample_lib.GENERATED_COLOUR, alpha=0.5,
              label="generated")
-  ax.scatter(real[:, 0], real[:, 1], s=3, c="tab:orange", alpha=0.5, label="real")
   ax.set_xlim(xs[0], xs[-1])
   ax.set_ylim(ys[0], ys[-1])
   ax.set_aspect("equal")
@@ -225,11 +230,6 @@ def classifier_dir(config) -> str:
   return os.path.join(os.path.expanduser(data_dir), "jaxgan_classifiers")
 
 
-def generators(config) -> tuple[tuple[str, bool], ...]:
-  """(label, use_ema) of each generator an evaluation reports."""
-  return (("raw", False), ("ema", True)) if config.ema.enabled else (("raw", False),)
-
-
 class Evaluator:
   """Evaluates GANStates of one run; holds the state-independent setup.
 
@@ -252,6 +252,7 @@ class Evaluator:
     self.z = eval_latents(config.seed, ev.num_samples, config.model.z_dim)
     self._classifier = None
     self._heldout = None
+    self.setup_seconds = 0.0  # one-time set-up (classifier, real reference) so far
     self.reference = None  # real data scored like a generator (see _image_setup)
     if self.toy:
       rng = np.random.default_rng([config.seed, _EVAL_DATA_STREAM])
@@ -263,17 +264,27 @@ class Evaluator:
   # Image metrics need a classifier; it is trained (or loaded) on first use only.
   def _image_setup(self):
     from jaxgan import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
-    if self.config.dataset.name not in classifier_lib.LABELLED_DATASETS:
+    if not classifier_lib.supports(self.config.dataset):
       return None
     if self._classifier is None:
+      t0 = setup_start = time.monotonic()
+      cache = classifier_dir(self.config)
+      logger.info("evaluation: loading or training the %s classifier (cached in %s; "
+                  "trained once per dataset)", self.config.dataset.name, cache)
       self._classifier = classifier_lib.load_or_train(
-          self.config.dataset, classifier_dir(self.config), seed=CLASSIFIER_SEED)
+          self.config.dataset, cache, seed=CLASSIFIER_SEED)
+      logger.info("evaluation: classifier %s (%.1fs, held-out accuracy %.3f)",
+                  "trained" if self._classifier.trained else "loaded",
+                  time.monotonic() - t0, self._classifier.test_accuracy)
+      t0 = time.monotonic()
       self._heldout = classifier_lib.real_split(self.config.dataset, "test")
       # Real training images scored like a generator: the floor of FD / KID and the
       # classifier's view of real data, for reading the generators' numbers.
       real, _ = classifier_lib.real_split(self.config.dataset, "train",
                                           limit=self.config.eval.num_samples)
       self.reference = self._image_metrics(classifier_lib, real)
+      logger.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
+      self.setup_seconds += time.monotonic() - setup_start
     return classifier_lib
 
   def _image_metrics(self, classifier_lib, samples: np.ndarray) -> dict:
@@ -310,7 +321,7 @@ class Evaluator:
               "num_samples": int(self.config.eval.num_samples), "generators": {}}
 
     plots = []
-    for label, use_ema in generators(self.config):
+    for label, use_ema in sample_lib.generators(self.config):
       samples = generate(self.spec, state, self.z, use_ema=use_ema)
       result["generators"][label] = self.metrics(samples)
       suffix = "" if label == "raw" else f"_{label}"
@@ -362,7 +373,8 @@ def _describe(values: dict) -> str:
     parts.append(f"{values['classes_covered']}/{values['num_classes']} classes, "
                  f"confidence {values['mean_max_prob']:.2f}")
   for key, value in values.items():
-    if key.startswith(("fd ", "kid ", "sliced_wasserstein")) and value is not None:
+    if key.startswith(("fd_", "kid_", "sliced_wasserstein")) and not key.startswith(
+        "kid_stderr") and value is not None:
       parts.append(f"{key} {value:.4g}")
   return ", ".join(parts) or "no metrics"
 

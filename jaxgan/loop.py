@@ -256,10 +256,11 @@ class _Recorder:
       t0 = time.monotonic()
       if self.evaluator is None:
         self.evaluator = evaluate_lib.Evaluator(self.config, self.spec, self.wd.path)
+      setup = self.evaluator.setup_seconds
       result = self.evaluator(self.host_state(step, state), step)
       self.log.scalars(step, evaluate_lib.flat_scalars(result))
       seconds = time.monotonic() - t0
-      self.progress.evaluation_done(seconds)
+      self.progress.evaluation_done(seconds - (self.evaluator.setup_seconds - setup))
     logger.info("eval at step %d (%.1fs): %s; %s", step, seconds,
                 evaluate_lib.summary_line(result), result["path"])
 

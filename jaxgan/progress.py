@@ -76,13 +76,15 @@ class Progress:
       self._paused_total += self._clock() - start
 
   def evaluation_done(self, seconds: float) -> None:
+    """An evaluation took `seconds` (without one-time set-up such as a classifier)."""
     self._eval_seconds.append(seconds)
     self.evaluations_left = max(self.evaluations_left - 1, 0)
 
   def due(self, step: int, log_step: bool) -> bool:
-    """Whether a line is due after `step` (a log step, or `interval` s have passed)."""
+    """Whether a line is due after `step`: a log step, or `interval` s of training
+    since the last line (an evaluation prints its own lines)."""
     return log_step or step == self.num_steps or (
-        self._clock() - self._last[1] >= self.interval)
+        self._training_time(self._clock()) >= self.interval)
 
   def eta_seconds(self, step: int) -> float:
     training = (self.num_steps - step) / self._steps_per_second

@@ -2,8 +2,9 @@
 
 `validate(config)` walks RULES and raises errors.ConfigError with one line naming
 the key, its value and what is allowed. It builds no model, touches no device and
-writes nothing, so a typo costs one line and never touches an existing run. The
-rest of the library trusts a validated config.
+writes nothing, so a typo costs one line and never touches an existing run; the
+only data it looks at is a folder dataset's file list when the images decide the
+channels. The rest of the library trusts a validated config.
 
 A rule is (key, predicate on the value, what is allowed[, when it applies]).
 Choices list their allowed values from the registries the code uses (losses,
@@ -83,11 +84,14 @@ def _optimizer_rules(prefix: str) -> list[Rule]:
 
 
 RULES: tuple[Rule, ...] = tuple([
+    at_least("seed", 0),
     choice("dataset.name", data_lib.DATASETS),
     at_least("dataset.image_size", 1, when=_image),
     Rule("dataset.path", bool, "a directory of images when dataset.name='folder'",
          when=lambda c: c.dataset.name == "folder"),
     at_least("dataset.shuffle_buffer", 1),
+    Rule("dataset.channels", lambda v: v in (0, 1, 3), "0 (from the data), 1 or 3",
+         when=_image),
     choice("model.arch", ARCHS),
     at_least("model.z_dim", 1),
     at_least("model.width", 1, when=_dcgan),

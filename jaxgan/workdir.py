@@ -37,6 +37,24 @@ RETIRED_KEYS = {
     "model.conv_transpose_impl": "every value computed the same conv_transpose",
 }
 
+# Keys added after runs were made whose recipe default would change such a run:
+# the value that reproduces the behaviour before the key existed, from the old config.
+LEGACY_VALUES = {
+    # Folders always trained in colour before dataset.channels existed.
+    "dataset.channels": lambda old: 3 if old.get("dataset.name") == "folder" else 0,
+    # The linear decay always spanned the run's length.
+    "optimizer.decay_steps": lambda old: old.get("train.num_steps"),
+}
+
+
+def _base_config(dataset: str, arch: str):
+  """configs/common.py's base config (every key a recipe has), for filling old configs."""
+  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "configs", "common.py")
+  if not os.path.exists(path):
+    return None
+  return config_io.load_module(path).base_config(dataset, arch)
+
 
 class Workdir:
   """Paths and checks of one run directory."""
@@ -91,11 +109,32 @@ class Workdir:
       raise errors.WorkdirError(f"cannot write {directory}: {existing} is read-only")
 
   def read_config(self):
-    """The run's own config (config.json) as a ConfigDict."""
+    """The run's own config (config.json) as a locked ConfigDict.
+
+    Keys jaxgan gained after the run was made are filled in: with LEGACY_VALUES
+    where the recipe default would change the run, else with the default, so a
+    checkpoint from months ago still samples and evaluates as it was trained.
+    """
     if not os.path.exists(self.config_path):
       raise errors.NoCheckpointError(
           f"{self.config_path} does not exist; pass the run's --config, or train first")
-    return config_io.load_json(self.config_path)
+    try:
+      with open(self.config_path) as f:
+        old = config_io.flatten(json.load(f))
+    except (OSError, ValueError) as e:
+      raise errors.WorkdirError(f"cannot read {self.config_path}: {e}") from None
+    base = _base_config(old.get("dataset.name"), old.get("model.arch"))
+    filled = {}
+    for key, value in (config_io.flatten(config_io.to_json(base)).items() if base else ()):
+      if key not in old and not key.startswith("loss.options"):
+        filled[key] = LEGACY_VALUES[key](old) if key in LEGACY_VALUES else value
+    for key in RETIRED_KEYS:
+      old.pop(key, None)
+    if filled:
+      logger.info("%s predates config keys %s; using %s", self.config_path,
+                  ", ".join(sorted(filled)),
+                  ", ".join(f"{k}={v!r}" for k, v in sorted(filled.items())))
+    return config_io.from_flat({**old, **filled})
 
   def write_config(self, config) -> None:
     """Writes config.json (atomically), unless it already holds exactly this config."""
@@ -135,6 +174,12 @@ class Workdir:
                   RETIRED_KEYS[key])
       del old[key]
     added = sorted(k for k in set(new) - set(old) if not k.startswith(RESUMABLE_PREFIXES))
+    if "dataset.channels" in added and config.dataset.name == "folder":
+      # Only a folder of grey images changes: it used to train in colour.
+      from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top
+      if data_lib.data_shape(config.dataset)[-1] != 3:
+        old["dataset.channels"] = 3
+        added.remove("dataset.channels")
     if added and training:
       logger.warning("WARNING: %s predates config keys %s; using their values %s",
                      self.config_path, ", ".join(added),

@@ -71,7 +71,7 @@ def test_default_run_draws_recognisable_digits_of_all_ten_classes(tmp_path):
   print(f"eval at 10000: {raw}; real data: {ref}")
   assert raw["classes_covered"] == 10 and raw["class_kl"] < 0.1, raw
   # Uniform noise scores FD ~800-1250 with this classifier, real training data ~10.
-  assert raw["fd (digits classifier)"] < 100, raw
+  assert raw["fd_digits_classifier"] < 100, raw
   samples = np.load(os.path.join(workdir, "samples", "step_010000.npy"))
   assert samples.shape == (1000, 8, 8, 1)
   confidence, shares = _verdict(classifier, samples)

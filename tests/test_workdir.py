@@ -130,3 +130,21 @@ def test_config_json_is_written_once_for_the_same_config(tmp_path):
   wd.write_config(config)  # a re-run with the same config rewrites nothing
   assert os.stat(wd.config_path).st_mtime_ns == before
   assert config_io.to_json(wd.read_config()) == config_io.to_json(config)
+
+
+def test_an_old_config_json_fills_newer_keys_with_what_reproduces_the_run(tmp_path):
+  config = _config()
+  old = config_io.to_json(config)
+  for group, key in (("optimizer", "decay_steps"), ("dataset", "channels"),
+                     ("eval", "num_samples")):
+    del old[group][key]  # keys jaxgan gained after this run was made
+  old["model"]["critic_conv"] = "strided"  # and one it has retired since
+  old["dataset"]["name"] = "folder"
+  wd = _run_dir(tmp_path, old)
+  restored = wd.read_config()
+  assert restored.optimizer.decay_steps == 6  # the decay spanned the run's length
+  assert restored.dataset.channels == 3  # folders trained in colour
+  assert restored.eval.num_samples == _config().eval.num_samples  # a default
+  assert "critic_conv" not in restored.model
+  assert restored.loss.options.to_dict() == {}
+  assert restored.model.hidden == (32, 32)  # tuples come back as tuples

@@ -11,10 +11,11 @@ from sklearn import datasets as sk_datasets
 import tensorflow_datasets as tfds
 
 from jaxgan.data import _tf  # noqa: F401  (hides GPUs before TFDS touches TF)
+from jaxgan.data import registry
 
 # Every TEST_EVERY-th example (in sklearn's order) is a test example: sklearn's
 # order cycles through the classes, so both splits stay close to class-balanced.
-TEST_EVERY = 6
+TEST_EVERY = registry.TEST_EVERY
 _MAX_VALUE = 16  # load_digits pixel range is 0..16
 
 

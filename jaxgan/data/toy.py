@@ -19,7 +19,9 @@ iterator can make batch `i` a function of (seed, i) and resume exactly.
 import numpy as np
 from sklearn import datasets as sk_datasets
 
-TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
+from jaxgan.data import registry
+
+TOY_DATASETS = registry.names(registry.TOY)
 
 # Divisors and noise scales exactly as in the authors' gan_toy.py.
 _RING_SCALE = 2.0
@@ -32,9 +34,7 @@ _SWISSROLL_DIVISOR = 7.5
 
 
 def _check_name(name: str) -> None:
-  if name not in TOY_DATASETS:
-    raise ValueError(
-        f"unknown toy dataset {name!r}; allowed: {', '.join(TOY_DATASETS)}")
+  registry.info(name, registry.TOY)
 
 
 def _unscaled_centres(name: str) -> np.ndarray:

@@ -1,0 +1,108 @@
+"""The one in-memory image loader: a split of a TFDS dataset or of a labelled folder.
+
+`load_split` reads a split through tf.data in chunks, decodes it and preprocesses
+every image exactly like the streamed training data (`preprocess.to_model_input`),
+and returns numpy arrays. The in-memory training path (digits, mnist,
+fashion_mnist, cifar10) and the evaluation classifier both load through it.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+import numpy as np
+import tensorflow_datasets as tfds
+
+from jaxgan.data import folder
+from jaxgan.data import preprocess
+from jaxgan.data import properties
+from jaxgan.data import registry
+from jaxgan.data import tfds_source
+from jaxgan.data._tf import tf
+
+# Examples per tf.data batch while loading: finite iteration in chunks rather than
+# batch_size=-1, which tfds' mock data cannot do.
+_CHUNK = 8192
+
+
+def load_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
+               with_labels: bool = False, limit: int | None = None,
+               process_index: int = 0,
+               process_count: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+  """One split, decoded and preprocessed like training data, held in memory.
+
+  Args:
+    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
+      channels).
+    split: a TFDS split name ("train", "test", ...). For a folder, "train" or
+      "test": its evaluation split (every 6th image of each class held out as
+      "test"; the GAN itself trains on every image).
+    with_labels: also return the class labels.
+    limit: if given, only the first `limit` examples of this process's shard, in
+      the split's stored order (a folder's: see folder.evaluation_split).
+    process_index: this process's index; it loads only its own shard.
+    process_count: number of processes sharing the split.
+
+  Returns:
+    (images float32 [N, image_size, image_size, C] in [-1, 1], labels int32 [N] or
+    None if not with_labels).
+
+  Raises:
+    ValueError: toy or unlabelled data asked for labels (a folder is always asked:
+      its splits come from its classes), an empty shard, an undecodable file.
+    DatasetNotPreparedError: a TFDS dataset is not on disk (a ValueError).
+  """
+  name = dataset_cfg.name
+  entry = registry.info(name)
+  if entry.kind == registry.TOY:
+    raise ValueError(f"dataset {name!r} is generated 2-D points; there is no split "
+                     "to load")
+  size, channels = dataset_cfg.image_size, properties.channels(dataset_cfg)
+  if entry.kind == registry.FOLDER:
+    properties.require_labels(dataset_cfg)
+    contents = folder.read_folder(dataset_cfg.path)
+    files, labels = folder.evaluation_split(contents, split)
+    files = files[process_index::process_count][:limit]
+    labels = labels[process_index::process_count][:limit]
+
+    def load_file(path):  # decoded as the stream decodes (stream._folder_records)
+      image = preprocess.decode_file(path, contents.channels)
+      return preprocess.to_model_input(image, size, channels)
+
+    ds = tf.data.Dataset.from_tensor_slices(list(files)).map(
+        load_file, num_parallel_calls=tf.data.AUTOTUNE)
+    try:
+      images = _concatenate(tfds.as_numpy(ds.batch(_CHUNK)))
+    except tf.errors.InvalidArgumentError as e:
+      raise folder.decode_error(files, dataset_cfg.path, e.message,
+                                when="while loading") from None
+  else:
+    if with_labels:
+      properties.require_labels(dataset_cfg)
+    builder = tfds_source.builder(name, dataset_cfg.data_dir)
+    shard = tfds.split_for_jax_process(split, process_index=process_index,
+                                       process_count=process_count)
+    ds = tfds_source.as_dataset(builder, name, split=shard, shuffle_files=False)
+    if limit is not None:
+      ds = ds.take(limit)
+
+    def load_example(example):
+      image = preprocess.to_model_input(example["image"], size, channels)
+      return (image, example[tfds_source.LABEL]) if with_labels else image
+
+    ds = ds.map(load_example, num_parallel_calls=tf.data.AUTOTUNE).batch(_CHUNK)
+    chunks = list(tfds.as_numpy(ds))
+    if with_labels:
+      images = _concatenate(c[0] for c in chunks)
+      labels = _concatenate(c[1] for c in chunks).astype(np.int32)
+    else:
+      images = _concatenate(chunks)
+  if images is None:
+    raise ValueError(f"dataset {name!r} has no {split!r} examples for process "
+                     f"{process_index} of {process_count}")
+  return images, (labels if with_labels else None)
+
+
+def _concatenate(chunks) -> np.ndarray | None:
+  """The chunks as one array, or None if there are none."""
+  chunks = list(chunks)
+  return np.concatenate(chunks) if chunks else None
