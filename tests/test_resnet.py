@@ -74,8 +74,8 @@ def test_sngan_resnet_parameter_counts_follow_from_its_layer_shapes():
   assert _count(g_vars["params"]) == _expected_generator_count(256) == 4_276_739
   assert _count(c_vars["params"]) == _expected_critic_count(128, output_bias=False) == 1_053_824
   # One u (and sigma) per normalised layer: 3 + 3 + 2 + 2 convs and the linear.
-  us = [k for k in jax.tree_util.tree_flatten_with_path(c_vars[layers.SPECTRAL])[0]
-        if str(k[0][-1]).endswith("/u']")]
+  us = [path for path, _ in jax.tree_util.tree_flatten_with_path(c_vars[layers.SPECTRAL])[0]
+        if path[-1].key.endswith("/u")]
   assert len(us) == 11
 
 
@@ -166,24 +166,25 @@ def _randomised(variables, key):
 
 def _spectrally_normalised(params, spectral):
   """Each kernel divided by one numpy power iteration's sigma from its stored u."""
-  params = jax.tree.map(np.asarray, params)
+  params = jax.tree.map(np.array, params)
   for path, u in jax.tree_util.tree_flatten_with_path(spectral)[0]:
-    name = path[-1].key
+    name = path[-1].key  # "<layer>/kernel/u" or ".../sigma"
     if not name.endswith("/u"):
       continue
-    scope = [k.key for k in path[:-2]]
-    layer = name.split("/")[0]
-    p = params
-    for k in scope:
-      p = p[k]
-    w = p[layer]["kernel"]
-    w2 = w.reshape(-1, w.shape[-1])
-    v = np.asarray(u) @ w2.T
+    layer = _lookup(params, path[:-2])[name.split("/")[0]]
+    w = layer["kernel"].reshape(-1, layer["kernel"].shape[-1])
+    v = np.asarray(u) @ w.T
     v /= np.linalg.norm(v)
-    u1 = v @ w2
+    u1 = v @ w
     u1 /= np.linalg.norm(u1)
-    p[layer]["kernel"] = w / (v @ w2 @ u1.T).item()
+    layer["kernel"] = layer["kernel"] / (v @ w @ u1.T).item()
   return params
+
+
+def _lookup(tree, path):
+  for k in path:
+    tree = tree[k.key]
+  return tree
 
 
 @pytest.fixture
@@ -293,6 +294,40 @@ def test_jvp_and_double_backward_agree_on_a_spectrally_normalised_critic(options
   np.testing.assert_allclose(g_jvp, g_ref, rtol=1e-8, atol=1e-12 * np.abs(g_ref).max())
 
 
+def test_one_critic_update_advances_u_by_exactly_one_power_iteration():
+  # The pattern layers.py describes: reals with update_stats=True (collecting
+  # the new u), fakes and the penalty's closure from the same incoming u.
+  critic = resnet.ResNetCritic(width=8, **_SNGAN_CRITIC)
+  kr, kf, kp = jax.random.split(jax.random.key(0), 3)
+  real = jax.random.normal(kr, (3, 8, 8, 3))
+  fake = jax.random.normal(kf, (3, 8, 8, 3))
+  variables = critic.init(kp, real)
+  spectral = variables[layers.SPECTRAL]
+
+  def loss(params):
+    d_real, updates = critic.apply({"params": params, layers.SPECTRAL: spectral}, real,
+                                   update_stats=True, mutable=[layers.SPECTRAL])
+    critic_fn = lambda y: critic.apply({"params": params, layers.SPECTRAL: spectral}, y)
+    penalty, _ = penalties.gradient_penalty(critic_fn, 0.5 * (real + fake), method="jvp")
+    return jnp.mean(critic_fn(fake)) - jnp.mean(d_real) + 10.0 * penalty, updates
+
+  grads, updates = jax.jit(jax.grad(loss, has_aux=True))(variables["params"])
+  assert np.linalg.norm(ravel_pytree(grads)[0]) > 0
+  # The written u is one power iteration from the incoming one, whatever the
+  # number of critic calls (3, plus the penalty's inner and outer passes).
+  for path, u in jax.tree_util.tree_flatten_with_path(updates[layers.SPECTRAL])[0]:
+    name = path[-1].key  # "<layer>/kernel/u" or ".../sigma"
+    if not name.endswith("/u"):
+      continue
+    kernel = np.asarray(_lookup(variables["params"], path[:-2])[name.split("/")[0]]["kernel"])
+    w = kernel.reshape(-1, kernel.shape[-1])
+    v = np.asarray(_lookup(spectral, path)) @ w.T
+    v /= np.linalg.norm(v)
+    u1 = v @ w
+    np.testing.assert_allclose(u, u1 / np.linalg.norm(u1), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(u, _lookup(spectral, path), atol=1e-3)
+
+
 # --- Mixed precision -------------------------------------------------------------------
 
 
@@ -316,12 +351,14 @@ def test_bfloat16_critic_and_penalty_gradient_are_close_to_float32():
   bf16 = resnet.ResNetCritic(width=16, spectral_norm=True, dtype=jnp.bfloat16)
   variables = bf16.init(kp, x)
   assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(variables))
-  # Every convolution and matmul of the bf16 critic runs in bfloat16.
+  # Every convolution and the output matmul of the bf16 critic run in bfloat16
+  # (spectral norm's power iteration, also matmuls, stays float32).
   jaxpr = jax.make_jaxpr(lambda v: bf16.apply(v, x))(variables)
-  convs = [e for e in jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
-  convs += [e for eq in jaxpr.eqns for e in _sub_eqns(eq)
-            if e.primitive.name == "conv_general_dilated"]
-  assert convs and all(e.invars[0].aval.dtype == jnp.bfloat16 for e in convs)
+  eqns = [e for eq in jaxpr.eqns for e in [eq, *_sub_eqns(eq)]]
+  convs = [e for e in eqns if e.primitive.name == "conv_general_dilated"]
+  assert len(convs) == 10 and all(e.invars[0].aval.dtype == jnp.bfloat16 for e in convs)
+  matmuls = [e for e in eqns if e.primitive.name == "dot_general"]
+  assert any(e.invars[0].aval.dtype == jnp.bfloat16 for e in matmuls)
 
   s32, g32 = jax.jit(functools.partial(_scores_and_penalty_grad, f32))(variables, x)
   s16, g16 = jax.jit(functools.partial(_scores_and_penalty_grad, bf16))(variables, x)
