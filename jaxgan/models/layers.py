@@ -27,9 +27,10 @@ the new u), on fakes and inside the gradient penalty's closure with the *same*
 incoming u and update_stats=False: all three see one normalised critic, the
 penalty's inner jax.grad over x differentiates a side-effect-free function, and
 the update advances u by exactly one power iteration, as in Algorithm 1.
-(PyTorch's torch.nn.utils.spectral_norm instead advances u at every training
-forward call; Chainer's does too, and both run one more iteration from the
-stored u in evaluation, as here.)
+(The authors' Chainer code and torch.nn.utils.spectral_norm instead advance u
+at every training-mode forward call. In evaluation Chainer runs one iteration
+from the stored u without writing it, as here; PyTorch uses its stored u and v
+as they are.)
 """
 
 from __future__ import annotations
