@@ -66,9 +66,9 @@ def test_repeated_training_calls_converge_to_the_largest_singular_value(conv):
   w = _matrix_with_spectrum(rng, fan_in, 4, [3.0, 1.5, 1.0, 0.5])
   variables["params"]["layer"]["kernel"] = jnp.asarray(
       w.reshape(variables["params"]["layer"]["kernel"].shape))
+  step = jax.jit(lambda v: module.apply(v, x, update_stats=True, mutable=[layers.SPECTRAL])[1])
   for _ in range(60):
-    _, updates = module.apply(variables, x, update_stats=True, mutable=[layers.SPECTRAL])
-    variables = {**variables, **updates}
+    variables = {**variables, **step(variables)}
   sigma = variables[layers.SPECTRAL]["layer_sn"]["layer/kernel/sigma"]
   np.testing.assert_allclose(sigma, np.linalg.svd(w, compute_uv=False)[0], rtol=1e-12)
   # The layer then computes with W / sigma_max(W): spectral norm 1.
