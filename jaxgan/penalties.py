@@ -11,7 +11,10 @@ penalty composes inside the outer `jax.grad` over critic parameters.
 
 The per-example gradient comes from one backward pass of sum_b f(x)_b, which is
 exact only if examples do not interact inside the critic: no BatchNorm in a
-penalised critic (WGAN-GP §4, "No critic batch normalization").
+penalised critic (WGAN-GP §4, "No critic batch normalization"). A spectrally
+normalised critic's closure applies it with update_stats=False and the update's
+incoming u, so the inner derivative sees a fixed normalisation and writes
+nothing (jaxgan/models/layers.py).
 
 Two equivalent ways to get the parameter gradient of the penalty:
   double_backward  jax.grad of the input-gradient (reverse-over-reverse). The

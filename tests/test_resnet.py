@@ -195,7 +195,7 @@ def _x64():
 
 @pytest.mark.usefixtures("_x64")
 def test_generator_matches_the_authors_graph_with_batch_statistics():
-  gen = resnet.ResNetGenerator(width=8, bn_momentum=0.9, bn_epsilon=1e-5, dtype=jnp.float64)
+  gen = resnet.ResNetGenerator(width=8, bn_momentum=0.9, bn_epsilon=1e-5)
   z = jax.random.normal(jax.random.key(1), (4, 16), jnp.float64)
   variables = gen.init(jax.random.key(0), z, train=False)
   params = _randomised(variables["params"], jax.random.key(2))
@@ -210,7 +210,7 @@ def test_generator_matches_the_authors_graph_with_batch_statistics():
 @pytest.mark.parametrize("options", [{}, {"norm": "layer"}, _SNGAN_CRITIC],
                          ids=["wgan_gp", "wgan_gp_layernorm", "sngan"])
 def test_critic_matches_the_authors_graph(options):
-  critic = resnet.ResNetCritic(width=8, dtype=jnp.float64, **options)
+  critic = resnet.ResNetCritic(width=8, **options)
   x = jax.random.normal(jax.random.key(1), (3, 16, 16, 3), jnp.float64)
   variables = critic.init(jax.random.key(0), x)
   params = _randomised(variables["params"], jax.random.key(2))
@@ -270,7 +270,7 @@ def test_generator_batchnorm_uses_the_batch_in_training_and_running_averages_in_
 def test_jvp_and_double_backward_agree_on_a_spectrally_normalised_critic(options, penalty):
   # Inside the penalty the critic is applied with update_stats=False: the inner
   # jax.grad over x sees a fixed u and writes nothing.
-  critic = resnet.ResNetCritic(width=8, dtype=jnp.float64, **options)
+  critic = resnet.ResNetCritic(width=8, **options)
   kx, kp = jax.random.split(jax.random.key(0))
   x = jax.random.normal(kx, (2, 8, 8, 3), jnp.float64)
   variables = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), critic.init(kp, x))

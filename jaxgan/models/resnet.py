@@ -44,10 +44,12 @@ Deviations from the authors' code, both on purpose:
   - Initialisation is theirs (layers.he_uniform_avg / glorot_uniform, zero
     biases, unit BN scales), but drawn from JAX keys, not numpy's global RNG.
 
-Mixed precision: `dtype` is the compute dtype (bfloat16 for mixed precision);
+Mixed precision: `dtype` is the compute dtype, jnp.bfloat16 for mixed precision;
 parameters, BatchNorm/LayerNorm statistics and spectral norm's power iteration
-stay float32, and both networks return float32 (images, scores). Every layer
-computes in `dtype`, so float64 checks (tests) set dtype=jnp.float64.
+stay float32, and both networks return float32 (images, scores). The default,
+None, computes in the dtype of the parameters and inputs: float32 in training,
+and float64 when a check casts both to float64 (a fixed jnp.float32 would
+silently round such a check to float32).
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ BASE_SIZE = 4     # the generator's first feature map is 4x4
 NUM_UP_BLOCKS = 3  # 4 -> 32: CIFAR-10
 
 
-def _output_dtype(dtype):
-  """float32 for a float32 or narrower compute dtype (mixed precision); float64 stays."""
-  return jnp.promote_types(dtype, jnp.float32)
+def _at_least_float32(x):
+  """bfloat16 (mixed precision) outputs -> float32; float32 and float64 unchanged."""
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def _check_choice(name, value, allowed):
@@ -90,7 +92,7 @@ class ResidualBlock(nn.Module):
   resample: str | None                          # RESAMPLES
   norm: Callable[..., nn.Module] | None = None  # e.g. partial(nn.BatchNorm, ...); None: none
   spectral_norm: bool = False
-  dtype: Any = jnp.float32
+  dtype: Any = None  # compute dtype; None: the parameters' and inputs'
 
   @nn.compact
   def __call__(self, x, update_stats: bool = False):
@@ -122,7 +124,7 @@ class OptimizedBlock(nn.Module):
 
   features: int
   spectral_norm: bool = False
-  dtype: Any = jnp.float32
+  dtype: Any = None  # compute dtype; None: the parameters' and inputs'
 
   @nn.compact
   def __call__(self, x, update_stats: bool = False):
@@ -143,12 +145,12 @@ def _conv(x, features, size, init, name, *, dtype, spectral_norm, update_stats):
 
 
 class ResNetGenerator(nn.Module):
-  """z[B, z_dim] -> images[B, 32, 32, 3] in [-1, 1] (float32 unless dtype is float64)."""
+  """z[B, z_dim] -> images[B, 32, 32, 3] in [-1, 1], float32 (or float64, see above)."""
 
   width: int
   bn_momentum: float  # flax convention: running = momentum * running + (1 - momentum) * batch
   bn_epsilon: float
-  dtype: Any = jnp.float32  # compute dtype; parameters are float32
+  dtype: Any = None  # compute dtype (jnp.bfloat16: mixed precision); parameters float32
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -164,13 +166,13 @@ class ResNetGenerator(nn.Module):
     h = nn.relu(norm(name="output_norm")(h))
     h = nn.Conv(3, (3, 3), padding="SAME", kernel_init=layers.glorot_uniform,
                 dtype=self.dtype, param_dtype=jnp.float32, name="output")(h)
-    return jnp.tanh(h).astype(_output_dtype(self.dtype))
+    return _at_least_float32(jnp.tanh(h))
 
 
 class ResNetCritic(nn.Module):
   """images[B, H, W, C] -> scores[B]; H and W multiples of 4 (CIFAR: 32).
 
-  Scores are float32 whatever the compute dtype (float64 only if dtype is).
+  Scores are float32 for a float32 or bfloat16 critic (float64 in float64 checks).
 
   `update_stats` matters only with spectral_norm: True advances the power
   iteration (apply with mutable=[layers.SPECTRAL]); see jaxgan/models/layers.py
@@ -182,7 +184,7 @@ class ResNetCritic(nn.Module):
   spectral_norm: bool = False  # on every conv and the output linear (SNGAN)
   pooling: str = "mean"       # POOLINGS: global mean (WGAN-GP) or sum (SNGAN)
   output_bias: bool = True    # SNGAN's output linear has none
-  dtype: Any = jnp.float32    # compute dtype; parameters are float32
+  dtype: Any = None           # compute dtype (jnp.bfloat16: mixed precision)
 
   @nn.compact
   def __call__(self, x, update_stats: bool = False):
@@ -209,4 +211,4 @@ class ResNetCritic(nn.Module):
                    dtype=self.dtype, param_dtype=jnp.float32, name="output")
     h = layers.maybe_spectral_norm(out, h, spectral_norm=self.spectral_norm,
                                    update_stats=update_stats)
-    return h[:, 0].astype(_output_dtype(self.dtype))
+    return _at_least_float32(h[:, 0])
