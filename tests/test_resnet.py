@@ -79,6 +79,22 @@ def test_sngan_resnet_parameter_counts_follow_from_its_layer_shapes():
   assert len(us) == 11
 
 
+def test_initialisation_draws_the_authors_uniform_fan_average_variances():
+  # tflib: residual 3x3 convs "he_init" Var = 4 / (fan_in + fan_out), shortcuts and
+  # linears Glorot Var = 2 / (fan_in + fan_out), uniform; zero biases.
+  critic = resnet.ResNetCritic(width=32)
+  params = critic.init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)))["params"]
+  cases = [(params["block2"]["conv1"]["kernel"], 4.0 / (9 * 32 + 9 * 32)),
+           (params["block2"]["shortcut"]["kernel"], 2.0 / (32 + 32)),
+           (params["block1"]["conv1"]["kernel"], 4.0 / (9 * 3 + 9 * 32))]
+  for kernel, variance in cases:
+    limit = np.sqrt(3 * variance)
+    assert 0.95 * limit < float(jnp.abs(kernel).max()) <= limit
+    np.testing.assert_allclose(float(jnp.var(kernel)), variance, rtol=0.1)
+  assert all(float(jnp.abs(p["bias"]).max()) == 0.0
+             for block in ("block1", "block2") for p in params[block].values())
+
+
 # --- Forward passes against the authors' graphs (NCHW, float64) ----------------------
 
 
