@@ -1,4 +1,4 @@
-"""Critic regularisers: gradient penalty, its penalty points, weight clipping.
+"""Critic regularisers: gradient penalties, their penalty points, weight clipping.
 
 The gradient penalty takes a critic *closure* `f: x[B, ...] -> scores[B]`, not
 parameters, so the inner derivative is over the inputs only and the whole
@@ -6,10 +6,15 @@ penalty composes inside the outer `jax.grad` over critic parameters.
 
     penalty = E_x[(||grad_x f(x)||_2 - k)^2]           (two-sided, WGAN-GP eq. 3)
     penalty = E_x[max(0, ||grad_x f(x)||_2 - k)^2]     (one-sided, WGAN-GP §4 / App.)
+    penalty = 1/2 E_x[||grad_x f(x)||_2^2]             (R1 at reals, R2 at fakes;
+                                                        Mescheder et al. 2018, §4.1)
 
 The per-example gradient comes from one backward pass of sum_b f(x)_b, which is
 exact only if examples do not interact inside the critic: no BatchNorm in a
-penalised critic (WGAN-GP §4, "No critic batch normalization").
+penalised critic (WGAN-GP §4, "No critic batch normalization"). A spectrally
+normalised critic's closure applies it with update_stats=False and the update's
+incoming u, so the inner derivative sees a fixed normalisation and writes
+nothing (jaxgan/models/layers.py).
 
 Two equivalent ways to get the parameter gradient of the penalty:
   double_backward  jax.grad of the input-gradient (reverse-over-reverse). The
@@ -73,12 +78,41 @@ def gradient_penalty(critic_fn, x, *, target=1.0, one_sided=False,
   Returns:
     (penalty scalar, grad_norms[B]).
   """
+  return _penalty_by_method(
+      critic_fn, x, lambda g: _penalty_from_grads(g, target, one_sided, eps), method)
+
+
+def squared_gradient_penalty(critic_fn, x, *, method="double_backward", eps=1e-12):
+  """R1 / R2 regulariser (Mescheder et al. 2018): 1/2 E_x[||grad_x f(x)||^2].
+
+  R1 takes the real examples as `x`, R2 the generated ones. The factor 1/2 is
+  the paper's, so a caller weighting this by gamma gets its gamma/2 E||grad||^2.
+
+  Args:
+    critic_fn: x[B, ...] -> scores[B]; examples must not interact.
+    x: penalty points [B, ...].
+    method: "double_backward" or "jvp" (same value, same gradients).
+    eps: added inside the sqrt of the reported norms only; the penalty is the
+      squared norm itself, smooth at a zero gradient.
+
+  Returns:
+    (penalty scalar, grad_norms[B]).
+  """
+  def from_grads(grads):
+    axes = tuple(range(1, grads.ndim))
+    penalty = 0.5 * jnp.mean(jnp.sum(jnp.square(grads), axis=axes))
+    return penalty, gradient_norms(grads, eps)
+
+  return _penalty_by_method(critic_fn, x, from_grads, method)
+
+
+def _penalty_by_method(critic_fn, x, from_grads, method):
+  """from_grads(grad_x f(x)) -> (penalty, norms), differentiable by either method."""
   if method == "double_backward":
-    return _penalty_from_grads(_input_grads(critic_fn, x), target, one_sided, eps)
+    return from_grads(_input_grads(critic_fn, x))
   if method == "jvp":
     grads = jax.lax.stop_gradient(_input_grads(critic_fn, x))
-    (penalty, norms), pullback = jax.vjp(
-        lambda g: _penalty_from_grads(g, target, one_sided, eps), grads)
+    (penalty, norms), pullback = jax.vjp(from_grads, grads)
     direction, = pullback((jnp.ones_like(penalty), jnp.zeros_like(norms)))
     direction = jax.lax.stop_gradient(direction)
     _, tangent = jax.jvp(critic_fn, (x,), (direction,))

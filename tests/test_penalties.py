@@ -1,5 +1,6 @@
-"""The gradient penalty against central finite differences in float64, for both
-methods; the methods against each other; penalty points; weight clipping."""
+"""The gradient penalty and the R1/R2 squared-gradient penalty against closed forms
+and central finite differences in float64, for both methods; the methods against
+each other; penalty points; weight clipping."""
 
 import flax.linen as nn
 import jax
@@ -144,6 +145,95 @@ def test_epsilon_keeps_the_penalty_gradient_finite_at_zero_gradient():
 def test_unknown_method_is_rejected_with_the_allowed_ones():
   with pytest.raises(ValueError, match="'triple'.*double_backward, jvp"):
     penalties.gradient_penalty(lambda y: y.sum(1), jnp.ones((2, 2)), method="triple")
+
+
+# --- R1 / R2: squared gradient norm ------------------------------------------------
+
+
+def test_squared_gradient_penalty_on_a_linear_critic_is_half_the_squared_weight_norm():
+  # f(x) = w.x: grad w everywhere, so 1/2 E||grad||^2 = ||w||^2 / 2 = 12.5.
+  w = jnp.array([3.0, 4.0])
+  for method in penalties.PENALTY_METHODS:
+    value, norms = penalties.squared_gradient_penalty(lambda y: y @ w, jnp.ones((7, 2)),
+                                                      method=method)
+    np.testing.assert_allclose(value, 12.5, rtol=1e-12)
+    np.testing.assert_allclose(norms, 5.0, rtol=1e-12)
+
+
+def test_squared_gradient_penalty_of_a_quadratic_critic_is_the_per_example_closed_form():
+  # f(x_b) = 1/2 x_b^T A x_b (A symmetric): grad A x_b, penalty 1/2 mean_b ||A x_b||^2,
+  # over every non-batch axis of [B, 2, 3] points.
+  rng = np.random.default_rng(0)
+  a = rng.normal(size=(6, 6))
+  a = a + a.T
+  x = jnp.asarray(rng.normal(size=(5, 2, 3)))
+  critic = lambda y: 0.5 * jnp.einsum("bi,ij,bj->b", y.reshape(5, 6), a, y.reshape(5, 6))
+  grads = np.asarray(x).reshape(5, 6) @ a
+  for method in penalties.PENALTY_METHODS:
+    value, norms = penalties.squared_gradient_penalty(critic, x, method=method, eps=0.0)
+    np.testing.assert_allclose(value, 0.5 * np.mean(np.sum(grads**2, axis=1)), rtol=1e-12)
+    np.testing.assert_allclose(norms, np.linalg.norm(grads, axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", penalties.PENALTY_METHODS)
+def test_squared_gradient_penalty_parameter_gradient_matches_finite_differences(method):
+  model = _SmoothMLP()
+  params, x = _setup(model, (5, 3), seed=4)
+  loss = lambda p: penalties.squared_gradient_penalty(
+      lambda y: model.apply({"params": p}, y), x, method=method)[0]
+  flat_g, unravel = ravel_pytree(jax.grad(loss)(params))
+  flat_p, _ = ravel_pytree(params)
+  rng = np.random.default_rng(1)
+  for _ in range(4):
+    v = rng.normal(size=flat_p.shape)
+    v /= np.linalg.norm(v)
+    h = 1e-5
+    fd = (loss(unravel(flat_p + h * v)) - loss(unravel(flat_p - h * v))) / (2 * h)
+    np.testing.assert_allclose(np.dot(flat_g, v), fd, rtol=1e-6, atol=1e-10)
+
+
+def test_squared_gradient_penalty_gradient_wrt_points_matches_finite_differences_for_jvp():
+  model = _SmoothMLP()
+  params, x = _setup(model, (3, 2), seed=5)
+  loss = lambda y: penalties.squared_gradient_penalty(
+      lambda z: model.apply({"params": params}, z), y, method="jvp")[0]
+  g = jax.grad(loss)(x)
+  h = 1e-6
+  for idx in np.ndindex(*x.shape):
+    e = jnp.zeros(x.shape).at[idx].set(h)
+    np.testing.assert_allclose(g[idx], (loss(x + e) - loss(x - e)) / (2 * h), rtol=1e-6,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("critic,x_shape", [
+    (mlp.MLPCritic(hidden=(32, 32)), (6, 2)),
+    (dcgan.DCGANCritic(image_size=8, width=8, norm="layer"), (4, 8, 8, 1)),
+], ids=["mlp", "conv_layernorm"])
+def test_squared_gradient_penalty_methods_agree_in_value_and_parameter_gradient(
+    critic, x_shape):
+  params, x = _setup(critic, x_shape, seed=6)
+  results = {}
+  for method in penalties.PENALTY_METHODS:
+    results[method] = jax.value_and_grad(lambda p: penalties.squared_gradient_penalty(
+        lambda y: critic.apply({"params": p}, y), x, method=method)[0])(params)
+  (v1, g1), (v2, g2) = results["double_backward"], results["jvp"]
+  np.testing.assert_allclose(v2, v1, rtol=1e-10)
+  flat1, flat2 = ravel_pytree(g1)[0], ravel_pytree(g2)[0]
+  assert np.linalg.norm(flat1) > 0
+  np.testing.assert_allclose(flat2, flat1, rtol=1e-8, atol=1e-12 * np.abs(flat1).max())
+
+
+def test_squared_gradient_penalty_gradient_is_zero_not_nan_at_a_zero_input_gradient():
+  # d/dw of ||w||^2 / 2 is w = 0 here; the reported norms' sqrt must not leak a NaN.
+  for method in penalties.PENALTY_METHODS:
+    g = jax.grad(lambda w_: penalties.squared_gradient_penalty(
+        lambda y: y @ w_, jnp.ones((2, 2)), method=method)[0])(jnp.zeros(2))
+    np.testing.assert_array_equal(g, 0.0)
+
+
+def test_squared_gradient_penalty_rejects_an_unknown_method():
+  with pytest.raises(ValueError, match="'triple'.*double_backward, jvp"):
+    penalties.squared_gradient_penalty(lambda y: y.sum(1), jnp.ones((2, 2)), method="triple")
 
 
 # --- Penalty points ---------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Layers shared by the ResNet models: spectral normalisation, resampling, inits.
+
+Spectral normalisation (Miyato et al. 2018) divides a layer's kernel W, viewed as
+a matrix [fan_in, features], by an estimate of its largest singular value:
+
+    v = normalize(W u),  u' = normalize(W^T v),  sigma = v^T W u'   (u, v in
+    stop_gradient), W_sn = W / sigma
+
+one power iteration per call from the stored vector u, which is kept between
+steps in the "spectral" collection (`SPECTRAL`). This is flax.linen.SpectralNorm
+(n_steps=1), used as is: its power iteration, its stop-gradient on u and v and
+its sigma are the paper's Algorithm 1 and the authors' Chainer code
+(sngan_projection source/functions/max_sv.py); its collection name is
+configurable; its parameters stay the wrapped layer's own (the kernel is
+normalised on the way in), so a critic's parameter tree and count are the same
+with and without spectral norm. Its `update_stats` flag decides only whether the
+new u (and sigma, kept for logging) are written back:
+
+  update_stats=True   training: apply with mutable=[SPECTRAL]; returns the new u.
+  update_stats=False  evaluation, and every other critic call of a training
+                      update: the same iteration from the stored u, nothing written.
+
+Because the iteration is a pure function of the stored u and the kernel, every
+call that starts from the same stored u computes the same sigma. One critic
+update should therefore call the critic on reals (update_stats=True, collecting
+the new u), on fakes and inside the gradient penalty's closure with the *same*
+incoming u and update_stats=False: all three see one normalised critic, the
+penalty's inner jax.grad over x differentiates a side-effect-free function, and
+the update advances u by exactly one power iteration, as in Algorithm 1.
+(The authors' Chainer code and torch.nn.utils.spectral_norm instead advance u
+at every training-mode forward call. In evaluation Chainer runs one iteration
+from the stored u without writing it, as here; PyTorch uses its stored u and v
+as they are.)
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jaxgan.models.dcgan import depth_to_space
+
+SPECTRAL = "spectral"  # the variable collection holding spectral norm's u (and sigma)
+
+# The WGAN-GP authors' tflib initialisers (tflib/ops/conv2d.py, linear.py), both
+# uniform with a fan-average variance: "he_init" 4 / (fan_in + fan_out) for the
+# residual 3x3 convs, Glorot 2 / (fan_in + fan_out) for shortcuts, output conv and
+# linears. SNGAN's Chainer code draws the same: GlorotUniform(sqrt(2)) and
+# GlorotUniform().
+he_uniform_avg = nn.initializers.variance_scaling(2.0, "fan_avg", "uniform")
+glorot_uniform = nn.initializers.variance_scaling(1.0, "fan_avg", "uniform")
+
+
+def maybe_spectral_norm(layer: nn.Module, x, *, spectral_norm: bool, update_stats: bool):
+  """`layer(x)`, with the layer's kernel spectrally normalised if `spectral_norm`.
+
+  Call from a compact method with a named `layer`; the wrapper's u lives in the
+  SPECTRAL collection under "<layer name>_sn/<layer name>/kernel/u".
+  """
+  if not spectral_norm:
+    return layer(x)
+  return nn.SpectralNorm(layer, n_steps=1, collection_name=SPECTRAL,
+                         name=f"{layer.name}_sn")(x, update_stats=update_stats)
+
+
+def upsample_nearest(x):
+  """[B, H, W, C] -> [B, 2H, 2W, C], every pixel repeated 2x2.
+
+  The WGAN-GP authors' UpsampleConv form: four copies along channels, then
+  depth_to_space (Chainer's unpooling_2d in SNGAN gives the same values).
+  """
+  return depth_to_space(jnp.concatenate([x, x, x, x], axis=-1))
+
+
+def mean_pool(x):
+  """2x2 mean pooling, stride 2: [B, H, W, C] -> [B, H/2, W/2, C]."""
+  return (x[:, ::2, ::2] + x[:, 1::2, ::2] + x[:, ::2, 1::2] + x[:, 1::2, 1::2]) / 4
