@@ -72,7 +72,9 @@ def test_default_run_draws_recognisable_digits_of_all_ten_classes(tmp_path):
   assert raw["classes_covered"] == 10 and raw["class_kl"] < 0.1, raw
   # Uniform noise scores FD ~800-1250 with this classifier, real training data ~10.
   assert raw["fd_digits_classifier"] < 100, raw
-  samples = np.load(os.path.join(workdir, "samples", "step_010000.npy"))
+  # Sampling with another count writes beside the training-time grid, never over it.
+  assert np.load(os.path.join(workdir, "samples", "step_010000.npy")).shape[0] == 100
+  samples = np.load(os.path.join(workdir, "samples", "step_010000_n1000.npy"))
   assert samples.shape == (1000, 8, 8, 1)
   confidence, shares = _verdict(classifier, samples)
   print(f"mean confidence {confidence:.3f}; class shares {np.round(shares, 3)}")
