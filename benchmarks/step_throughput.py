@@ -176,18 +176,13 @@ class JaxMember:
       key = jax.random.PRNGKey(2)
 
       def fn(state, real):
-        params, opt_state, stats, metrics = train.generator_update(
-            spec, state, real.shape[0], key)
-        return state.replace(generator_params=params, generator_opt_state=opt_state,
-                             generator_batch_stats=stats), metrics
+        return train.generator_update(spec, state, real.shape[0], key)
     else:
       real = real[0]
       key = jax.random.PRNGKey(1)
 
       def fn(state, real):
-        params, opt_state, stats, metrics = train.critic_update(spec, state, real, key)
-        return state.replace(critic_params=params, critic_opt_state=opt_state,
-                             generator_batch_stats=stats), metrics
+        return train.critic_update(spec, state, real, key)
     if mode == "train":
       # As a run compiles it: over a device mesh (one device here), the state
       # replicated, the batch a global array sharded along its example axis.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ml_collections
 from ml_collections import config_dict
 
+from jaxgan import models
 from jaxgan.data import registry
 
 
@@ -51,7 +52,7 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
     # digits than an MLP in the same CPU budget (held-out-classifier confidence
     # 0.68 vs 0.82), while a 2->4->8 DCGAN ran 20x slower on XLA:CPU (README).
     arch = "mlp" if is_toy or dataset == "digits" else "dcgan"
-  check_choice("arch", arch, ("mlp", "dcgan"))
+  check_choice("arch", arch, models.ARCHS)
 
   config = ml_collections.ConfigDict()
   config.seed = 0  # the run's one PRNG key is PRNGKey(seed)
@@ -69,7 +70,7 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.dataset.shuffle_buffer = 10_000  # tf.data shuffle buffer (examples)
 
   config.model = ml_collections.ConfigDict()
-  config.model.arch = arch  # mlp | dcgan
+  config.model.arch = arch  # mlp | dcgan | resnet | sngan (jaxgan/models/__init__.py)
   # Toy: 2-D latent as in the WGAN-GP authors' gan_toy.py; images: DCGAN-style 128
   # (WGAN-GP's gan_mnist/gan_cifar use 128) except the tiny 8x8 digits (64).
   config.model.z_dim = 2 if is_toy else (64 if dataset == "digits" else 128)
@@ -77,8 +78,16 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # 3x faster than 512 at equal sample quality here; other images the seeds' 784.
   config.model.hidden = ((512, 512, 512) if is_toy else
                          (256, 256, 256) if dataset == "digits" else (784, 784, 784))
-  # DCGAN base width ("DIM" in the WGAN-GP code: 64).
-  config.model.width = 64
+  # Conv base width ("DIM" in the WGAN-GP code: 64 for the DCGAN, 128 for the ResNet).
+  config.model.width = 128 if arch in ("resnet", "sngan") else 64
+  # Generator width when it differs from the critic's; 0 = model.width (SNGAN: 256).
+  config.model.generator_width = 256 if arch == "sngan" else 0
+  # Spectral norm on every critic layer (Miyato et al. 2018): SNGAN's critic; an
+  # option for the DCGAN and WGAN-GP ResNet critics.
+  config.model.spectral_norm = arch == "sngan"
+  # Compute dtype of both networks: float32, or bfloat16 (mixed precision: float32
+  # parameters, optimizer states, losses and penalty norms).
+  config.model.dtype = "float32"
   # Generator upsampling: depth_to_space (3x3 conv + pixel shuffle) or conv_transpose
   # (the seeds' 4x4 stride-2 transposed conv). Equally fast on XLA:CPU once
   # conv_transpose is computed per output phase (benchmarks/results/step_throughput.md,
@@ -87,6 +96,8 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.model.generator_batch_norm = True  # DCGAN generator BatchNorm (Radford et al.)
   # flax momentum = 1 - PyTorch momentum; 0.9 matches PyTorch's default 0.1.
   config.model.bn_momentum = 0.9
+  # BatchNorm epsilon: 1e-5 (PyTorch's and TF's fused default); SNGAN's Chainer 2e-5.
+  config.model.bn_epsilon = 2e-5 if arch == "sngan" else 1e-5
   # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
   # paper's suggested drop-in).
   config.model.critic_norm = "none"
@@ -101,14 +112,17 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.penalty.target = 1.0  # k: the gradient norm pulled towards (1 in both papers)
   config.penalty.one_sided = False  # max(0, ||g|| - k)^2 (WGAN-GP App. / Petzka et al.)
   # double_backward (nested jax.grad) or jvp (reverse-over-forward): equal values and
-  # gradients. Measured here (benchmarks/step_throughput.py, critic update alone):
-  # DCGAN32 critic jvp 8.3 vs double_backward 2.8 updates/s; toy MLP critic jvp 93
-  # vs double_backward 107 updates/s. So: jvp for conv critics, double_backward for MLPs.
+  # gradients; jvp is the faster on the DCGAN critic, double_backward on MLPs
+  # (benchmarks/results/step_throughput.md, rows 5.*). ResNet critics:
+  # double_backward until benchmarked.
   config.penalty.method = "jvp" if arch == "dcgan" else "double_backward"
   # DRAGAN penalty points: gaussian (paper) | std_uniform (authors' code).
   config.penalty.perturbation = "std_uniform"
   config.penalty.noise_variance = 10.0  # gaussian: delta ~ N(0, c I), paper's c ~ 10
   config.penalty.noise_scale = 0.5  # std_uniform: x + 0.5 std(x) U[0,1] (authors' code)
+  # Lazy regularisation (StyleGAN2, Karras et al. 2020): apply the penalty every k
+  # critic updates with its weight times k; 1 = every update (the papers' own).
+  config.penalty.lazy_interval = 1
 
   config.train = ml_collections.ConfigDict()
   # Generator updates (recipes set it, see set_budget). The log intervals, the
@@ -118,6 +132,12 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   steps = config.train.get_ref("num_steps")
   config.train.batch_size = 256 if is_toy else 64  # global; gan_toy.py 256, WGAN-GP images 64
   config.train.n_critic = 5  # critic updates per generator update
+  # Examples per generator update; 0 = train.batch_size. The WGAN-GP authors' CIFAR
+  # ResNet uses twice the critic's (gan_cifar_resnet.py GEN_BS_MULTIPLE = 2).
+  config.train.generator_batch_size = 0
+  # Uniform noise U[0, d) added to real images per value (d = 1/128 in the WGAN-GP
+  # authors' CIFAR ResNet: one 8-bit level of their [-1, 1) scaling); 0 = off.
+  config.train.dequantization = 0.0
   config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
   # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
   # unrolled, ~18x faster than rolled on XLA:CPU per DESIGN.md; others: rolled).

@@ -11,10 +11,12 @@ so `latest_step()` never returns a half-written step.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 
+import jax
 import orbax.checkpoint as ocp
 
 from jaxgan import errors
@@ -84,18 +86,42 @@ class Checkpointer:
       raise NoCheckpointError(
           f"{what} in {self.directory} (steps available: {available})")
     try:
-      restored = self._manager.restore(
-          step,
-          args=ocp.args.Composite(**{
-              STATE: ocp.args.StandardRestore(abstract_state),
-              DATA: ocp.args.JsonRestore(),
-          }))
-      position = int(restored[DATA]["position"])
+      state, position = self._restore(step, abstract_state)
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
-      raise CorruptCheckpointError(
-          f"checkpoint step {step} in {self.directory} cannot be read "
-          f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from e
-    return step, restored[STATE], position
+      try:  # a state field newer than the checkpoint, empty for this run (see below)
+        state, position = self._restore(step, abstract_state, newer_fields_empty=True)
+      except Exception:  # pylint: disable=broad-except
+        raise CorruptCheckpointError(
+            f"checkpoint step {step} in {self.directory} cannot be read ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else ''})") from e
+    return step, state, position
+
+  def _restore(self, step: int, abstract_state, *, newer_fields_empty: bool = False):
+    """(state, data position) of `step`.
+
+    With `newer_fields_empty`, the state's fields that hold no arrays for this run
+    (e.g. critic_spectral of a critic without spectral norm) are left out of the
+    read and restored empty: a checkpoint written before such a field existed then
+    restores as it was saved.
+    """
+    target, empty = abstract_state, {}
+    if newer_fields_empty and dataclasses.is_dataclass(abstract_state):
+      saved = ocp.StandardCheckpointer().metadata(
+          os.path.join(self.directory, str(step), STATE)).item_metadata
+      fields = {f.name: getattr(abstract_state, f.name)
+                for f in dataclasses.fields(abstract_state)}
+      empty = {k: v for k, v in fields.items() if k not in saved and not jax.tree.leaves(v)}
+      target = {k: v for k, v in fields.items() if k not in empty}
+    restored = self._manager.restore(
+        step,
+        args=ocp.args.Composite(**{
+            STATE: ocp.args.StandardRestore(target),
+            DATA: ocp.args.JsonRestore(),
+        }))
+    state = restored[STATE]
+    if empty:
+      state = type(abstract_state)(**state, **empty)
+    return state, int(restored[DATA]["position"])
 
   def restore_latest_good(self, abstract_state):
     """Restores the newest readable step, setting unreadable newer ones aside.

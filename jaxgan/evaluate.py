@@ -111,11 +111,13 @@ def generate(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
 def critic_scores(spec: train_lib.StepSpec, state: train_lib.GANState,
                   points: np.ndarray) -> np.ndarray:
   """The critic's value at each of `points` [N, ...] as a host array [N]."""
-  return np.asarray(_critic_apply(spec, state.critic_params, points), np.float64)
+  return np.asarray(_critic_apply(spec, state.critic_params, state.critic_spectral, points),
+                    np.float64)
 
 
-_critic_apply = jax.jit(lambda spec, params, x: spec.critic.apply({"params": params}, x),
-                        static_argnums=0)
+_critic_apply = jax.jit(
+    lambda spec, params, spectral, x: train_lib.critic_scores(spec, params, spectral, x)[0],
+    static_argnums=0)
 
 
 # --- Plots ---------------------------------------------------------------------------

@@ -8,30 +8,29 @@ jaxgan/validation.py has checked.
 from __future__ import annotations
 
 import jax
-import optax
 
 from jaxgan import losses as losses_lib
 from jaxgan import models as models_lib
 from jaxgan import train as train_lib
 
 
-def learning_rate(opt_cfg, num_updates: int) -> optax.Schedule:
-  """The rate as a function of the update count: constant, or linear to 0 over num_updates."""
-  if opt_cfg.schedule == "linear":
-    return optax.linear_schedule(opt_cfg.learning_rate, 0.0, num_updates)
-  return optax.constant_schedule(opt_cfg.learning_rate)
+def optimizer_spec(opt_cfg, num_updates: int) -> train_lib.OptimizerSpec:
+  """The optimizer's kind and schedule; `num_updates` sizes a linear decay."""
+  return train_lib.OptimizerSpec(name=opt_cfg.name, schedule=opt_cfg.schedule,
+                                 num_updates=int(num_updates), eps=float(opt_cfg.eps))
 
 
-def make_optimizer(opt_cfg, schedule: optax.Schedule) -> optax.GradientTransformation:
-  """optax optimizer for one network with the learning-rate `schedule`."""
-  if opt_cfg.schedule == "constant":
-    # A float rather than a schedule: the same optimizer state as before schedules
-    # existed, so older checkpoints restore.
-    schedule = opt_cfg.learning_rate
-  if opt_cfg.name == "adam":
-    return optax.adam(schedule, b1=opt_cfg.b1, b2=opt_cfg.b2, eps=opt_cfg.eps)
-  # eps outside the sqrt, as torch.optim.RMSprop (the WGAN authors' optimizer).
-  return optax.rmsprop(schedule, decay=opt_cfg.decay, eps=opt_cfg.eps, eps_in_sqrt=False)
+def hparams(config) -> train_lib.HParams:
+  """The run's scalar hyperparameters as Python floats (constants to XLA)."""
+  pen, c, g = config.penalty, config.optimizer.critic, config.optimizer.generator
+  return train_lib.HParams(
+      penalty_weight=float(pen.weight), noise_variance=float(pen.noise_variance),
+      noise_scale=float(pen.noise_scale),
+      critic_lr=float(c.learning_rate), critic_b1=float(c.b1), critic_b2=float(c.b2),
+      critic_decay=float(c.decay),
+      generator_lr=float(g.learning_rate), generator_b1=float(g.b1),
+      generator_b2=float(g.b2), generator_decay=float(g.decay),
+      ema_decay=float(config.ema.decay))
 
 
 def resolve_unroll(config, backend: str | None = None) -> int:
@@ -58,25 +57,23 @@ def make_step_spec(config, data_shape) -> train_lib.StepSpec:
   generator, critic = models_lib.make_models(config.model, data_shape)
   pen = config.penalty
   updates = num_updates(config)
-  g_lr = learning_rate(config.optimizer.generator, updates["generator"])
-  c_lr = learning_rate(config.optimizer.critic, updates["critic"])
   return train_lib.StepSpec(
       generator=generator,
       critic=critic,
-      generator_tx=make_optimizer(config.optimizer.generator, g_lr),
-      critic_tx=make_optimizer(config.optimizer.critic, c_lr),
+      generator_opt=optimizer_spec(config.optimizer.generator, updates["generator"]),
+      critic_opt=optimizer_spec(config.optimizer.critic, updates["critic"]),
       loss=losses_lib.get_loss(config.loss.name, **config.loss.options.to_dict()),
       penalty=train_lib.PenaltySpec(
-          name=pen.name, weight=float(pen.weight), target=float(pen.target),
-          one_sided=bool(pen.one_sided), method=pen.method,
-          perturbation=pen.perturbation, noise_variance=float(pen.noise_variance),
-          noise_scale=float(pen.noise_scale)),
+          name=pen.name, target=float(pen.target), one_sided=bool(pen.one_sided),
+          method=pen.method, perturbation=pen.perturbation,
+          lazy_interval=int(pen.lazy_interval)),
+      hparams=hparams(config),
       z_dim=config.model.z_dim,
       n_critic=config.train.n_critic,
       unroll=resolve_unroll(config),
       weight_clip=config.train.weight_clip,
-      ema_decay=float(config.ema.decay) if config.ema.enabled else None,
+      ema=bool(config.ema.enabled),
       ema_start=config.ema.start_step,
-      generator_lr=g_lr,
-      critic_lr=c_lr,
+      generator_batch_size=config.train.generator_batch_size,
+      dequantization=float(config.train.dequantization),
   )

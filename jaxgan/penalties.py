@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 from jaxgan import rng as rng_lib
 
-PENALTY_NAMES = ("none", "wgan_gp", "dragan")
+PENALTY_NAMES = ("none", "wgan_gp", "dragan", "r1", "r2")
 PENALTY_METHODS = ("double_backward", "jvp")
 DRAGAN_PERTURBATIONS = ("gaussian", "std_uniform")
 

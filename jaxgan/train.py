@@ -1,10 +1,15 @@
 """GANState and the compiled train step: n_critic critic updates, then one generator update.
 
-`train_step(state, real, spec=spec)` is a module-level pure function; `spec`
-(a frozen `StepSpec`) holds everything static: the modules, the optimizers, the
-loss family, the penalty, n_critic and the loop's unroll factor. `real` is
-[n_critic, B, ...]: one batch per critic update, as in WGAN Alg. 1 and WGAN-GP
-Alg. 1, where every critic iteration samples fresh real data.
+`train_step(state, real, spec=spec)` is a module-level pure function. `spec` (a
+frozen `StepSpec`) holds everything that shapes the computation: the modules,
+the optimizers' kinds and schedules, the loss family, the penalty, n_critic and
+the loop's unroll factor. The scalar hyperparameters that do not (penalty
+weight, learning rates, Adam's betas, the EMA decay, DRAGAN's noise) are an
+`HParams` pytree: `spec.hparams` by default, or passed as `hparams=` with traced
+values, which is how a population of runs with different values shares one
+compiled step (jaxgan/population.py). `real` is [n_critic, B, ...]: one batch
+per critic update, as in WGAN Alg. 1 and WGAN-GP Alg. 1, where every critic
+iteration samples fresh real data.
 
 The step is written for the global batch: nothing here knows about devices.
 jaxgan/mesh.py compiles it over a device mesh; batch statistics (BatchNorm,
@@ -13,6 +18,12 @@ DRAGAN's std(x)) and gradient means are then over the global batch.
 Randomness comes only from `state.key`: step s uses `fold_in(key, s)`, split
 into named keys, and every per-example draw uses the example's global index
 (see jaxgan/rng.py). A resumed run therefore repeats the uninterrupted draws.
+
+Spectral normalisation (critics with `spectral_norm`): its power-iteration
+vectors live in `state.critic_spectral`. A critic update scores the reals with
+update_stats=True and everything else (fakes, the penalty's closure) from the
+same incoming vectors without updating them, so the update sees one normalised
+critic and advances the iteration once (jaxgan/models/layers.py).
 
 The training loop (`train_and_evaluate`) lives in jaxgan/loop.py.
 """
@@ -31,6 +42,7 @@ import optax
 from jaxgan import losses as losses_lib
 from jaxgan import penalties
 from jaxgan import rng as rng_lib
+from jaxgan.models.layers import SPECTRAL
 
 
 @flax.struct.dataclass
@@ -45,20 +57,52 @@ class GANState:
   critic_opt_state: Any
   ema_params: Any                # EMA of generator_params ({} when disabled)
   key: jax.Array                 # the run's base PRNG key; never split in place
+  # Spectral norm's power-iteration vectors ({} for critics without it).
+  critic_spectral: Any = flax.struct.field(default_factory=dict)
+
+
+@flax.struct.dataclass
+class HParams:
+  """Scalar hyperparameters that do not change the computation's shape.
+
+  Python floats in a single run (constants to XLA); arrays with a leading member
+  axis in a population. Learning rates are the schedule's peak values.
+  """
+
+  penalty_weight: Any            # lambda (WGAN-GP, DRAGAN) or gamma (R1, R2)
+  noise_variance: Any            # DRAGAN "gaussian": c
+  noise_scale: Any               # DRAGAN "std_uniform": scale of std(x)
+  critic_lr: Any
+  critic_b1: Any
+  critic_b2: Any
+  critic_decay: Any              # RMSProp's squared-gradient decay
+  generator_lr: Any
+  generator_b1: Any
+  generator_b2: Any
+  generator_decay: Any
+  ema_decay: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSpec:
+  """What kind of optimizer and schedule a network uses (HParams give the values)."""
+
+  name: str = "adam"             # adam | rmsprop
+  schedule: str = "constant"     # constant | linear (decay to 0 over num_updates)
+  num_updates: int = 1
+  eps: float = 1e-8
 
 
 @dataclasses.dataclass(frozen=True)
 class PenaltySpec:
   """Static description of the critic regulariser (penalties.py does the maths)."""
 
-  name: str = "none"             # none | wgan_gp | dragan
-  weight: float = 0.0            # lambda
-  target: float = 1.0            # k
+  name: str = "none"             # none | wgan_gp | dragan | r1 | r2
+  target: float = 1.0            # k (wgan_gp, dragan)
   one_sided: bool = False
   method: str = "double_backward"
   perturbation: str = "std_uniform"  # DRAGAN only
-  noise_variance: float = 10.0       # DRAGAN "gaussian": c
-  noise_scale: float = 0.5           # DRAGAN "std_uniform": scale of std(x)
+  lazy_interval: int = 1         # apply every this many critic updates, weight x it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,20 +111,54 @@ class StepSpec:
 
   generator: nn.Module
   critic: nn.Module
-  generator_tx: optax.GradientTransformation
-  critic_tx: optax.GradientTransformation
+  generator_opt: OptimizerSpec
+  critic_opt: OptimizerSpec
   loss: losses_lib.Loss
   penalty: PenaltySpec
+  hparams: HParams               # the run's values (populations pass their own)
   z_dim: int
   n_critic: int
   unroll: int                    # fori_loop unroll factor for the critic loop
   weight_clip: float | None      # WGAN: project critic params onto [-c, c]
-  ema_decay: float | None        # generator EMA; None disables it
+  ema: bool = False              # keep an EMA of the generator weights
   ema_start: int = 0
-  # Learning-rate schedules (update count -> rate), reported as metrics; the
-  # optimizers above hold the same schedules.
-  generator_lr: optax.Schedule = optax.constant_schedule(0.0)
-  critic_lr: optax.Schedule = optax.constant_schedule(0.0)
+  generator_batch_size: int = 0  # examples per generator update; 0 = the critic's
+  dequantization: float = 0.0    # real += U[0, this) per pixel; 0 = off
+
+
+# --- Optimizers ----------------------------------------------------------------
+
+
+def _schedule(opt: OptimizerSpec, peak):
+  if opt.schedule == "linear":
+    return optax.linear_schedule(peak, 0.0, opt.num_updates)
+  return peak
+
+
+def learning_rate(opt: OptimizerSpec, peak, count):
+  """The rate of update number `count` (what the optimizer applies)."""
+  schedule = _schedule(opt, peak)
+  return schedule(count) if callable(schedule) else jnp.asarray(schedule, jnp.float32)
+
+
+def optimizer(opt: OptimizerSpec, lr, b1, b2, decay) -> optax.GradientTransformation:
+  """The optax optimizer of one network; its state's structure does not depend on
+  the values, so members of a population with different values share it."""
+  schedule = _schedule(opt, lr)
+  if opt.name == "adam":
+    return optax.adam(schedule, b1=b1, b2=b2, eps=opt.eps)
+  # eps outside the sqrt, as torch.optim.RMSprop (the WGAN authors' optimizer).
+  return optax.rmsprop(schedule, decay=decay, eps=opt.eps, eps_in_sqrt=False)
+
+
+def _critic_tx(spec: StepSpec, hp: HParams):
+  return optimizer(spec.critic_opt, hp.critic_lr, hp.critic_b1, hp.critic_b2,
+                   hp.critic_decay)
+
+
+def _generator_tx(spec: StepSpec, hp: HParams):
+  return optimizer(spec.generator_opt, hp.generator_lr, hp.generator_b1,
+                   hp.generator_b2, hp.generator_decay)
 
 
 # --- State ---------------------------------------------------------------------
@@ -103,12 +181,13 @@ def init_state(spec: StepSpec, key, sample_shape) -> GANState:
       generator_params=g_params,
       generator_batch_stats=g_vars.get("batch_stats", {}),
       critic_params=c_params,
-      generator_opt_state=spec.generator_tx.init(g_params),
-      critic_opt_state=spec.critic_tx.init(c_params),
+      generator_opt_state=_generator_tx(spec, spec.hparams).init(g_params),
+      critic_opt_state=_critic_tx(spec, spec.hparams).init(c_params),
       # A copy, not the same arrays: the compiled step donates the state, and one
       # buffer donated twice (as generator_params and ema_params) is an error.
-      ema_params=jax.tree.map(jnp.copy, g_params) if spec.ema_decay is not None else {},
+      ema_params=jax.tree.map(jnp.copy, g_params) if spec.ema else {},
       key=run_key,
+      critic_spectral=c_vars.get(SPECTRAL, {}),
   )
 
 
@@ -131,38 +210,71 @@ def generate(spec: StepSpec, params, batch_stats, z, *, train: bool):
   return spec.generator.apply(variables, z, train=train), batch_stats
 
 
+def _at_least_float32(x):
+  """Scores of a bfloat16 critic in float32: losses and penalties reduce in float32."""
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def critic_scores(spec: StepSpec, params, spectral, x, *, update: bool = False):
+  """Critic scores [B] (at least float32) and the spectral state (new only if `update`)."""
+  if not spectral:
+    return _at_least_float32(spec.critic.apply({"params": params}, x)), spectral
+  variables = {"params": params, SPECTRAL: spectral}
+  if update:
+    scores, new = spec.critic.apply(variables, x, update_stats=True, mutable=[SPECTRAL])
+    return _at_least_float32(scores), new[SPECTRAL]
+  return _at_least_float32(spec.critic.apply(variables, x, update_stats=False)), spectral
+
+
 def _latents(spec: StepSpec, key, batch_size):
   """One latent per example of the global batch, drawn by its index (rng.py)."""
   return rng_lib.normal(rng_lib.example_keys(key, 0, batch_size), (spec.z_dim,))
 
 
-def _penalty_points(spec: StepSpec, key, real, fake):
+def _penalty(spec: StepSpec, hp: HParams, critic_fn, key, real, fake):
+  """(penalty, per-example gradient norms) of spec.penalty at its points."""
+  pen = spec.penalty
+  if pen.name in ("r1", "r2"):
+    return penalties.squared_gradient_penalty(
+        critic_fn, real if pen.name == "r1" else fake, method=pen.method)
   keys = rng_lib.example_keys(key, 0, real.shape[0])
-  if spec.penalty.name == "wgan_gp":
-    return penalties.interpolates(keys, real, fake)
-  return penalties.dragan_points(
-      keys, real, perturbation=spec.penalty.perturbation,
-      noise_variance=spec.penalty.noise_variance, noise_scale=spec.penalty.noise_scale)
+  if pen.name == "wgan_gp":
+    points = penalties.interpolates(keys, real, fake)
+  else:
+    points = penalties.dragan_points(
+        keys, real, perturbation=pen.perturbation, noise_variance=hp.noise_variance,
+        noise_scale=hp.noise_scale)
+  return penalties.gradient_penalty(critic_fn, points, target=pen.target,
+                                    one_sided=pen.one_sided, method=pen.method)
 
 
-def critic_loss_fn(spec: StepSpec, critic_params, real, fake, penalty_key):
-  """Critic objective (loss + lambda * penalty) and its metrics."""
+def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_key,
+                   hp: HParams, apply_penalty=True):
+  """Critic objective (loss + weight * penalty), its metrics and the new spectral state.
+
+  `apply_penalty` (traced) switches a lazy regulariser on for this update, with
+  its weight multiplied by the interval (StyleGAN2's lazy regularisation).
+  """
+  d_real, new_spectral = critic_scores(spec, critic_params, spectral, real, update=True)
+
   def critic_fn(x):
-    return spec.critic.apply({"params": critic_params}, x)
+    return critic_scores(spec, critic_params, spectral, x)[0]
 
-  d_real = critic_fn(real)
   d_fake = critic_fn(fake)
   loss = spec.loss.critic_loss(d_real, d_fake)
+  zero = jnp.zeros((), jnp.float32)
   if spec.penalty.name == "none":
-    penalty = jnp.zeros((), loss.dtype)
-    grad_norm = jnp.zeros((), loss.dtype)
+    penalty, grad_norm = zero, zero
   else:
-    points = _penalty_points(spec, penalty_key, real, fake)
-    penalty, norms = penalties.gradient_penalty(
-        critic_fn, points, target=spec.penalty.target,
-        one_sided=spec.penalty.one_sided, method=spec.penalty.method)
-    grad_norm = jnp.mean(jax.lax.stop_gradient(norms))
-  total = loss + spec.penalty.weight * penalty
+    def with_penalty():
+      p, norms = _penalty(spec, hp, critic_fn, penalty_key, real, fake)
+      return p, jnp.mean(jax.lax.stop_gradient(norms))
+    if spec.penalty.lazy_interval > 1:
+      penalty, grad_norm = jax.lax.cond(apply_penalty, with_penalty, lambda: (zero, zero))
+    else:
+      penalty, grad_norm = with_penalty()
+  weight = hp.penalty_weight * spec.penalty.lazy_interval
+  total = loss + weight * penalty
   metrics = {
       "critic/loss": total,
       "critic/loss_unregularised": loss,
@@ -172,110 +284,145 @@ def critic_loss_fn(spec: StepSpec, critic_params, real, fake, penalty_key):
       "critic/score_real": jnp.mean(d_real),
       "critic/score_fake": jnp.mean(d_fake),
   }
-  return total, jax.tree.map(jax.lax.stop_gradient, metrics)
+  return total, (jax.tree.map(jax.lax.stop_gradient, metrics), new_spectral)
 
 
-def critic_update(spec: StepSpec, state: GANState, real, key):
-  """One critic update on real[B, ...] -> (critic_params, critic_opt_state, batch_stats, metrics)."""
+def _dequantize(spec: StepSpec, key, real):
+  """real + U[0, spec.dequantization) per value, by example index (authors' CIFAR code)."""
+  if not spec.dequantization:
+    return real
+  noise = rng_lib.uniform(rng_lib.example_keys(key, 0, real.shape[0]), real.shape[1:])
+  return real + spec.dequantization * noise.astype(real.dtype)
+
+
+def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None = None,
+                  index=0):
+  """One critic update on real[B, ...] -> (state, metrics).
+
+  `index` is the update's number within the step (lazy regularisation counts
+  updates over the whole run: step * n_critic + index).
+  """
+  hp = spec.hparams if hp is None else hp
   z_key, penalty_key = jax.random.split(key)
+  real = _dequantize(spec, jax.random.fold_in(key, 3), real)
   z = _latents(spec, z_key, real.shape[0])
   # The generator runs in training mode, as in the reference implementations,
   # so its BatchNorm running averages also see these batches.
   fake, batch_stats = generate(spec, state.generator_params, state.generator_batch_stats,
                                z, train=True)
   fake = jax.lax.stop_gradient(fake)
-  grads, metrics = jax.grad(critic_loss_fn, argnums=1, has_aux=True)(
-      spec, state.critic_params, real, fake, penalty_key)
+  update_number = state.step * spec.n_critic + index
+  apply_penalty = update_number % spec.penalty.lazy_interval == 0
+  grads, (metrics, spectral) = jax.grad(critic_loss_fn, argnums=1, has_aux=True)(
+      spec, state.critic_params, state.critic_spectral, real, fake, penalty_key, hp,
+      apply_penalty)
   metrics["critic/param_grad_norm"] = optax.tree.norm(grads)
-  updates, opt_state = spec.critic_tx.update(grads, state.critic_opt_state,
-                                             state.critic_params)
+  metrics["critic/penalty_applied"] = apply_penalty.astype(jnp.float32)
+  updates, opt_state = _critic_tx(spec, hp).update(grads, state.critic_opt_state,
+                                                   state.critic_params)
   params = optax.apply_updates(state.critic_params, updates)
   if spec.weight_clip is not None:
     params = penalties.clip_weights(params, spec.weight_clip)
-  return params, opt_state, batch_stats, metrics
+  state = state.replace(critic_params=params, critic_opt_state=opt_state,
+                        generator_batch_stats=batch_stats, critic_spectral=spectral)
+  return state, metrics
 
 
-def generator_update(spec: StepSpec, state: GANState, batch_size: int, key):
-  """One generator update -> (params, opt_state, batch_stats, metrics)."""
+def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
+                     hp: HParams | None = None):
+  """One generator update -> (state, metrics)."""
+  hp = spec.hparams if hp is None else hp
   z = _latents(spec, key, batch_size)
 
   def loss_fn(params):
     fake, batch_stats = generate(spec, params, state.generator_batch_stats, z, train=True)
-    d_fake = spec.critic.apply({"params": state.critic_params}, fake)
+    d_fake, _ = critic_scores(spec, state.critic_params, state.critic_spectral, fake)
     loss = spec.loss.generator_loss(d_fake)
     return loss, (batch_stats, {"generator/loss": loss, "generator/score_fake": jnp.mean(d_fake)})
 
   grads, (batch_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.generator_params)
   metrics = jax.tree.map(jax.lax.stop_gradient, metrics)
   metrics["generator/param_grad_norm"] = optax.tree.norm(grads)
-  updates, opt_state = spec.generator_tx.update(grads, state.generator_opt_state,
-                                                state.generator_params)
+  updates, opt_state = _generator_tx(spec, hp).update(grads, state.generator_opt_state,
+                                                      state.generator_params)
   params = optax.apply_updates(state.generator_params, updates)
-  return params, opt_state, batch_stats, metrics
+  state = state.replace(generator_params=params, generator_opt_state=opt_state,
+                        generator_batch_stats=batch_stats)
+  return state, metrics
 
 
-def _update_ema(spec: StepSpec, ema, params, step):
-  if spec.ema_decay is None:
+def _update_ema(spec: StepSpec, ema, params, step, decay):
+  if not spec.ema:
     return ema
   # Before ema_start the average just tracks the weights (no early-iterate bias).
-  decay = jnp.where(step >= spec.ema_start, spec.ema_decay, 0.0)
+  decay = jnp.where(step >= spec.ema_start, decay, 0.0)
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+# Metrics averaged over the critic updates where the (lazy) penalty was applied.
+_PENALTY_METRICS = ("critic/penalty", "critic/grad_norm_mean")
 
 
 # --- The step -------------------------------------------------------------------
 
 
-def train_step(state: GANState, real, *, spec: StepSpec):
+def train_step(state: GANState, real, *, spec: StepSpec, hparams: HParams | None = None):
   """n_critic critic updates (in lax.fori_loop) then one generator update.
 
   Args:
     state: the GANState.
     real: [n_critic, B, ...] real examples, one batch per critic update.
     spec: static StepSpec (bind with functools.partial before jax.jit; keyword-only).
+    hparams: the scalar hyperparameters; spec.hparams when None.
 
   Returns:
     (new state, metrics): metrics is a flat dict of scalars; critic metrics are
-    averaged over the n_critic updates.
+    averaged over the n_critic updates (a lazy penalty's over the updates that
+    applied it, 0 in a step where none did).
   """
   if real.shape[0] != spec.n_critic:
     raise ValueError(f"real has {real.shape[0]} critic batches, spec.n_critic={spec.n_critic}")
+  hp = spec.hparams if hparams is None else hparams
   keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
 
   def body(i, carry):
     s, metric_sums = carry
-    params, opt_state, batch_stats, metrics = critic_update(
-        spec, s, real[i], jax.random.fold_in(keys["critic"], i))
-    s = s.replace(critic_params=params, critic_opt_state=opt_state,
-                  generator_batch_stats=batch_stats)
+    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i), hp, i)
     return s, jax.tree.map(jnp.add, metric_sums, metrics)
 
   metric_shapes = jax.eval_shape(
-      lambda: critic_update(spec, state, real[0], keys["critic"])[3])
+      lambda: critic_update(spec, state, real[0], keys["critic"], hp)[1])
   zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
+  start_step = state.step
   if spec.n_critic == 1:
     # One update needs no loop. A one-trip fori_loop still compiles to an XLA while
-    # loop, and XLA:CPU ran the DRAGAN DCGAN32 step 32x slower inside one (6.45 vs
-    # 0.20 s; benchmarks/step_throughput.py): the same penalty on a rolled loop.
+    # loop, and XLA:CPU ran the DRAGAN DCGAN32 step 32x slower inside one
+    # (benchmarks/results/step_throughput.md): the same penalty on a rolled loop.
     state, metric_sums = body(0, (state, zeros))
   else:
     # unroll >= n_critic means "fully"; unroll=True lets XLA see straight-line code.
     unroll = True if spec.unroll >= spec.n_critic else spec.unroll
     state, metric_sums = jax.lax.fori_loop(0, spec.n_critic, body, (state, zeros),
                                            unroll=unroll)
-  metrics = jax.tree.map(lambda m: m / spec.n_critic, metric_sums)
+  applied = metric_sums.pop("critic/penalty_applied")
+  metrics = {k: v / spec.n_critic for k, v in metric_sums.items()}
+  if spec.penalty.lazy_interval > 1:
+    for k in _PENALTY_METRICS:
+      metrics[k] = metric_sums[k] / jnp.maximum(applied, 1.0)
+    metrics["critic/penalty_updates"] = applied
 
-  g_params, g_opt_state, batch_stats, g_metrics = generator_update(
-      spec, state, real.shape[1], keys["generator"])
+  batch = spec.generator_batch_size or real.shape[1]
+  state, g_metrics = generator_update(spec, state, batch, keys["generator"], hp)
   metrics.update(g_metrics)
   # The rates of this step's first critic update and of its generator update.
-  metrics["critic/learning_rate"] = spec.critic_lr(state.step * spec.n_critic)
-  metrics["generator/learning_rate"] = spec.generator_lr(state.step)
+  metrics["critic/learning_rate"] = learning_rate(spec.critic_opt, hp.critic_lr,
+                                                  start_step * spec.n_critic)
+  metrics["generator/learning_rate"] = learning_rate(spec.generator_opt, hp.generator_lr,
+                                                     start_step)
   new_step = state.step + 1
   state = state.replace(
       step=new_step,
-      generator_params=g_params,
-      generator_opt_state=g_opt_state,
-      generator_batch_stats=batch_stats,
-      ema_params=_update_ema(spec, state.ema_params, g_params, new_step),
+      ema_params=_update_ema(spec, state.ema_params, state.generator_params, new_step,
+                             hp.ema_decay),
   )
   return state, metrics

@@ -21,7 +21,10 @@ from jaxgan import errors
 from jaxgan import losses as losses_lib
 from jaxgan import penalties
 from jaxgan.models import ARCHS
+from jaxgan.models import DTYPES
+from jaxgan.models import RESNET_ARCHS
 from jaxgan.models import dcgan
+from jaxgan.models import resnet
 
 OPTIMIZERS = ("adam", "rmsprop")
 SCHEDULES = ("constant", "linear")
@@ -71,6 +74,10 @@ def _dcgan(config) -> bool:
   return config.model.arch == "dcgan"
 
 
+def _conv(config) -> bool:
+  return config.model.arch != "mlp"
+
+
 def _optimizer_rules(prefix: str) -> list[Rule]:
   return [
       choice(f"{prefix}.name", OPTIMIZERS),
@@ -94,9 +101,17 @@ RULES: tuple[Rule, ...] = tuple([
          when=_image),
     choice("model.arch", ARCHS),
     at_least("model.z_dim", 1),
-    at_least("model.width", 1, when=_dcgan),
+    at_least("model.width", 1, when=_conv),
+    at_least("model.generator_width", 0, when=_conv),
     choice("model.upsample", dcgan.UPSAMPLE_METHODS, when=_dcgan),
-    choice("model.critic_norm", dcgan.CRITIC_NORMS, when=_dcgan),
+    choice("model.critic_norm", dcgan.CRITIC_NORMS, when=_conv),
+    Rule("model.bn_epsilon", lambda v: v > 0, "> 0"),
+    choice("model.dtype", DTYPES),
+    Rule("model.spectral_norm", lambda v: v is True, "True for model.arch='sngan' (every "
+         "critic layer is spectrally normalised in SNGAN)",
+         when=lambda c: c.model.arch == "sngan"),
+    Rule("model.spectral_norm", lambda v: v is False, "False for an MLP (spectral norm "
+         "is built for the conv critics)", when=lambda c: c.model.arch == "mlp"),
     Rule("model.hidden", lambda v: len(v) > 0 and min(v) >= 1,
          "a non-empty tuple of positive widths", when=lambda c: c.model.arch == "mlp"),
     choice("loss.name", losses_lib.LOSS_NAMES),
@@ -107,11 +122,14 @@ RULES: tuple[Rule, ...] = tuple([
     at_least("penalty.target", 0),
     at_least("penalty.noise_variance", 0),
     at_least("penalty.noise_scale", 0),
+    at_least("penalty.lazy_interval", 1),
     at_least("train.num_steps", 1),
     at_least("train.batch_size", 1),
     at_least("train.n_critic", 1),
     Rule("train.weight_clip", lambda v: v is None or v > 0, "> 0 (or None to disable)"),
     Rule("train.critic_unroll", lambda v: v >= 0, ">= 0 (0 = per-backend default)"),
+    Rule("train.generator_batch_size", lambda v: v >= 0, ">= 0 (0 = train.batch_size)"),
+    at_least("train.dequantization", 0),
     at_least("optimizer.decay_steps", 1),
     *_optimizer_rules("optimizer.critic"),
     *_optimizer_rules("optimizer.generator"),
@@ -143,7 +161,13 @@ def _get(config, key: str):
 
 
 def _check_model_fits_data(model_cfg, data_shape) -> None:
-  """The rules that need the data's shape: a DCGAN needs square images it can build."""
+  """The rules that need the data's shape: a DCGAN needs square images it can build,
+  the CIFAR-10 ResNets 32x32 colour images."""
+  if model_cfg.arch in RESNET_ARCHS and tuple(data_shape) != resnet.IMAGE_SHAPE:
+    raise errors.ConfigError(
+        f"model.arch {model_cfg.arch!r} is the CIFAR-10 ResNet: it needs 32x32x3 images, "
+        f"got data of shape {tuple(data_shape)}; set dataset.image_size=32 (and "
+        f"dataset.channels=3) or use model.arch='dcgan'")
   if model_cfg.arch != "dcgan":
     return
   if len(data_shape) != 3:

@@ -117,7 +117,7 @@ def test_sample_of_a_missing_step_names_the_step_and_the_available_ones(toy_run)
     (["--config.loss.name=wgan"], "unknown loss.name 'wgan'; allowed: wasserstein"),
     (["--config.penalty.name=gp"], "unknown penalty.name 'gp'; allowed: none, wgan_gp, dragan"),
     (["--config.dataset.name=imagenet"], "unknown dataset.name 'imagenet'; allowed: digits"),
-    (["--config.model.arch=resnet"], "unknown model.arch 'resnet'; allowed: mlp, dcgan"),
+    (["--config.model.arch=vit"], "unknown model.arch 'vit'; allowed: mlp, dcgan, resnet"),
     (["--config.train.n_critic=0"], "train.n_critic must be >= 1, got 0"),
     (["--config.train.n_critc=3"], "unknown config key in --config.train.n_critc=3"),
     (["--config.model.arch=dcgan", "--config.dataset.name=digits",

@@ -41,14 +41,10 @@ def _python_loop_step(spec, state, real):
   """The same updates as train_step, written as a plain Python loop."""
   keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
   for i in range(spec.n_critic):
-    params, opt_state, batch_stats, _ = train_lib.critic_update(
-        spec, state, real[i], jax.random.fold_in(keys["critic"], i))
-    state = state.replace(critic_params=params, critic_opt_state=opt_state,
-                          generator_batch_stats=batch_stats)
-  g_params, g_opt, batch_stats, _ = train_lib.generator_update(
-      spec, state, real.shape[1], keys["generator"])
-  return state.replace(step=state.step + 1, generator_params=g_params,
-                       generator_opt_state=g_opt, generator_batch_stats=batch_stats)
+    state, _ = train_lib.critic_update(spec, state, real[i],
+                                       jax.random.fold_in(keys["critic"], i), index=i)
+  state, _ = train_lib.generator_update(spec, state, real.shape[1], keys["generator"])
+  return state.replace(step=state.step + 1)
 
 
 def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):

@@ -25,6 +25,8 @@ Upsampling (generator), `upsample`:
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -70,9 +72,12 @@ class SubPixelConvTranspose(nn.Module):
   """
 
   features: int
+  dtype: Any = None  # compute dtype; parameters float32
 
   @nn.compact
   def __call__(self, x):
+    if self.dtype is not None:
+      x = x.astype(self.dtype)
     _, h, w, cin = x.shape
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (4, 4, cin, self.features), jnp.float32).astype(x.dtype)
@@ -91,12 +96,14 @@ class Upsample(nn.Module):
 
   features: int
   method: str
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x):
     if self.method == "conv_transpose":
-      return SubPixelConvTranspose(self.features, name="ConvTranspose_0")(x)
-    return depth_to_space(nn.Conv(self.features * 4, (3, 3), padding="SAME")(x))
+      return SubPixelConvTranspose(self.features, dtype=self.dtype, name="ConvTranspose_0")(x)
+    return depth_to_space(nn.Conv(self.features * 4, (3, 3), padding="SAME",
+                                  dtype=self.dtype, param_dtype=jnp.float32)(x))
 
 
 class DCGANGenerator(nn.Module):
@@ -108,6 +115,8 @@ class DCGANGenerator(nn.Module):
   upsample: str
   batch_norm: bool
   bn_momentum: float
+  bn_epsilon: float = 1e-5
+  dtype: Any = None  # compute dtype (bfloat16: mixed precision); parameters float32
 
   @nn.compact
   def __call__(self, z, train: bool = True):
@@ -118,34 +127,51 @@ class DCGANGenerator(nn.Module):
       if self.batch_norm:
         # Statistics over the global batch: the step is one computation over it.
         h = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                         epsilon=1e-5)(h)
+                         epsilon=self.bn_epsilon, dtype=self.dtype,
+                         param_dtype=jnp.float32)(h)
       return nn.relu(h)
 
     features = self.width * 2 ** (n - 1)
-    h = nn.Dense(base * base * features)(z)
+    h = nn.Dense(base * base * features, dtype=self.dtype, param_dtype=jnp.float32)(z)
     h = norm_relu(h.reshape(z.shape[0], base, base, features))
     for _ in range(n - 1):
       features //= 2
-      h = norm_relu(Upsample(features, self.upsample)(h))
+      h = norm_relu(Upsample(features, self.upsample, self.dtype)(h))
     # The last block goes straight to the image channels, as in DCGAN / WGAN-GP.
-    return jnp.tanh(Upsample(self.channels, self.upsample)(h))
+    out = jnp.tanh(Upsample(self.channels, self.upsample, self.dtype)(h))
+    return out.astype(jnp.promote_types(out.dtype, jnp.float32))
 
 
 class DCGANCritic(nn.Module):
-  """images[B, S, S, C] -> scores[B]."""
+  """images[B, S, S, C] -> scores[B].
+
+  With `spectral_norm` every conv and the output linear are spectrally
+  normalised (jaxgan/models/layers.py); `update_stats` then advances the power
+  iteration (apply with mutable=["spectral"]).
+  """
 
   image_size: int
   width: int
   norm: str
+  spectral_norm: bool = False
+  dtype: Any = None  # compute dtype (bfloat16: mixed precision); parameters float32
 
   @nn.compact
-  def __call__(self, x):
+  def __call__(self, x, update_stats: bool = False):
+    from jaxgan.models import layers  # pylint: disable=g-import-not-at-top  (layers imports us)
     n = num_blocks(self.image_size)
     h = x
     for i in range(n):
-      h = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding="SAME")(h)
+      conv = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding="SAME",
+                     dtype=self.dtype, param_dtype=jnp.float32, name=f"Conv_{i}")
+      h = layers.maybe_spectral_norm(conv, h, spectral_norm=self.spectral_norm,
+                                     update_stats=update_stats)
       if self.norm == "layer" and i > 0:
         # Per-example normalisation over (H, W, C): keeps examples independent.
-        h = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=(-3, -2, -1))(h)
+        h = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=(-3, -2, -1),
+                         dtype=self.dtype, param_dtype=jnp.float32)(h)
       h = nn.leaky_relu(h, 0.2)
-    return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
+    out = nn.Dense(1, dtype=self.dtype, param_dtype=jnp.float32, name="Dense_0")
+    h = layers.maybe_spectral_norm(out, h.reshape(h.shape[0], -1),
+                                   spectral_norm=self.spectral_norm, update_stats=update_stats)
+    return h[:, 0].astype(jnp.promote_types(h.dtype, jnp.float32))

@@ -67,6 +67,7 @@ CRITIC_NORMS = ("none", "layer")
 POOLINGS = ("mean", "sum")
 BASE_SIZE = 4     # the generator's first feature map is 4x4
 NUM_UP_BLOCKS = 3  # 4 -> 32: CIFAR-10
+IMAGE_SHAPE = (BASE_SIZE * 2**NUM_UP_BLOCKS,) * 2 + (3,)  # what the generator draws
 
 
 def _at_least_float32(x):
