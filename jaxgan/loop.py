@@ -11,6 +11,7 @@ SIGTERM / SIGINT save the current step and end the run normally.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -65,7 +66,8 @@ def train_and_evaluate(config, workdir: str, *,
   iterator = _open_data(config, position)
   step_fn, state = _compile(spec, mesh, state, config, data_shape)
   wd.write_config(config)  # from here on the workdir holds this run
-  with StopRequest() as stop, _Recorder(config, spec, wd, iterator, start) as recorder:
+  with StopRequest() as stop, _Recorder(config, spec, wd, iterator, start) as recorder, \
+      contextlib.closing(iterator):
     for step in range(start + 1, config.train.num_steps + 1):
       state, metrics = step_fn(state, mesh_lib.global_batch(next(iterator), mesh))
       recorder.after_step(step, state, metrics)
@@ -213,7 +215,8 @@ class _Recorder:
     log_step = step % self.config.log.every == 0 or step == self.num_steps
     if self.log is not None and log_step:
       rate = self.progress.steps_per_second
-      self.log.scalars(step, dict(metrics, **{"perf/steps_per_second": rate}))
+      perf = {"perf/steps_per_second": rate} if math.isfinite(rate) else {}
+      self.log.scalars(step, dict(metrics, **perf))
     if self.lead and self.progress.due(step, log_step):
       logger.info(self.progress.line(step, metrics))
 

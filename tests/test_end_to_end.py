@@ -3,11 +3,14 @@ input answered with one line before anything is compiled or overwritten."""
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 
 import jax
 import numpy as np
+from PIL import Image
 import pytest
 
 from configs import wgan_gp
@@ -167,12 +170,11 @@ def _toy_config(num_steps):
 
 def test_resumed_run_is_bitwise_identical_to_an_uninterrupted_one(tmp_path):
   def config(num_steps):
-    # Extending a run (3 -> 6 steps) reproduces the straight run under a constant
-    # learning rate; the toy recipe's linear decay is sized by num_steps, so it would
-    # be re-sized (and warned about). Resuming a linear-schedule run without changing
-    # its length: the SIGKILL test in test_reliability.py.
+    # Extending a run (3 -> 6 steps) keeps the toy recipe's linear decay on its
+    # course when its horizon is set apart from the run's length.
     c = _toy_config(num_steps)
-    c.optimizer.critic.schedule = c.optimizer.generator.schedule = "constant"
+    assert c.optimizer.critic.schedule == "linear"
+    c.optimizer.decay_steps = 6
     return c
 
   straight = loop.train_and_evaluate(config(6), str(tmp_path / "straight"))
@@ -195,3 +197,145 @@ def test_digits_run_goes_through_the_local_tfds_builder(tmp_path):
   assert os.path.isdir(tmp_path / "tfds" / "digits")  # real TFRecords were prepared
   samples = np.load(tmp_path / "run" / "samples" / "step_000002.npy")
   assert samples.shape == (100, 8, 8, 1) and samples.min() >= -1 and samples.max() <= 1
+
+
+# --- What a user meets ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_start_up_line_names_data_shape_model_and_parameter_counts(toy_run):
+  _, first, _ = toy_run
+  line = next(l for l in first.stdout.splitlines() if " training: " in l)
+  assert "wasserstein/wgan_gp on 8gaussians (2-D points)" in line
+  assert "mlp generator 1,218 params, critic 1,185 params" in line  # (32, 32) MLPs
+  assert "batch 256, n_critic 5" in line and "steps 1-20" in line
+
+
+@pytest.mark.slow
+def test_sample_and_eval_need_only_the_workdir_and_print_no_training_warnings(toy_run):
+  workdir, _, _ = toy_run
+  sample = launch(f"--workdir={workdir}", "--mode=sample", "--step=20")
+  assert sample.returncode == 0, sample.stderr[-2000:]
+  assert "step 20 (raw generator): wrote" in sample.stdout
+  assert "WARNING" not in sample.stdout + sample.stderr
+  evaluated = launch(f"--workdir={workdir}", "--mode=eval", "--step=20")
+  assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+  assert "step 20: raw: " in evaluated.stdout and "modes" in evaluated.stdout
+  # Settings that cannot change what the checkpoint means may be overridden ...
+  more = launch(f"--workdir={workdir}", "--mode=sample", "--config.log.num_samples=7")
+  assert more.returncode == 0, more.stderr[-2000:]
+  assert np.load(os.path.join(workdir, "samples", "step_000030_n7.npy")).shape == (7, 2)
+  # ... the others not.
+  bad = launch(f"--workdir={workdir}", "--mode=sample", "--config.model.z_dim=3")
+  assert bad.returncode == 2
+  (line,) = _error_lines(bad)
+  assert "--config.model.z_dim would change what the checkpoint means" in line
+
+
+@pytest.mark.slow
+def test_eval_mode_joins_the_records_in_step_order_marked_as_later(toy_run):
+  workdir, _, _ = toy_run
+  result = launch(f"--workdir={workdir}", "--mode=eval", "--step=10")
+  assert result.returncode == 0, result.stderr[-2000:]
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  later = [r for r in records if r.get("evaluated_later") and r["step"] == 10]
+  assert len(later) == 1 and "eval/raw/modes_covered" in later[0]
+  assert [r["step"] for r in records] == sorted(r["step"] for r in records)
+  assert _steps(workdir) == [5, 10, 15, 20, 25, 30]  # training lines untouched
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_run_writes_nothing(toy_run):
+  workdir, _, _ = toy_run
+  before = _snapshot(workdir)
+  again = launch(TOY, f"--workdir={workdir}", *SMALL, "--config.train.num_steps=30")
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert "is complete (step 30 of train.num_steps=30)" in again.stdout
+  assert _snapshot(workdir) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", ["missing folder", "empty folder"])
+def test_a_start_that_fails_leaves_nothing_and_the_fixed_command_runs(tmp_path, problem):
+  workdir = tmp_path / "run"
+  photos = tmp_path / "photos"
+  if problem == "empty folder":
+    photos.mkdir()
+  folder = ["--config=configs/wgan_gp.py:dataset=folder", f"--workdir={workdir}",
+            "--config.dataset.image_size=8", "--config.model.width=4",
+            "--config.train.batch_size=4", "--config.train.num_steps=2",
+            "--config.log.eval_every=0"]
+  failed = launch(*folder, f"--config.dataset.path={photos}")
+  assert failed.returncode == 2
+  (line,) = _error_lines(failed)
+  assert str(photos) in line and "Traceback" not in failed.stderr
+  assert not os.path.exists(workdir / "config.json")
+  assert not os.path.exists(workdir / "checkpoints")
+  # The corrected command is not refused as "a run with a different config".
+  good = tmp_path / "good"
+  for i in range(4):
+    (good / "a").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(good / "a" / f"{i}.png")
+  fixed = launch(*folder, f"--config.dataset.path={good}")
+  assert fixed.returncode == 0, fixed.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_start_up_is_one_line_exit_130_and_writes_nothing(tmp_path):
+  workdir = tmp_path / "run"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
+  proc = subprocess.Popen(
+      [sys.executable, "launch.py", "--config=configs/wgan_gp.py", f"--workdir={workdir}",
+       f"--config.dataset.data_dir={tmp_path / 'tfds'}"], cwd=ROOT, env=env,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    first = proc.stdout.readline()  # the process line: start-up has begun
+    assert "process 0 of 1" in first, first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  assert proc.returncode == 130, (out, err)
+  assert err.strip().splitlines() == ["interrupted; checkpoints already saved are kept"]
+  assert not os.path.exists(workdir / "config.json")
+
+
+def _read_only_mount(path):
+  """Remounts `path` read-only (a bind mount; needs root), or None if not permitted."""
+  if os.geteuid() != 0 or not shutil.which("mount"):
+    return None
+  ok = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True)
+  if ok.returncode:
+    return None
+  ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], capture_output=True)
+  if ro.returncode:
+    subprocess.run(["umount", str(path)])
+    return None
+  return lambda: subprocess.run(["umount", str(path)], check=True)
+
+
+@pytest.mark.slow
+def test_unusable_workdirs_are_one_line_exit_2(toy_run, tmp_path):
+  afile = tmp_path / "afile"
+  afile.write_text("x")
+  for mode in ("train", "sample"):
+    result = launch(TOY, f"--workdir={afile}", f"--mode={mode}", *SMALL)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = _error_lines(result)
+    assert str(afile) in line and "is a file" in line
+  workdir, _, _ = toy_run
+  copy = tmp_path / "readonly"
+  shutil.copytree(workdir, copy)
+  unmount = _read_only_mount(copy)
+  if unmount is None:
+    pytest.skip("needs root to mount a read-only file system")
+  try:
+    for args in (["--config.train.num_steps=40"], ["--mode=sample"]):
+      result = launch(TOY, f"--workdir={copy}", *SMALL, *args)
+      assert result.returncode == 2, result.stderr[-2000:]
+      (line,) = _error_lines(result)
+      assert str(copy) in line and "read-only" in line, line
+  finally:
+    unmount()

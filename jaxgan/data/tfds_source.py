@@ -8,11 +8,17 @@ prepare it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+
 import tensorflow_datasets as tfds
 
 from jaxgan.data import registry
 from jaxgan.data._tf import tf
 from jaxgan.data.errors import DatasetNotPreparedError
+
+logger = logging.getLogger("jaxgan")
 
 LABEL = "label"  # the class-label feature of every labelled TFDS dataset here
 
@@ -28,7 +34,13 @@ def builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
     from jaxgan.data import digits  # pylint: disable=g-import-not-at-top
     local = digits.Digits(data_dir=data_dir or None)
     if not local.is_prepared():
-      local.download_and_prepare()  # a second or so: sklearn ships the data
+      # A second or so: sklearn ships the data. TFDS's own lines (a "download" of
+      # "Unknown size", progress bars) would only confuse: say what happens instead.
+      logger.info("preparing the digits dataset in %s (first use; no download)",
+                  local.data_dir_root)
+      tfds.disable_progress_bar()
+      with contextlib.redirect_stdout(io.StringIO()):
+        local.download_and_prepare()
     return local
   return tfds.builder(entry.tfds_name, data_dir=data_dir or None)
 

@@ -1,0 +1,104 @@
+"""Configs from the command line: typed overrides of every kind of key, one clear
+error per bad flag, a run's config.json as --config, the warning when
+--config.dataset.name keeps another dataset's recipe, and --help's recipe list."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxgan import config_io
+from jaxgan import errors
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "configs", "wgan_gp.py")
+
+
+def _load(spec, *overrides):
+  return config_io.load(spec, [tuple(o.split("=", 1)) for o in overrides])
+
+
+def test_overrides_are_parsed_by_the_type_of_the_key():
+  config, warnings = _load(RECIPE + ":dataset=8gaussians", "train.n_critic=3",
+                           "penalty.weight=0.5", "ema.enabled=true", "loss.name=hinge",
+                           "model.hidden=(64,64)", "train.weight_clip=0.01",
+                           "eval.mmd_bandwidths=0.1,1", "train.num_steps=100_000")
+  assert config.train.n_critic == 3 and config.penalty.weight == 0.5
+  assert config.ema.enabled is True and config.loss.name == "hinge"
+  assert config.model.hidden == (64, 64) and config.train.weight_clip == 0.01
+  assert config.eval.mmd_bandwidths == (0.1, 1) and config.train.num_steps == 100_000
+  assert warnings == []
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("train.n_critc=3", "unknown config key in --config.train.n_critc=3; did you mean "
+                        "train.n_critic?"),
+    ("train.n_critic=three", "bad value in --config.train.n_critic=three: expected an "
+                             "integer"),
+    ("ema.enabled=maybe", "expected true or false"),
+    ("model.hidden=[1,", "expected a tuple such as (256,256)"),
+    ("loss=x", "--config.loss=x: loss is a group of keys; set one of its keys"),
+])
+def test_a_bad_override_is_one_config_error_naming_the_flag(flag, message):
+  with pytest.raises(errors.ConfigError, match=message.replace("(", r"\(").replace(
+      ")", r"\)").replace("[", r"\[").replace("?", r"\?")):
+    _load(RECIPE, flag)
+
+
+def test_log_intervals_and_the_decay_horizon_follow_the_run_length_until_set():
+  config, _ = _load(RECIPE + ":dataset=8gaussians", "train.num_steps=3000")
+  assert (config.log.every, config.log.checkpoint_every, config.log.eval_every) == (
+      60, 300, 300)
+  assert config.optimizer.decay_steps == 3000
+  config, _ = _load(RECIPE + ":dataset=8gaussians", "train.num_steps=3000",
+                    "log.every=7", "optimizer.decay_steps=20000")
+  assert config.log.every == 7 and config.log.sample_every == 300
+  assert config.optimizer.decay_steps == 20000
+
+
+def test_a_runs_config_json_loads_as_the_config_it_was(tmp_path):
+  config, _ = _load(RECIPE + ":dataset=25gaussians", "model.hidden=(32,32)")
+  path = tmp_path / "config.json"
+  path.write_text(json.dumps(config_io.to_json(config)))
+  again, _ = _load(str(path), "train.n_critic=2")
+  assert again.model.hidden == (32, 32) and again.train.n_critic == 2
+  assert config_io.to_json(again) == dict(config_io.to_json(config),
+                                          train=dict(config_io.to_json(config)["train"],
+                                                     n_critic=2))
+
+
+def test_override_flags_round_trip_every_kind_of_value():
+  config, _ = _load(RECIPE + ":dataset=8gaussians")
+  for key, value in [("model.hidden", (7,)), ("model.hidden", (3, 4)),
+                     ("ema.enabled", True), ("train.weight_clip", None),
+                     ("dataset.path", "/tmp/with space/x"), ("penalty.weight", 1e-3),
+                     ("train.num_steps", 12)]:
+    flag = config_io.override_flag(key, value)
+    text = subprocess.run(["sh", "-c", f"printf '%s' {flag}"], capture_output=True,
+                          text=True).stdout  # what a shell hands to launch.py
+    (pair,) = config_io.split_overrides(["launch.py", text])[1]
+    config_io.apply_overrides(config, [pair])
+    node, leaf = key.split(".")
+    assert config[node][leaf] == value, (flag, config[node][leaf])
+
+
+def test_overriding_the_dataset_name_warns_naming_the_variant_to_use():
+  _, warnings = _load(RECIPE, "dataset.name=folder", "dataset.path=/x")
+  (warning,) = warnings
+  assert "dataset.image_size 8 (recipe: 64)" in warning
+  assert "model.arch 'mlp' (recipe: 'dcgan')" in warning
+  assert warning.endswith(f"--config={RECIPE}:dataset=folder")
+  _, none = _load(RECIPE + ":dataset=folder", "dataset.path=/x")
+  assert none == []
+
+
+@pytest.mark.slow
+def test_help_lists_the_recipes_and_their_variants_and_exits_0():
+  result = subprocess.run([sys.executable, "launch.py", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  for recipe in ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan"):
+    assert f"configs/{recipe}.py:" in result.stdout
+  assert "dataset=digits" in result.stdout and "--workdir" in result.stdout
