@@ -16,6 +16,7 @@ from absl import logging as absl_logging
 
 from jaxgan import config_io
 from jaxgan import errors
+from jaxgan import quiet
 from jaxgan import workdir as workdir_lib
 
 # Keys that may be overridden on top of a run's own config.json (sample / eval).
@@ -94,6 +95,8 @@ def setup_process(address, num_processes, process_id, jax_cache_dir: str, *,
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
                                process_id=process_id)
+    if not verbose:
+      quiet.native_stdout_off()
   setup_logging(jax.process_index(), jax.process_count(), verbose)
   logger.info("process %d of %d; devices: %d local of %d (%s)", jax.process_index(),
               jax.process_count(), jax.local_device_count(), jax.device_count(),

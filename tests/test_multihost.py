@@ -78,6 +78,9 @@ def test_two_processes_train_like_one_process_with_four_devices(tmp_path):
   for p, (out, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
   assert "done: step 12" in outs[0][0]
+  for i, (out, _) in enumerate(outs):  # each process's lines say whose they are ...
+    assert out and all(f"[p{i}] " in line for line in out.splitlines()), out
+    assert "[Gloo]" not in out  # ... and gloo's connection chatter stays off them
   four = str(tmp_path / "four")
   one = str(tmp_path / "one")
   assert _launch(four, 4).returncode == 0

@@ -7,31 +7,15 @@ from here, so importing only the toy datasets never loads TF at all.
 
 import contextlib
 import os
-import sys
 
 from absl import logging
 
+from jaxgan import quiet
 
-@contextlib.contextmanager
-def _quiet_native_stderr():
-  """Hides what TF's C++ code writes to stderr while it starts (a oneDNN notice,
-  twice), which TF_CPP_MIN_LOG_LEVEL no longer silences. Python errors still show:
-  they are raised, not written here."""
-  if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") == "0":
-    yield
-    return
-  sys.stderr.flush()
-  saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-  os.dup2(devnull, 2)
-  try:
-    yield
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
-
-
-with _quiet_native_stderr():
+# TF's C++ start-up lines (a oneDNN notice, twice) ignore TF_CPP_MIN_LOG_LEVEL;
+# keep them off the terminal unless the user asked for TF's logs.
+with (quiet.native_output(2) if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") != "0"
+      else contextlib.nullcontext()):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 try:
