@@ -48,9 +48,9 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   dataset_info = registry.info(dataset)  # the dataset table: kinds, default sizes
   is_toy = dataset_info.kind == registry.TOY
   if arch == "default":
-    # 8x8 digits: a DCGAN has a single 4->8 block there and gave visibly worse
-    # digits than an MLP in the same CPU budget (held-out-classifier confidence
-    # 0.68 vs 0.82), while a 2->4->8 DCGAN ran 20x slower on XLA:CPU (README).
+    # 8x8 digits: a DCGAN has a single 4->8 block there and drew worse digits than
+    # an MLP in the same CPU budget, and a deeper one ran far slower on XLA:CPU
+    # (benchmarks/results/notes.md, "Why the digits default is an MLP").
     arch = "mlp" if is_toy or dataset == "digits" else "dcgan"
   check_choice("arch", arch, models.ARCHS)
 
@@ -75,7 +75,7 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # (WGAN-GP's gan_mnist/gan_cifar use 128) except the tiny 8x8 digits (64).
   config.model.z_dim = 2 if is_toy else (64 if dataset == "digits" else 128)
   # MLP hidden widths: gan_toy.py's 3 x 512 ReLU; 8x8 digits (64 pixels) 3 x 256,
-  # 3x faster than 512 at equal sample quality here; other images the seeds' 784.
+  # several times faster than 512 at equal sample quality; other images the seeds' 784.
   config.model.hidden = ((512, 512, 512) if is_toy else
                          (256, 256, 256) if dataset == "digits" else (784, 784, 784))
   # Conv base width ("DIM" in the WGAN-GP code: 64 for the DCGAN, 128 for the ResNet).
@@ -140,11 +140,10 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.train.dequantization = 0.0
   config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
   # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
-  # unrolled, ~18x faster than rolled on XLA:CPU per DESIGN.md; others: rolled).
-  # Toy MLP step: rolled (1), 1.08-1.18x faster than unrolled on XLA:CPU in three runs
-  # on two machines (benchmarks/step_throughput.py: 10.4 vs 9.66 it/s; 10.4 vs 8.89;
-  # 18.4 vs 15.6), 60% of the compile time; the digits MLP and DCGANs keep 0
-  # (digits rolled 79.1 vs 82.7 it/s; DCGAN32 rolled 0.029 vs 0.93 it/s).
+  # unrolled, since a rolled loop ran the DCGAN step over 30x slower on XLA:CPU;
+  # others: rolled). The toy MLP step runs faster and compiles sooner rolled (1);
+  # the digits MLP is a wash (benchmarks/results/step_throughput.md, rows 1.unroll,
+  # 2.rolled, 3.unroll).
   config.train.critic_unroll = 1 if is_toy else 0
 
   config.optimizer = ml_collections.ConfigDict()
@@ -170,8 +169,8 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.eval.strict_fraction = 0.01
   config.eval.num_projections = 1000  # sliced Wasserstein directions (toy sets, 2-D)
   # RBF MMD^2 length scales (toy sets), e.g. (0.05, 0.2, 1.0) for data spanning
-  # ~[-2, 2]; () = off: at 2,500 samples it costs ~2 s per evaluation on 2 CPU cores
-  # against ~0.3 s for the sliced Wasserstein distance, which is always reported.
+  # ~[-2, 2]; () = off: it costs several times the sliced Wasserstein distance,
+  # which is always reported.
   config.eval.mmd_bandwidths = ()
   # KID subsets x size: Binkowski et al.'s reference code (100 x 1000, clamped to the data).
   config.eval.kid_subsets = 100  # subsets averaged (reference code: 100)
@@ -227,10 +226,8 @@ _DIGITS_STEPS = {"wgan": 10_000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 1
                  "nsgan": 10_000}
 # Toy: 3,000 steps; WGAN-GP and DRAGAN, whose toy recipes decay the learning rate
 # linearly to 0, 20,000: their share of high-quality samples rose with the length
-# of the decay (8gaussians WGAN-GP 88.9 / 94.6 / 97.0% at 5k / 10k / 20k steps,
-# DRAGAN 81.2 / 92.4 / 97.0%; 25gaussians WGAN-GP 42.5 / 60.2% at 5k / 10k;
-# benchmarks/toy_table.py). 20k steps took 59 min (WGAN-GP) and 16 min (DRAGAN)
-# pinned to one core of this CPU; gan_toy.py trains 100k.
+# of the decay (benchmarks/results/toy_table.md, rows lin5k to lin20k), and 20k
+# steps fit in an hour on one core of a 2-core CPU; gan_toy.py trains 100k.
 _TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
               "nsgan": 3000}
 
