@@ -23,17 +23,37 @@ def _model_cfg(**overrides):
   return cfg
 
 
+def _layer_shapes(params):
+  """{layer path: kernel shape} of a parameter tree."""
+  flat = jax.tree_util.tree_flatten_with_path(params)[0]
+  return {"/".join(k.key for k in path[:-1]): leaf.shape for path, leaf in flat
+          if path[-1].key == "kernel"}
+
+
 @pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (28, 1), (32, 3), (64, 3)])
 @pytest.mark.parametrize("upsample", dcgan.UPSAMPLE_METHODS)
-def test_dcgan_generator_and_critic_shapes(size, channels, upsample):
+def test_dcgan_layers_follow_the_authors_width_rule_at_every_size(size, channels, upsample):
+  # WGAN-GP's DCGAN: the critic doubles the width per stride-2 conv from DIM; the
+  # generator mirrors it, halving per x2 block, and its last block emits the channels.
+  width, z_dim = 8, 16
   gen, critic = models.make_models(_model_cfg(upsample=upsample), (size, size, channels))
-  z = jnp.ones((3, 16))
+  n = dcgan.num_blocks(size)
+  base = size // 2**n
+  z = jnp.ones((3, z_dim))
   g_vars = gen.init(jax.random.PRNGKey(0), z, train=False)
+  g = _layer_shapes(g_vars["params"])
+  assert g["Dense_0"] == (z_dim, base * base * width * 2**(n - 1))
+  outs = [g[f"Upsample_{i}/" + ("ConvTranspose_0" if upsample == "conv_transpose"
+                                else "Conv_0")][-1] for i in range(n)]
+  per_block = [width * 2**(n - 2 - i) for i in range(n - 1)] + [channels]
+  assert outs == (per_block if upsample == "conv_transpose" else [4 * c for c in per_block])
   images = gen.apply(g_vars, z, train=False)
   assert images.shape == (3, size, size, channels)
-  assert float(jnp.max(jnp.abs(images))) <= 1.0  # tanh output
-  c_vars = critic.init(jax.random.PRNGKey(1), images)
-  assert critic.apply(c_vars, images).shape == (3,)
+  c = _layer_shapes(critic.init(jax.random.PRNGKey(1), images)["params"])
+  assert [c[f"Conv_{i}"] for i in range(n)] == [
+      (4, 4, channels if i == 0 else width * 2**(i - 1), width * 2**i) for i in range(n)]
+  side = size // 2**n
+  assert c["Dense_0"] == (side * side * width * 2**(n - 1), 1)
 
 
 @pytest.mark.parametrize("norm", dcgan.CRITIC_NORMS)
@@ -49,14 +69,16 @@ def test_critic_scores_do_not_depend_on_batch_mates(arch, norm):
   np.testing.assert_allclose(full, alone, rtol=1e-5, atol=1e-6)
 
 
-def test_mlp_generator_outputs_points_or_images():
-  gen, _ = models.make_models(_model_cfg(arch="mlp"), (2,))
-  z = jnp.ones((4, 16))
-  points = gen.apply(gen.init(jax.random.PRNGKey(0), z), z)
-  assert points.shape == (4, 2)
-  gen, _ = models.make_models(_model_cfg(arch="mlp"), (8, 8, 1))
-  images = gen.apply(gen.init(jax.random.PRNGKey(0), z), z)
-  assert images.shape == (4, 8, 8, 1) and float(jnp.max(jnp.abs(images))) <= 1.0
+def test_mlp_generator_squashes_images_with_tanh_and_leaves_toy_points_unbounded():
+  z = 3.0 * jax.random.normal(jax.random.PRNGKey(2), (64, 16))
+  gen_points, _ = models.make_models(_model_cfg(arch="mlp"), (2,))
+  assert not gen_points.tanh_output
+  gen_images, _ = models.make_models(_model_cfg(arch="mlp"), (8, 8, 1))
+  assert gen_images.tanh_output
+  params = gen_images.init(jax.random.PRNGKey(0), z)
+  raw = gen_images.replace(tanh_output=False).apply(params, z)
+  np.testing.assert_allclose(gen_images.apply(params, z), jnp.tanh(raw), rtol=1e-6)
+  assert raw.shape == (64, 8, 8, 1)
 
 
 def test_depth_to_space_moves_channel_blocks_to_pixels():
