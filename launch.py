@@ -1,13 +1,7 @@
-"""jaxgan: train, sample or evaluate a GAN.
+"""jaxgan: train, sample or evaluate a GAN (python launch.py --help; README.md).
 
   python launch.py --config=configs/wgan_gp.py --workdir=runs/wgan_gp
-  python launch.py --config=configs/wgan_gp.py:dataset=25gaussians --workdir=runs/g25 \
-      --config.train.n_critic=3
   python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N]
-  python launch.py --mode=eval --workdir=runs/wgan_gp [--step=N]
-
---mode=train resumes from the newest checkpoint in --workdir. sample and eval
-restore the latest checkpoint (or --step) with the run's own config.json.
 """
 
 import os
