@@ -62,11 +62,16 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.dataset.name = dataset
   config.dataset.data_dir = ""  # TFDS data_dir; "" = TFDS's default (~/tensorflow_datasets)
   config.dataset.path = ""  # image folder for dataset.name="folder"
-  # Square side: the registry's native (or customary) resolution; 0 for toy data.
-  config.dataset.image_size = dataset_info.image_size
+  # The CIFAR-10 ResNets draw 32x32 colour images: with them, other image sets are
+  # resized (and grey ones repeated) to 32x32x3; toy data is left to validation.
+  resnet = arch in models.RESNET_ARCHS and not is_toy
+  # Square side: the registry's native (or customary) resolution; 0 for toy data;
+  # 32 for the ResNets.
+  config.dataset.image_size = 32 if resnet else dataset_info.image_size
   # Image channels: 0 = from the data (the registry's, or for a folder 1 if every
-  # image is grey, else 3); 1 or 3 forces it (grey repeated / colour to luma).
-  config.dataset.channels = 0
+  # image is grey, else 3); 1 or 3 forces it (grey repeated / colour to luma); 3
+  # for the ResNets.
+  config.dataset.channels = 3 if resnet else 0
   config.dataset.shuffle_buffer = 10_000  # tf.data shuffle buffer (examples)
 
   config.model = ml_collections.ConfigDict()
@@ -107,8 +112,8 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.loss.options = ml_collections.ConfigDict()  # keyword options of the loss
 
   config.penalty = ml_collections.ConfigDict()
-  config.penalty.name = "none"  # none | wgan_gp | dragan
-  config.penalty.weight = 0.0  # lambda
+  config.penalty.name = "none"  # none | wgan_gp | dragan | r1 | r2
+  config.penalty.weight = 0.0  # lambda (wgan_gp, dragan) or gamma (r1, r2)
   config.penalty.target = 1.0  # k: the gradient norm pulled towards (1 in both papers)
   config.penalty.one_sided = False  # max(0, ||g|| - k)^2 (WGAN-GP App. / Petzka et al.)
   # double_backward (nested jax.grad) or jvp (reverse-over-forward): equal values and
@@ -222,9 +227,9 @@ def is_toy(config) -> bool:
 # budgets; digits and the toy sets use CPU budgets measured on a 2-core machine
 # (see README, "Default run").
 _PAPER_STEPS = {"wgan": 100_000, "wgan_gp": 100_000, "dragan": 100_000,
-                "lsgan": 100_000, "nsgan": 100_000}
+                "lsgan": 100_000, "nsgan": 100_000, "sngan": 100_000}
 _DIGITS_STEPS = {"wgan": 10_000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 10_000,
-                 "nsgan": 10_000}
+                 "nsgan": 10_000, "sngan": 10_000}
 # Toy: 3,000 steps; WGAN-GP and DRAGAN, whose toy recipes decay the learning rate
 # linearly to 0, 20,000: their share of high-quality samples rose with the length
 # of the decay (8gaussians WGAN-GP 88.9 / 94.6 / 97.0% at 5k / 10k / 20k steps,
@@ -232,7 +237,7 @@ _DIGITS_STEPS = {"wgan": 10_000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 1
 # benchmarks/toy_table.py). 20k steps took 59 min (WGAN-GP) and 16 min (DRAGAN)
 # pinned to one core of this CPU; gan_toy.py trains 100k.
 _TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
-              "nsgan": 3000}
+              "nsgan": 3000, "sngan": 3000}
 
 
 def set_budget(config, recipe: str) -> None:
