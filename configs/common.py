@@ -106,10 +106,20 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
   # paper's suggested drop-in).
   config.model.critic_norm = "none"
+  # Class conditioning (jaxgan/models/conditional.py): none | acgan (AC-GAN head on the
+  # critic, Odena et al. 2017, as gan_cifar_resnet.py's ACGAN=True) | projection
+  # (projection critic, Miyato & Koyama 2018). Either makes the generator
+  # class-conditional; the classes come from the (labelled) data.
+  config.model.conditional = "none"
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "wasserstein"  # jaxgan.losses.LOSS_NAMES; each recipe sets its own
   config.loss.options = ml_collections.ConfigDict()  # keyword options of the loss
+  # AC-GAN weights (model.conditional="acgan"), gan_cifar_resnet.py's ACGAN_SCALE and
+  # ACGAN_SCALE_G: the critic's cross-entropy on the real labels, the generator's on
+  # the labels it was asked for.
+  config.loss.acgan_scale = 1.0
+  config.loss.acgan_scale_g = 0.1
 
   config.penalty = ml_collections.ConfigDict()
   config.penalty.name = "none"  # none | wgan_gp | dragan | r1 | r2
@@ -146,6 +156,10 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # authors' CIFAR ResNet: one 8-bit level of their [-1, 1) scaling); 0 = off.
   config.train.dequantization = 0.0
   config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
+  # Conditional runs: the classes of the critic's fakes. "real": the real batch's
+  # labels (gan_cifar_resnet.py); "uniform": drawn uniformly (SNGAN's updater.py).
+  # The generator update always draws its classes uniformly (both codes).
+  config.train.critic_fake_labels = "real"
   # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
   # unrolled, ~18x faster than rolled on XLA:CPU per DESIGN.md; others: rolled).
   # Toy MLP step: rolled (1), 1.08-1.18x faster than unrolled on XLA:CPU in three runs

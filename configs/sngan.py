@@ -12,7 +12,8 @@ mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
     python launch.py --config=configs/sngan.py:dataset=folder --config.dataset.path=DIR --workdir=runs/sngan_folder
     python launch.py --config=configs/sngan.py --workdir=runs/sngan_digits
 
-Variants: dataset=..., arch=default|sngan|resnet|dcgan|mlp, ema=false|true.
+Variants: dataset=..., arch=default|sngan|resnet|dcgan|mlp, ema=false|true,
+conditional=none|projection|acgan.
 Which network each dataset gets (arch=default):
   cifar10, folder   the SNGAN ResNet, at 32x32x3 (a folder is resized to it);
   other image sets  (digits, mnist, fashion_mnist, tf_flowers, celeb_a) keep
@@ -30,10 +31,13 @@ generator.
 
 from configs import common
 from jaxgan.data import registry
+from jaxgan.models import CONDITIONALS
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default", ema=False)
+  opts = common.parse_arg(arg, dataset="digits", arch="default", ema=False,
+                          conditional="none")
+  common.check_choice("conditional", opts.conditional, CONDITIONALS)
   arch = opts.arch
   if arch == "default":
     info = registry.info(opts.dataset)
@@ -42,6 +46,9 @@ def get_config(arg=None):
   config = common.base_config(opts.dataset, arch)
 
   config.loss.name = "hinge"  # D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z)) (paper §4)
+  config.model.conditional = opts.conditional  # see the module docstring
+  # updater.py's _generete_samples: the critic's fakes get uniformly drawn classes.
+  config.train.critic_fake_labels = "uniform"
   config.penalty.name = "none"  # the Lipschitz constraint is spectral norm itself
   # Every critic layer spectrally normalised (paper §2); jaxgan's MLP has none.
   config.model.spectral_norm = arch != "mlp"

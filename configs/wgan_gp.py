@@ -2,11 +2,14 @@
 
 Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Alg. 1; toy
 settings from the authors' gan_toy.py; with arch=resnet, their CIFAR-10 ResNet
-and its hyperparameters (gan_cifar_resnet.py, unconditional).
+and its hyperparameters (gan_cifar_resnet.py); with conditional=acgan as well,
+their AC-WGAN-GP (the script's default: CONDITIONAL=True, ACGAN=True).
 
     python launch.py --config=configs/wgan_gp.py --workdir=runs/wgan_gp
     python launch.py --config=configs/wgan_gp.py:dataset=25gaussians --workdir=runs/wgan_gp_25g
     python launch.py --config=configs/wgan_gp.py:dataset=cifar10,arch=resnet --workdir=runs/wgan_gp_resnet
+    python launch.py --config=configs/wgan_gp.py:conditional=acgan --workdir=runs/acwgan_gp_digits
+    python launch.py --config=configs/wgan_gp.py:dataset=cifar10,arch=resnet,conditional=acgan --workdir=runs/acwgan_gp
 
 Variants (after the colon): dataset=digits|mnist|fashion_mnist|cifar10|tf_flowers|
 celeb_a|folder|8gaussians|25gaussians|swissroll, arch=default|mlp|dcgan|resnet|sngan.
@@ -14,15 +17,33 @@ arch=resnet (or sngan) trains at 32x32x3 whatever the dataset (others resized)
 with gan_cifar_resnet.py's settings: Adam 2e-4, betas (0, 0.9), learning rate
 decayed linearly to 0 over the run (100k generator steps), critic batch 64,
 generator batch 128, dequantisation noise on the reals.
+
+conditional=none|acgan|projection (labelled data: digits, mnist, fashion_mnist,
+cifar10, tf_flowers, a folder of class sub-folders): a class-conditional
+generator and an AC-GAN or projection critic (jaxgan/models/conditional.py),
+everything else as the unconditional recipe. AC-GAN as gan_cifar_resnet.py:
+critic loss + 1.0 x cross-entropy on the real labels (ACGAN_SCALE), generator
+loss + 0.1 x cross-entropy on its labels (ACGAN_SCALE_G), the critic's fakes
+drawn for the real batch's labels. Projection follows Miyato & Koyama 2018 on
+the WGAN-GP critic (not in the WGAN-GP authors' code), with the same labels.
 """
 
 from configs import common
+from jaxgan.models import CONDITIONALS
 from jaxgan.models import RESNET_ARCHS
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default")
+  opts = common.parse_arg(arg, dataset="digits", arch="default", conditional="none")
+  common.check_choice("conditional", opts.conditional, CONDITIONALS)
   config = common.base_config(opts.dataset, opts.arch)
+  config.model.conditional = opts.conditional  # see the module docstring
+  # ACGAN_SCALE = 1., ACGAN_SCALE_G = 0.1 (gan_cifar_resnet.py).
+  config.loss.acgan_scale = 1.0
+  config.loss.acgan_scale_g = 0.1
+  # The critic's fakes are generated for the real batch's labels (gan_cifar_resnet.py:
+  # Generator(BATCH_SIZE, labels_splits[i])).
+  config.train.critic_fake_labels = "real"
   toy = common.is_toy(config)
   resnet = config.model.arch in RESNET_ARCHS
 
