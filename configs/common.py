@@ -118,8 +118,8 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # AC-GAN weights (model.conditional="acgan"), gan_cifar_resnet.py's ACGAN_SCALE and
   # ACGAN_SCALE_G: the critic's cross-entropy on the real labels, the generator's on
   # the labels it was asked for.
-  config.loss.acgan_scale = 1.0
-  config.loss.acgan_scale_g = 0.1
+  config.loss.acgan_scale = 1.0  # critic: ACGAN_SCALE = 1.
+  config.loss.acgan_scale_g = 0.1  # generator: ACGAN_SCALE_G = 0.1
 
   config.penalty = ml_collections.ConfigDict()
   config.penalty.name = "none"  # none | wgan_gp | dragan | r1 | r2

@@ -38,9 +38,8 @@ def get_config(arg=None):
   common.check_choice("conditional", opts.conditional, CONDITIONALS)
   config = common.base_config(opts.dataset, opts.arch)
   config.model.conditional = opts.conditional  # see the module docstring
-  # ACGAN_SCALE = 1., ACGAN_SCALE_G = 0.1 (gan_cifar_resnet.py).
-  config.loss.acgan_scale = 1.0
-  config.loss.acgan_scale_g = 0.1
+  config.loss.acgan_scale = 1.0  # ACGAN_SCALE = 1. (gan_cifar_resnet.py)
+  config.loss.acgan_scale_g = 0.1  # ACGAN_SCALE_G = 0.1 (gan_cifar_resnet.py)
   # The critic's fakes are generated for the real batch's labels (gan_cifar_resnet.py:
   # Generator(BATCH_SIZE, labels_splits[i])).
   config.train.critic_fake_labels = "real"
