@@ -444,13 +444,14 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
                                  labels=labels)
     d_fake, logits, _ = critic_outputs(spec, state.critic_params, state.critic_spectral,
                                        fake, labels)
-    loss = spec.loss.generator_loss(d_fake)
-    metrics = {"generator/loss": loss, "generator/score_fake": jnp.mean(d_fake)}
+    adversarial = spec.loss.generator_loss(d_fake)
+    loss = adversarial
+    metrics = {"generator/score_fake": jnp.mean(d_fake)}
     if spec.conditional == "acgan":
       ce, _ = _acgan_terms(logits, labels)
-      loss = loss + hp.acgan_scale_g * ce  # ACGAN_SCALE_G x cross-entropy on its labels
-      metrics.update({"generator/loss": loss, "generator/loss_adversarial": metrics[
-          "generator/loss"], "generator/acgan_loss": ce})
+      loss = adversarial + hp.acgan_scale_g * ce  # ACGAN_SCALE_G x CE on its labels
+      metrics.update({"generator/loss_adversarial": adversarial, "generator/acgan_loss": ce})
+    metrics["generator/loss"] = loss
     return loss, (batch_stats, metrics)
 
   grads, (batch_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.generator_params)
