@@ -237,7 +237,7 @@ def test_acgan_critic_term_and_its_gradient_match_the_closed_form_cross_entropy(
   fake = np.tanh(np.random.default_rng(5).normal(size=real[0].shape)).astype(np.float32)
   fake_labels = (labels[0] + 3) % K
   loss_fn = functools.partial(train_lib.critic_loss_fn, spec)
-  (total, (metrics, _)), grads = jax.value_and_grad(loss_fn, argnums=0, has_aux=True)(
+  (total, (metrics, _)), grads = jax.jit(jax.value_and_grad(loss_fn, argnums=0, has_aux=True))(
       params, {}, real[0], fake, jax.random.key(4), spec.hparams, True, labels[0], fake_labels)
 
   x = real[0].reshape(8, -1).astype(np.float64)
@@ -269,7 +269,8 @@ def test_generator_loss_adds_acgan_scale_g_times_the_cross_entropy_on_its_unifor
   spec, state, shape = _linear_acgan(scale_g=0.25)
   state = state.replace(critic_params=_randomised(state.critic_params, jax.random.key(3), 0.3))
   batch, key = 2000, jax.random.key(9)
-  new_state, metrics = train_lib.generator_update(spec, state, batch, key)
+  new_state, metrics = jax.jit(functools.partial(train_lib.generator_update, spec),
+                               static_argnums=1)(state, batch, key)
   # The documented draws: latents by example index of the key, labels by example index
   # of fold_in(key, _LABEL_STREAM), uniform over the classes.
   z = rng_lib.normal(rng_lib.example_keys(key, 0, batch), (spec.z_dim,))
@@ -440,6 +441,7 @@ def test_the_penalty_gradient_on_a_conditional_critic_matches_finite_differences
   params = _randomised(params["params"], jax.random.key(2), scale=0.7)
   kw = (lambda: {"labels": labels}) if head == "projection" else dict
 
+  @jax.jit
   def loss(p):
     return penalties.gradient_penalty(lambda y: critic.apply({"params": p}, y, **kw()), x,
                                       target=1.0, method=method)[0]
@@ -486,6 +488,32 @@ def test_bad_conditional_settings_are_config_errors_naming_the_key():
     validation.validate(config)
   with pytest.raises(ValueError, match="unknown conditional 'cgan'"):
     wgan_gp.get_config("conditional=cgan")
+
+
+@pytest.mark.parametrize("recipe,variant,arch", [
+    (wgan_gp, "conditional=acgan", "mlp"),
+    (wgan_gp, "dataset=mnist,conditional=acgan", "dcgan"),
+    (wgan_gp, "dataset=fashion_mnist,conditional=projection", "dcgan"),
+    (wgan_gp, "dataset=cifar10,arch=resnet,conditional=acgan", "resnet"),
+    (sngan, "dataset=cifar10,conditional=projection", "sngan"),
+    (sngan, "dataset=mnist,conditional=projection", "dcgan"),
+])
+def test_every_conditional_recipe_builds_a_conditional_generator_and_critic(
+    recipe, variant, arch):
+  config = recipe.get_config(variant)
+  shape = validation.validate(config)
+  spec = factory.make_step_spec(config, shape, K)
+  assert config.model.arch == arch and spec.num_classes == K
+  assert spec.generator.num_classes == K and spec.critic.num_classes == K
+  assert spec.critic.conditional == config.model.conditional
+  state = jax.eval_shape(lambda: train_lib.init_state(spec, jax.random.key(0), shape))
+  scale_shapes = [leaf.shape for path, leaf in jax.tree_util.tree_flatten_with_path(
+      state.generator_params)[0] if jax.tree_util.keystr(path).endswith("['scale']")]
+  # Per-class BatchNorm scales [K, C] (the MLP's label embedding [K, K] instead).
+  if arch == "mlp":
+    assert state.generator_params["label_embedding"]["embed"]["embedding"].shape == (K, K)
+  else:
+    assert any(s[0] == K for s in scale_shapes)
 
 
 def test_recipes_carry_the_authors_conditional_settings():
