@@ -44,8 +44,8 @@ Deviations from the authors' code, both on purpose:
   - Initialisation is theirs (layers.he_uniform_avg / glorot_uniform, zero
     biases, unit BN scales), but drawn from JAX keys, not numpy's global RNG.
 
-Class-conditional (jaxgan/models/conditional.py; StudioGAN and mimicry build
-theirs the same way): with `num_classes` > 0 the generator's residual blocks
+Class-conditional (jaxgan/models/conditional.py): with `num_classes` > 0 the
+generator's residual blocks
 normalise with class-conditional BatchNorm (both BatchNorms of each block, as
 gan_cifar_resnet.py's Normalize with labels and SNGAN's resblocks.py; the output
 BatchNorm stays unconditional in both); the critic's pooled features are phi(x)
