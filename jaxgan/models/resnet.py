@@ -45,11 +45,10 @@ Deviations from the authors' code, both on purpose:
     biases, unit BN scales), but drawn from JAX keys, not numpy's global RNG.
 
 Class-conditional (jaxgan/models/conditional.py): with `num_classes` > 0 the
-generator's residual blocks
-normalise with class-conditional BatchNorm (both BatchNorms of each block, as
-gan_cifar_resnet.py's Normalize with labels and SNGAN's resblocks.py; the output
-BatchNorm stays unconditional in both); the critic's pooled features are phi(x)
-for the projection head (snresnet_32.py: SNEmbedID(K, width)) or the AC-GAN head
+generator's residual blocks normalise with class-conditional BatchNorm (both
+BatchNorms of each block, as gan_cifar_resnet.py's Normalize with labels and
+SNGAN's resblocks.py; the output BatchNorm stays unconditional in both); the
+critic's pooled features are phi(x) for the projection head (snresnet_32.py: SNEmbedID(K, width)) or the AC-GAN head
 (gan_cifar_resnet.py: Linear(width, 10) "ACGANOutput", Glorot-initialised like
 its other linears). The authors' conditional AC-WGAN-GP (K = 10, width 128) has
 generator 1,218,307 and critic 1,055,115 parameters (tests/test_resnet.py counts
