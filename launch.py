@@ -1,7 +1,7 @@
 """jaxgan: train, sample or evaluate a GAN (python launch.py --help; README.md).
 
   python launch.py --config=configs/wgan_gp.py --workdir=runs/wgan_gp
-  python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N]
+  python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N] [--class=K]
 """
 
 import os
@@ -20,6 +20,7 @@ flags.DEFINE_string("config", None, "Recipe (configs/NAME.py[:variant]) or a run
 flags.DEFINE_string("workdir", None, "Run directory (config, checkpoints, samples, metrics).")
 flags.DEFINE_enum("mode", "train", ["train", "sample", "eval"], "What to do with the workdir.")
 flags.DEFINE_integer("step", None, "Checkpoint step for --mode=sample/eval (default: latest).")
+flags.DEFINE_integer("class", None, "--mode=sample of a conditional run: this class only.")
 flags.DEFINE_bool("allow_config_change", False, "Continue a run whose config.json differs.")
 flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host runs).")
 flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
@@ -41,7 +42,7 @@ def main(argv):
     if FLAGS.mode == "train":
       cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
     elif FLAGS.mode == "sample":
-      cli.sample(config, FLAGS.workdir, FLAGS.step)
+      cli.sample(config, FLAGS.workdir, FLAGS.step, FLAGS["class"].value)
     else:
       cli.evaluate(config, FLAGS.workdir, FLAGS.step)
   except errors.UserError as e:

@@ -2,6 +2,7 @@
 
     pip install -e '.[bench]'     # adds the CPU build of torch (torch==2.13.0)
     python benchmarks/step_throughput.py [--repeats 7] [--only 1,2] [--out DIR] [--threads 1]
+    python benchmarks/step_throughput.py --only 6,7 --resnet-width 16 --repeats 1 --out /tmp/smoke
 
 Cases (issue 5):
   1  WGAN-GP toy MLP 2-512-512-512, batch 256, n_critic 5  (wgan_gp.py:dataset=8gaussians)
@@ -9,9 +10,18 @@ Cases (issue 5):
   3  the default digits recipe: MLP 64-256-256-256, batch 64, n_critic 5 (wgan_gp.py)
   4  DRAGAN on the case-2 DCGAN (dragan.py:dataset=cifar10: non-saturating, n_critic 1)
   5  the critic update alone (jaxgan.train.critic_update under jit) with no penalty,
-     the double_backward and the jvp penalty, on the case-1 and case-2 critics.
+     the double_backward and the jvp penalty, on the case-1, case-2 and case-6 critics.
+  6  WGAN-GP's CIFAR-10 ResNet (wgan_gp.py:dataset=cifar10,arch=resnet): width 128,
+     critic batch 64, generator batch 128 (the authors' GEN_BS_MULTIPLE 2), n_critic 5,
+     dequantised reals; PyTorch twin from benchmarks/torch_models.py; a bf16 row
+     (model.dtype=bfloat16) beside the same float32 twin.
+  7  SNGAN (sngan.py:dataset=cifar10): generator width 256, spectrally normalised
+     critic width 128, hinge loss, batch 64, generator batch 128, n_critic 5; PyTorch
+     twin with torch.nn.utils.spectral_norm.
+--resnet-width N shrinks the ResNets of cases 5-7 (critic N, SNGAN generator 2N)
+for smoke runs; results at a reduced width say so in their meta.
 Extra rows put a number beside every default: the other penalty method on cases
-1, 2 and 4, the other critic loop (rolled or fully unrolled, whichever the
+1, 2, 4 and 6, the other critic loop (rolled or fully unrolled, whichever the
 default is not: train.critic_unroll) on cases 1, 2 and 3; on
 case 2 the other upsampling (model.upsample, with its PyTorch twin); the DRAGAN
 generator update alone beside PyTorch's (4.generator); and on the
@@ -75,11 +85,14 @@ import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from configs import dragan, wgan_gp  # noqa: E402
+from configs import dragan, sngan, wgan_gp  # noqa: E402
 from jaxgan import factory, mesh, train, validation  # noqa: E402
+from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
-RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan}
+RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan, "sngan": sngan}
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
+RESNET, SNGAN = "dataset=cifar10,arch=resnet", "dataset=cifar10"
+RESNET_WIDTH = [0]  # --resnet-width (0: the recipes' widths)
 # An extra PyTorch twin that flushes denormals to zero, as XLA:CPU always does; the
 # main twins keep PyTorch's (and the seeds') default float environment.
 FTZ = {"torch.worker": "ftz"}
@@ -100,6 +113,9 @@ TARGETS = {
 def make_config(recipe, variant, overrides=None):
   """The recipe's config with `overrides` ({"penalty.method": "jvp", ...}) applied."""
   config = RECIPES[recipe].get_config(variant)
+  if config.model.arch in RESNET_ARCHS and RESNET_WIDTH[0]:
+    config.model.width = RESNET_WIDTH[0]
+    config.model.generator_width = 2 * RESNET_WIDTH[0] if config.model.arch == "sngan" else 0
   for key, value in (overrides or {}).items():
     node = config
     *parents, leaf = key.split(".")
@@ -123,13 +139,17 @@ def torch_spec(config, shape):
 
   return {
       "arch": m.arch, "data_shape": list(shape), "z_dim": m.z_dim,
-      "hidden": list(m.hidden), "width": m.width, "upsample": m.upsample,
-      "generator_batch_norm": m.generator_batch_norm, "bn_momentum": m.bn_momentum,
-      "critic_norm": m.critic_norm, "loss": config.loss.name,
+      "hidden": list(m.hidden), "width": m.width, "generator_width": m.generator_width,
+      "upsample": m.upsample, "generator_batch_norm": m.generator_batch_norm,
+      "bn_momentum": m.bn_momentum, "bn_epsilon": m.bn_epsilon,
+      "critic_norm": m.critic_norm, "spectral_norm": m.spectral_norm,
+      "loss": config.loss.name,
       "penalty": {"name": pen.name, "weight": pen.weight, "target": pen.target,
                   "one_sided": pen.one_sided, "perturbation": pen.perturbation,
                   "noise_variance": pen.noise_variance, "noise_scale": pen.noise_scale},
       "n_critic": config.train.n_critic, "batch_size": config.train.batch_size,
+      "generator_batch_size": config.train.generator_batch_size,
+      "dequantization": config.train.dequantization,
       "critic_opt": opt(config.optimizer.critic, updates["critic"]),
       "generator_opt": opt(config.optimizer.generator, updates["generator"]),
   }
@@ -537,7 +557,7 @@ def run_all(bench, only):
         ("4.generator", "generator update alone", {}, {"mode": "generator"}, "torch_g"),
     ], torch_mode="generator", torch_twins={"torch_g": {}})
   if wanted("5"):
-    for base, arg in (("1", TOY), ("2", DCGAN)):
+    for base, arg in (("1", TOY), ("2", DCGAN), ("6", RESNET)):
       bench.run_group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [
           (f"5.{base}.none", "no penalty", {"penalty.name": "none"}, {"mode": "critic"},
            "torch_none"),
@@ -547,6 +567,17 @@ def run_all(bench, only):
            {"mode": "critic"}, "torch_gp"),
       ], torch_mode="critic", torch_twins={"torch_none": {"penalty.name": "none"},
                                            "torch_gp": {}})
+  if wanted("6"):
+    bench.run_group("6 WGAN-GP ResNet32", "wgan_gp", RESNET, [
+        ("6", "default", {}, {}, "torch"),
+        _method_variant("6.method", "wgan_gp", RESNET),
+        # PyTorch twin in float32: bf16 on XLA:CPU against PyTorch's usual CPU step.
+        ("6.bf16", "model.dtype=bfloat16", {"model.dtype": "bfloat16"}, {}, "torch"),
+    ], torch_twins={"torch": {}})
+  if wanted("7"):
+    bench.run_group("7 SNGAN ResNet32", "sngan", SNGAN, [
+        ("7", "default", {}, {}, "torch"),
+    ], torch_twins={"torch": {}})
 
 
 # --- Targets and table ------------------------------------------------------------
@@ -621,6 +652,9 @@ README_ROWS = [
     ("2", "2 WGAN-GP DCGAN 32x32x3, width 64, batch 64, n_critic 5"),
     ("3", "3 default digits recipe (MLP 64-256x3, batch 64, n_critic 5)"),
     ("4", "4 DRAGAN on the case-2 DCGAN (non-saturating, n_critic 1)"),
+    ("6", "6 WGAN-GP ResNet 32x32x3, width 128, batch 64 (G 128), n_critic 5"),
+    ("6.bf16", "6.bf16 the same in bfloat16 (PyTorch float32)"),
+    ("7", "7 SNGAN ResNet, G 256 / D 128 with SN, batch 64 (G 128), n_critic 5"),
 ]
 
 
@@ -645,11 +679,15 @@ def main():
   parser.add_argument("--only", default="", help="comma-separated case numbers, e.g. 1,5")
   parser.add_argument("--out", default=os.path.join(HERE, "results"),
                       help="directory for step_throughput.{json,md}")
+  parser.add_argument("--resnet-width", type=int, default=0,
+                      help="critic width of the ResNets in cases 5-7 (SNGAN generator: "
+                           "twice it) for smoke runs; 0 = the recipes' (128, SNGAN G 256)")
   parser.add_argument("--threads", type=int, default=0,
                       help="pin this process tree to the first N CPUs and give PyTorch N "
                            "threads (XLA:CPU sizes its pool from the CPUs it may use); "
                            "0 = every CPU, PyTorch 2 threads")
   args = parser.parse_args()
+  RESNET_WIDTH[0] = args.resnet_width
   if args.threads:
     # Before the first JAX computation, which creates XLA:CPU's thread pool; the
     # PyTorch workers inherit the affinity.
@@ -683,6 +721,7 @@ def main():
       "torch_interop_threads": worker.info["interop_threads"],
       "torch_flush_denormal": "main twins: no (PyTorch default); torch_ftz twins: yes",
       "repeats": args.repeats,
+      "resnet_width": args.resnet_width or "recipes' (128; SNGAN generator 256)",
       "matmul_peak_gflop_s": _round(peak),
       "matmul_gflop_s_before_after": [_round(peak_before), _round(peak_after)],
       "torch_mm_2048_gflop_s": _round(torch_mm),

@@ -7,8 +7,9 @@ mode, the penalty through `torch.autograd.grad(..., create_graph=True)`, Adam,
 mode, so its BatchNorm statistics move, as jaxgan's do), and the critic's
 parameters frozen (`requires_grad_(False)`) during the generator update.
 
-The models mirror jaxgan's (jaxgan/models/{mlp,dcgan}.py) layer by layer, init
-scheme aside (PyTorch defaults here):
+The models mirror jaxgan's (jaxgan/models/{mlp,dcgan,resnet}.py) layer by layer,
+init scheme aside (PyTorch defaults here; the ResNets' own init in
+benchmarks/torch_models.py):
   MLP     z -> hidden ReLU layers -> prod(data_shape) (tanh for images);
           critic: flatten -> hidden ReLU layers -> 1.
   DCGAN   generator: Linear -> [B, width*2^(n-1), s0, s0] -> BN -> ReLU ->
@@ -17,11 +18,18 @@ scheme aside (PyTorch defaults here):
           Conv2d(3, pad 1) to 4C + PixelShuffle(2) ("depth_to_space").
           critic: n x [Conv2d(4, stride 2, pad 1), (LayerNorm over C,H,W for
           blocks > 0 if critic_norm="layer"), LeakyReLU(0.2)] -> Linear -> 1.
+  ResNet  the WGAN-GP authors' CIFAR-10 ResNet ("resnet") and SNGAN's ("sngan"):
+          benchmarks/torch_models.py, written as the authors' (spectral norm by
+          torch.nn.utils.spectral_norm: one power iteration per training-mode
+          forward call, as the SNGAN authors' Chainer code).
 Data is NCHW (PyTorch's layout); jaxgan's is NHWC. The loss and penalty maths are
-jaxgan's: Wasserstein or non-saturating (softplus) losses; the gradient norm over
-every non-batch axis with 1e-12 inside the sqrt; WGAN-GP interpolates with one
-U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x) U[0,1], then a random
-per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)).
+jaxgan's: Wasserstein, non-saturating (softplus) or hinge losses; the gradient
+norm over every non-batch axis with 1e-12 inside the sqrt; WGAN-GP interpolates
+with one U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x) U[0,1], then a
+random per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)). The
+generator update draws `generator_batch_size` latents (0 = the critic's batch),
+and `dequantization` d adds U[0, d) to the real batch of every critic update, as
+gan_cifar_resnet.py.
 
 Threads: torch.set_num_threads(2), which is also PyTorch's default on this 2-core
 machine (one intra-op thread per core); `--threads N` for the benchmark's
@@ -53,6 +61,8 @@ import time
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+import torch_models  # benchmarks/, the script's own directory
 
 NUM_THREADS = 2
 _BASE_SIZES = (4, 7)
@@ -170,11 +180,13 @@ def critic_loss(name, d_real, d_fake):
     return d_fake.mean() - d_real.mean()
   if name == "non_saturating":
     return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+  if name == "hinge":
+    return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
   raise ValueError(f"unknown loss {name!r}")
 
 
 def generator_loss(name, d_fake):
-  if name == "wasserstein":
+  if name in ("wasserstein", "hinge"):
     return -d_fake.mean()
   if name == "non_saturating":
     return F.softplus(-d_fake).mean()
@@ -226,6 +238,15 @@ class Reference:
       self.G = MLPGenerator(spec["z_dim"], spec["hidden"], shape, len(shape) == 3)
       self.D = MLPCritic(spec["hidden"], shape)
       example_shape = shape  # the MLPs flatten whatever layout they get
+    elif spec["arch"] in ("resnet", "sngan"):
+      sngan = spec["arch"] == "sngan"
+      self.G = torch_models.ResNetGenerator(
+          spec["generator_width"] or spec["width"], 1.0 - spec["bn_momentum"],
+          spec["bn_epsilon"], z_dim=spec["z_dim"])
+      self.D = torch_models.ResNetCritic(
+          spec["width"], norm=spec["critic_norm"], spectral_norm=spec["spectral_norm"],
+          pooling="sum" if sngan else "mean", output_bias=not sngan)
+      example_shape = (3, 32, 32)  # NCHW
     else:
       size, _, channels = shape
       self.G = DCGANGenerator(spec["z_dim"], size, channels, spec["width"], spec["upsample"],
@@ -237,6 +258,8 @@ class Reference:
     self.opt_d, self.sched_d = self._adam(self.D, spec["critic_opt"])
     self.opt_g, self.sched_g = self._adam(self.G, spec["generator_opt"])
     self.batch = spec["batch_size"]
+    self.generator_batch = spec.get("generator_batch_size") or self.batch
+    self.dequantization = spec.get("dequantization", 0.0)
     self.n_critic = spec["n_critic"]
     # One real batch per critic update, already in memory (as jaxgan's on device).
     self.real = torch.rand((self.n_critic, self.batch) + example_shape) * 2 - 1
@@ -261,6 +284,8 @@ class Reference:
     z = torch.randn(self.batch, spec["z_dim"])
     with torch.no_grad():
       fake = self.G(z)
+    if self.dequantization:
+      real = real + self.dequantization * torch.rand_like(real)
     self.opt_d.zero_grad(set_to_none=True)
     loss = critic_loss(spec["loss"], self.D(real), self.D(fake))
     if pen["name"] != "none":
@@ -276,7 +301,7 @@ class Reference:
   def generator_step(self):
     for p in self.D.parameters():
       p.requires_grad_(False)
-    z = torch.randn(self.batch, self.spec["z_dim"])
+    z = torch.randn(self.generator_batch, self.spec["z_dim"])
     self.opt_g.zero_grad(set_to_none=True)
     loss = generator_loss(self.spec["loss"], self.D(self.G(z)))
     loss.backward()
@@ -369,15 +394,18 @@ def _flushes_denormals() -> bool:
 
 def _smoke_spec(arch, penalty="wgan_gp"):
   opt = {"learning_rate": 1e-4, "b1": 0.5, "b2": 0.9, "eps": 1e-8}
+  shapes = {"mlp": [2], "dcgan": [8, 8, 3], "resnet": [32, 32, 3], "sngan": [32, 32, 3]}
   return {
-      "arch": arch, "data_shape": [8, 8, 3] if arch == "dcgan" else [2], "z_dim": 4,
-      "hidden": [16, 16], "width": 8, "upsample": "depth_to_space",
-      "generator_batch_norm": True, "bn_momentum": 0.9, "critic_norm": "layer",
-      "loss": "wasserstein",
+      "arch": arch, "data_shape": shapes[arch], "z_dim": 4,
+      "hidden": [16, 16], "width": 8, "generator_width": 0, "upsample": "depth_to_space",
+      "generator_batch_norm": True, "bn_momentum": 0.9, "bn_epsilon": 1e-5,
+      "critic_norm": "layer" if arch != "sngan" else "none",
+      "spectral_norm": arch == "sngan", "loss": "hinge" if arch == "sngan" else "wasserstein",
       "penalty": {"name": penalty, "weight": 10.0, "target": 1.0, "one_sided": False,
                   "perturbation": "std_uniform", "noise_variance": 10.0,
                   "noise_scale": 0.5},
-      "n_critic": 2, "batch_size": 4, "critic_opt": opt, "generator_opt": opt,
+      "n_critic": 2, "batch_size": 4, "generator_batch_size": 8, "dequantization": 1 / 128,
+      "critic_opt": opt, "generator_opt": opt,
   }
 
 
@@ -395,7 +423,7 @@ def main() -> None:
   if args.serve:
     serve()
     return
-  for arch in ("mlp", "dcgan"):
+  for arch in ("mlp", "dcgan", "resnet", "sngan"):
     for penalty in ("none", "wgan_gp", "dragan"):
       ref = Reference(_smoke_spec(arch, penalty))
       print(arch, penalty, "train step ok, loss", float(ref.train_step()))

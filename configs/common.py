@@ -62,11 +62,16 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.dataset.name = dataset
   config.dataset.data_dir = ""  # TFDS data_dir; "" = TFDS's default (~/tensorflow_datasets)
   config.dataset.path = ""  # image folder for dataset.name="folder"
-  # Square side: the registry's native (or customary) resolution; 0 for toy data.
-  config.dataset.image_size = dataset_info.image_size
+  # The CIFAR-10 ResNets draw 32x32 colour images: with them, other image sets are
+  # resized (and grey ones repeated) to 32x32x3; toy data is left to validation.
+  resnet = arch in models.RESNET_ARCHS and not is_toy
+  # Square side: the registry's native (or customary) resolution; 0 for toy data;
+  # 32 for the ResNets.
+  config.dataset.image_size = 32 if resnet else dataset_info.image_size
   # Image channels: 0 = from the data (the registry's, or for a folder 1 if every
-  # image is grey, else 3); 1 or 3 forces it (grey repeated / colour to luma).
-  config.dataset.channels = 0
+  # image is grey, else 3); 1 or 3 forces it (grey repeated / colour to luma); 3
+  # for the ResNets.
+  config.dataset.channels = 3 if resnet else 0
   config.dataset.shuffle_buffer = 10_000  # tf.data shuffle buffer (examples)
 
   config.model = ml_collections.ConfigDict()
@@ -101,20 +106,32 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
   # paper's suggested drop-in).
   config.model.critic_norm = "none"
+  # Class conditioning (jaxgan/models/conditional.py): none | acgan (AC-GAN head on the
+  # critic, Odena et al. 2017, as gan_cifar_resnet.py's ACGAN=True) | projection
+  # (projection critic, Miyato & Koyama 2018). Either makes the generator
+  # class-conditional; the classes come from the (labelled) data.
+  config.model.conditional = "none"
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = "wasserstein"  # jaxgan.losses.LOSS_NAMES; each recipe sets its own
   config.loss.options = ml_collections.ConfigDict()  # keyword options of the loss
+  # AC-GAN weights (model.conditional="acgan"), gan_cifar_resnet.py's ACGAN_SCALE and
+  # ACGAN_SCALE_G: the critic's cross-entropy on the real labels, the generator's on
+  # the labels it was asked for.
+  config.loss.acgan_scale = 1.0  # critic: ACGAN_SCALE = 1.
+  config.loss.acgan_scale_g = 0.1  # generator: ACGAN_SCALE_G = 0.1
 
   config.penalty = ml_collections.ConfigDict()
-  config.penalty.name = "none"  # none | wgan_gp | dragan
-  config.penalty.weight = 0.0  # lambda
+  config.penalty.name = "none"  # none | wgan_gp | dragan | r1 | r2
+  config.penalty.weight = 0.0  # lambda (wgan_gp, dragan) or gamma (r1, r2)
   config.penalty.target = 1.0  # k: the gradient norm pulled towards (1 in both papers)
   config.penalty.one_sided = False  # max(0, ||g|| - k)^2 (WGAN-GP App. / Petzka et al.)
   # double_backward (nested jax.grad) or jvp (reverse-over-forward): equal values and
   # gradients; jvp is the faster on the DCGAN critic, double_backward on MLPs
-  # (benchmarks/results/step_throughput.md, rows 5.*). ResNet critics:
-  # double_backward until benchmarked.
+  # (benchmarks/results/step_throughput.md, rows 5.*). The ResNet critics keep
+  # double_backward: their stride-1 convs and mean pools have no strided-conv
+  # backward for jvp to avoid, and jvp costs more FLOPs there (rows 5.6.* and
+  # 6.method; SNGAN's critic measured the same way).
   config.penalty.method = "jvp" if arch == "dcgan" else "double_backward"
   # DRAGAN penalty points: gaussian (paper) | std_uniform (authors' code).
   config.penalty.perturbation = "std_uniform"
@@ -139,6 +156,10 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # authors' CIFAR ResNet: one 8-bit level of their [-1, 1) scaling); 0 = off.
   config.train.dequantization = 0.0
   config.train.weight_clip = config_dict.placeholder(float)  # WGAN only; None = off
+  # Conditional runs: the classes of the critic's fakes. "real": the real batch's
+  # labels (gan_cifar_resnet.py); "uniform": drawn uniformly (SNGAN's updater.py).
+  # The generator update always draws its classes uniformly (both codes).
+  config.train.critic_fake_labels = "real"
   # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
   # unrolled, since a rolled loop ran the DCGAN step over 30x slower on XLA:CPU;
   # others: rolled). The toy MLP step runs faster and compiles sooner rolled (1);
@@ -221,15 +242,15 @@ def is_toy(config) -> bool:
 # budgets; digits and the toy sets use CPU budgets measured on a 2-core machine
 # (see README, "Default run").
 _PAPER_STEPS = {"wgan": 100_000, "wgan_gp": 100_000, "dragan": 100_000,
-                "lsgan": 100_000, "nsgan": 100_000}
+                "lsgan": 100_000, "nsgan": 100_000, "sngan": 100_000}
 _DIGITS_STEPS = {"wgan": 10_000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 10_000,
-                 "nsgan": 10_000}
+                 "nsgan": 10_000, "sngan": 10_000}
 # Toy: 3,000 steps; WGAN-GP and DRAGAN, whose toy recipes decay the learning rate
 # linearly to 0, 20,000: their share of high-quality samples rose with the length
 # of the decay (benchmarks/results/toy_table.md, rows lin5k to lin20k), and 20k
 # steps fit in an hour on one core of a 2-core CPU; gan_toy.py trains 100k.
 _TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
-              "nsgan": 3000}
+              "nsgan": 3000, "sngan": 3000}
 
 
 def set_budget(config, recipe: str) -> None:

@@ -582,3 +582,41 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
     if key in classes:
       result[key] = classes[key]
   return result
+
+
+def conditional_image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
+                              requested: np.ndarray, real_images: np.ndarray,
+                              real_labels: np.ndarray, *,
+                              num_classes: int) -> dict[str, float]:
+  """Scores a class-conditional generator against the classes it was asked for.
+
+  Args:
+    extractor: a FeatureExtractor that classifies the dataset's classes (a Classifier).
+    generated: generated images [N, H, W, C] in [-1, 1].
+    requested: the class each image was generated for [N].
+    real_images: real held-out images [M, H, W, C].
+    real_labels: their labels [M].
+    num_classes: the dataset's number of classes.
+
+  Returns:
+    A flat dict of Python floats (NaN where a class had no samples):
+      requested_class_accuracy, requested_class_accuracy_min and
+        requested_class_accuracy_class{k}: how often the extractor classifies a sample
+        as the class asked for (metrics.requested_class_metrics);
+      "intra_fd_<slug>": the mean over classes of the per-class Frechet distance of the
+        features (class-k samples against class-k real images,
+        metrics.intra_frechet_distances), and "intra_fd_<slug>_class{k}" each.
+  """
+  probs = extractor.probabilities(generated)
+  if probs is None or probs.shape[1] != num_classes:
+    raise ValueError(f"{extractor.name} does not classify the dataset's {num_classes} "
+                     "classes; conditional metrics need one that does")
+  out = metrics.requested_class_metrics(probs, requested)
+  distances = metrics.intra_frechet_distances(
+      extractor.features(generated), requested, extractor.features(real_images),
+      real_labels, num_classes)
+  key = f"intra_fd_{slug(extractor.name)}"
+  finite = [d for d in distances if not math.isnan(d)]
+  out[key] = float(np.mean(finite)) if finite else math.nan
+  out.update({f"{key}_class{k}": d for k, d in enumerate(distances)})
+  return out

@@ -108,9 +108,9 @@ def train(config, workdir: str, *, allow_config_change: bool) -> None:
   loop.train_and_evaluate(config, workdir, allow_config_change=allow_config_change)
 
 
-def sample(config, workdir: str, step) -> None:
+def sample(config, workdir: str, step, class_id: int | None = None) -> None:
   from jaxgan import loop  # pylint: disable=g-import-not-at-top
-  out = loop.sample_from_checkpoint(config, workdir, step)
+  out = loop.sample_from_checkpoint(config, workdir, step, class_id=class_id)
   for label, paths in out.items():
     if label != "step":
       print(f"step {out['step']} ({label} generator): wrote {paths['png']} and {paths['npy']}")

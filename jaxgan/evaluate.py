@@ -23,6 +23,13 @@ What is measured (the maths lives in jaxgan/metrics.py, pure and tested there):
   KID (unbiased, with its standard error) on its penultimate features against the
   real held-out split. The keys carry the feature extractor's name
   ("fd_digits_classifier"): they are not FID and are not comparable with published FIDs.
+- Class-conditional runs on those datasets: samples are generated for the classes in
+  turn (sample i for class i mod K), and the classifier adds how often it sees the
+  class asked for (requested_class_accuracy, overall, per class and the worst class)
+  and the per-class Frechet distance of its features, class-k samples against the
+  class-k held-out images (intra_fd_<extractor>, the mean over classes and each;
+  Miyato & Koyama 2018's intra-FID, on this classifier's features). The real-data
+  reference scores real training images under their own labels the same way.
 - With a generator EMA (`ema.enabled`), every number is reported for the raw and the
   EMA generator, side by side and labelled.
 
@@ -36,6 +43,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 
 import jax
@@ -99,11 +107,18 @@ def eval_latents(seed: int, num: int, z_dim: int):
   return sample_lib.stream_latents(seed, _EVAL_LATENT_STREAM, num, z_dim)
 
 
+def eval_labels(num: int, num_classes: int) -> np.ndarray:
+  """The classes asked of a conditional generator in evaluation: sample i gets i mod K."""
+  return (np.arange(num) % num_classes).astype(np.int32)
+
+
 def generate(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
-             use_ema: bool) -> np.ndarray:
-  """Generator outputs (eval mode) for all of z, in chunks, as one host array."""
-  chunks = [sample_lib.generate_samples(spec, state, z[i:i + _GENERATE_CHUNK],
-                                        use_ema=use_ema)
+             use_ema: bool, labels=None) -> np.ndarray:
+  """Generator outputs (eval mode) for all of z (classes `labels` if conditional), in
+  chunks, as one host array."""
+  chunks = [sample_lib.generate_samples(
+      spec, state, z[i:i + _GENERATE_CHUNK], use_ema=use_ema,
+      labels=None if labels is None else labels[i:i + _GENERATE_CHUNK])
             for i in range(0, z.shape[0], _GENERATE_CHUNK)]
   return np.concatenate(chunks)
 
@@ -241,12 +256,17 @@ class Evaluator:
     spec: the run's StepSpec (a single-device one: evaluation runs on the host's
       first device).
     workdir: the run directory; results go to WORKDIR/eval.
+    class_names: a conditional run's class names (its classes.json).
   """
 
-  def __init__(self, config, spec: train_lib.StepSpec, workdir: str):
+  def __init__(self, config, spec: train_lib.StepSpec, workdir: str, *, class_names=()):
     self.config = config
     self.spec = spec
     self.workdir = workdir
+    self.class_names = tuple(class_names)
+    # The classes asked of a conditional generator, sample by sample (None: unconditional).
+    self.labels = (eval_labels(config.eval.num_samples, spec.num_classes)
+                   if spec.num_classes else None)
     self.out_dir = os.path.join(workdir, "eval")
     ev = config.eval
     name = config.dataset.name
@@ -282,24 +302,31 @@ class Evaluator:
       self._heldout = classifier_lib.real_split(self.config.dataset, "test")
       # Real training images scored like a generator: the floor of FD / KID and the
       # classifier's view of real data, for reading the generators' numbers.
-      real, _ = classifier_lib.real_split(self.config.dataset, "train",
-                                          limit=self.config.eval.num_samples)
-      self.reference = self._image_metrics(classifier_lib, real)
+      real, real_labels = classifier_lib.real_split(self.config.dataset, "train",
+                                                    limit=self.config.eval.num_samples)
+      self.reference = self._image_metrics(classifier_lib, real,
+                                           real_labels if self.spec.num_classes else None)
       logger.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
       self.setup_seconds += time.monotonic() - setup_start
     return classifier_lib
 
-  def _image_metrics(self, classifier_lib, samples: np.ndarray) -> dict:
+  def _image_metrics(self, classifier_lib, samples: np.ndarray, requested=None) -> dict:
     ev = self.config.eval
     images, labels = self._heldout
-    return classifier_lib.image_metrics(
+    num_classes = int(self._classifier.num_classes)
+    out = classifier_lib.image_metrics(
         self._classifier, samples, images, labels,
-        num_classes=int(self._classifier.num_classes), kid_subsets=ev.kid_subsets,
+        num_classes=num_classes, kid_subsets=ev.kid_subsets,
         kid_subset_size=ev.kid_subset_size, strict_fraction=ev.strict_fraction,
         rng=self.config.seed)
+    if requested is not None:
+      out.update(classifier_lib.conditional_image_metrics(
+          self._classifier, samples, requested, images, labels, num_classes=num_classes))
+    return out
 
-  def metrics(self, samples: np.ndarray) -> dict:
-    """The metrics of one generator's samples (flat, JSON-ready)."""
+  def metrics(self, samples: np.ndarray, requested=None) -> dict:
+    """The metrics of one generator's samples (flat, JSON-ready); `requested` [N]: the
+    classes a conditional generator was asked for."""
     ev = self.config.eval
     if self.toy:
       out = toy_metrics(self.config.dataset.name, samples, self.real,
@@ -310,7 +337,7 @@ class Evaluator:
       classifier_lib = self._image_setup()
       if classifier_lib is None:
         return {}
-      out = self._image_metrics(classifier_lib, samples)
+      out = self._image_metrics(classifier_lib, samples, requested)
     return {k: _finite_or_none(v) for k, v in out.items()}
 
   def __call__(self, state: train_lib.GANState, step: int) -> dict:
@@ -323,9 +350,11 @@ class Evaluator:
               "num_samples": int(self.config.eval.num_samples), "generators": {}}
 
     plots = []
+    if self.labels is not None:
+      result["class_names"] = list(self.class_names)
     for label, use_ema in sample_lib.generators(self.config):
-      samples = generate(self.spec, state, self.z, use_ema=use_ema)
-      result["generators"][label] = self.metrics(samples)
+      samples = generate(self.spec, state, self.z, use_ema=use_ema, labels=self.labels)
+      result["generators"][label] = self.metrics(samples, self.labels)
       suffix = "" if label == "raw" else f"_{label}"
       stem = os.path.join(self.out_dir, f"step_{step:06d}{suffix}")
       if self.toy:
@@ -334,7 +363,7 @@ class Evaluator:
                                   f"({label} generator)")
         plots.append(stem + "_critic.png")
       else:
-        sample_lib.save_image_grid(samples[:100], stem + "_samples.png")
+        self._save_grid(samples, stem + "_samples.png")
         plots.append(stem + "_samples.png")
     if self.reference is not None:
       result["real_data_reference"] = {k: _finite_or_none(v)
@@ -357,6 +386,17 @@ class Evaluator:
     result["path"] = path
     return result
 
+  def _save_grid(self, samples: np.ndarray, path: str) -> None:
+    """The first 100 samples; a conditional run's as one row per class."""
+    if self.labels is None:
+      sample_lib.save_image_grid(samples[:100], path)
+      return
+    k = self.spec.num_classes
+    per_class = max(1, min(100 // k, len(samples) // k))
+    order = np.concatenate([np.flatnonzero(self.labels == c)[:per_class] for c in range(k)])
+    titles = list(self.class_names) if len(self.class_names) == k else [str(c) for c in range(k)]
+    sample_lib.save_image_grid(samples[order], path, row_titles=titles)
+
 
 def flat_scalars(result: dict) -> dict:
   """{"eval/raw/modes_covered": 25, ...}: an evaluation's numbers for metrics/TensorBoard."""
@@ -374,9 +414,15 @@ def _describe(values: dict) -> str:
   if "classes_covered" in values:
     parts.append(f"{values['classes_covered']}/{values['num_classes']} classes, "
                  f"confidence {values['mean_max_prob']:.2f}")
+  if values.get("requested_class_accuracy") is not None:
+    parts.append(f"requested class {values['requested_class_accuracy']:.3f} "
+                 f"(worst class {values['requested_class_accuracy_min']:.3f})")
   for key, value in values.items():
     if key.startswith(("fd_", "kid_", "sliced_wasserstein")) and not key.startswith(
         "kid_stderr") and value is not None:
+      parts.append(f"{key} {value:.4g}")
+    elif (key.startswith("intra_fd_") and not re.search(r"_class\d+$", key)
+          and value is not None):
       parts.append(f"{key} {value:.4g}")
   return ", ".join(parts) or "no metrics"
 

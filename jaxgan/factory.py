@@ -30,7 +30,8 @@ def hparams(config) -> train_lib.HParams:
       critic_decay=float(c.decay),
       generator_lr=float(g.learning_rate), generator_b1=float(g.b1),
       generator_b2=float(g.b2), generator_decay=float(g.decay),
-      ema_decay=float(config.ema.decay))
+      ema_decay=float(config.ema.decay), acgan_scale=float(config.loss.acgan_scale),
+      acgan_scale_g=float(config.loss.acgan_scale_g))
 
 
 def resolve_unroll(config, backend: str | None = None) -> int:
@@ -52,9 +53,27 @@ def num_updates(config) -> dict:
   return {"generator": steps, "critic": steps * config.train.n_critic}
 
 
-def make_step_spec(config, data_shape) -> train_lib.StepSpec:
-  """The static StepSpec of `config` for data of `data_shape`."""
-  generator, critic = models_lib.make_models(config.model, data_shape)
+def num_classes(config) -> int:
+  """The number of classes a run conditions on: 0 unless model.conditional is set, else
+  the data's (its class names; for TFDS from the dataset's metadata)."""
+  if config.model.conditional == "none":
+    return 0
+  from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top
+  return len(data_lib.class_names(config.dataset))
+
+
+def make_step_spec(config, data_shape, classes: int | None = None) -> train_lib.StepSpec:
+  """The static StepSpec of `config` for data of `data_shape`.
+
+  `classes`: the number of classes of a conditional run (a run's classes.json);
+  None reads it from the data (`num_classes`).
+  """
+  classes = num_classes(config) if classes is None else classes
+  if config.model.conditional == "none":
+    classes = 0
+  generator, critic = models_lib.make_models(config.model, data_shape,
+                                             conditional=config.model.conditional,
+                                             num_classes=classes)
   pen = config.penalty
   updates = num_updates(config)
   return train_lib.StepSpec(
@@ -76,4 +95,7 @@ def make_step_spec(config, data_shape) -> train_lib.StepSpec:
       ema_start=config.ema.start_step,
       generator_batch_size=config.train.generator_batch_size,
       dequantization=float(config.train.dequantization),
+      conditional=config.model.conditional,
+      num_classes=classes,
+      critic_fake_labels=config.train.critic_fake_labels,
   )

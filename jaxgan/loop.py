@@ -7,6 +7,10 @@ started leaves nothing behind). Each step's metrics are fetched one step late,
 so the host never stalls the device; a non-finite one stops the run naming the
 step and the quantity before anything is saved over a good checkpoint.
 SIGTERM / SIGINT save the current step and end the run normally.
+
+A class-conditional run (model.conditional) reads labels with its images, and
+keeps its class names in WORKDIR/classes.json (jaxgan/workdir.py), from which
+sampling and evaluation later take them.
 """
 
 from __future__ import annotations
@@ -56,18 +60,21 @@ def train_and_evaluate(config, workdir: str, *,
   wd.check_config(config, allow_change=allow_config_change)
   mesh = mesh_lib.make_mesh()
   mesh_lib.check_batch_size(config.train.batch_size, mesh)
-  spec = factory.make_step_spec(config, data_shape)
+  classes = _training_classes(config, wd)
+  spec = factory.make_step_spec(config, data_shape, len(classes))
   start, state, position = _restore_or_init(config, spec, data_shape, wd)
   if start >= config.train.num_steps:
     logger.info("the run in %s is complete (step %d of train.num_steps=%d); raise "
                 "train.num_steps to train on", wd.path, start, config.train.num_steps)
     return state
   _log_start(config, spec, state, data_shape, start, mesh)
-  iterator = _open_data(config, position)
+  iterator = _open_data(config, position, with_labels=bool(classes))
   step_fn, state = _compile(spec, mesh, state, config, data_shape)
   wd.write_config(config)  # from here on the workdir holds this run
-  with StopRequest() as stop, _Recorder(config, spec, wd, iterator, start) as recorder, \
-      contextlib.closing(iterator):
+  if classes:
+    wd.write_classes(classes)
+  with StopRequest() as stop, _Recorder(config, spec, wd, iterator, start,
+                                        classes) as recorder, contextlib.closing(iterator):
     for step in range(start + 1, config.train.num_steps + 1):
       state, metrics = step_fn(state, mesh_lib.global_batch(next(iterator), mesh))
       recorder.after_step(step, state, metrics)
@@ -77,11 +84,49 @@ def train_and_evaluate(config, workdir: str, *,
   return mesh_lib.to_host(state)
 
 
-def build(config):
-  """(data_shape, spec, abstract GANState) of a config (validated here)."""
+def build(config, classes: tuple[str, ...] | None = None):
+  """(data_shape, spec, abstract GANState) of a config (validated here).
+
+  `classes`: a conditional run's class names (classes.json); None reads them from
+  the data.
+  """
   data_shape = validation.validate(config)
-  spec = factory.make_step_spec(config, data_shape)
+  spec = factory.make_step_spec(config, data_shape, None if classes is None else len(classes))
   return data_shape, spec, _abstract_state(config, spec, data_shape)
+
+
+def _data_class_names(config) -> tuple[str, ...]:
+  try:
+    return tuple(data_lib.class_names(config.dataset))
+  except ValueError as e:  # a dataset not prepared
+    raise errors.DataError(str(e)) from None
+
+
+def _training_classes(config, wd) -> tuple[str, ...]:
+  """A conditional run's class names, from the data (() if unconditional).
+
+  Raises WorkdirError before anything is written if the run in `wd` was trained
+  on other classes.
+  """
+  if config.model.conditional == "none":
+    return ()
+  names = _data_class_names(config)
+  old = wd.read_classes()
+  if old is not None and old != names and wd.holds_run():
+    raise errors.WorkdirError(
+        f"{wd.classes_path} names the run's classes {list(old)}, but the data now has "
+        f"{list(names)}; label k would change meaning. Use a new --workdir, or restore "
+        f"the data's classes")
+  return names
+
+
+def run_classes(config, workdir: str) -> tuple[str, ...]:
+  """The class names of the run in `workdir`: its classes.json, else the data's; ()
+  for an unconditional run."""
+  if config.model.conditional == "none":
+    return ()
+  names = workdir_lib.Workdir(workdir).read_classes()
+  return names if names is not None else _data_class_names(config)
 
 
 def _abstract_state(config, spec, data_shape):
@@ -120,13 +165,14 @@ def _log_start(config, spec, state, data_shape, start, mesh) -> None:
       mesh.size, jax.default_backend())
 
 
-def _open_data(config, position):
+def _open_data(config, position, *, with_labels: bool = False):
   t0 = time.monotonic()
   try:
     iterator = data_lib.make_iterator(
         config.dataset, global_batch_size=config.train.batch_size,
         n_critic=config.train.n_critic, seed=config.seed, position=position,
-        process_index=jax.process_index(), process_count=jax.process_count())
+        process_index=jax.process_index(), process_count=jax.process_count(),
+        with_labels=with_labels)
   except errors.UserError:
     raise
   except ValueError as e:  # a dataset not prepared, an empty or broken folder
@@ -142,6 +188,9 @@ def _compile(spec, mesh, state, config, data_shape):
   batch = jax.ShapeDtypeStruct(
       (config.train.n_critic, config.train.batch_size, *data_shape), jnp.float32,
       sharding=mesh_lib.batch_sharding(mesh))
+  if spec.num_classes:
+    batch = (batch, jax.ShapeDtypeStruct((config.train.n_critic, config.train.batch_size),
+                                         jnp.int32, sharding=mesh_lib.batch_sharding(mesh)))
   step_fn = mesh_lib.compile_step(spec, mesh, state, batch)
   logger.info("train step compiled (%.1fs)", time.monotonic() - t0)
   return step_fn, state
@@ -158,8 +207,9 @@ class _Recorder:
   """Everything between two steps: metrics (one step late), progress lines,
   checkpoints, sample grids and evaluations. Only process 0 writes files."""
 
-  def __init__(self, config, spec, wd, iterator, start):
+  def __init__(self, config, spec, wd, iterator, start, classes=()):
     self.config, self.spec, self.wd, self.iterator = config, spec, wd, iterator
+    self.classes = classes  # a conditional run's class names
     self.num_steps = config.train.num_steps
     self.lead = jax.process_index() == 0
     self.ckpt = checkpoint_lib.Checkpointer(wd.checkpoints,
@@ -247,7 +297,8 @@ class _Recorder:
       return
     with self.progress.paused():
       written = sample_lib.write_generators(self.spec, self.host_state(step, state),
-                                            self.config, self.wd.samples, step)
+                                            self.config, self.wd.samples, step,
+                                            class_names=self.classes)
       for label, paths in written.items():
         self.log.image(step, f"samples/{label}", paths["png"])
 
@@ -258,7 +309,8 @@ class _Recorder:
     with self.progress.paused():
       t0 = time.monotonic()
       if self.evaluator is None:
-        self.evaluator = evaluate_lib.Evaluator(self.config, self.spec, self.wd.path)
+        self.evaluator = evaluate_lib.Evaluator(self.config, self.spec, self.wd.path,
+                                                class_names=self.classes)
       setup = self.evaluator.setup_seconds
       result = self.evaluator(self.host_state(step, state), step)
       self.log.scalars(step, evaluate_lib.flat_scalars(result))
@@ -318,7 +370,7 @@ def restore(config, workdir: str, step: int | None = None):
   """
   wd = workdir_lib.Workdir(workdir)
   wd.check_readable_run()
-  data_shape, spec, abstract = build(config)
+  data_shape, spec, abstract = build(config, run_classes(config, workdir))
   ckpt = checkpoint_lib.Checkpointer(wd.checkpoints, read_only=True)
   try:
     step, state, _ = ckpt.restore(abstract, step)
@@ -327,19 +379,31 @@ def restore(config, workdir: str, step: int | None = None):
   return spec, step, state
 
 
-def sample_from_checkpoint(config, workdir: str, step: int | None = None) -> dict:
+def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
+                           class_id: int | None = None) -> dict:
   """Restores a checkpoint and writes its sample grids; returns {label: paths, "step"}.
 
   Writes WORKDIR/samples/step_N[_ema].{png,npy} for log.num_samples latents (the
   training-time grids of that step, redrawn identically); with a different
   log.num_samples than the run's, the files end in _n<num> and never replace them.
+  A conditional run's grid has one row per class; `class_id` asks for
+  log.num_samples samples of that one class instead (files ending in _class<K>).
+
+  Raises errors.ConfigError for a `class_id` of an unconditional run or out of range.
   """
   wd = workdir_lib.Workdir(workdir)
+  classes = run_classes(config, workdir)
+  if class_id is not None and not 0 <= class_id < len(classes):
+    raise errors.ConfigError(
+        f"--class={class_id} is not a class of this run: " + (
+            f"it has classes 0..{len(classes) - 1} ({', '.join(classes)})" if classes else
+            "it is unconditional (model.conditional='none')"))
   spec, step, state = restore(config, workdir, step)
   run_num = wd.read_config().log.num_samples if config.log.num_samples else None
   suffix = "" if config.log.num_samples == run_num else f"_n{config.log.num_samples}"
   wd.check_outputs_writable(wd.samples)
-  out = sample_lib.write_generators(spec, state, config, wd.samples, step, suffix=suffix)
+  out = sample_lib.write_generators(spec, state, config, wd.samples, step, suffix=suffix,
+                                    class_names=classes, class_id=class_id)
   out["step"] = step
   return out
 
@@ -353,6 +417,7 @@ def evaluate_from_checkpoint(config, workdir: str, step: int | None = None) -> d
   wd = workdir_lib.Workdir(workdir)
   spec, step, state = restore(config, workdir, step)
   wd.check_outputs_writable(wd.eval)
-  result = evaluate_lib.Evaluator(config, spec, wd.path)(state, step)
+  result = evaluate_lib.Evaluator(config, spec, wd.path,
+                                  class_names=run_classes(config, workdir))(state, step)
   summary_lib.add_later_evaluation(wd.path, step, evaluate_lib.flat_scalars(result))
   return result

@@ -84,13 +84,22 @@ def to_host(tree):
   return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
 
 
+def _step_on_batch(state, batch, *, spec):
+  """train_step on a data item: images, or (images, labels) for a conditional run."""
+  if isinstance(batch, tuple):
+    return train_lib.train_step(state, *batch, spec=spec)
+  return train_lib.train_step(state, batch, spec=spec)
+
+
 def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch):
   """train_step for `spec`, compiled ahead of time for `state` and `batch` on `mesh`.
 
-  The state is donated (its buffers are reused for the new state) and comes back
-  replicated; metrics come back replicated scalars.
+  `batch` is the images [n_critic, B, ...], or for a conditional run the tuple
+  (images, labels [n_critic, B]), both split along B. The state is donated (its
+  buffers are reused for the new state) and comes back replicated; metrics come
+  back replicated scalars.
   """
-  step = jax.jit(functools.partial(train_lib.train_step, spec=spec),
+  step = jax.jit(functools.partial(_step_on_batch, spec=spec),
                  in_shardings=(replicated(mesh), batch_sharding(mesh)),
                  out_shardings=replicated(mesh), donate_argnums=0)
   return step.lower(state, batch).compile()

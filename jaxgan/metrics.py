@@ -582,3 +582,82 @@ def class_histogram_metrics(
       'class_kl': _kl_from_counts(counts.astype(np.float64), p_real),
       'mean_max_prob': float(np.mean(np.max(probs, axis=1))),
   }
+
+
+# ------------------------------------------------------ class-conditional metrics
+
+
+def _class_ids(labels: Any, name: str, n: int, num_classes: int) -> np.ndarray:
+  """labels as a 1D int array of length n with values in [0, num_classes), or a ValueError."""
+  labels = np.asarray(labels)
+  if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+    raise ValueError(f'{name} must be {n} integer labels, got {labels.dtype} array of '
+                     f'shape {labels.shape}.')
+  if n and (labels.min() < 0 or labels.max() >= num_classes):
+    raise ValueError(f'{name} must lie in [0, {num_classes}).')
+  return labels
+
+
+def requested_class_metrics(probs_fake: Any, requested: Any) -> dict[str, float]:
+  """How often a classifier sees in class-conditional samples the class they were asked for.
+
+  The accuracy of a fixed classifier on generated images against the requested labels
+  (the "classification accuracy" of conditional GAN evaluations, e.g. Odena et al.
+  2017, Shmelkov et al. 2018's GAN-test).
+
+  Args:
+    probs_fake: classifier probabilities [N, K] of generated samples.
+    requested: the class each sample was generated for [N], in [0, K).
+
+  Returns:
+    requested_class_accuracy: fraction of samples whose argmax class is the requested one.
+    requested_class_accuracy_min: the lowest per-class accuracy (classes with samples).
+    requested_class_accuracy_class{k}: the accuracy over the samples asked to be class k
+      (NaN if none were).
+  """
+  probs = _as_matrix(probs_fake, 'probs_fake')
+  n, num_classes = probs.shape
+  requested = _class_ids(requested, 'requested', n, num_classes)
+  correct = np.argmax(probs, axis=1) == requested
+  per_class = {}
+  for k in range(num_classes):
+    mask = requested == k
+    per_class[k] = float(np.mean(correct[mask])) if mask.any() else math.nan
+  present = [v for v in per_class.values() if not math.isnan(v)]
+  out = {'requested_class_accuracy': float(np.mean(correct)),
+         'requested_class_accuracy_min': min(present)}
+  out.update({f'requested_class_accuracy_class{k}': v for k, v in per_class.items()})
+  return out
+
+
+def intra_frechet_distances(feats_fake: Any, requested: Any, feats_real: Any,
+                            real_labels: Any, num_classes: int, *,
+                            eps: float = 1e-6) -> list[float]:
+  """Per-class Frechet distances: class-k samples against class-k real images.
+
+  The intra-class FID of Miyato & Koyama 2018 (sngan_projection calc_intra_FID.py),
+  on whatever features are given. Each class's estimate uses only its own samples,
+  so with few real images per class (fewer than the feature dimension) it is far
+  more biased than the overall distance: compare values at equal sample sizes only.
+
+  Args:
+    feats_fake: features of generated samples [N, D].
+    requested: the class each sample was generated for [N].
+    feats_real: features of real images [M, D].
+    real_labels: their classes [M].
+    num_classes: K.
+    eps: see frechet_distance_from_stats.
+
+  Returns:
+    [K] squared distances; NaN for a class with fewer than 2 samples on either side.
+  """
+  fake = _as_matrix(feats_fake, 'feats_fake')
+  real = _as_matrix(feats_real, 'feats_real')
+  _same_dim(fake, real, 'feats_fake', 'feats_real')
+  requested = _class_ids(requested, 'requested', fake.shape[0], num_classes)
+  real_labels = _class_ids(real_labels, 'real_labels', real.shape[0], num_classes)
+  out = []
+  for k in range(num_classes):
+    a, b = fake[requested == k], real[real_labels == k]
+    out.append(frechet_distance(a, b, eps=eps) if min(len(a), len(b)) >= 2 else math.nan)
+  return out

@@ -33,6 +33,9 @@ def fields(config) -> tuple[tuple[str, str], ...]:
   else:
     out += [("critic/score_real", "D(real)"), ("critic/score_fake", "D(fake)")]
   out.append(("generator/loss", "generator"))
+  if config.model.conditional == "acgan":  # the critic's class accuracy (gan_cifar_resnet.py)
+    out += [("critic/acgan_accuracy_real", "acc real"),
+            ("critic/acgan_accuracy_fake", "acc fake")]
   if "linear" in (config.optimizer.critic.schedule, config.optimizer.generator.schedule):
     out.append(("generator/learning_rate", "lr G"))
   return tuple(out)

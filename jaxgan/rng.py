@@ -44,3 +44,8 @@ def normal(keys, shape, dtype=jnp.float32):
 def uniform(keys, shape=(), dtype=jnp.float32):
   """One U[0, 1) draw of `shape` per key: [len(keys), *shape]."""
   return jax.vmap(lambda k: jax.random.uniform(k, shape, dtype))(keys)
+
+
+def randint(keys, maxval: int):
+  """One integer uniform on [0, maxval) per key: int32 [len(keys)]."""
+  return jax.vmap(lambda k: jax.random.randint(k, (), 0, maxval, jnp.int32))(keys)

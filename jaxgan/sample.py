@@ -6,6 +6,11 @@ from different steps, or from a checkpoint restored months later, are
 comparable image for image. `write_generators` is the one helper that training
 and `--mode=sample` both use to write a step's grids.
 
+A class-conditional run's grid has one row per class, titled by the class name,
+and one column per latent: column j is the same latent z_j under every class, so
+a row shows what the label changes and a column what it keeps. Asked for one
+class (`class_id`), the grid is that class alone, one latent per cell.
+
 Colours of the toy plots, everywhere: real data blue, generated samples orange.
 """
 
@@ -15,6 +20,7 @@ import math
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 from PIL import ImageDraw
@@ -47,28 +53,46 @@ def generators(config) -> tuple[tuple[str, bool], ...]:
   return (("raw", False), ("ema", True)) if config.ema.enabled else (("raw", False),)
 
 
+def class_grid_inputs(seed: int, num: int, z_dim: int, num_classes: int,
+                      class_id: int | None = None):
+  """(latents, labels int32) of a conditional run's grid from the fixed latents.
+
+  All classes: num_classes rows of max(1, num // num_classes) columns, row k of
+  class k, column j the fixed latent j. One class: `num` fixed latents of class_id.
+  """
+  if class_id is not None:
+    return fixed_latents(seed, num, z_dim), jnp.full((num,), class_id, jnp.int32)
+  cols = max(1, num // num_classes)
+  z = fixed_latents(seed, cols, z_dim)
+  return (jnp.tile(z, (num_classes, 1)),
+          jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), cols))
+
+
 def generate_samples(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
-                     use_ema: bool = False) -> np.ndarray:
-  """Generator outputs for latents z in eval mode, as a host float32 array."""
+                     use_ema: bool = False, labels=None) -> np.ndarray:
+  """Generator outputs for latents z (classes `labels` if conditional) in eval mode, as
+  a host float32 array."""
   params = state.ema_params if use_ema else state.generator_params
-  samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z)
+  samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z, labels)
   return np.asarray(jax.device_get(samples), dtype=np.float32)
 
 
 _generate_eval = jax.jit(
-    lambda spec, params, batch_stats, z: train_lib.generate(
-        spec, params, batch_stats, z, train=False),
+    lambda spec, params, batch_stats, z, labels: train_lib.generate(
+        spec, params, batch_stats, z, train=False, labels=labels),
     static_argnums=0)
 
 
-def image_grid(images: np.ndarray, *, min_cell: int = 32) -> np.ndarray:
-  """[N, H, W, C] in [-1, 1] -> one uint8 image, near-square grid, 1px gaps.
+def image_grid(images: np.ndarray, *, min_cell: int = 32,
+               cols: int | None = None) -> np.ndarray:
+  """[N, H, W, C] in [-1, 1] -> one uint8 image, row-major grid, 1px gaps.
 
-  Cells smaller than `min_cell` pixels are enlarged by an integer factor
-  (nearest neighbour) so 8x8 digits are visible.
+  `cols` columns (default: a near-square grid). Cells smaller than `min_cell`
+  pixels are enlarged by an integer factor (nearest neighbour) so 8x8 digits are
+  visible.
   """
   n, h, w, c = images.shape
-  cols = int(math.ceil(math.sqrt(n)))
+  cols = int(math.ceil(math.sqrt(n))) if cols is None else cols
   rows = int(math.ceil(n / cols))
   scale = max(1, int(math.ceil(min_cell / max(h, w))))
   pixels = np.clip((images + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
@@ -84,9 +108,29 @@ def image_grid(images: np.ndarray, *, min_cell: int = 32) -> np.ndarray:
 _TITLE_HEIGHT = 14  # pixels of the caption band above a grid (PIL's default font)
 
 
-def save_image_grid(images: np.ndarray, path: str, *, title: str = "") -> None:
-  """Writes the grid of `images` as a PNG, with `title` in a band above it."""
-  grid = Image.fromarray(image_grid(images))
+_ROW_TITLE_PAD = 4  # pixels either side of the row titles
+
+
+def save_image_grid(images: np.ndarray, path: str, *, title: str = "",
+                    row_titles=None) -> None:
+  """Writes the grid of `images` as a PNG, with `title` in a band above it.
+
+  `row_titles` (one per row): the grid gets len(row_titles) rows, each titled in a
+  band on its left (a conditional run's class names).
+  """
+  cols = None if row_titles is None else len(images) // len(row_titles)
+  grid = Image.fromarray(image_grid(images, cols=cols))
+  if row_titles is not None:
+    draw = ImageDraw.Draw(grid)
+    band = int(max(draw.textlength(t) for t in row_titles)) + 2 * _ROW_TITLE_PAD
+    titled = Image.new(grid.mode, (grid.width + band, grid.height), "white")
+    titled.paste(grid, (band, 0))
+    draw = ImageDraw.Draw(titled)
+    row_height = (grid.height - 1) / len(row_titles)
+    for r, text in enumerate(row_titles):
+      draw.text((_ROW_TITLE_PAD, 1 + r * row_height + (row_height - 1 - 10) / 2), text,
+                fill="black")
+    grid = titled
   if title:
     titled = Image.new(grid.mode, (grid.width, grid.height + _TITLE_HEIGHT), "white")
     titled.paste(grid, (0, _TITLE_HEIGHT))
@@ -115,17 +159,18 @@ def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = Non
 
 def write_samples(samples: np.ndarray, directory: str, step: int, *,
                   real: np.ndarray | None = None, suffix: str = "",
-                  label: str = "") -> dict:
+                  label: str = "", row_titles=None) -> dict:
   """Writes step_NNNNNN{suffix}.png and .npy into `directory`; returns their paths.
 
-  The picture's title names the step (and `label`, e.g. "ema generator").
+  The picture's title names the step (and `label`, e.g. "ema generator");
+  `row_titles` lay the images out one row per title.
   """
   os.makedirs(directory, exist_ok=True)
   stem = os.path.join(directory, f"step_{step:06d}{suffix}")
   np.save(stem + ".npy", samples)
   title = f"step {step}" + (f", {label}" if label else "")
   if samples.ndim == 4:
-    save_image_grid(samples, stem + ".png", title=title)
+    save_image_grid(samples, stem + ".png", title=title, row_titles=row_titles)
   else:
     save_scatter(samples, stem + ".png", real=real, title=title)
   return {"png": stem + ".png", "npy": stem + ".npy"}
@@ -140,20 +185,41 @@ def toy_reference(config, num: int) -> np.ndarray | None:
 
 def write_generators(spec: train_lib.StepSpec, state: train_lib.GANState, config,
                      directory: str, step: int, *, num: int | None = None,
-                     suffix: str = "") -> dict:
+                     suffix: str = "", class_names=(), class_id: int | None = None) -> dict:
   """Samples of every generator of the run (raw, EMA) for the fixed latents.
 
   Writes step_N{suffix}.{png,npy} (raw) and step_N_ema{suffix}.{png,npy}; returns
-  {label: paths}. `num` defaults to log.num_samples.
+  {label: paths}. `num` defaults to log.num_samples. A conditional run
+  (spec.num_classes > 0, `class_names` its classes) draws one row per class
+  (class_grid_inputs; the .npy holds the images row by row and a _labels.npy
+  their classes), or with `class_id` that class alone, in files ending in
+  _class<K>{suffix}.
   """
   num = config.log.num_samples if num is None else num
-  z = fixed_latents(config.seed, num, config.model.z_dim)
+  labels, row_titles, label_note = None, None, ""
+  if spec.num_classes:
+    if len(class_names) != spec.num_classes:
+      raise ValueError(f"{len(class_names)} class names for a run of {spec.num_classes} "
+                       "classes")
+    z, labels = class_grid_inputs(config.seed, num, config.model.z_dim, spec.num_classes,
+                                  class_id)
+    if class_id is None:
+      row_titles = list(class_names)
+    else:
+      suffix = f"_class{class_id}{suffix}"
+      label_note = f"class {class_id} ({class_names[class_id]})"
+  else:
+    z = fixed_latents(config.seed, num, config.model.z_dim)
   real = toy_reference(config, num * 10)
   out = {}
   for label, use_ema in generators(config):
-    samples = generate_samples(spec, state, z, use_ema=use_ema)
+    samples = generate_samples(spec, state, z, use_ema=use_ema, labels=labels)
+    notes = [n for n in (label_note, f"{label} generator" if use_ema else "") if n]
     out[label] = write_samples(
         samples, directory, step, real=real,
         suffix=("" if label == "raw" else f"_{label}") + suffix,
-        label=f"{label} generator" if use_ema else "")
+        label=", ".join(notes), row_titles=row_titles)
+    if labels is not None:
+      out[label]["labels"] = out[label]["npy"][:-len(".npy")] + "_labels.npy"
+      np.save(out[label]["labels"], np.asarray(labels))
   return out

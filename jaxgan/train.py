@@ -25,6 +25,17 @@ update_stats=True and everything else (fakes, the penalty's closure) from the
 same incoming vectors without updating them, so the update sees one normalised
 critic and advances the iteration once (jaxgan/models/layers.py).
 
+Class-conditional runs (`spec.conditional` acgan or projection) take the real
+labels [n_critic, B] beside the reals. As the WGAN-GP authors' AC-WGAN-GP
+(gan_cifar_resnet.py): the critic's fakes are drawn for the real batch's labels
+(`spec.critic_fake_labels="real"`; SNGAN's updater draws them uniformly,
+"uniform"), the generator update's labels uniformly over the classes, per
+example from the step's key; the penalty's closure scores each point with the
+label of the example it came from (interpolates and DRAGAN points: the real
+example's; R2 at fakes: the fake's). AC-GAN adds acgan_scale x the critic's
+cross-entropy on the real labels to the critic loss, and acgan_scale_g x its
+cross-entropy on the generated examples' labels to the generator loss.
+
 The training loop (`train_and_evaluate`) lives in jaxgan/loop.py.
 """
 
@@ -81,6 +92,10 @@ class HParams:
   generator_b2: Any
   generator_decay: Any
   ema_decay: Any
+  # AC-GAN (gan_cifar_resnet.py ACGAN_SCALE, ACGAN_SCALE_G): weights of the critic's
+  # cross-entropy on real labels and of the generator's on its labels.
+  acgan_scale: Any = 1.0
+  acgan_scale_g: Any = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +139,9 @@ class StepSpec:
   ema_start: int = 0
   generator_batch_size: int = 0  # examples per generator update; 0 = the critic's
   dequantization: float = 0.0    # real += U[0, this) per pixel; 0 = off
+  conditional: str = "none"      # none | acgan | projection (models/conditional.py)
+  num_classes: int = 0           # classes of a conditional run (from the data)
+  critic_fake_labels: str = "real"  # the critic's fakes: the reals' labels | uniform
 
 
 # --- Optimizers ----------------------------------------------------------------
@@ -169,8 +187,10 @@ def init_state(spec: StepSpec, key, sample_shape) -> GANState:
   init_key, run_key = jax.random.split(key)
   g_key, c_key = jax.random.split(init_key)
   z = jnp.zeros((2, spec.z_dim), jnp.float32)
-  g_vars = spec.generator.init(g_key, z, train=False)
-  c_vars = spec.critic.init(c_key, jnp.zeros((2,) + tuple(sample_shape), jnp.float32))
+  labels = jnp.zeros((2,), jnp.int32) if spec.num_classes else None
+  g_vars = spec.generator.init(g_key, z, **_generator_labels_kw(labels), train=False)
+  c_vars = spec.critic.init(c_key, jnp.zeros((2,) + tuple(sample_shape), jnp.float32),
+                            **_critic_labels_kw(spec, labels))
   g_params = g_vars["params"]
   c_params = c_vars["params"]
   if spec.weight_clip is not None:
@@ -194,20 +214,32 @@ def init_state(spec: StepSpec, key, sample_shape) -> GANState:
 # --- Pieces of the step -------------------------------------------------------
 
 
-def generate(spec: StepSpec, params, batch_stats, z, *, train: bool):
+def _generator_labels_kw(labels):
+  """Keyword arguments that pass labels to a generator (none to an unconditional one)."""
+  return {} if labels is None else {"labels": labels}
+
+
+def _critic_labels_kw(spec: StepSpec, labels):
+  """Only a projection critic is told the labels (the AC-GAN critic predicts them)."""
+  return {"labels": labels} if spec.conditional == "projection" else {}
+
+
+def generate(spec: StepSpec, params, batch_stats, z, *, train: bool, labels=None):
   """Generator forward pass -> (samples, new batch_stats).
 
   In training mode BatchNorm normalises with the batch's statistics and updates
   the running averages (returned); in eval mode it uses the running averages.
+  `labels` [B] int32: the classes asked for (conditional generators only).
   """
   variables = {"params": params}
+  kw = _generator_labels_kw(labels)
   if batch_stats:
     variables["batch_stats"] = batch_stats
     if train:
       samples, updates = spec.generator.apply(
-          variables, z, train=True, mutable=["batch_stats"])
+          variables, z, **kw, train=True, mutable=["batch_stats"])
       return samples, updates["batch_stats"]
-  return spec.generator.apply(variables, z, train=train), batch_stats
+  return spec.generator.apply(variables, z, **kw, train=train), batch_stats
 
 
 def _at_least_float32(x):
@@ -215,15 +247,31 @@ def _at_least_float32(x):
   return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
-def critic_scores(spec: StepSpec, params, spectral, x, *, update: bool = False):
-  """Critic scores [B] (at least float32) and the spectral state (new only if `update`)."""
+def critic_outputs(spec: StepSpec, params, spectral, x, labels=None, *,
+                   update: bool = False):
+  """(scores [B] (at least float32), AC-GAN logits [B, K] or None, spectral state).
+
+  `labels` [B]: each example's class; a projection critic scores (x, label), the
+  others ignore them. The spectral state is new only if `update`.
+  """
+  kw = _critic_labels_kw(spec, labels)
   if not spectral:
-    return _at_least_float32(spec.critic.apply({"params": params}, x)), spectral
-  variables = {"params": params, SPECTRAL: spectral}
-  if update:
-    scores, new = spec.critic.apply(variables, x, update_stats=True, mutable=[SPECTRAL])
-    return _at_least_float32(scores), new[SPECTRAL]
-  return _at_least_float32(spec.critic.apply(variables, x, update_stats=False)), spectral
+    out, new_spectral = spec.critic.apply({"params": params}, x, **kw), spectral
+  else:
+    variables = {"params": params, SPECTRAL: spectral}
+    if update:
+      out, new = spec.critic.apply(variables, x, **kw, update_stats=True, mutable=[SPECTRAL])
+      new_spectral = new[SPECTRAL]
+    else:
+      out, new_spectral = spec.critic.apply(variables, x, **kw, update_stats=False), spectral
+  scores, logits = out if spec.conditional == "acgan" else (out, None)
+  return _at_least_float32(scores), logits, new_spectral
+
+
+def critic_scores(spec: StepSpec, params, spectral, x, labels=None, *, update: bool = False):
+  """Critic scores [B] (at least float32) and the spectral state (new only if `update`)."""
+  scores, _, new_spectral = critic_outputs(spec, params, spectral, x, labels, update=update)
+  return scores, new_spectral
 
 
 def _latents(spec: StepSpec, key, batch_size):
@@ -231,12 +279,40 @@ def _latents(spec: StepSpec, key, batch_size):
   return rng_lib.normal(rng_lib.example_keys(key, 0, batch_size), (spec.z_dim,))
 
 
-def _penalty(spec: StepSpec, hp: HParams, critic_fn, key, real, fake):
-  """(penalty, per-example gradient norms) of spec.penalty at its points."""
+def _labels_uniform(spec: StepSpec, key, batch_size):
+  """One class per example of the global batch, uniform over the classes, by index."""
+  return rng_lib.randint(rng_lib.example_keys(key, 0, batch_size), spec.num_classes)
+
+
+# fold_in index of the generator update's label draws: its latents use the step's
+# generator key folded with each example index, which never reaches this one.
+_LABEL_STREAM = 0xFFFFFFFF
+
+
+def _acgan_terms(logits, labels):
+  """(mean cross-entropy, accuracy) of AC-GAN logits [B, K] against labels [B]."""
+  ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+  accuracy = jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
+  return ce, accuracy
+
+
+def _penalty(spec: StepSpec, hp: HParams, critic_at, key, real, fake, real_labels=None,
+             fake_labels=None):
+  """(penalty, per-example gradient norms) of spec.penalty at its points.
+
+  `critic_at(labels)` is the critic closure x -> scores with every point scored
+  under its own example's label (None: unconditional).
+  """
   pen = spec.penalty
   if pen.name in ("r1", "r2"):
-    return penalties.squared_gradient_penalty(
-        critic_fn, real if pen.name == "r1" else fake, method=pen.method)
+    if pen.name == "r1":
+      return penalties.squared_gradient_penalty(critic_at(real_labels), real,
+                                                method=pen.method)
+    return penalties.squared_gradient_penalty(critic_at(fake_labels), fake,
+                                              method=pen.method)
+  # Interpolates and DRAGAN points keep their real example's label, as the
+  # WGAN-GP authors' conditional code scores its interpolates.
+  critic_fn = critic_at(real_labels)
   keys = rng_lib.example_keys(key, 0, real.shape[0])
   if pen.name == "wgan_gp":
     points = penalties.interpolates(keys, real, fake)
@@ -249,25 +325,29 @@ def _penalty(spec: StepSpec, hp: HParams, critic_fn, key, real, fake):
 
 
 def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_key,
-                   hp: HParams, apply_penalty=True):
-  """Critic objective (loss + weight * penalty), its metrics and the new spectral state.
+                   hp: HParams, apply_penalty=True, real_labels=None, fake_labels=None):
+  """Critic objective (loss + weight * penalty [+ AC-GAN term]), its metrics and the
+  new spectral state.
 
   `apply_penalty` (traced) switches a lazy regulariser on for this update, with
   its weight multiplied by the interval (StyleGAN2's lazy regularisation).
+  `real_labels`, `fake_labels` [B]: the classes of a conditional run's examples.
   """
-  d_real, new_spectral = critic_scores(spec, critic_params, spectral, real, update=True)
+  d_real, logits_real, new_spectral = critic_outputs(spec, critic_params, spectral, real,
+                                                     real_labels, update=True)
 
-  def critic_fn(x):
-    return critic_scores(spec, critic_params, spectral, x)[0]
+  def critic_at(labels):
+    return lambda x: critic_outputs(spec, critic_params, spectral, x, labels)[0]
 
-  d_fake = critic_fn(fake)
+  d_fake, logits_fake, _ = critic_outputs(spec, critic_params, spectral, fake, fake_labels)
   loss = spec.loss.critic_loss(d_real, d_fake)
   zero = jnp.zeros((), jnp.float32)
   if spec.penalty.name == "none":
     penalty, grad_norm = zero, zero
   else:
     def with_penalty():
-      p, norms = _penalty(spec, hp, critic_fn, penalty_key, real, fake)
+      p, norms = _penalty(spec, hp, critic_at, penalty_key, real, fake, real_labels,
+                          fake_labels)
       return p, jnp.mean(jax.lax.stop_gradient(norms))
     if spec.penalty.lazy_interval > 1:
       penalty, grad_norm = jax.lax.cond(apply_penalty, with_penalty, lambda: (zero, zero))
@@ -284,6 +364,15 @@ def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_
       "critic/score_real": jnp.mean(d_real),
       "critic/score_fake": jnp.mean(d_fake),
   }
+  if spec.conditional == "acgan":
+    # ACGAN_SCALE x cross-entropy on the real labels; the fakes' accuracy is reported
+    # only (gan_cifar_resnet.py's disc_acgan_fake_accs).
+    ce_real, accuracy_real = _acgan_terms(logits_real, real_labels)
+    _, accuracy_fake = _acgan_terms(logits_fake, fake_labels)
+    total = total + hp.acgan_scale * ce_real
+    metrics.update({"critic/loss": total, "critic/acgan_loss": ce_real,
+                    "critic/acgan_accuracy_real": accuracy_real,
+                    "critic/acgan_accuracy_fake": accuracy_fake})
   return total, (jax.tree.map(jax.lax.stop_gradient, metrics), new_spectral)
 
 
@@ -295,9 +384,18 @@ def _dequantize(spec: StepSpec, key, real):
   return real + spec.dequantization * noise.astype(real.dtype)
 
 
+def _fake_labels(spec: StepSpec, key, real_labels):
+  """The classes of a critic update's fakes (None for an unconditional run)."""
+  if not spec.num_classes:
+    return None
+  if spec.critic_fake_labels == "real":
+    return real_labels
+  return _labels_uniform(spec, key, real_labels.shape[0])
+
+
 def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None = None,
-                  index=0):
-  """One critic update on real[B, ...] -> (state, metrics).
+                  index=0, labels=None):
+  """One critic update on real[B, ...] (labels[B] if conditional) -> (state, metrics).
 
   `index` is the update's number within the step (lazy regularisation counts
   updates over the whole run: step * n_critic + index).
@@ -306,16 +404,17 @@ def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None
   z_key, penalty_key = jax.random.split(key)
   real = _dequantize(spec, jax.random.fold_in(key, 3), real)
   z = _latents(spec, z_key, real.shape[0])
+  fake_labels = _fake_labels(spec, jax.random.fold_in(key, 4), labels)
   # The generator runs in training mode, as in the reference implementations,
   # so its BatchNorm running averages also see these batches.
   fake, batch_stats = generate(spec, state.generator_params, state.generator_batch_stats,
-                               z, train=True)
+                               z, train=True, labels=fake_labels)
   fake = jax.lax.stop_gradient(fake)
   update_number = state.step * spec.n_critic + index
   apply_penalty = update_number % spec.penalty.lazy_interval == 0
   grads, (metrics, spectral) = jax.grad(critic_loss_fn, argnums=1, has_aux=True)(
       spec, state.critic_params, state.critic_spectral, real, fake, penalty_key, hp,
-      apply_penalty)
+      apply_penalty, labels, fake_labels)
   metrics["critic/param_grad_norm"] = optax.tree.norm(grads)
   metrics["critic/penalty_applied"] = apply_penalty.astype(jnp.float32)
   updates, opt_state = _critic_tx(spec, hp).update(grads, state.critic_opt_state,
@@ -330,15 +429,30 @@ def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None
 
 def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
                      hp: HParams | None = None):
-  """One generator update -> (state, metrics)."""
+  """One generator update -> (state, metrics).
+
+  A conditional generator draws one class per example, uniformly (the authors'
+  fake_labels), from `fold_in(key, _LABEL_STREAM)`.
+  """
   hp = spec.hparams if hp is None else hp
   z = _latents(spec, key, batch_size)
+  labels = (_labels_uniform(spec, jax.random.fold_in(key, _LABEL_STREAM), batch_size)
+            if spec.num_classes else None)
 
   def loss_fn(params):
-    fake, batch_stats = generate(spec, params, state.generator_batch_stats, z, train=True)
-    d_fake, _ = critic_scores(spec, state.critic_params, state.critic_spectral, fake)
-    loss = spec.loss.generator_loss(d_fake)
-    return loss, (batch_stats, {"generator/loss": loss, "generator/score_fake": jnp.mean(d_fake)})
+    fake, batch_stats = generate(spec, params, state.generator_batch_stats, z, train=True,
+                                 labels=labels)
+    d_fake, logits, _ = critic_outputs(spec, state.critic_params, state.critic_spectral,
+                                       fake, labels)
+    adversarial = spec.loss.generator_loss(d_fake)
+    loss = adversarial
+    metrics = {"generator/score_fake": jnp.mean(d_fake)}
+    if spec.conditional == "acgan":
+      ce, _ = _acgan_terms(logits, labels)
+      loss = adversarial + hp.acgan_scale_g * ce  # ACGAN_SCALE_G x CE on its labels
+      metrics.update({"generator/loss_adversarial": adversarial, "generator/acgan_loss": ce})
+    metrics["generator/loss"] = loss
+    return loss, (batch_stats, metrics)
 
   grads, (batch_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.generator_params)
   metrics = jax.tree.map(jax.lax.stop_gradient, metrics)
@@ -366,12 +480,15 @@ _PENALTY_METRICS = ("critic/penalty", "critic/grad_norm_mean")
 # --- The step -------------------------------------------------------------------
 
 
-def train_step(state: GANState, real, *, spec: StepSpec, hparams: HParams | None = None):
+def train_step(state: GANState, real, labels=None, *, spec: StepSpec,
+               hparams: HParams | None = None):
   """n_critic critic updates (in lax.fori_loop) then one generator update.
 
   Args:
     state: the GANState.
     real: [n_critic, B, ...] real examples, one batch per critic update.
+    labels: [n_critic, B] int32 classes of the real examples; a conditional run's
+      (spec.num_classes > 0) only.
     spec: static StepSpec (bind with functools.partial before jax.jit; keyword-only).
     hparams: the scalar hyperparameters; spec.hparams when None.
 
@@ -382,16 +499,25 @@ def train_step(state: GANState, real, *, spec: StepSpec, hparams: HParams | None
   """
   if real.shape[0] != spec.n_critic:
     raise ValueError(f"real has {real.shape[0]} critic batches, spec.n_critic={spec.n_critic}")
+  if bool(spec.num_classes) != (labels is not None):
+    raise ValueError(
+        f"labels [n_critic, B] go with a conditional spec (num_classes > 0); got "
+        f"{'no labels' if labels is None else 'labels'} for num_classes={spec.num_classes}")
+  if labels is not None and labels.shape != real.shape[:2]:
+    raise ValueError(f"labels have shape {labels.shape}, the reals {real.shape[:2]} "
+                     f"(expected [n_critic, B])")
   hp = spec.hparams if hparams is None else hparams
   keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
+  labels_at = (lambda i: None) if labels is None else (lambda i: labels[i])
 
   def body(i, carry):
     s, metric_sums = carry
-    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i), hp, i)
+    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i), hp, i,
+                               labels_at(i))
     return s, jax.tree.map(jnp.add, metric_sums, metrics)
 
   metric_shapes = jax.eval_shape(
-      lambda: critic_update(spec, state, real[0], keys["critic"], hp)[1])
+      lambda: critic_update(spec, state, real[0], keys["critic"], hp, 0, labels_at(0))[1])
   zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
   start_step = state.step
   if spec.n_critic == 1:

@@ -21,6 +21,7 @@ from jaxgan import errors
 from jaxgan import losses as losses_lib
 from jaxgan import penalties
 from jaxgan.models import ARCHS
+from jaxgan.models import CONDITIONALS
 from jaxgan.models import DTYPES
 from jaxgan.models import RESNET_ARCHS
 from jaxgan.models import dcgan
@@ -28,6 +29,7 @@ from jaxgan.models import resnet
 
 OPTIMIZERS = ("adam", "rmsprop")
 SCHEDULES = ("constant", "linear")
+FAKE_LABELS = ("real", "uniform")  # train.critic_fake_labels
 
 
 def _always(config) -> bool:
@@ -78,6 +80,10 @@ def _conv(config) -> bool:
   return config.model.arch != "mlp"
 
 
+def _conditional(config) -> bool:
+  return config.model.conditional != "none"
+
+
 def _optimizer_rules(prefix: str) -> list[Rule]:
   return [
       choice(f"{prefix}.name", OPTIMIZERS),
@@ -114,6 +120,13 @@ RULES: tuple[Rule, ...] = tuple([
          "is built for the conv critics)", when=lambda c: c.model.arch == "mlp"),
     Rule("model.hidden", lambda v: len(v) > 0 and min(v) >= 1,
          "a non-empty tuple of positive widths", when=lambda c: c.model.arch == "mlp"),
+    choice("model.conditional", CONDITIONALS),
+    Rule("model.generator_batch_norm", lambda v: v is True, "True for a conditional DCGAN "
+         "(the labels enter its generator through class-conditional BatchNorm)",
+         when=lambda c: _conditional(c) and _dcgan(c)),
+    at_least("loss.acgan_scale", 0),
+    at_least("loss.acgan_scale_g", 0),
+    choice("train.critic_fake_labels", FAKE_LABELS),
     choice("loss.name", losses_lib.LOSS_NAMES),
     choice("penalty.name", penalties.PENALTY_NAMES),
     choice("penalty.method", penalties.PENALTY_METHODS),
@@ -202,4 +215,10 @@ def validate(config) -> tuple[int, ...]:
   except ValueError as e:  # a loss option, or a folder's contents decide the shape
     raise errors.ConfigError(str(e)) from None
   _check_model_fits_data(config.model, data_shape)
+  if _conditional(config):
+    try:
+      data_lib.require_labels(config.dataset)
+    except ValueError as e:
+      raise errors.ConfigError(f"model.conditional={config.model.conditional!r} needs class "
+                               f"labels: {e}") from None
   return data_shape

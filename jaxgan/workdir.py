@@ -10,6 +10,11 @@ different config is refused when the difference changes what the run is; the
 refusal names the differing keys and the --config flags that bring back the
 run's values. Changing the run's length, its logging, evaluation and
 compilation settings is allowed.
+
+A class-conditional run also leaves WORKDIR/classes.json, the names of its
+classes (index k names class k), written with config.json before the first
+checkpoint: sampling and evaluating it months later needs neither the data nor
+its metadata to know how many classes there are and what they are called.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class Workdir:
     self.samples = os.path.join(self.path, "samples")
     self.eval = os.path.join(self.path, "eval")
     self.metrics = os.path.join(self.path, "metrics.jsonl")
+    self.classes_path = os.path.join(self.path, "classes.json")
 
   def holds_run(self) -> bool:
     """Whether a run has saved a checkpoint here (only then is there a run to protect)."""
@@ -135,6 +141,32 @@ class Workdir:
                   ", ".join(sorted(filled)),
                   ", ".join(f"{k}={v!r}" for k, v in sorted(filled.items())))
     return config_io.from_flat({**old, **filled})
+
+  def read_classes(self) -> tuple[str, ...] | None:
+    """The class names of a conditional run (classes.json), or None if there are none."""
+    if not os.path.exists(self.classes_path):
+      return None
+    try:
+      with open(self.classes_path) as f:
+        names = json.load(f)["class_names"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise errors.WorkdirError(f"cannot read {self.classes_path}: {e}") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+      raise errors.WorkdirError(f"{self.classes_path} must hold {{\"class_names\": [names]}}")
+    return tuple(names)
+
+  def write_classes(self, names) -> None:
+    """Writes classes.json (atomically) for a conditional run's class names, unless it
+    already holds them. The loop refuses a run whose classes changed before this."""
+    names = tuple(names)
+    if self.read_classes() == names:
+      return
+    text = json.dumps({"num_classes": len(names), "class_names": list(names)}, indent=2) + "\n"
+    tmp = self.classes_path + ".tmp"
+    os.makedirs(self.path, exist_ok=True)
+    with open(tmp, "w") as f:
+      f.write(text)
+    os.replace(tmp, self.classes_path)
 
   def write_config(self, config) -> None:
     """Writes config.json (atomically), unless it already holds exactly this config."""

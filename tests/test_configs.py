@@ -14,7 +14,7 @@ from jaxgan import errors
 from jaxgan import validation
 from jaxgan.data import registry
 
-RECIPES = ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan")
+RECIPES = ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan", "sngan")
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
 
 
@@ -36,14 +36,20 @@ def test_every_recipe_validates_on_every_dataset(recipe, dataset, colour_folder)
   if dataset == "folder":
     config.dataset.path = colour_folder  # its images decide the channels
   shape = validation.validate(config)
+  if recipe == "sngan" and dataset in ("cifar10", "folder"):
+    # The SNGAN ResNet: 32x32 colour, whatever the folder's images are.
+    assert shape == (32, 32, 3) and config.model.arch == "sngan"
+    return
   assert config.dataset.image_size == registry.info(dataset).image_size
   if registry.info(dataset).kind == registry.TOY:
     assert shape == (2,) and config.model.arch == "mlp"
     assert config.model.hidden == (512, 512, 512) and config.train.batch_size == 256
-  elif dataset == "digits":
+  elif dataset == "digits" and recipe != "sngan":
     assert shape == (8, 8, 1) and config.model.arch == "mlp"
   else:
+    # SNGAN on digits too: a spectrally normalised DCGAN critic.
     assert len(shape) == 3 and config.model.arch == "dcgan"
+    assert config.model.spectral_norm == (recipe == "sngan")
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
@@ -70,6 +76,58 @@ def test_recipes_carry_the_papers_hyperparameters():
   assert dict(ls.loss.options) == {"a": 0.0, "b": 1.0, "c": 1.0}
   assert (ls.optimizer.critic.learning_rate, ls.optimizer.critic.b1) == (2e-4, 0.5)
   assert _recipe("nsgan").get_config().loss.name == "non_saturating"
+
+
+def test_resnet_recipes_carry_their_authors_hyperparameters():
+  # gan_cifar_resnet.py: Adam 2e-4, betas (0, 0.9), linear decay to 0 over 100k
+  # generator iterations, n_critic 5, batch 64, generator batch 2 x 64, lambda 10,
+  # dequantisation U[0, 1/128).
+  gp = _recipe("wgan_gp").get_config("dataset=cifar10,arch=resnet")
+  for opt in (gp.optimizer.critic, gp.optimizer.generator):
+    assert (opt.name, opt.learning_rate, opt.b1, opt.b2, opt.schedule) == (
+        "adam", 2e-4, 0.0, 0.9, "linear")
+  assert (gp.train.num_steps, gp.optimizer.decay_steps, gp.train.n_critic,
+          gp.train.batch_size, gp.train.generator_batch_size) == (100_000, 100_000, 5, 64, 128)
+  assert (gp.penalty.name, gp.penalty.weight, gp.train.dequantization) == (
+      "wgan_gp", 10.0, 1 / 128)
+  assert (gp.model.arch, gp.model.width, gp.model.spectral_norm) == ("resnet", 128, False)
+  # The DCGAN recipe is untouched by the ResNet's settings.
+  dc = _recipe("wgan_gp").get_config("dataset=cifar10")
+  assert (dc.optimizer.critic.learning_rate, dc.train.generator_batch_size,
+          dc.train.dequantization) == (1e-4, 0, 0.0)
+  # SNGAN (sngan_projection sn_cifar10_unconditional.yml; 100k steps as the issue).
+  sn = _recipe("sngan").get_config("dataset=cifar10")
+  assert (sn.loss.name, sn.penalty.name, sn.train.n_critic, sn.train.batch_size,
+          sn.train.generator_batch_size, sn.train.num_steps) == (
+              "hinge", "none", 5, 64, 128, 100_000)
+  for opt in (sn.optimizer.critic, sn.optimizer.generator):
+    assert (opt.learning_rate, opt.b1, opt.b2, opt.schedule) == (2e-4, 0.0, 0.9, "linear")
+  assert (sn.model.arch, sn.model.width, sn.model.generator_width, sn.model.spectral_norm,
+          sn.model.bn_epsilon, sn.ema.enabled) == ("sngan", 128, 256, True, 2e-5, False)
+  assert _recipe("sngan").get_config("dataset=cifar10,ema=true").ema.enabled
+
+
+def test_r1_variant_carries_mescheder_et_al_gamma_and_the_lazy_option():
+  r1 = _recipe("nsgan").get_config("penalty=r1")
+  assert (r1.loss.name, r1.penalty.name, r1.penalty.weight, r1.penalty.lazy_interval,
+          r1.train.n_critic) == ("non_saturating", "r1", 20.0, 1, 1)
+  lazy = _recipe("nsgan").get_config("dataset=cifar10,arch=resnet,penalty=r1,lazy=true")
+  assert (lazy.penalty.lazy_interval, lazy.penalty.weight) == (16, 20.0)
+  assert validation.validate(lazy) == (32, 32, 3)
+  assert _recipe("nsgan").get_config("penalty=r2").penalty.name == "r2"
+  assert _recipe("nsgan").get_config().penalty.weight == 0.0
+  with pytest.raises(ValueError, match="lazy=true needs penalty=r1 or penalty=r2"):
+    _recipe("nsgan").get_config("lazy=true")
+  with pytest.raises(ValueError, match="unknown penalty variant 'gp'; allowed: none, r1, r2"):
+    _recipe("nsgan").get_config("penalty=gp")
+
+
+def test_resnet_arch_resizes_other_image_sets_to_32x32_colour():
+  config = _recipe("wgan_gp").get_config("dataset=mnist,arch=resnet")
+  assert (config.dataset.image_size, config.dataset.channels) == (32, 3)
+  assert validation.validate(config) == (32, 32, 3)
+  with pytest.raises(errors.ConfigError, match="needs 32x32x3 images, got data of shape"):
+    validation.validate(_recipe("sngan").get_config("dataset=8gaussians,arch=sngan"))
 
 
 def _undocumented_assignments(path):
@@ -100,7 +158,8 @@ def test_every_recipe_docstring_holds_its_command():
 
 
 def test_unknown_variant_key_names_the_allowed_keys():
-  with pytest.raises(ValueError, match=r"'datset=mnist'.*\['arch', 'dataset'\]"):
+  with pytest.raises(ValueError,
+                     match=r"'datset=mnist'.*\['arch', 'conditional', 'dataset'\]"):
     _recipe("wgan_gp").get_config("datset=mnist")
 
 

@@ -36,10 +36,16 @@ def _conv(k, c_in, c_out):
   return k * k * c_in * c_out + c_out
 
 
-def _expected_generator_count(width, z_dim=128):
-  """Dense z -> 4x4xW, 3 up blocks (BN, 3x3, BN, 3x3, 1x1 shortcut), BN, 3x3 -> 3."""
+def _expected_generator_count(width, z_dim=128, num_classes=0):
+  """Dense z -> 4x4xW, 3 up blocks (BN, 3x3, BN, 3x3, 1x1 shortcut), BN, 3x3 -> 3.
+
+  Conditional (num_classes K): the blocks' BNs have a scale and offset per class
+  (tflib cond_batchnorm.py: [K, W] each); the output BN stays unconditional.
+  """
   bn = 2 * width
-  block = bn + _conv(3, width, width) + bn + _conv(3, width, width) + _conv(1, width, width)
+  block_bn = 2 * width * (num_classes or 1)
+  block = (block_bn + _conv(3, width, width) + block_bn + _conv(3, width, width)
+           + _conv(1, width, width))
   return (z_dim * 16 * width + 16 * width) + 3 * block + bn + _conv(3, width, 3)
 
 
@@ -64,6 +70,44 @@ def test_wgan_gp_resnet_has_the_authors_parameter_counts():
   assert set(c_vars) == {"params"}  # no batch statistics, no spectral state
   ln = _param_shapes(resnet.ResNetCritic(width=128, norm="layer"), jnp.zeros((2, 32, 32, 3)))
   assert _count(ln["params"]) == _expected_critic_count(128, layer_norm=True)
+
+
+def test_conditional_wgan_gp_resnet_has_the_authors_ac_wgan_gp_parameter_counts():
+  # gan_cifar_resnet.py as released (CONDITIONAL = ACGAN = True, 10 classes): per-class
+  # BatchNorm in the generator's residual blocks; the critic's 10-way "ACGANOutput"
+  # linear (128 x 10 + 10) beside its score.
+  gen = resnet.ResNetGenerator(width=128, bn_momentum=0.9, bn_epsilon=1e-5, num_classes=10)
+  critic = resnet.ResNetCritic(width=128, conditional="acgan", num_classes=10)
+  labels = jnp.zeros((2,), jnp.int32)
+  g_vars = _param_shapes(gen, jnp.zeros((2, 128)), labels, train=False)
+  c_vars = _param_shapes(critic, jnp.zeros((2, 32, 32, 3)))
+  assert _count(g_vars["params"]) == _expected_generator_count(128, num_classes=10) == 1_218_307
+  assert _count(c_vars["params"]) == _expected_critic_count(128) + 128 * 10 + 10 == 1_055_115
+  for block in ("block1", "block2", "block3"):
+    for norm in ("norm1", "norm2"):
+      shapes = jax.tree.map(lambda x: x.shape, g_vars["params"][block][norm])
+      assert shapes == {"scale": (10, 128), "offset": (10, 128)}
+  assert set(g_vars["params"]["output_norm"]) == {"scale", "bias"}  # unconditional
+  assert jax.tree.map(lambda x: x.shape, c_vars["params"]["acgan"]) == {
+      "kernel": (128, 10), "bias": (10,)}
+
+
+def test_sngan_projection_parameter_counts_add_the_class_embedding_and_per_class_norms():
+  # sn_cifar10.yml: ResNetGenerator(ch=256, n_classes=10) with
+  # CategoricalConditionalBatchNormalization in its blocks, and the projection critic's
+  # SNEmbedID(10, 128) (spectrally normalised: one more u).
+  gen = resnet.ResNetGenerator(width=256, bn_momentum=0.9, bn_epsilon=2e-5, num_classes=10)
+  critic = resnet.ResNetCritic(width=128, conditional="projection", num_classes=10,
+                               **_SNGAN_CRITIC)
+  labels = jnp.zeros((2,), jnp.int32)
+  g_vars = _param_shapes(gen, jnp.zeros((2, 128)), labels, train=False)
+  c_vars = _param_shapes(critic, jnp.zeros((2, 32, 32, 3)), labels)
+  assert _count(g_vars["params"]) == _expected_generator_count(256, num_classes=10) == 4_304_387
+  assert _count(c_vars["params"]) == (_expected_critic_count(128, output_bias=False)
+                                      + 10 * 128) == 1_055_104
+  us = [path for path, _ in jax.tree_util.tree_flatten_with_path(c_vars[layers.SPECTRAL])[0]
+        if path[-1].key.endswith("/u")]
+  assert len(us) == 12
 
 
 def test_sngan_resnet_parameter_counts_follow_from_its_layer_shapes():

@@ -1,7 +1,10 @@
 """The compiled train step: golden values of one step per loss family, fori_loop vs
 a plain Python loop, determinism, clipping, BatchNorm handling, per-example
-randomness, the learning rates it reports."""
+randomness, the learning rates it reports; the CIFAR-10 recipes' pieces: spectral
+norm's u through the step and a checkpoint, lazy regularisation, the generator's
+batch size and dequantisation."""
 
+import dataclasses
 import functools
 
 import jax
@@ -9,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import dragan, lsgan, nsgan, wgan, wgan_gp
+from configs import dragan, lsgan, nsgan, sngan, wgan, wgan_gp
 import golden_step
+from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import errors
 from jaxgan import factory
 from jaxgan import validation
@@ -244,3 +248,201 @@ def test_the_reported_learning_rates_follow_the_linear_decay():
   # update 2s of 8.
   expected = [(lr * max(0.0, 1 - s / 4), lr * max(0.0, 1 - 2 * s / 8)) for s in range(5)]
   np.testing.assert_allclose(rates, expected, rtol=1e-6, atol=1e-12)
+
+
+# --- The CIFAR-10 recipes' pieces ------------------------------------------------------
+
+
+def _power_iteration(u, kernel):
+  """One step of Miyato et al.'s Algorithm 1 in numpy: u <- normalize(W^T normalize(W u))."""
+  w = np.asarray(kernel, np.float64).reshape(-1, kernel.shape[-1])
+  v = np.asarray(u, np.float64) @ w.T
+  v /= np.linalg.norm(v)
+  u = v @ w
+  return u / np.linalg.norm(u)
+
+
+def _spectral_kernels(spectral, params):
+  """[(path, u, kernel)] for every spectrally normalised layer.
+
+  The u of layer L lives at .../L_sn/"L/kernel/u"; its kernel at .../L/kernel.
+  """
+  out = []
+  for path, u in jax.tree_util.tree_flatten_with_path(spectral)[0]:
+    name = path[-1].key
+    if not name.endswith("/u"):
+      continue
+    node = params
+    for k in path[:-2]:
+      node = node[k.key]
+    out.append((jax.tree_util.keystr(path), u, node[name.split("/")[0]]["kernel"]))
+  return out
+
+
+def _small_resnet(recipe, variant, n_critic=2, batch=4):
+  config = recipe.get_config(variant)
+  config.model.width = 8
+  config.model.generator_width = 8
+  config.model.spectral_norm = True  # SNGAN's; the WGAN-GP ResNet's option
+  config.train.n_critic = n_critic
+  config.train.batch_size = batch
+  config.train.generator_batch_size = 2 * batch  # the recipes' ratio (128 / 64)
+  return config
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe,variant", [(wgan_gp, "dataset=cifar10,arch=resnet"),
+                                            (sngan, "dataset=cifar10")],
+                         ids=["wgan_gp_resnet_sn", "sngan"])
+def test_resnet_recipe_step_advances_u_once_per_critic_update_and_checkpoints_it(
+    recipe, variant, tmp_path):
+  config = _small_resnet(recipe, variant)
+  spec, state, real = _setup(config)
+  assert real.shape[2:] == (32, 32, 3) and spec.critic.spectral_norm
+  step = jax.jit(functools.partial(train_lib.train_step, spec=spec))
+  new, metrics = step(state, real)
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+
+  # The critic parameters each of the step's two updates started from.
+  keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
+  after_first, _ = jax.jit(lambda s, r: train_lib.critic_update(
+      spec, s, r, jax.random.fold_in(keys["critic"], 0), index=0))(state, real[0])
+  before = {path: (u, k0) for path, u, k0 in
+            _spectral_kernels(state.critic_spectral, state.critic_params)}
+  second = {path: k1 for path, _, k1 in
+            _spectral_kernels(after_first.critic_spectral, after_first.critic_params)}
+  got = _spectral_kernels(new.critic_spectral, new.critic_params)
+  assert len(got) == 11  # every conv and the output linear
+  one_more = 0.0
+  for path, u, k2 in got:
+    u0, k0 = before[path]
+    once = _power_iteration(u0, k0)
+    twice = _power_iteration(once, second[path])
+    # Exactly n_critic = 2 iterations, each from the parameters of its update; the
+    # generator update (which scores fakes) advanced nothing.
+    np.testing.assert_allclose(np.asarray(u), twice, rtol=1e-4, atol=1e-5, err_msg=path)
+    one_more = max(one_more, float(np.abs(_power_iteration(twice, k2) - twice).max()))
+  assert one_more > 1e-3  # a third iteration would have shown
+
+  # A checkpoint round trip restores u, and the restored run continues identically.
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path / "checkpoints"))
+  ckpt.save(1, jax.device_get(new), data_position=1, config_json={})
+  ckpt.wait_until_finished()
+  abstract = jax.eval_shape(
+      functools.partial(train_lib.init_state, spec, sample_shape=real.shape[2:]),
+      jax.random.PRNGKey(0))
+  step_no, restored, position = ckpt.restore(abstract, 1)
+  ckpt.close()
+  assert (step_no, position) == (1, 1)
+  _assert_trees_close(restored.critic_spectral, new.critic_spectral, rtol=0, atol=0)
+  assert jax.tree.structure(restored.critic_spectral) == jax.tree.structure(
+      new.critic_spectral)
+  _assert_trees_close(step(restored, real)[0], step(new, real)[0], rtol=0, atol=0)
+
+
+def _lazy_reference(spec, state, real, step_no, interval):
+  """One step with StyleGAN2's lazy rule written out: update t = step * n_critic + i
+  gets the penalty with weight x interval if t % interval == 0 (through the
+  every-update penalty), else no penalty. `step_no` is state.step as a Python int.
+  Returns (state, applied penalties)."""
+  every = dataclasses.replace(spec, penalty=dataclasses.replace(spec.penalty,
+                                                                lazy_interval=1))
+  weight = spec.hparams.penalty_weight
+  keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
+  applied = []
+  for i in range(spec.n_critic):
+    t = step_no * spec.n_critic + i
+    hp = spec.hparams.replace(penalty_weight=weight * interval if t % interval == 0 else 0.0)
+    state, metrics = train_lib.critic_update(every, state, real[i],
+                                             jax.random.fold_in(keys["critic"], i), hp, i)
+    if t % interval == 0:
+      applied.append(metrics["critic/penalty"])
+  state, _ = train_lib.generator_update(every, state, real.shape[1], keys["generator"])
+  return state.replace(step=state.step + 1), applied
+
+
+@pytest.mark.parametrize("n_critic,interval", [(3, 2), (1, 3)])
+def test_lazy_penalty_is_applied_on_every_kth_update_with_its_weight_times_k(
+    n_critic, interval):
+  config = _small(nsgan.get_config("dataset=8gaussians,penalty=r1"), n_critic=n_critic)
+  config.penalty.lazy_interval = interval
+  spec, state, real = _setup(config)
+  assert spec.penalty.lazy_interval == interval and spec.hparams.penalty_weight == 20.0
+  step = jax.jit(functools.partial(train_lib.train_step, spec=spec))
+  reference = jax.jit(functools.partial(_lazy_reference, spec, interval=interval),
+                      static_argnames="step_no")
+  lazy, ref = state, state
+  for s in range(4):
+    lazy, metrics = step(lazy, real)
+    ref, applied = reference(ref, real, step_no=s)
+    _assert_trees_close(lazy, ref, rtol=1e-5, atol=1e-6)
+    updates = [t for t in range(s * n_critic, (s + 1) * n_critic) if t % interval == 0]
+    assert float(metrics["critic/penalty_updates"]) == len(updates)
+    # The penalty metric is the mean over the updates that applied it (0 if none).
+    expected = float(np.mean(jax.device_get(applied))) if updates else 0.0
+    np.testing.assert_allclose(float(metrics["critic/penalty"]), expected, rtol=1e-5)
+    if updates:
+      assert expected > 0
+
+
+def _toy_linear_critic(config):
+  """(spec, state, real) of `config` with a linear critic D(x) = w.x + b."""
+  from jaxgan.models import mlp  # pylint: disable=import-outside-toplevel
+  shape = validation.validate(config)
+  spec = dataclasses.replace(factory.make_step_spec(config, shape),
+                             critic=mlp.MLPCritic(hidden=()))
+  state = train_lib.init_state(spec, jax.random.PRNGKey(0), shape)
+  real = jax.random.normal(jax.random.PRNGKey(100),
+                           (config.train.n_critic, config.train.batch_size) + shape)
+  return spec, state, real
+
+
+def test_dequantisation_shifts_a_linear_critics_real_score_by_w_times_the_noise_mean():
+  # D(x) = w.x + b sees real + U[0, d): its mean real score moves by w . mean(noise),
+  # d/2 * sum(w) in expectation with standard deviation d * sqrt(|w|^2 / (12 B)).
+  # The fakes (and so their scores) do not change.
+  batch, d = 4096, 0.5
+  config = _small(wgan_gp.get_config("dataset=8gaussians"), n_critic=1, batch=batch)
+  scores = {}
+  for dequantization in (0.0, d):
+    config.train.dequantization = dequantization
+    spec, state, real = _toy_linear_critic(config)
+    assert spec.dequantization == dequantization
+    _, metrics = jax.jit(functools.partial(train_lib.train_step, spec=spec))(state, real)
+    scores[dequantization] = float(metrics["critic/score_real"]), float(
+        metrics["critic/score_fake"])
+  w = np.asarray(state.critic_params["Dense_0"]["kernel"][:, 0], np.float64)
+  b = float(state.critic_params["Dense_0"]["bias"][0])
+  np.testing.assert_allclose(scores[0.0][0], float(np.mean(np.asarray(real[0]) @ w)) + b,
+                             rtol=1e-5, atol=1e-6)
+  shift = scores[d][0] - scores[0.0][0]
+  sigma = d * np.sqrt(np.sum(w**2) / (12 * batch))
+  assert abs(shift - d / 2 * np.sum(w)) < 5 * sigma + 1e-5, (shift, d / 2 * np.sum(w), sigma)
+  assert abs(d / 2 * np.sum(w)) > 20 * sigma  # the test can tell noise from none
+  assert scores[d][1] == scores[0.0][1]
+
+
+def test_generator_batch_size_sets_the_generator_updates_latents_only():
+  config = _small(wgan_gp.get_config("dataset=8gaussians"), n_critic=2, batch=8)
+  results = {}
+  for generator_batch in (0, 24):
+    config.train.generator_batch_size = generator_batch
+    spec, state, real = _setup(config)
+    new, metrics = jax.jit(functools.partial(train_lib.train_step, spec=spec))(state, real)
+    results[generator_batch] = new, float(metrics["generator/loss"])
+  # The critic updates come first and use train.batch_size whatever the generator's.
+  _assert_trees_close(results[0][0].critic_params, results[24][0].critic_params,
+                      rtol=0, atol=0)
+  # generator/loss = -mean D(G(z)) over the first N latents of the step's generator
+  # key (one per example index), with the critic after this step's updates.
+  keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
+  critic = results[0][0].critic_params
+  for generator_batch, n in ((0, 8), (24, 24)):
+    z = rng_lib.normal(rng_lib.example_keys(keys["generator"], 0, n), (spec.z_dim,))
+    fake = spec.generator.apply({"params": state.generator_params}, z)
+    expected = -float(jnp.mean(spec.critic.apply({"params": critic}, fake)))
+    np.testing.assert_allclose(results[generator_batch][1], expected, rtol=1e-5, atol=1e-7)
+  assert results[0][1] != results[24][1]
+  moved = jax.tree.map(lambda a, c: float(jnp.max(jnp.abs(a - c))),
+                       results[0][0].generator_params, results[24][0].generator_params)
+  assert max(jax.tree.leaves(moved)) > 0

@@ -21,6 +21,11 @@ Upsampling (generator), `upsample`:
                     2.upsample vs 2.upsample_impl).
   "depth_to_space"  3x3 convolution to 4x the channels, then a 2x2 pixel shuffle.
                     Same output size and comparable capacity.
+
+Class-conditional (jaxgan/models/conditional.py): with `num_classes` > 0 every
+generator BatchNorm is a class-conditional one (per-class scale and offset); the
+critic's flattened last conv features are phi(x) for the projection or AC-GAN
+head (`conditional`). Unconditional models keep their parameter trees.
 """
 
 from __future__ import annotations
@@ -117,14 +122,24 @@ class DCGANGenerator(nn.Module):
   bn_momentum: float
   bn_epsilon: float = 1e-5
   dtype: Any = None  # compute dtype (bfloat16: mixed precision); parameters float32
+  num_classes: int = 0  # > 0: class-conditional BatchNorm (needs batch_norm)
 
   @nn.compact
-  def __call__(self, z, train: bool = True):
+  def __call__(self, z, labels=None, train: bool = True):
+    from jaxgan.models import conditional as conditional_lib  # pylint: disable=g-import-not-at-top  (cycle via layers)
+    conditional_lib.check_generator_labels(self.num_classes, labels)
+    if self.num_classes and not self.batch_norm:
+      raise ValueError("a class-conditional DCGAN generator needs batch_norm=True: the "
+                       "labels enter through its conditional BatchNorm")
     n = num_blocks(self.image_size)
     base = self.image_size // 2**n
 
     def norm_relu(h):
-      if self.batch_norm:
+      if self.num_classes:
+        h = conditional_lib.ConditionalBatchNorm(
+            self.num_classes, use_running_average=not train, momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon, dtype=self.dtype)(h, labels)
+      elif self.batch_norm:
         # Statistics over the global batch: the step is one computation over it.
         h = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
                          epsilon=self.bn_epsilon, dtype=self.dtype,
@@ -143,7 +158,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANCritic(nn.Module):
-  """images[B, S, S, C] -> scores[B].
+  """images[B, S, S, C] (and labels[B] for projection) -> scores[B] ((scores, logits[B, K])
+  for acgan).
 
   With `spectral_norm` every conv and the output linear are spectrally
   normalised (jaxgan/models/layers.py); `update_stats` then advances the power
@@ -155,9 +171,12 @@ class DCGANCritic(nn.Module):
   norm: str
   spectral_norm: bool = False
   dtype: Any = None  # compute dtype (bfloat16: mixed precision); parameters float32
+  conditional: str = "none"  # conditional_lib.CONDITIONALS
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, x, update_stats: bool = False):
+  def __call__(self, x, labels=None, update_stats: bool = False):
+    from jaxgan.models import conditional as conditional_lib  # pylint: disable=g-import-not-at-top  (cycle via layers)
     from jaxgan.models import layers  # pylint: disable=g-import-not-at-top  (layers imports us)
     n = num_blocks(self.image_size)
     h = x
@@ -172,6 +191,10 @@ class DCGANCritic(nn.Module):
                          dtype=self.dtype, param_dtype=jnp.float32)(h)
       h = nn.leaky_relu(h, 0.2)
     out = nn.Dense(1, dtype=self.dtype, param_dtype=jnp.float32, name="Dense_0")
-    h = layers.maybe_spectral_norm(out, h.reshape(h.shape[0], -1),
-                                   spectral_norm=self.spectral_norm, update_stats=update_stats)
-    return h[:, 0].astype(jnp.promote_types(h.dtype, jnp.float32))
+    features = h.reshape(h.shape[0], -1)
+    h = layers.maybe_spectral_norm(out, features, spectral_norm=self.spectral_norm,
+                                   update_stats=update_stats)
+    score = h[:, 0].astype(jnp.promote_types(h.dtype, jnp.float32))
+    return conditional_lib.critic_output(
+        score, features, labels, conditional=self.conditional, num_classes=self.num_classes,
+        spectral_norm=self.spectral_norm, update_stats=update_stats, dtype=self.dtype)

@@ -44,6 +44,16 @@ Deviations from the authors' code, both on purpose:
   - Initialisation is theirs (layers.he_uniform_avg / glorot_uniform, zero
     biases, unit BN scales), but drawn from JAX keys, not numpy's global RNG.
 
+Class-conditional (jaxgan/models/conditional.py): with `num_classes` > 0 the
+generator's residual blocks normalise with class-conditional BatchNorm (both
+BatchNorms of each block, as gan_cifar_resnet.py's Normalize with labels and
+SNGAN's resblocks.py; the output BatchNorm stays unconditional in both); the
+critic's pooled features are phi(x) for the projection head (snresnet_32.py: SNEmbedID(K, width)) or the AC-GAN head
+(gan_cifar_resnet.py: Linear(width, 10) "ACGANOutput", Glorot-initialised like
+its other linears). The authors' conditional AC-WGAN-GP (K = 10, width 128) has
+generator 1,218,307 and critic 1,055,115 parameters (tests/test_resnet.py counts
+them from their layer shapes).
+
 Mixed precision: `dtype` is the compute dtype, jnp.bfloat16 for mixed precision;
 parameters, BatchNorm/LayerNorm statistics and spectral norm's power iteration
 stay float32, and both networks return float32 (images, scores). The default,
@@ -60,6 +70,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxgan.models import conditional as conditional_lib
 from jaxgan.models import layers
 
 RESAMPLES = ("up", "down", None)
@@ -96,15 +107,18 @@ class ResidualBlock(nn.Module):
   dtype: Any = None  # compute dtype; None: the parameters' and inputs'
 
   @nn.compact
-  def __call__(self, x, update_stats: bool = False):
+  def __call__(self, x, labels=None, update_stats: bool = False):
+    """`labels` [B]: the block's norms are class-conditional ones (norm(h, labels))."""
     _check_choice("resample", self.resample, RESAMPLES)
     conv = functools.partial(_conv, dtype=self.dtype, spectral_norm=self.spectral_norm,
                              update_stats=update_stats)
     in_features = x.shape[-1]
     up = layers.upsample_nearest if self.resample == "up" else (lambda h: h)
     down = layers.mean_pool if self.resample == "down" else (lambda h: h)
-    normalize = (lambda h, name: h) if self.norm is None else (
-        lambda h, name: self.norm(name=name)(h))
+    def normalize(h, name):
+      if self.norm is None:
+        return h
+      return self.norm(name=name)(h) if labels is None else self.norm(name=name)(h, labels)
 
     if self.resample is None and in_features == self.features:
       shortcut = x
@@ -152,18 +166,26 @@ class ResNetGenerator(nn.Module):
   bn_momentum: float  # flax convention: running = momentum * running + (1 - momentum) * batch
   bn_epsilon: float
   dtype: Any = None  # compute dtype (jnp.bfloat16: mixed precision); parameters float32
+  num_classes: int = 0  # > 0: class-conditional BatchNorm in the residual blocks
 
   @nn.compact
-  def __call__(self, z, train: bool = True):
+  def __call__(self, z, labels=None, train: bool = True):
+    conditional_lib.check_generator_labels(self.num_classes, labels)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train,
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon,
                              dtype=self.dtype, param_dtype=jnp.float32)
+    block_norm = norm
+    if self.num_classes:
+      block_norm = functools.partial(
+          conditional_lib.ConditionalBatchNorm, self.num_classes, use_running_average=not train,
+          momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype)
     h = nn.Dense(BASE_SIZE * BASE_SIZE * self.width, kernel_init=layers.glorot_uniform,
                  dtype=self.dtype, param_dtype=jnp.float32, name="input")(z)
     # Channel-major, as the authors' reshape to NCHW [B, C, 4, 4].
     h = h.reshape(z.shape[0], self.width, BASE_SIZE, BASE_SIZE).transpose(0, 2, 3, 1)
     for i in range(NUM_UP_BLOCKS):
-      h = ResidualBlock(self.width, "up", norm=norm, dtype=self.dtype, name=f"block{i + 1}")(h)
+      h = ResidualBlock(self.width, "up", norm=block_norm, dtype=self.dtype,
+                        name=f"block{i + 1}")(h, labels)
     h = nn.relu(norm(name="output_norm")(h))
     h = nn.Conv(3, (3, 3), padding="SAME", kernel_init=layers.glorot_uniform,
                 dtype=self.dtype, param_dtype=jnp.float32, name="output")(h)
@@ -172,6 +194,8 @@ class ResNetGenerator(nn.Module):
 
 class ResNetCritic(nn.Module):
   """images[B, H, W, C] -> scores[B]; H and W multiples of 4 (CIFAR: 32).
+
+  Conditional: labels[B] for "projection"; "acgan" returns (scores, logits[B, K]).
 
   Scores are float32 for a float32 or bfloat16 critic (float64 in float64 checks).
 
@@ -186,9 +210,11 @@ class ResNetCritic(nn.Module):
   pooling: str = "mean"       # POOLINGS: global mean (WGAN-GP) or sum (SNGAN)
   output_bias: bool = True    # SNGAN's output linear has none
   dtype: Any = None           # compute dtype (jnp.bfloat16: mixed precision)
+  conditional: str = "none"   # conditional_lib.CONDITIONALS
+  num_classes: int = 0
 
   @nn.compact
-  def __call__(self, x, update_stats: bool = False):
+  def __call__(self, x, labels=None, update_stats: bool = False):
     _check_choice("critic norm", self.norm, CRITIC_NORMS)
     _check_choice("critic pooling", self.pooling, POOLINGS)
     if x.ndim != 4 or x.shape[1] % 4 or x.shape[2] % 4:
@@ -202,14 +228,18 @@ class ResNetCritic(nn.Module):
     block = functools.partial(ResidualBlock, self.width, norm=norm,
                               spectral_norm=self.spectral_norm, dtype=self.dtype)
     h = OptimizedBlock(self.width, spectral_norm=self.spectral_norm, dtype=self.dtype,
-                       name="block1")(x, update_stats)
-    h = block("down", name="block2")(h, update_stats)
-    h = block(None, name="block3")(h, update_stats)
-    h = block(None, name="block4")(h, update_stats)
+                       name="block1")(x, update_stats=update_stats)
+    h = block("down", name="block2")(h, update_stats=update_stats)
+    h = block(None, name="block3")(h, update_stats=update_stats)
+    h = block(None, name="block4")(h, update_stats=update_stats)
     h = nn.relu(h)
     h = jnp.mean(h, axis=(1, 2)) if self.pooling == "mean" else jnp.sum(h, axis=(1, 2))
     out = nn.Dense(1, use_bias=self.output_bias, kernel_init=layers.glorot_uniform,
                    dtype=self.dtype, param_dtype=jnp.float32, name="output")
-    h = layers.maybe_spectral_norm(out, h, spectral_norm=self.spectral_norm,
+    features = h
+    h = layers.maybe_spectral_norm(out, features, spectral_norm=self.spectral_norm,
                                    update_stats=update_stats)
-    return _at_least_float32(h[:, 0])
+    return conditional_lib.critic_output(
+        _at_least_float32(h[:, 0]), features, labels, conditional=self.conditional,
+        num_classes=self.num_classes, spectral_norm=self.spectral_norm,
+        update_stats=update_stats, acgan_init=layers.glorot_uniform, dtype=self.dtype)

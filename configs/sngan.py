@@ -1,0 +1,74 @@
+"""SNGAN: spectrally normalised critic, hinge loss (Miyato et al. 2018).
+
+"Spectral Normalization for Generative Adversarial Networks": the CIFAR-10
+ResNet (generator width 256, critic width 128 with spectral norm on every layer
+and global sum pooling; jaxgan/models/resnet.py), the hinge loss, n_critic 5,
+Adam 2e-4 with betas (0, 0.9) and the learning rate decayed linearly to 0, batch
+64, 100k generator steps (the authors' pfnet-research/sngan_projection config
+sn_cifar10_unconditional.yml, with the 100k steps of the issue and of
+mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
+
+    python launch.py --config=configs/sngan.py:dataset=cifar10 --workdir=runs/sngan
+    python launch.py --config=configs/sngan.py:dataset=folder --config.dataset.path=DIR --workdir=runs/sngan_folder
+    python launch.py --config=configs/sngan.py --workdir=runs/sngan_digits
+
+Variants: dataset=..., arch=default|sngan|resnet|dcgan|mlp, ema=false|true,
+conditional=none|projection|acgan.
+Which network each dataset gets (arch=default):
+  cifar10, folder   the SNGAN ResNet, at 32x32x3 (a folder is resized to it);
+  other image sets  (digits, mnist, fashion_mnist, tf_flowers, celeb_a) keep
+                    their own size, which the ResNet cannot draw: jaxgan's DCGAN
+                    with spectral norm on every critic layer, in the place of the
+                    paper's "standard CNN" (not the same layers);
+  toy 2-D sets      the MLP, *without* spectral norm (jaxgan normalises conv
+                    critics only): the hinge loss with SNGAN's optimiser, which
+                    is not SNGAN. Use configs/wgan_gp.py there.
+arch=sngan or resnet on another image set resizes it to 32x32x3; arch=dcgan keeps
+spectral norm. ema=true keeps an EMA of the generator weights (decay 0.9999,
+StudioGAN's default; Yazici et al. 2019), sampled and evaluated beside the raw
+generator.
+"""
+
+from configs import common
+from jaxgan.data import registry
+from jaxgan.models import CONDITIONALS
+
+
+def get_config(arg=None):
+  opts = common.parse_arg(arg, dataset="digits", arch="default", ema=False,
+                          conditional="none")
+  common.check_choice("conditional", opts.conditional, CONDITIONALS)
+  arch = opts.arch
+  if arch == "default":
+    info = registry.info(opts.dataset)
+    arch = ("mlp" if info.kind == registry.TOY else
+            "sngan" if opts.dataset in ("cifar10", "folder") else "dcgan")
+  config = common.base_config(opts.dataset, arch)
+
+  config.loss.name = "hinge"  # D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z)) (paper §4)
+  config.model.conditional = opts.conditional  # see the module docstring
+  # updater.py's _generete_samples: the critic's fakes get uniformly drawn classes.
+  config.train.critic_fake_labels = "uniform"
+  config.penalty.name = "none"  # the Lipschitz constraint is spectral norm itself
+  # Every critic layer spectrally normalised (paper §2); jaxgan's MLP has none.
+  config.model.spectral_norm = arch != "mlp"
+  config.train.n_critic = 5  # n_dis: 5 (authors' config)
+  if not common.is_toy(config):  # toy sets keep gan_toy.py's batch of 256
+    config.train.batch_size = 64  # batchsize: 64 (authors' config)
+    # n_gen_samples: 128 (authors' config): the generator update draws 128 fakes,
+    # each critic update 64 (mimicry draws 64 for both).
+    config.train.generator_batch_size = 128
+  # adam alpha 2e-4, beta1 0, beta2 0.9 (authors' config); the rate decays linearly
+  # to 0 from the first step (iteration_decay_start: 0) over the run.
+  config.optimizer.critic = common.optimizer_config(
+      "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # critic: Adam and decay above
+  config.optimizer.generator = common.optimizer_config(
+      "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # same as the critic
+  config.ema.enabled = opts.ema  # off: the paper reports the raw generator
+  # 0.9999 per generator step (StudioGAN's Ema default; Yazici et al. 2019 use
+  # 0.999-0.9999). Short runs want less: its horizon is ~10,000 steps.
+  config.ema.decay = 0.9999
+  # Average from the first step on (the EMA starts as a copy of the weights).
+  config.ema.start_step = 0
+  common.set_budget(config, "sngan")
+  return config
