@@ -13,6 +13,7 @@ mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
     python launch.py --config=configs/sngan.py --workdir=runs/sngan_digits
 
 Variants: dataset=..., arch=default|sngan|resnet|dcgan|mlp, ema=false|true.
+
 Which network each dataset gets (arch=default):
   cifar10, folder   the SNGAN ResNet, at 32x32x3 (a folder is resized to it);
   other image sets  (digits, mnist, fashion_mnist, tf_flowers, celeb_a) keep
