@@ -20,7 +20,8 @@ settings, the machine's load, and one table row per evaluation: the step, the
 wall-clock time since launch and the classifier numbers of jaxgan/evaluate.py
 (Frechet distance and KID on the evaluation classifier's features, classes
 covered, mean confidence), with the real-data reference row; the sample grids of
-the steps in --grids are copied beside it as cifar_run_<run>_step_N.png. The
+the steps in --grids (default: the last) are copied beside it as
+cifar_run_<run>_step_N.png. The
 classifier is jaxgan's small CIFAR classifier, not Inception: the numbers compare
 jaxgan runs with each other, not with published FIDs.
 """
@@ -193,7 +194,10 @@ def section(workdir: str, out: str, grids) -> list[str]:
                  " | ".join(_row(evals[-1]["real_data_reference"])) + " |")
   if evals:
     lines += ["", f"Features: the {evals[-1].get('feature_extractor', '?')}."]
-  for step in grids:
+  written = sorted(int(m.group(1)) for m in map(
+      re.compile(r"step_(\d+)\.png").fullmatch, os.listdir(os.path.join(workdir, "samples")))
+                   if m)
+  for step in sorted({written[-1] if g == "last" else int(g) for g in grids if written}):
     src = os.path.join(workdir, "samples", f"step_{step:06d}.png")
     if os.path.exists(src):
       dst = f"cifar_run_{name}_step_{step}.png"
@@ -202,13 +206,14 @@ def section(workdir: str, out: str, grids) -> list[str]:
   return lines + [""]
 
 
-def report(workdirs, out: str, grids) -> str:
+def report(workdirs, out: str, grids, notes=()) -> str:
   """Writes <out>/cifar_run.md (one section per run, and their grids); returns it."""
   os.makedirs(out, exist_ok=True)
   lines = ["# Short CIFAR-10 runs on this CPU (benchmarks/cifar_run.py)", "",
            "The evaluation classifier is jaxgan's small CIFAR classifier trained on the "
            "folder, not Inception: FD and KID here compare jaxgan runs with each other, "
            "not with published FIDs. The JPEGs are re-encodings of CIFAR-10.", ""]
+  lines += [f"- {note}" for note in notes] + ([""] if notes else [])
   for workdir in workdirs:
     lines += section(workdir, out, grids)
   lines += ["## Report", "", "```json", json.dumps({
@@ -229,7 +234,11 @@ def main() -> int:
   parser.add_argument("--nice", type=int, default=10, help="niceness of the training run")
   parser.add_argument("--report-only", action="store_true")
   parser.add_argument("--out", default=os.path.join(HERE, "results"))
-  parser.add_argument("--grids", default="", help="steps whose sample grids to copy, e.g. 200,1000")
+  parser.add_argument("--grids", default="last",
+                      help="steps whose sample grids to copy, e.g. 200,last ('last': the "
+                           "run's final grid)")
+  parser.add_argument("--note", action="append", default=[],
+                      help="a line for the report (what the tables cannot say); repeatable")
   parser.add_argument("launch_args", nargs="*", help="launch.py flags, after --")
   args = parser.parse_args()
   if not args.report_only:
@@ -244,8 +253,8 @@ def main() -> int:
       code = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
     if code:
       print(f"launch.py exited with {code}; see {base}.log", file=sys.stderr)
-  grids = [int(s) for s in args.grids.split(",") if s]
-  print(report(args.workdir, args.out, grids))
+  grids = [g for g in args.grids.split(",") if g]
+  print(report(args.workdir, args.out, grids, args.note))
   return 0
 
 
