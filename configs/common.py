@@ -129,9 +129,9 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # double_backward (nested jax.grad) or jvp (reverse-over-forward): equal values and
   # gradients; jvp is the faster on the DCGAN critic, double_backward on MLPs
   # (benchmarks/results/step_throughput.md, rows 5.*). The ResNet critics keep
-  # double_backward: their stride-1 convs and mean pools have no strided-conv
-  # backward for jvp to avoid, and jvp costs more FLOPs there (rows 5.6.* and
-  # 6.method; SNGAN's critic measured the same way).
+  # double_backward: with stride-1 convs and mean pools there is no strided-conv
+  # backward for jvp to avoid; the two ran equally fast within noise and jvp
+  # counts more FLOPs (rows 5.6.* and 6.method; SNGAN's critic likewise).
   config.penalty.method = "jvp" if arch == "dcgan" else "double_backward"
   # DRAGAN penalty points: gaussian (paper) | std_uniform (authors' code).
   config.penalty.perturbation = "std_uniform"

@@ -6,8 +6,8 @@ DCGAN (Radford et al. 2016): Adam lr 2e-4, beta1 0.5.
 Variant penalty=r1 adds Mescheder et al. 2018's R1 regulariser, gamma/2 E||grad
 D(x)||^2 on the real batch (their "Which training methods for GANs do actually
 converge?", §4.1; the setting of their GAN_stability code: this loss, one critic
-update per generator update, R1 on every update); penalty=r2 puts it on the
-fakes instead. lazy=true applies it every 16th critic update with its weight
+update per generator update, R1 on every update, their Adam); penalty=r2 puts it
+on the fakes instead. lazy=true applies it every 16th critic update with its weight
 times 16 (StyleGAN2's lazy regularisation, Karras et al. 2020).
 
     python launch.py --config=configs/nsgan.py --workdir=runs/nsgan
@@ -43,8 +43,14 @@ def get_config(arg=None):
   # separate step does not apply.
   config.penalty.lazy_interval = 16 if opts.lazy else 1
   config.train.n_critic = 1  # one D update per G update (Goodfellow et al. 2014, k = 1)
-  # Adam lr 2e-4, beta1 0.5 (DCGAN, Radford et al. 2016); beta2 Adam's default.
-  config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
-  config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
+  if opts.penalty == "none":
+    # Adam lr 2e-4, beta1 0.5 (DCGAN, Radford et al. 2016); beta2 Adam's default.
+    config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
+    config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
+  else:
+    # GAN_stability's Adam with R1: lr 1e-4 (configs/imagenet.yaml lr_d, lr_g), betas
+    # (0, 0.99) (gan_training/config.py), constant rate.
+    config.optimizer.critic = common.optimizer_config("adam", 1e-4, b1=0.0, b2=0.99)  # D
+    config.optimizer.generator = common.optimizer_config("adam", 1e-4, b1=0.0, b2=0.99)  # G
   common.set_budget(config, "nsgan")
   return config

@@ -14,6 +14,7 @@ mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
 
 Variants: dataset=..., arch=default|sngan|resnet|dcgan|mlp, ema=false|true,
 conditional=none|projection|acgan.
+
 Which network each dataset gets (arch=default):
   cifar10, folder   the SNGAN ResNet, at 32x32x3 (a folder is resized to it);
   other image sets  (digits, mnist, fashion_mnist, tf_flowers, celeb_a) keep

@@ -13,6 +13,7 @@ their AC-WGAN-GP (the script's default: CONDITIONAL=True, ACGAN=True).
 
 Variants (after the colon): dataset=digits|mnist|fashion_mnist|cifar10|tf_flowers|
 celeb_a|folder|8gaussians|25gaussians|swissroll, arch=default|mlp|dcgan|resnet|sngan.
+
 arch=resnet (or sngan) trains at 32x32x3 whatever the dataset (others resized)
 with gan_cifar_resnet.py's settings: Adam 2e-4, betas (0, 0.9), learning rate
 decayed linearly to 0 over the run (100k generator steps), critic batch 64,

@@ -111,6 +111,10 @@ def test_r1_variant_carries_mescheder_et_al_gamma_and_the_lazy_option():
   r1 = _recipe("nsgan").get_config("penalty=r1")
   assert (r1.loss.name, r1.penalty.name, r1.penalty.weight, r1.penalty.lazy_interval,
           r1.train.n_critic) == ("non_saturating", "r1", 20.0, 1, 1)
+  for opt in (r1.optimizer.critic, r1.optimizer.generator):  # GAN_stability's Adam
+    assert (opt.learning_rate, opt.b1, opt.b2, opt.schedule) == (1e-4, 0.0, 0.99, "constant")
+  plain = _recipe("nsgan").get_config()
+  assert (plain.optimizer.critic.learning_rate, plain.optimizer.critic.b1) == (2e-4, 0.5)
   lazy = _recipe("nsgan").get_config("dataset=cifar10,arch=resnet,penalty=r1,lazy=true")
   assert (lazy.penalty.lazy_interval, lazy.penalty.weight) == (16, 20.0)
   assert validation.validate(lazy) == (32, 32, 3)
