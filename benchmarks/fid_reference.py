@@ -221,7 +221,7 @@ def check_resize(images) -> dict:
 
 
 def check_frechet(pool3_a, pool3_b) -> dict:
-  from pytorch_fid.fid_score import calculate_frechet_distance  # pylint: disable=g-import-not-at-top
+  from pytorch_fid import fid_score  # pylint: disable=g-import-not-at-top
   out = {}
   rng = np.random.default_rng(SEED)
   mix = rng.standard_normal((64, 64)) / 8.0
@@ -236,7 +236,7 @@ def check_frechet(pool3_a, pool3_b) -> dict:
     mu1, s1 = np.mean(a.astype(np.float64), axis=0), np.cov(a.astype(np.float64), rowvar=False)
     mu2, s2 = np.mean(b.astype(np.float64), axis=0), np.cov(b.astype(np.float64), rowvar=False)
     ours_mu, ours_s = metrics.feature_statistics(a)
-    ref = float(calculate_frechet_distance(mu1, s1, mu2, s2))
+    ref = float(fid_score.calculate_frechet_distance(mu1, s1, mu2, s2))
     ours = metrics.frechet_distance_from_stats(mu1, s1, mu2, s2)
     rel = abs(ours - ref) / abs(ref)
     out[name] = {"pytorch_fid": ref, "jaxgan": ours, "rel_diff": rel,
@@ -255,11 +255,11 @@ def check_other_metrics(pool3_a, pool3_b, logits) -> dict:
                                             shuffle=shuffle, rng_seed=2020)
     mean, std = metrics.inception_score(logits, num_splits=10,
                                         shuffle_seed=2020 if shuffle else None)
+    ref_mean, ref_std = ref["inception_score_mean"], ref["inception_score_std"]
     out[f"inception_score_shuffle_{shuffle}"] = {
-        "torch_fidelity": [ref["inception_score_mean"], ref["inception_score_std"]],
-        "jaxgan": [mean, std],
-        "max_rel_diff": max(abs(mean - ref["inception_score_mean"]) / ref["inception_score_mean"],
-                            abs(std - ref["inception_score_std"]) / max(ref["inception_score_std"], 1e-300))}
+        "torch_fidelity": [ref_mean, ref_std], "jaxgan": [mean, std],
+        "max_rel_diff": max(abs(mean - ref_mean) / ref_mean,
+                            abs(std - ref_std) / max(ref_std, 1e-300))}
   n = min(len(pool3_a), len(pool3_b))
   a64, b64 = pool3_a[:n].astype(np.float64), pool3_b[:n].astype(np.float64)
   ref = metric_kid.kid_features_to_metric(
@@ -446,7 +446,8 @@ def main() -> int:
 
   print("seeded weights + BatchNorm calibration (JAX) ...", flush=True)
   variables = inception.seeded_calibrated_variables(SEED)
-  state = {k: torch.from_numpy(v) for k, v in inception.state_dict_from_variables(variables).items()}
+  state = {k: torch.tensor(v)  # a copy: the arrays are read-only views
+           for k, v in inception.state_dict_from_variables(variables).items()}
   torch.save(state, hub_file)
   # jaxgan reads the same weights through its own .pth path (a name without a hub hash).
   weights_pth = os.path.join(work, "fid_inception_seeded.pth")

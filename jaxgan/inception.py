@@ -375,8 +375,9 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   for path, key in names.items():
     array = _to_flax_layout(np.asarray(state_dict[key], dtype=np.float32))
     if array.shape != shapes[path].shape:
+      expected_shape = _to_torch_layout(np.zeros(shapes[path].shape)).shape
       raise ValueError(f"{key}: shape {np.shape(state_dict[key])} does not fit the FID "
-                       f"Inception-v3 (expected {_to_torch_layout(np.zeros(shapes[path].shape)).shape})")
+                       f"Inception-v3 (expected {expected_shape})")
     flat[path] = array
   return traverse_util.unflatten_dict(flat)
 

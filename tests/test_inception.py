@@ -374,6 +374,19 @@ def test_reference_is_cached_by_key_and_weights_and_recomputed_when_damaged(seed
   assert len(calls) == 3
 
 
+def test_real_image_batches_are_the_training_split_as_8_bit_pixels(tmp_path):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from jaxgan import classifier  # pylint: disable=g-import-not-at-top
+  cfg = ml_collections.ConfigDict(dict(name="digits", data_dir=str(tmp_path), path="",
+                                       image_size=8))
+  chunks = list(inception.real_image_batches(cfg, "train", chunk=500))
+  assert [len(c) for c in chunks] == [500, 500, 497]
+  pixels = np.concatenate(chunks)
+  images, _ = classifier.real_split(cfg, "train")
+  assert pixels.dtype == np.uint8 and pixels.shape == (1497, 8, 8, 1)
+  np.testing.assert_array_equal(pixels, inception.to_uint8(images))
+
+
 # ------------------------------------------------------------- command line
 
 
@@ -460,3 +473,4 @@ def test_score_logits_are_pool3_times_the_logit_weights_without_bias():
   kernel = np.asarray(variables["params"]["fc"]["kernel"], np.float64)
   np.testing.assert_allclose(extractor.score_logits(pool3), pool3 @ kernel, rtol=1e-12)
   assert np.any(variables["params"]["fc"]["bias"] != 0)  # so leaving it out matters
+
