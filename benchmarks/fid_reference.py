@@ -107,7 +107,7 @@ def torch_activations(model, fc, images: list[np.ndarray]) -> tuple[np.ndarray, 
   with torch.no_grad():
     for image in images:
       rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-      x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
+      x = torch.tensor(rgb).permute(2, 0, 1)[None].float().div(255)
       p = model(x)[0][:, :, 0, 0]
       pool3.append(p.numpy()[0])
       logits.append(fc(p).numpy()[0])
@@ -194,7 +194,7 @@ def float64_check(weights_npz: str, cifar_root: str) -> dict:
   with torch.no_grad():
     for image in images:
       rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-      x = torch.from_numpy(rgb).permute(2, 0, 1)[None].double().div(255)
+      x = torch.tensor(rgb).permute(2, 0, 1)[None].double().div(255)
       x = 2 * F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) - 1
       p = model(x)[0][:, :, 0, 0]
       ref_p.append(p.numpy()[0])
@@ -212,7 +212,7 @@ def check_resize(images) -> dict:
   worst = 0.0
   for image in images:
     rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
+    x = torch.tensor(rgb).permute(2, 0, 1)[None].float().div(255)
     ref = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
     ref = (2 * ref - 1)[0].permute(1, 2, 0).numpy()
     ours = np.asarray(jax.jit(inception.resize_to_input)(image[None] / np.float32(255.0)))[0]
