@@ -474,3 +474,64 @@ def test_score_logits_are_pool3_times_the_logit_weights_without_bias():
   np.testing.assert_allclose(extractor.score_logits(pool3), pool3 @ kernel, rtol=1e-12)
   assert np.any(variables["params"]["fc"]["bias"] != 0)  # so leaving it out matters
 
+
+
+# ----------------------------------------------------- evaluation during training
+
+
+@pytest.mark.slow
+def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
+    seeded, tmp_path):
+  from configs import wgan_gp  # pylint: disable=g-import-not-at-top
+  from jaxgan import evaluate, factory, rng, train  # pylint: disable=g-import-not-at-top
+  variables, extractor = seeded
+  weights = str(tmp_path / "seeded.npz")
+  inception.save_npz(weights, variables, {"source": "seeded", "source_sha256": "seeded-0"})
+  real = inception.calibration_pixels(9, 10, 8)
+  _write_pngs(tmp_path / "images", list(real))
+  config = wgan_gp.get_config("dataset=folder,arch=mlp")
+  config.dataset.path = str(tmp_path / "images")
+  config.dataset.image_size = 8
+  config.model.hidden = (16,)
+  config.eval.update(num_samples=12, inception_weights=weights, inception_num_samples=12,
+                     inception_batch_size=4, inception_real_features=8, is_splits=2,
+                     prdc_k=2, kid_subsets=2, kid_subset_size=6,
+                     classifier_dir=str(tmp_path / "cache"))
+  shape = factory.validate(config)
+  spec = factory.make_step_spec(config, shape)
+  state = train.init_state(spec, rng.run_key(0), shape)
+
+  result = evaluate.Evaluator(config, spec, str(tmp_path / "run"))(state, 1)
+  values = result["generators"]["raw"]
+  assert result["inception"]["reference"] == "folder train split, all 10 images"
+  assert result["inception"]["num_samples"] == 12
+  # The same numbers from the parts: the run's first 12 evaluation samples, the folder.
+  samples = evaluate.generate(spec, state, evaluate.eval_latents(0, 12, config.model.z_dim),
+                              use_ema=False)
+  pool3, _ = extractor.activations(samples)
+  real_pool3, _ = extractor.activations(real)
+  mu, sigma = metrics.feature_statistics(real_pool3)
+  assert values["fid_inception_v3"] == pytest.approx(
+      _eigen_frechet(*metrics.feature_statistics(pool3), mu, sigma), rel=1e-4)
+  assert values["is_inception_v3"] == pytest.approx(
+      metrics.inception_score(extractor.score_logits(pool3), num_splits=2)[0], rel=1e-6)
+  kept = real_pool3[np.sort(np.random.default_rng(evaluate.CLASSIFIER_SEED).choice(
+      10, 8, replace=False))]
+  expected = metrics.prdc(kept, pool3, k=2)
+  assert [values[f"{k}_inception_v3"] for k in expected] == pytest.approx(
+      list(expected.values()))
+  assert "eval/raw/fid_inception_v3" in evaluate.flat_scalars(result)
+  assert "FID" in evaluate.summary_line(result)
+  # The real statistics were cached beside the classifier and are reused.
+  (cached,) = (tmp_path / "cache").glob("inception_reference_folder_train_8px_*.npz")
+  np.testing.assert_allclose(inception.load_reference(str(cached)).mu, mu, rtol=1e-6)
+
+
+def test_evaluator_with_a_missing_weights_file_stops_with_the_one_line_message(tmp_path):
+  from configs import wgan_gp  # pylint: disable=g-import-not-at-top
+  from jaxgan import evaluate  # pylint: disable=g-import-not-at-top
+  config = wgan_gp.get_config("dataset=digits")
+  config.eval.inception_weights = str(tmp_path / inception.WEIGHTS_FILE)
+  with pytest.raises(ValueError, match="never downloads") as info:
+    evaluate.check_inception_config(config)
+  assert "\n" not in str(info.value) and "eval.inception_weights" in str(info.value)
