@@ -198,7 +198,24 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.eval.kid_subset_size = 1000  # examples per subset (reference code: 1000)
   # Where the evaluation classifier is cached; "" = beside the data
   # (<dataset.data_dir or ~/tensorflow_datasets>/jaxgan_classifiers), shared by all runs.
+  # The Inception reference statistics are cached there too.
   config.eval.classifier_dir = ""
+  # FID Inception-v3 metrics (FID, IS, KID, precision/recall/density/coverage; image
+  # datasets): path to pytorch-fid's pt_inception-2015-12-05-6726825d.pth or the .npz
+  # jaxgan converts it to; "" = off (the classifier metrics remain). Never downloaded.
+  config.eval.inception_weights = ""
+  # Generated images per Inception evaluation, scored against the whole training split:
+  # 10,000 during a run (FID-10k); the papers' 50,000 (Salimans et al.'s IS, most FID
+  # tables) on demand with --mode=eval, since on a CPU each 10,000 cost tens of minutes
+  # (benchmarks/results/fid_speed.md).
+  config.eval.inception_num_samples = 10_000
+  # Images per compiled Inception call; 0 = per backend: CPU 10 (faster than 50 there,
+  # benchmarks/results/fid_speed.md), accelerators 200 (not measured here).
+  config.eval.inception_batch_size = 0
+  # Real pool3 features kept for KID and PRDC: 10,000 (Naeem et al. 2020's real set).
+  config.eval.inception_real_features = 10_000
+  config.eval.is_splits = 10  # Inception-score splits (Salimans et al.'s code)
+  config.eval.prdc_k = 5  # precision/recall/density/coverage neighbours (Naeem et al.)
 
   config.log = ml_collections.ConfigDict()
   # Intervals follow train.num_steps until set. Progress lines also come at least

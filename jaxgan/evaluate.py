@@ -30,6 +30,13 @@ What is measured (the maths lives in jaxgan/metrics.py, pure and tested there):
   class-k held-out images (intra_fd_<extractor>, the mean over classes and each;
   Miyato & Koyama 2018's intra-FID, on this classifier's features). The real-data
   reference scores real training images under their own labels the same way.
+- Any image dataset, when `eval.inception_weights` names pytorch-fid's weights file:
+  the FID Inception-v3 metrics (jaxgan/inception.py) of `eval.inception_num_samples`
+  generated images against the whole training split, whose statistics are computed
+  once and cached beside the classifier: fid_inception_v3, is_inception_v3 (and its
+  std over `eval.is_splits` splits), kid_inception_v3 (+ stderr), and precision /
+  recall / density / coverage (k = `eval.prdc_k`) against `eval.inception_real_features`
+  real images. These are comparable with published numbers at equal sample counts.
 - With a generator EMA (`ema.enabled`), every number is reported for the raw and the
   EMA generator, side by side and labelled.
 
@@ -49,6 +56,7 @@ import time
 import jax
 import numpy as np
 
+from jaxgan import inception as inception_lib
 from jaxgan import metrics as metrics_lib
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
@@ -247,6 +255,27 @@ def classifier_dir(config) -> str:
   return os.path.join(os.path.expanduser(data_dir), "jaxgan_classifiers")
 
 
+def check_inception_config(config) -> None:
+  """Raises ValueError (one line) unless the eval.inception_* settings can be used.
+
+  Called when an Evaluator is built; start-up validation can call it too, so a run
+  with a missing weights file stops before training rather than at its first
+  evaluation.
+  """
+  ev = config.eval
+  path = os.path.expanduser(ev.inception_weights)
+  if not os.path.exists(path):
+    raise ValueError(f"eval.inception_weights: {inception_lib.missing_weights_message(path)}")
+  for key, low in (("inception_num_samples", max(2, ev.is_splits)),
+                   ("inception_batch_size", 0), ("inception_real_features", ev.prdc_k + 1),
+                   ("is_splits", 1), ("prdc_k", 1)):
+    if ev[key] < low:
+      raise ValueError(f"eval.{key} must be >= {low}, got {ev[key]}")
+  if ev.inception_num_samples <= ev.prdc_k:
+    raise ValueError(f"eval.inception_num_samples ({ev.inception_num_samples}) must "
+                     f"exceed eval.prdc_k ({ev.prdc_k})")
+
+
 class Evaluator:
   """Evaluates GANStates of one run; holds the state-independent setup.
 
@@ -264,14 +293,20 @@ class Evaluator:
     self.spec = spec
     self.workdir = workdir
     self.class_names = tuple(class_names)
-    # The classes asked of a conditional generator, sample by sample (None: unconditional).
-    self.labels = (eval_labels(config.eval.num_samples, spec.num_classes)
-                   if spec.num_classes else None)
     self.out_dir = os.path.join(workdir, "eval")
     ev = config.eval
     name = config.dataset.name
     self.toy = name in toy_data.TOY_DATASETS
-    self.z = eval_latents(config.seed, ev.num_samples, config.model.z_dim)
+    self.inception_on = bool(ev.inception_weights) and not self.toy
+    if self.inception_on:
+      check_inception_config(config)
+    self._inception = None  # (Extractor, Reference), set up on first use
+    # One latent stream: the classifier metrics use its first num_samples latents.
+    num_latents = max(ev.num_samples, ev.inception_num_samples if self.inception_on else 0)
+    self.z = eval_latents(config.seed, num_latents, config.model.z_dim)
+    # The classes asked of a conditional generator, sample by sample (None: unconditional).
+    self.labels = (eval_labels(num_latents, spec.num_classes)
+                   if spec.num_classes else None)
     self._classifier = None
     self._heldout = None
     self.setup_seconds = 0.0  # one-time set-up (classifier, real reference) so far
@@ -340,6 +375,34 @@ class Evaluator:
       out = self._image_metrics(classifier_lib, samples, requested)
     return {k: _finite_or_none(v) for k, v in out.items()}
 
+  def _inception_setup(self):
+    if self._inception is None:
+      ev, dataset = self.config.eval, self.config.dataset
+      batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
+      extractor = inception_lib.Extractor.from_file(ev.inception_weights, batch_size=batch)
+      key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
+      if dataset.name == "folder":
+        from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
+        key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
+                   files=folder.contents_digest(folder.read_folder(dataset.path)))
+      reference = inception_lib.load_or_compute_reference(
+          classifier_dir(self.config), key, extractor,
+          lambda: inception_lib.real_image_batches(dataset, "train"),
+          num_features=ev.inception_real_features, seed=CLASSIFIER_SEED)
+      self._inception = extractor, reference
+    return self._inception
+
+  def inception_metrics(self, samples: np.ndarray) -> dict:
+    """The FID Inception-v3 metrics of one generator's samples (flat, JSON-ready)."""
+    ev = self.config.eval
+    extractor, reference = self._inception_setup()
+    pool3, _ = extractor.activations(samples)
+    out = inception_lib.inception_metrics(
+        pool3, extractor.score_logits(pool3), reference, is_splits=ev.is_splits,
+        kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k,
+        rng=self.config.seed)
+    return {k: _finite_or_none(v) for k, v in out.items()}
+
   def __call__(self, state: train_lib.GANState, step: int) -> dict:
     """Evaluates `state` (a host, unreplicated GANState) at `step`; writes JSON + plots.
 
@@ -352,9 +415,14 @@ class Evaluator:
     plots = []
     if self.labels is not None:
       result["class_names"] = list(self.class_names)
+    n = self.config.eval.num_samples
     for label, use_ema in sample_lib.generators(self.config):
       samples = generate(self.spec, state, self.z, use_ema=use_ema, labels=self.labels)
-      result["generators"][label] = self.metrics(samples, self.labels)
+      requested = None if self.labels is None else self.labels[:n]
+      result["generators"][label] = self.metrics(samples[:n], requested)
+      if self.inception_on:
+        result["generators"][label].update(
+            self.inception_metrics(samples[:self.config.eval.inception_num_samples]))
       suffix = "" if label == "raw" else f"_{label}"
       stem = os.path.join(self.out_dir, f"step_{step:06d}{suffix}")
       if self.toy:
@@ -370,9 +438,19 @@ class Evaluator:
                                        for k, v in self.reference.items()}
     if self._classifier is not None:
       result["feature_extractor"] = self._classifier.name
+    if self._inception is not None:
+      extractor, reference = self._inception
+      # The protocol, so the numbers can be put beside a paper's.
+      result["inception"] = {
+          "weights": extractor.metadata.get("source", self.config.eval.inception_weights),
+          "weights_sha256": extractor.metadata.get("source_sha256"),
+          "num_samples": int(self.config.eval.inception_num_samples),
+          "reference": f"{self.config.dataset.name} train split, all "
+                       f"{reference.num_images} images",
+          "reference_features_kid_prdc": int(len(reference.features))}
     if not self.toy and self._classifier is None:
-      result["note"] = (f"no image metrics for dataset {self.config.dataset.name!r}: it has "
-                        "no labels to train the evaluation classifier on")
+      result["note"] = (f"no classifier metrics for dataset {self.config.dataset.name!r}: it "
+                        "has no labels to train the evaluation classifier on")
     loss_plot = os.path.join(self.out_dir, "losses.png")
     if plot_losses(read_metrics(os.path.join(self.workdir, "metrics.jsonl")), loss_plot,
                    penalty_weight=float(self.config.penalty.weight)):
@@ -411,6 +489,8 @@ def _describe(values: dict) -> str:
     parts.append(f"{values['modes_covered']}/{values['num_modes']} modes "
                  f"({values['modes_covered_strict']} strict), "
                  f"{values['hq_percent']:.1f}% HQ")
+  if values.get("fid_inception_v3") is not None:
+    parts.append(f"FID {values['fid_inception_v3']:.4g}, IS {values['is_inception_v3']:.3g}")
   if "classes_covered" in values:
     parts.append(f"{values['classes_covered']}/{values['num_classes']} classes, "
                  f"confidence {values['mean_max_prob']:.2f}")

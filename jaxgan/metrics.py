@@ -24,13 +24,24 @@ Metrics and where their definitions come from:
 - ``frechet_distance`` / ``frechet_distance_from_stats``: the Frechet (2-Wasserstein)
   distance between Gaussians fitted to two feature sets, as used by Heusel et al.,
   "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium"
-  (NeurIPS 2017). Our features come from a small classifier, not Inception-v3, so the
-  numbers are not comparable with published Inception-based scores and the functions
-  are deliberately not named after them.
+  (NeurIPS 2017). The functions take any features: on the pool3 features of the FID
+  Inception-v3 with its released weights (jaxgan/inception.py) the value is the FID
+  papers report, and it equals pytorch-fid's calculate_frechet_distance; on a small
+  classifier's features it is not comparable with published numbers, which is why
+  the functions are not named after FID.
 - ``kernel_inception_distance`` (alias ``kid``): the unbiased MMD^2 with the cubic
   polynomial kernel, averaged over random subsets, from Binkowski et al.,
   "Demystifying MMD GANs" (ICLR 2018). The name follows the paper; the features are
-  whatever the caller provides (here: a small classifier's penultimate layer).
+  whatever the caller provides (a small classifier's penultimate layer, or pool3).
+- ``feature_statistics``: the mean and covariance the Frechet distance compares, as
+  pytorch-fid computes them (float64, unbiased covariance).
+- ``inception_score``: Salimans et al., "Improved Techniques for Training GANs"
+  (NeurIPS 2016), computed per split as their released code (openai/improved-gan, also
+  the WGAN-GP authors' tflib) and torch-fidelity do.
+- ``precision_recall_density_coverage`` (alias ``prdc``): k-nearest-neighbour manifold
+  metrics, precision and recall of Kynkaanniemi et al. (NeurIPS 2019) and density and
+  coverage of Naeem et al., "Reliable Fidelity and Diversity Metrics for Generative
+  Models" (ICML 2020), computed as the authors' prdc package does.
 - ``class_histogram_metrics``: classifier-based label coverage, as in the stacked-MNIST
   protocol of VEEGAN / PacGAN (Lin et al. 2018): classes covered, KL of the predicted
   class histogram from the real one, and mean classifier confidence.
@@ -48,6 +59,7 @@ from typing import Any
 import jax
 import numpy as np
 import scipy.linalg
+import scipy.special
 
 # Square block edge for pairwise kernel sums: keeps peak memory at a few MB per block
 # (1024^2 float64 = 8 MB) however many samples are evaluated.
@@ -367,14 +379,18 @@ def frechet_distance_from_stats(
 
   d^2 = |mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)).
 
-  The matrix square root is scipy.linalg.sqrtm of the (non-symmetric) product, as in
-  the reference implementations. If it is not finite (near-singular covariances, e.g.
-  fewer samples than dimensions), it is recomputed with eps added to both diagonals.
-  Rounding can give the root a small imaginary part; it is dropped if its largest
-  diagonal entry is below 1e-3 relative to the root's scale, otherwise this raises,
-  since then the covariances are not valid (PSD) and the result would be meaningless.
-  The returned value is not clipped, so identical inputs may give a tiny negative
-  number from rounding.
+  The computation is pytorch-fid's calculate_frechet_distance (TTUR's, with Dougal
+  Sutherland's fallback), step for step, so on the same statistics the values are
+  equal: scipy.linalg.sqrtm of the (non-symmetric) product; if it is not finite
+  (near-singular covariances, e.g. fewer samples than dimensions), it is recomputed
+  with eps added to both diagonals. Rounding can give the root a small imaginary part;
+  it is dropped if its largest diagonal entry is below 1e-3 relative to the root's
+  scale, otherwise this raises, since then the covariances are not valid (PSD) and the
+  result would be meaningless. pytorch-fid's threshold is an absolute 1e-3, which
+  rejects features of a large scale whose covariances are fine; ours equals it for
+  roots up to unit scale and is looser above, so wherever pytorch-fid returns a value
+  this returns the same one. The returned value is not clipped, so identical inputs
+  may give a tiny negative number from rounding.
 
   Args:
     mu1, mu2: means [D].
@@ -477,8 +493,11 @@ def kernel_inception_distance(
     num_subsets == 1. std_error is the Monte-Carlo error of the subset average; it is
     an honest standard error of the underlying kernel distance only when subsets rarely
     overlap (num_subsets * s small next to N and M), and is 0 if every subset is the
-    whole set. torch-fidelity's reported "std" is the undivided standard deviation,
-    i.e. std_error * sqrt(num_subsets).
+    whole set. torch-fidelity's reported "std" is the standard deviation of the
+    per-subset estimates with ddof=0, i.e. std_error * sqrt(num_subsets - 1). Per
+    subset the estimate equals torch-fidelity's and Binkowski et al.'s mmd2
+    (mmd_est="unbiased"); the subsets themselves come from a different random
+    generator, so averages over random subsets agree only statistically.
   """
   a = _as_matrix(feats_a, 'feats_a', min_rows=2)
   b = _as_matrix(feats_b, 'feats_b', min_rows=2)
@@ -503,6 +522,147 @@ def kernel_inception_distance(
 
 # The paper's abbreviation, kept as an alias so call sites can read like the literature.
 kid = kernel_inception_distance
+
+
+def feature_statistics(feats: Any) -> tuple[np.ndarray, np.ndarray]:
+  """(mean [D], covariance [D, D]) of features [N, D], N >= 2, in float64.
+
+  pytorch-fid's calculate_activation_statistics: np.mean and np.cov(rowvar=False), the
+  unbiased (ddof=1) covariance, of the features converted to float64. Saved as "mu" and
+  "sigma" these are its .npz statistics files.
+  """
+  a = _as_matrix(feats, 'feats', min_rows=2)
+  return a.mean(axis=0), np.atleast_2d(np.cov(a, rowvar=False))
+
+
+def inception_score(
+    logits: Any,
+    *,
+    num_splits: int = 10,
+    shuffle_seed: int | None = None,
+) -> tuple[float, float]:
+  """Inception score of Salimans et al. 2016 from classifier logits, over splits.
+
+  IS = exp( mean_x KL(p(y|x) || p(y)) ), p(y|x) = softmax(logits), p(y) the mean of
+  p(y|x) over the split. As in the released code (openai/improved-gan, copied by the
+  WGAN-GP authors) and torch-fidelity, the N samples are cut into ``num_splits``
+  contiguous splits [i N / S, (i + 1) N / S) (integer division), one score per split,
+  and the mean and the standard deviation (ddof=0, np.std) of the split scores are
+  reported. Computed in float64 with log-softmax (torch-fidelity's form; the original
+  takes log(p) of float32 probabilities). For the published numbers the logits are the
+  FID Inception-v3's pool3 times its logit weights, without the bias
+  (inception.Extractor.score_logits), and N = 50,000 in 10 splits.
+
+  Args:
+    logits: [N, K] unnormalised log-probabilities, N >= num_splits.
+    num_splits: S; 10 in the paper and both codes.
+    shuffle_seed: None keeps the given order (the original code). An int permutes the
+      rows first with np.random.RandomState(shuffle_seed).permutation(N), which is
+      torch-fidelity's shuffle (its default seed is 2020): useful when the order is not
+      random, e.g. files sorted by class.
+
+  Returns:
+    (mean, std) of the split scores as Python floats.
+  """
+  z = _as_matrix(logits, 'logits')
+  if num_splits < 1:
+    raise ValueError(f'num_splits must be >= 1, got {num_splits}.')
+  n = z.shape[0]
+  if n < num_splits:
+    raise ValueError(f'logits has {n} rows, fewer than num_splits={num_splits}.')
+  if shuffle_seed is not None:
+    z = z[np.random.RandomState(shuffle_seed).permutation(n)]
+  log_p = z - scipy.special.logsumexp(z, axis=1, keepdims=True)
+  p = np.exp(log_p)
+  scores = np.empty(num_splits)
+  for i in range(num_splits):
+    lo, hi = i * n // num_splits, (i + 1) * n // num_splits
+    log_marginal = np.log(p[lo:hi].mean(axis=0))
+    kl = np.sum(p[lo:hi] * (log_p[lo:hi] - log_marginal), axis=1)
+    scores[i] = math.exp(kl.mean())
+  return float(scores.mean()), float(scores.std())
+
+
+def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Euclidean distances [len(a), len(b)] as scikit-learn computes them in float64.
+
+  sqrt(max(|a|^2 - 2 a.b + |b|^2, 0)), the expansion sklearn.metrics.pairwise_distances
+  (and hence the prdc package) uses, so near-ties fall on the same side.
+  """
+  sq = (np.einsum('ij,ij->i', a, a)[:, None] - 2.0 * (a @ b.T)
+        + np.einsum('ij,ij->i', b, b)[None, :])
+  return np.sqrt(np.maximum(sq, 0.0))
+
+
+def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
+  """Distance from each row of x to its k-th nearest other row (self excluded).
+
+  prdc's compute_nearest_neighbour_distances: the (k + 1)-th smallest distance of the
+  row, the row's distance to itself (set to exactly 0, as sklearn does) being the first.
+  """
+  radii = np.empty(x.shape[0])
+  for i in range(0, x.shape[0], _KERNEL_BLOCK):
+    d = _pairwise_distances(x[i:i + _KERNEL_BLOCK], x)
+    rows = np.arange(d.shape[0])
+    d[rows, i + rows] = 0.0
+    radii[i:i + _KERNEL_BLOCK] = np.partition(d, k, axis=1)[:, k]
+  return radii
+
+
+def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[str, float]:
+  """Precision, recall, density and coverage of fake samples (Naeem et al. 2020).
+
+  With B(x, r) the ball of radius r around x and NND_k(x) the distance from x to its
+  k-th nearest neighbour in its own set:
+
+    precision = share of fakes inside some real ball B(r, NND_k(r))
+    recall    = share of reals inside some fake ball B(f, NND_k(f))
+    density   = (1/k) mean over fakes of the number of real balls containing it
+    coverage  = share of reals whose ball B(r, NND_k(r)) contains some fake
+
+  Precision and recall are Kynkaanniemi et al.'s (NeurIPS 2019); density and coverage,
+  which are robust to real outliers, Naeem et al.'s. Exactly the prdc package's
+  compute_prdc (strict "<", Euclidean distances, k = 5 in the paper with 10,000 real
+  and 10,000 fake samples), computed in blocks so 50,000 samples fit in memory.
+  Density is not bounded by 1; the others lie in [0, 1].
+
+  Args:
+    real: real features [N, D], N > k.
+    fake: generated features [M, D], M > k.
+    k: the neighbourhood size (5 in the paper).
+
+  Returns:
+    {"precision", "recall", "density", "coverage"} as Python floats.
+  """
+  r = _as_matrix(real, 'real')
+  f = _as_matrix(fake, 'fake')
+  _same_dim(r, f, 'real', 'fake')
+  if k < 1:
+    raise ValueError(f'k must be >= 1, got {k}.')
+  if r.shape[0] <= k or f.shape[0] <= k:
+    raise ValueError(f'need more than k={k} samples per set, got {r.shape[0]} real and '
+                     f'{f.shape[0]} fake.')
+  radii_real = _kth_neighbour_radii(r, k)
+  radii_fake = _kth_neighbour_radii(f, k)
+  balls_per_fake = np.zeros(f.shape[0], dtype=np.int64)
+  real_recalled = np.empty(r.shape[0], dtype=bool)
+  real_covered = np.empty(r.shape[0], dtype=bool)
+  for i in range(0, r.shape[0], _KERNEL_BLOCK):
+    d = _pairwise_distances(r[i:i + _KERNEL_BLOCK], f)
+    inside_real_ball = d < radii_real[i:i + _KERNEL_BLOCK, None]
+    balls_per_fake += inside_real_ball.sum(axis=0)
+    real_recalled[i:i + _KERNEL_BLOCK] = (d < radii_fake[None, :]).any(axis=1)
+    real_covered[i:i + _KERNEL_BLOCK] = d.min(axis=1) < radii_real[i:i + _KERNEL_BLOCK]
+  return {
+      'precision': float(np.mean(balls_per_fake > 0)),
+      'recall': float(np.mean(real_recalled)),
+      'density': float((1.0 / k) * np.mean(balls_per_fake)),
+      'coverage': float(np.mean(real_covered)),
+  }
+
+
+# The prdc package's name, as an alias.
+prdc = precision_recall_density_coverage
 
 
 # ------------------------------------------------------- classifier label metrics

@@ -464,3 +464,99 @@ def test_class_metrics_require_exactly_one_real_distribution(kwargs):
 def test_class_metrics_reject_logits():
   with pytest.raises(ValueError, match='softmax'):
     metrics.class_histogram_metrics(np.array([[2.0, -1.0, 0.5]]), np.ones(3))
+
+
+# ------------------------------------------------------------- feature statistics
+
+
+def test_feature_statistics_are_float64_mean_and_unbiased_covariance():
+  feats = np.random.default_rng(30).normal(size=(50, 4)).astype(np.float32)
+  mu, sigma = metrics.feature_statistics(feats)
+  x = feats.astype(np.float64)
+  centred = x - x.sum(axis=0) / 50
+  assert mu.dtype == sigma.dtype == np.float64
+  np.testing.assert_allclose(mu, x.sum(axis=0) / 50, rtol=1e-14)
+  np.testing.assert_allclose(sigma, centred.T @ centred / 49, rtol=1e-12)
+
+
+# ----------------------------------------------------------------- Inception score
+
+
+def _reference_inception_score(logits, splits):
+  """openai/improved-gan's inception_score.py on softmax outputs, in float64."""
+  e = np.exp(logits - logits.max(axis=1, keepdims=True))
+  preds = e / e.sum(axis=1, keepdims=True)
+  scores = []
+  for i in range(splits):
+    part = preds[(i * preds.shape[0] // splits):((i + 1) * preds.shape[0] // splits), :]
+    kl = part * (np.log(part) - np.log(np.expand_dims(np.mean(part, 0), 0)))
+    kl = np.mean(np.sum(kl, 1))
+    scores.append(np.exp(kl))
+  return np.mean(scores), np.std(scores)
+
+
+def test_inception_score_equals_the_original_code_for_uneven_splits():
+  logits = np.random.default_rng(31).normal(size=(103, 7)) * 2.0
+  mean, std = metrics.inception_score(logits, num_splits=10)
+  ref_mean, ref_std = _reference_inception_score(logits, 10)
+  assert mean == pytest.approx(ref_mean, rel=1e-12)
+  assert std == pytest.approx(ref_std, rel=1e-10)
+
+
+def test_inception_score_is_one_for_constant_predictions_and_k_for_confident_balanced_ones():
+  assert metrics.inception_score(np.tile([0.3, -1.0, 2.0], (40, 1)), num_splits=4) == (
+      pytest.approx(1.0, abs=1e-12), pytest.approx(0.0, abs=1e-12))
+  # Every split holds each of K = 5 classes equally often with p(y|x) ~ one-hot:
+  # KL(p(y|x) || p(y)) = log K for every x, so IS = K.
+  confident = 50.0 * np.eye(5)[np.tile(np.arange(5), 20)]
+  mean, std = metrics.inception_score(confident, num_splits=10)
+  assert mean == pytest.approx(5.0, rel=1e-9)
+  assert std == pytest.approx(0.0, abs=1e-9)
+
+
+def test_inception_score_shuffle_mixes_class_sorted_samples_as_torch_fidelity():
+  # Sorted by class, each of 4 splits sees one class (IS 1); torch-fidelity's shuffle
+  # (RandomState(seed).permutation) mixes them (IS near 4).
+  confident = 50.0 * np.eye(4)[np.repeat(np.arange(4), 100)]
+  assert metrics.inception_score(confident, num_splits=4)[0] == pytest.approx(1.0)
+  shuffled = metrics.inception_score(confident, num_splits=4, shuffle_seed=2020)[0]
+  assert shuffled > 3.9
+  permuted = confident[np.random.RandomState(2020).permutation(400)]
+  assert shuffled == metrics.inception_score(permuted, num_splits=4)[0]
+
+
+def test_inception_score_rejects_fewer_samples_than_splits():
+  with pytest.raises(ValueError, match='fewer than num_splits'):
+    metrics.inception_score(np.zeros((9, 3)), num_splits=10)
+
+
+# ------------------------------------------------- precision / recall / density / coverage
+
+
+def test_prdc_on_a_line_matches_hand_computed_balls():
+  # k = 1. Reals 0, 1, 3: NND_1 = 1, 1, 2. Fakes 0.5, 2.9, 10: NND_1 = 2.4, 2.4, 7.1.
+  real = np.array([[0.0], [1.0], [3.0]])
+  fake = np.array([[0.5], [2.9], [10.0]])
+  out = metrics.prdc(real, fake, k=1)
+  # precision: 0.5 lies in the balls of 0 and 1, 2.9 in that of 3, 10 in none -> 2/3.
+  # density: (2 + 1 + 0) / 3 / k = 1. coverage: every real ball holds a fake -> 1.
+  # recall: 0 and 1 lie within 2.4 of 0.5, 3 within 2.4 of 2.9 -> 1.
+  assert out == {'precision': pytest.approx(2 / 3), 'recall': 1.0, 'density': 1.0,
+                 'coverage': 1.0}
+  # Strict "<": -1 and 5 lie exactly on the boundaries of the balls of 0 and 3.
+  assert metrics.prdc(real, np.array([[-1.0], [5.0], [9.0]]), k=1)['precision'] == 0.0
+
+
+@pytest.mark.parametrize('n_real,n_fake', [(300, 200), (1100, 1500)])
+def test_prdc_equals_the_prdc_package(n_real, n_fake):
+  prdc_package = pytest.importorskip('prdc')
+  rng = np.random.default_rng(32)
+  real = rng.normal(size=(n_real, 12))
+  fake = 1.1 * rng.normal(size=(n_fake, 12)) + 0.2
+  expected = prdc_package.compute_prdc(real, fake, nearest_k=5)
+  assert metrics.prdc(real, fake, k=5) == {k: float(v) for k, v in expected.items()}
+
+
+def test_prdc_rejects_sets_not_larger_than_k():
+  with pytest.raises(ValueError, match='more than k=5'):
+    metrics.prdc(np.zeros((5, 2)), np.zeros((10, 2)), k=5)

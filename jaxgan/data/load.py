@@ -3,10 +3,13 @@
 `load_split` reads a split through tf.data in chunks, decodes it and preprocesses
 every image exactly like the streamed training data (`preprocess.to_model_input`),
 and returns numpy arrays. The in-memory training path (digits, mnist,
-fashion_mnist, cifar10) and the evaluation classifier both load through it.
+fashion_mnist, cifar10) and the evaluation classifier both load through it;
+`image_chunks` streams a whole split the same way (the Inception reference).
 """
 
 from __future__ import annotations
+
+from typing import Iterator
 
 import ml_collections
 import numpy as np
@@ -56,41 +59,19 @@ def load_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
   if entry.kind == registry.TOY:
     raise ValueError(f"dataset {name!r} is generated 2-D points; there is no split "
                      "to load")
-  size, channels = dataset_cfg.image_size, properties.channels(dataset_cfg)
   if entry.kind == registry.FOLDER:
     properties.require_labels(dataset_cfg)
     contents = folder.read_folder(dataset_cfg.path)
     files, labels = folder.evaluation_split(contents, split)
     files = files[process_index::process_count][:limit]
     labels = labels[process_index::process_count][:limit]
-
-    def load_file(path):  # decoded as the stream decodes (stream._folder_records)
-      image = preprocess.decode_file(path, contents.channels)
-      return preprocess.to_model_input(image, size, channels)
-
-    ds = tf.data.Dataset.from_tensor_slices(list(files)).map(
-        load_file, num_parallel_calls=tf.data.AUTOTUNE)
-    try:
-      images = _concatenate(tfds.as_numpy(ds.batch(_CHUNK)))
-    except tf.errors.InvalidArgumentError as e:
-      raise folder.decode_error(files, dataset_cfg.path, e.message,
-                                when="while loading") from None
+    images = _concatenate(_folder_chunks(dataset_cfg, contents, files, _CHUNK))
   else:
     if with_labels:
       properties.require_labels(dataset_cfg)
-    builder = tfds_source.builder(name, dataset_cfg.data_dir)
-    shard = tfds.split_for_jax_process(split, process_index=process_index,
-                                       process_count=process_count)
-    ds = tfds_source.as_dataset(builder, name, split=shard, shuffle_files=False)
-    if limit is not None:
-      ds = ds.take(limit)
-
-    def load_example(example):
-      image = preprocess.to_model_input(example["image"], size, channels)
-      return (image, example[tfds_source.LABEL]) if with_labels else image
-
-    ds = ds.map(load_example, num_parallel_calls=tf.data.AUTOTUNE).batch(_CHUNK)
-    chunks = list(tfds.as_numpy(ds))
+    ds = _tfds_dataset(dataset_cfg, split, with_labels=with_labels, limit=limit,
+                       process_index=process_index, process_count=process_count)
+    chunks = list(tfds.as_numpy(ds.batch(_CHUNK)))
     if with_labels:
       images = _concatenate(c[0] for c in chunks)
       labels = _concatenate(c[1] for c in chunks).astype(np.int32)
@@ -100,6 +81,60 @@ def load_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
     raise ValueError(f"dataset {name!r} has no {split!r} examples for process "
                      f"{process_index} of {process_count}")
   return images, (labels if with_labels else None)
+
+
+def image_chunks(dataset_cfg: ml_collections.ConfigDict, split: str = "train", *,
+                 chunk: int = 1000) -> Iterator[np.ndarray]:
+  """float32 [n <= chunk, S, S, C] chunks of every image of a split, streamed.
+
+  Preprocessed exactly like training data, in the split's stored order; a folder
+  has one split, "train": every usable image under dataset.path, sorted (labelled
+  or not). For statistics over a whole split (the Inception reference) without
+  holding it in memory.
+  """
+  if registry.info(dataset_cfg.name).kind == registry.FOLDER:
+    if split != "train":
+      raise ValueError(f"an image folder has one split, 'train'; got {split!r}")
+    contents = folder.read_folder(dataset_cfg.path)
+    yield from _folder_chunks(dataset_cfg, contents, contents.files, chunk)
+    return
+  yield from tfds.as_numpy(_tfds_dataset(dataset_cfg, split, with_labels=False).batch(chunk))
+
+
+def _tfds_dataset(dataset_cfg, split: str, *, with_labels: bool, limit: int | None = None,
+                  process_index: int = 0, process_count: int = 1) -> tf.data.Dataset:
+  """This process's shard of a TFDS split, preprocessed like training data."""
+  name = dataset_cfg.name
+  size, channels = dataset_cfg.image_size, properties.channels(dataset_cfg)
+  builder = tfds_source.builder(name, dataset_cfg.data_dir)
+  shard = tfds.split_for_jax_process(split, process_index=process_index,
+                                     process_count=process_count)
+  ds = tfds_source.as_dataset(builder, name, split=shard, shuffle_files=False)
+  if limit is not None:
+    ds = ds.take(limit)
+
+  def load_example(example):
+    image = preprocess.to_model_input(example["image"], size, channels)
+    return (image, example[tfds_source.LABEL]) if with_labels else image
+
+  return ds.map(load_example, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _folder_chunks(dataset_cfg, contents, files, chunk: int) -> Iterator[np.ndarray]:
+  """`files` of a folder, decoded as the stream decodes them, in chunks."""
+  size, channels = dataset_cfg.image_size, properties.channels(dataset_cfg)
+
+  def load_file(path):  # decoded as the stream decodes (stream._folder_records)
+    image = preprocess.decode_file(path, contents.channels)
+    return preprocess.to_model_input(image, size, channels)
+
+  ds = tf.data.Dataset.from_tensor_slices(list(files)).map(
+      load_file, num_parallel_calls=tf.data.AUTOTUNE)
+  try:
+    yield from tfds.as_numpy(ds.batch(chunk))
+  except tf.errors.InvalidArgumentError as e:
+    raise folder.decode_error(files, dataset_cfg.path, e.message,
+                              when="while loading") from None
 
 
 def _concatenate(chunks) -> np.ndarray | None:

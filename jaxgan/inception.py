@@ -1,0 +1,882 @@
+"""The FID Inception-v3 network in Flax, its weights from a local file, and its features.
+
+Published FID, Inception score and KID numbers come from one network: the TensorFlow
+Inception-v3 graph of 2015-12-05 that Heusel et al.'s TTUR code and Salimans et al.'s
+Inception-score code load. pytorch-fid (mseitzer/pytorch-fid, `InceptionV3` with
+use_fid_inception=True) rebuilds it in PyTorch from torchvision's Inception-v3 with the
+graph's quirks patched in, and ships its weights as pt_inception-2015-12-05-6726825d.pth.
+`FIDInceptionV3` is that network layer for layer:
+
+- every convolution is conv (no bias) -> BatchNorm (eps 1e-3) -> ReLU (BasicConv2d);
+- the average pools inside the Mixed_5*, Mixed_6b-e and Mixed_7b blocks exclude the
+  zero padding from their averages (TensorFlow's pooling; FIDInceptionA/C/E_1);
+- the pool branch of the last block, Mixed_7c, is a 3x3 *max* pool (FIDInceptionE_2);
+- pool3 is the spatial mean of Mixed_7c (2048 features); the logits are the 1008-way
+  fully connected layer on pool3 (the graph's 1008 classes: 1000 ImageNet + unused).
+
+Input handling is pytorch-fid's: images in [0, 1] (PIL -> ToTensor, grey images as three
+equal channels) are resized to 299x299 by bilinear interpolation without antialiasing
+(F.interpolate(mode='bilinear', align_corners=False)), then mapped to [-1, 1].
+Images a GAN generates, in [-1, 1], are first rounded to 8 bits as a PNG file would
+store them (the rounding of jaxgan's sample grids), so a score computed during training
+equals pytorch-fid's on the saved PNGs.
+
+Weights come from a local file only (jaxgan never downloads): pytorch-fid's .pth state
+dict, read with torch when it is installed and cached as a converted .npz beside it, or
+that .npz. Without torch a .pth cannot be read; `missing_weights_message` says what file
+is needed and how to get it.
+
+The metrics on these features (FID, IS, KID, precision/recall/density/coverage) live in
+jaxgan/metrics.py; `inception_metrics` here computes them all from features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from absl import logging
+import flax.linen as nn
+from flax import traverse_util
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+import numpy as np
+
+from jaxgan import mesh as mesh_lib
+from jaxgan import metrics
+
+# pytorch-fid's weights: the file name, its release URL and its SHA-256 prefix (the
+# "-6726825d" torch.hub checks). jaxgan does not download; the URL is for the message.
+WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+               + WEIGHTS_FILE)
+INPUT_SIZE = 299  # the graph's input side, to which pytorch-fid resizes every image
+NUM_FEATURES = 2048  # pool3
+NUM_LOGITS = 1008  # the graph's softmax: 1000 ImageNet classes and 8 unused
+NAME = "inception_v3"  # the suffix of the metric keys (fid_inception_v3, ...)
+
+# Bump when the meaning of a converted .npz changes, so old conversions are redone.
+_NPZ_FORMAT = 1
+# Accelerators compute float32 convolutions in bf16 / tf32 passes by default; a
+# measuring instrument that must equal pytorch-fid's float32 numbers asks for full
+# float32 (on CPU this changes nothing).
+_PRECISION = jax.lax.Precision.HIGHEST
+
+
+# ------------------------------------------------------------------------- network
+
+
+class _ConvBN(nn.Module):
+  """torchvision's BasicConv2d: conv without bias -> BatchNorm(eps=1e-3) -> ReLU."""
+
+  features: int
+  kernel: tuple[int, int]
+  strides: int = 1
+  padding: tuple[int, int] = (0, 0)  # (rows, columns) of zeros on each side, as torch
+  calibrate: bool = False  # BatchNorm from batch statistics, recorded (seeded weights)
+
+  @nn.compact
+  def __call__(self, x):
+    ph, pw = self.padding
+    x = nn.Conv(self.features, self.kernel, strides=self.strides,
+                padding=((ph, ph), (pw, pw)), use_bias=False, precision=_PRECISION,
+                name="conv")(x)
+    # momentum 0: in calibration the recorded statistics are this batch's exactly.
+    x = nn.BatchNorm(use_running_average=not self.calibrate, momentum=0.0,
+                     epsilon=1e-3, use_fast_variance=False, name="bn")(x)
+    return nn.relu(x)
+
+
+def _avg_pool_3x3(x):
+  """3x3 stride-1 average pool whose border averages exclude the padding (TF's)."""
+  return nn.avg_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)),
+                     count_include_pad=False)
+
+
+def _max_pool_3x3_stride2(x):
+  return nn.max_pool(x, (3, 3), strides=(2, 2), padding="VALID")
+
+
+class _InceptionA(nn.Module):
+  """Mixed_5b/c/d (pytorch-fid's FIDInceptionA): 35x35 blocks."""
+
+  pool_features: int
+  calibrate: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
+    b1 = conv(64, (1, 1), name="branch1x1")(x)
+    b5 = conv(48, (1, 1), name="branch5x5_1")(x)
+    b5 = conv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
+    b3 = conv(64, (1, 1), name="branch3x3dbl_1")(x)
+    b3 = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
+    b3 = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+    bp = conv(self.pool_features, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    return jnp.concatenate([b1, b5, b3, bp], axis=-1)
+
+
+class _InceptionB(nn.Module):
+  """Mixed_6a (torchvision's InceptionB): 35x35 -> 17x17."""
+
+  calibrate: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
+    b3 = conv(384, (3, 3), strides=2, name="branch3x3")(x)
+    bd = conv(64, (1, 1), name="branch3x3dbl_1")(x)
+    bd = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = conv(96, (3, 3), strides=2, name="branch3x3dbl_3")(bd)
+    return jnp.concatenate([b3, bd, _max_pool_3x3_stride2(x)], axis=-1)
+
+
+class _InceptionC(nn.Module):
+  """Mixed_6b/c/d/e (pytorch-fid's FIDInceptionC): 17x17 blocks with 7x1 / 1x7 convs."""
+
+  channels_7x7: int
+  calibrate: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
+    c7 = self.channels_7x7
+    b1 = conv(192, (1, 1), name="branch1x1")(x)
+    b7 = conv(c7, (1, 1), name="branch7x7_1")(x)
+    b7 = conv(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
+    b7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
+    bd = conv(c7, (1, 1), name="branch7x7dbl_1")(x)
+    bd = conv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
+    bd = conv(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
+    bd = conv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
+    bd = conv(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+    bp = conv(192, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    return jnp.concatenate([b1, b7, bd, bp], axis=-1)
+
+
+class _InceptionD(nn.Module):
+  """Mixed_7a (torchvision's InceptionD): 17x17 -> 8x8."""
+
+  calibrate: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
+    b3 = conv(192, (1, 1), name="branch3x3_1")(x)
+    b3 = conv(320, (3, 3), strides=2, name="branch3x3_2")(b3)
+    b7 = conv(192, (1, 1), name="branch7x7x3_1")(x)
+    b7 = conv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
+    b7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
+    b7 = conv(192, (3, 3), strides=2, name="branch7x7x3_4")(b7)
+    return jnp.concatenate([b3, b7, _max_pool_3x3_stride2(x)], axis=-1)
+
+
+class _InceptionE(nn.Module):
+  """Mixed_7b (FIDInceptionE_1, average pool) and Mixed_7c (FIDInceptionE_2, max pool)."""
+
+  max_pool: bool  # the 2015 graph's last block pools with max, not average
+  calibrate: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
+    b1 = conv(320, (1, 1), name="branch1x1")(x)
+    b3 = conv(384, (1, 1), name="branch3x3_1")(x)
+    b3 = jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+                          conv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)],
+                         axis=-1)
+    bd = conv(448, (1, 1), name="branch3x3dbl_1")(x)
+    bd = conv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+                          conv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)],
+                         axis=-1)
+    if self.max_pool:
+      pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
+    else:
+      pooled = _avg_pool_3x3(x)
+    bp = conv(192, (1, 1), name="branch_pool")(pooled)
+    return jnp.concatenate([b1, b3, bd, bp], axis=-1)
+
+
+class FIDInceptionV3(nn.Module):
+  """x[N, 299, 299, 3] in [-1, 1] -> (pool3 [N, 2048], logits [N, 1008]).
+
+  pytorch-fid's FID Inception-v3 (fid_inception_v3(): torchvision's Inception3 with
+  1008 classes, no auxiliary head, and the FIDInception* blocks), in NHWC. Submodule and
+  parameter names follow the PyTorch state dict (Conv2d_1a_3x3/conv, Mixed_5b/branch1x1/
+  bn, fc), so `variables_from_state_dict` is a renaming and a transposition.
+  """
+
+  calibrate: bool = False  # BatchNorms use (and record) batch statistics: seeded weights
+
+  @nn.compact
+  def __call__(self, x):
+    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
+    x = conv(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
+    x = conv(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = conv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
+    x = _max_pool_3x3_stride2(x)
+    x = conv(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = conv(192, (3, 3), name="Conv2d_4a_3x3")(x)
+    x = _max_pool_3x3_stride2(x)
+    x = _InceptionA(32, self.calibrate, name="Mixed_5b")(x)
+    x = _InceptionA(64, self.calibrate, name="Mixed_5c")(x)
+    x = _InceptionA(64, self.calibrate, name="Mixed_5d")(x)
+    x = _InceptionB(self.calibrate, name="Mixed_6a")(x)
+    x = _InceptionC(128, self.calibrate, name="Mixed_6b")(x)
+    x = _InceptionC(160, self.calibrate, name="Mixed_6c")(x)
+    x = _InceptionC(160, self.calibrate, name="Mixed_6d")(x)
+    x = _InceptionC(192, self.calibrate, name="Mixed_6e")(x)
+    x = _InceptionD(self.calibrate, name="Mixed_7a")(x)
+    x = _InceptionE(False, self.calibrate, name="Mixed_7b")(x)
+    x = _InceptionE(True, self.calibrate, name="Mixed_7c")(x)
+    pool3 = jnp.mean(x, axis=(1, 2))
+    # Dense with bias: torchvision's fc. Salimans et al.'s Inception score reads the
+    # graph's logits *without* the bias; `inception_score_logits` removes it.
+    logits = nn.Dense(NUM_LOGITS, precision=_PRECISION, name="fc")(pool3)
+    return pool3, logits
+
+
+# --------------------------------------------------------------- input handling
+
+
+def bilinear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
+  """[out_size, in_size] float32 rows of PyTorch's bilinear weights (align_corners=False).
+
+  F.interpolate(mode='bilinear', align_corners=False, antialias=False) samples output
+  pixel i at source coordinate max((i + 0.5) * in/out - 0.5, 0) (half-pixel centres,
+  clamped at 0) and mixes its two neighbours floor(s) and min(floor(s) + 1, in - 1)
+  with weights 1 - frac(s) and frac(s). No antialiasing: downsampling also reads two
+  pixels. The scale and coordinates are float32, as in PyTorch's CPU kernel.
+  """
+  if in_size < 1 or out_size < 1:
+    raise ValueError(f"sizes must be >= 1, got in_size={in_size}, out_size={out_size}")
+  scale = np.float32(in_size) / np.float32(out_size)
+  src = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+  src = np.maximum(src, np.float32(0.0))
+  lo = np.minimum(src.astype(np.int64), in_size - 1)
+  hi = np.minimum(lo + 1, in_size - 1)
+  frac = src - lo.astype(np.float32)
+  matrix = np.zeros((out_size, in_size), np.float32)
+  rows = np.arange(out_size)
+  matrix[rows, lo] += np.float32(1.0) - frac
+  matrix[rows, hi] += frac
+  return matrix
+
+
+def resize_to_input(images01):
+  """[N, H, W, C] in [0, 1], C in {1, 3} -> [N, 299, 299, 3] in [-1, 1], as pytorch-fid.
+
+  Grey images become three equal channels (PIL's convert('RGB')); then bilinear resize
+  (`bilinear_resize_matrix`, skipped at 299 where it is the identity) and 2x - 1.
+  """
+  _, height, width, channels = images01.shape
+  if channels == 1:
+    images01 = jnp.broadcast_to(images01, images01.shape[:3] + (3,))
+  elif channels != 3:
+    raise ValueError(f"images must have 1 or 3 channels, got shape {images01.shape}")
+  x = images01.astype(jnp.float32)
+  if height != INPUT_SIZE:
+    x = jnp.einsum("oh,nhwc->nowc", bilinear_resize_matrix(height, INPUT_SIZE), x,
+                   precision=_PRECISION)
+  if width != INPUT_SIZE:
+    x = jnp.einsum("ow,nhwc->nhoc", bilinear_resize_matrix(width, INPUT_SIZE), x,
+                   precision=_PRECISION)
+  return 2.0 * x - 1.0
+
+
+def to_uint8(images) -> np.ndarray:
+  """[-1, 1] floats -> uint8 pixels, rounded as jaxgan writes PNGs; uint8 passes through."""
+  images = np.asarray(images)
+  if images.dtype == np.uint8:
+    return images
+  if not np.issubdtype(images.dtype, np.floating):
+    raise ValueError(f"images must be uint8 or floats in [-1, 1], got {images.dtype}")
+  return np.clip((images + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+
+
+def _forward(variables, pixels):
+  """uint8 [N, H, W, C] -> (pool3, logits): ToTensor's x / 255, resize, network."""
+  x = resize_to_input(pixels.astype(jnp.float32) / 255.0)
+  return FIDInceptionV3().apply(variables, x)
+
+
+@functools.lru_cache(maxsize=None)
+def variable_shapes() -> dict:
+  """The network's variables as a tree of jax.ShapeDtypeStruct (params, batch_stats)."""
+  return jax.eval_shape(lambda: FIDInceptionV3().init(
+      jax.random.key(0), jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32)))
+
+
+# ------------------------------------------------------------ PyTorch state dicts
+
+# flax leaf name -> PyTorch parameter / buffer name.
+_TORCH_LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias",
+               "mean": "running_mean", "var": "running_var"}
+
+
+def _torch_names() -> dict[tuple[str, ...], str]:
+  """{flax path (collection, module..., leaf): PyTorch state-dict key}."""
+  flat = traverse_util.flatten_dict(variable_shapes())
+  return {path: ".".join(path[1:-1] + (_TORCH_LEAF[path[-1]],)) for path in flat}
+
+
+def _to_flax_layout(array: np.ndarray) -> np.ndarray:
+  """PyTorch conv [O, I, kh, kw] -> [kh, kw, I, O]; linear [O, I] -> [I, O]."""
+  if array.ndim == 4:
+    return array.transpose(2, 3, 1, 0)
+  if array.ndim == 2:
+    return array.T
+  return array
+
+
+def _to_torch_layout(array: np.ndarray) -> np.ndarray:
+  if array.ndim == 4:
+    return array.transpose(3, 2, 0, 1)
+  if array.ndim == 2:
+    return array.T
+  return array
+
+
+def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
+  """pytorch-fid's FID Inception-v3 state dict (numpy arrays) -> flax variables.
+
+  Accepts exactly the keys of fid_inception_v3()'s state dict (BatchNorm's
+  num_batches_tracked counters, which the network never reads, may be present or not).
+  Raises ValueError naming missing, unexpected or mis-shaped entries; torchvision's
+  ImageNet Inception-v3 weights (1000 classes, an auxiliary head) are named as such,
+  because they give different features and are not the FID network.
+  """
+  names = _torch_names()
+  given = {k for k in state_dict if not k.endswith(".num_batches_tracked")}
+  expected = set(names.values())
+  if any(k.startswith("AuxLogits.") for k in given) or (
+      "fc.weight" in state_dict and np.shape(state_dict["fc.weight"])[0] == 1000):
+    raise ValueError(
+        "these are torchvision's ImageNet Inception-v3 weights (1000 classes, auxiliary "
+        f"head), not the FID network's; use pytorch-fid's {WEIGHTS_FILE} ({WEIGHTS_URL})")
+  missing, unexpected = sorted(expected - given), sorted(given - expected)
+  if missing or unexpected:
+    raise ValueError(
+        f"not an FID Inception-v3 state dict: missing {missing[:5]}"
+        f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
+        f"{' ...' if len(unexpected) > 5 else ''}")
+  shapes = traverse_util.flatten_dict(variable_shapes())
+  flat = {}
+  for path, key in names.items():
+    array = _to_flax_layout(np.asarray(state_dict[key], dtype=np.float32))
+    if array.shape != shapes[path].shape:
+      expected_shape = _to_torch_layout(np.zeros(shapes[path].shape)).shape
+      raise ValueError(f"{key}: shape {np.shape(state_dict[key])} does not fit the FID "
+                       f"Inception-v3 (expected {expected_shape})")
+    flat[path] = array
+  return traverse_util.unflatten_dict(flat)
+
+
+def state_dict_from_variables(variables) -> dict[str, np.ndarray]:
+  """The inverse of `variables_from_state_dict`: PyTorch keys and layouts (float32)."""
+  flat = traverse_util.flatten_dict(jax.device_get(variables))
+  return {key: np.ascontiguousarray(_to_torch_layout(np.asarray(flat[path], np.float32)))
+          for path, key in _torch_names().items()}
+
+
+# ---------------------------------------------------------------- weight files
+
+
+def missing_weights_message(path: str) -> str:
+  """One line: which weights file Inception metrics need and how to get it offline."""
+  return (f"Inception metrics need pytorch-fid's FID Inception-v3 weights, but "
+          f"{path!r} does not exist; jaxgan never downloads: on a machine with network "
+          f"access fetch {WEIGHTS_URL} (about 96 MB), copy it here and pass its path "
+          "(or the .npz jaxgan converts it to).")
+
+
+def _sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def _read_pth(path: str) -> dict[str, np.ndarray]:
+  """A .pth state dict as numpy arrays, read with torch (weights only, no code run)."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ValueError(
+        f"reading {path} needs PyTorch, which is not installed: install it (the CPU "
+        "wheel suffices) and jaxgan caches the converted weights beside the file as "
+        f"{os.path.splitext(path)[0]}.npz, or convert on a machine that has torch with "
+        f"`python -m jaxgan.fid --weights {path} --convert` and pass the .npz") from None
+  state = torch.load(path, map_location="cpu", weights_only=True)
+  return {k: v.detach().cpu().numpy() for k, v in state.items()}
+
+
+def _check_hub_hash(path: str, sha256: str) -> None:
+  """torch.hub's check: a name ending in -<hex> must be a prefix of the file's SHA-256."""
+  match = re.search(r"-([0-9a-f]{6,})\.pth?$", os.path.basename(path))
+  if match and not sha256.startswith(match.group(1)):
+    raise ValueError(
+        f"{path}: its SHA-256 starts {sha256[:len(match.group(1))]}, not "
+        f"{match.group(1)} as its name says; the file is damaged or not the released one")
+
+
+def save_npz(path: str, variables, metadata: Mapping[str, Any]) -> None:
+  """Writes variables (one array per "collection/module/.../leaf") and metadata."""
+  flat = {"/".join(k): np.asarray(v, np.float32)
+          for k, v in traverse_util.flatten_dict(jax.device_get(variables)).items()}
+  flat["__metadata__"] = np.asarray(json.dumps(dict(metadata, format=_NPZ_FORMAT),
+                                               sort_keys=True))
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+  try:
+    os.chmod(tmp, 0o644)  # as readable as any other output, not mkstemp's 0600
+    with os.fdopen(fd, "wb") as f:
+      np.savez(f, **flat)
+    os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def load_npz(path: str) -> tuple[dict, dict]:
+  """(variables, metadata) of a converted .npz, checked against the network's shapes."""
+  with np.load(path, allow_pickle=False) as data:
+    arrays = {k: data[k] for k in data.files}
+  if "__metadata__" not in arrays:
+    raise ValueError(f"{path} is not a jaxgan Inception weights file (no metadata)")
+  metadata = json.loads(str(arrays.pop("__metadata__")))
+  if metadata.get("format") != _NPZ_FORMAT:  # a stored field, not a config default
+    raise ValueError(f"{path} has format {metadata.get('format')}, expected "
+                     f"{_NPZ_FORMAT}; convert the .pth again")
+  shapes = {"/".join(k): v.shape
+            for k, v in traverse_util.flatten_dict(variable_shapes()).items()}
+  if set(arrays) != set(shapes):
+    raise ValueError(f"{path}: its arrays do not name the FID Inception-v3's variables "
+                     f"(missing {sorted(set(shapes) - set(arrays))[:5]}, unexpected "
+                     f"{sorted(set(arrays) - set(shapes))[:5]})")
+  for name, shape in shapes.items():
+    if arrays[name].shape != shape:
+      raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, expected {shape}")
+  variables = traverse_util.unflatten_dict({tuple(k.split("/")): v
+                                            for k, v in arrays.items()})
+  return variables, metadata
+
+
+def load_weights(path: str) -> tuple[dict, dict]:
+  """(variables, metadata) from pytorch-fid's .pth or its converted .npz.
+
+  A .pth is read with torch once and converted; the result is cached as <name>.npz
+  beside it (if that directory is writable) and reused while the .pth's SHA-256 is the
+  one it was converted from. metadata["source_sha256"] identifies the weights: caches
+  of real-data statistics are keyed by it.
+
+  Raises:
+    FileNotFoundError: with `missing_weights_message` if `path` does not exist.
+    ValueError: a file that is not the FID Inception-v3's weights, or a .pth without
+      torch installed.
+  """
+  path = os.path.expanduser(path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(missing_weights_message(path))
+  stem, ext = os.path.splitext(path)
+  if ext == ".npz":
+    return load_npz(path)
+  if ext not in (".pth", ".pt"):
+    raise ValueError(f"weights file {path!r}: expected pytorch-fid's .pth or a "
+                     "converted .npz")
+  sha256 = _sha256(path)
+  cache = stem + ".npz"
+  if os.path.exists(cache):
+    try:
+      variables, metadata = load_npz(cache)
+      if metadata["source_sha256"] == sha256:
+        return variables, metadata
+    except (OSError, ValueError, KeyError) as e:
+      logging.warning("converted weights %s unusable (%s); converting again", cache, e)
+  _check_hub_hash(path, sha256)
+  variables = variables_from_state_dict(_read_pth(path))
+  metadata = {"source": os.path.basename(path), "source_sha256": sha256}
+  try:
+    save_npz(cache, variables, metadata)
+  except OSError as e:
+    warnings.warn(f"could not cache the converted weights at {cache} ({e}); they are "
+                  "converted again next time", stacklevel=2)
+  return variables, dict(metadata, format=_NPZ_FORMAT)
+
+
+# ------------------------------------------------------------- seeded weights
+
+
+def seeded_variables(seed: int) -> dict:
+  """Random FID Inception-v3 variables drawn by NumPy from `seed`, BatchNorm uncalibrated.
+
+  For tests and the comparison with PyTorch only: features of random weights are not
+  Inception features and their scores are not FID. Convolutions are He-normal, the
+  linear layer LeCun-normal, BatchNorm scales U[0.5, 1.5] and biases N(0, 0.2^2) (so
+  no layer is an identity), running statistics 0 and 1 until `calibrate_batch_norm`.
+  Leaves are drawn in sorted path order from np.random.default_rng(seed), which is the
+  same on every platform.
+  """
+  rng = np.random.default_rng(seed)
+  flat = {}
+  for path, shape in sorted(traverse_util.flatten_dict(variable_shapes()).items()):
+    shape = shape.shape
+    leaf = path[-1]
+    if leaf == "kernel":
+      fan_in = int(np.prod(shape[:-1]))
+      gain = 2.0 if len(shape) == 4 else 1.0  # He for ReLU convs, LeCun for the logits
+      value = rng.standard_normal(shape) * np.sqrt(gain / fan_in)
+    elif leaf == "scale":
+      value = rng.uniform(0.5, 1.5, shape)
+    elif leaf == "bias":
+      value = 0.2 * rng.standard_normal(shape)
+    elif leaf == "mean":
+      value = np.zeros(shape)
+    else:  # var
+      value = np.ones(shape)
+    flat[path] = value.astype(np.float32)
+  return traverse_util.unflatten_dict(flat)
+
+
+def calibration_pixels(seed: int, num: int, size: int = 64) -> np.ndarray:
+  """uint8 [num, size, size, 3] images for BatchNorm calibration, from NumPy and `seed`.
+
+  Half are scikit-learn's handwritten digits (real 8x8 scans, bundled, no download)
+  upscaled as grey RGB; half smooth colour fields (random 4x4 colour grids bilinearly
+  upsampled plus mild noise), so every channel sees natural-image-like variation.
+  """
+  from sklearn.datasets import load_digits  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  digits = load_digits().images  # [1797, 8, 8], values 0..16
+  num_digits = num // 2
+  chosen = digits[rng.choice(len(digits), num_digits, replace=False)] / 16.0
+  up = bilinear_resize_matrix(8, size)
+  grey = np.einsum("oh,nhw,pw->nop", up, chosen, up)[..., None].repeat(3, axis=-1)
+  grids = rng.uniform(0.0, 1.0, (num - num_digits, 4, 4, 3))
+  up4 = bilinear_resize_matrix(4, size)
+  colour = np.einsum("oh,nhwc,pw->nopc", up4, grids, up4)
+  colour += 0.05 * rng.standard_normal(colour.shape)
+  images = np.concatenate([grey, colour])
+  return np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
+
+
+@jax.jit
+def _calibrated_stats(variables, pixels):
+  x = resize_to_input(pixels.astype(jnp.float32) / 255.0)
+  _, updates = FIDInceptionV3(calibrate=True).apply(variables, x, mutable=["batch_stats"])
+  return updates["batch_stats"]
+
+
+def calibrate_batch_norm(variables, pixels) -> dict:
+  """variables with every BatchNorm's statistics set from one batch of `pixels`.
+
+  One forward pass in which each BatchNorm normalises with its input's batch mean and
+  (biased) variance and records them; the network then maps those images as in that
+  pass. Without this, random Inception features barely depend on the input.
+  """
+  stats = jax.device_get(_calibrated_stats(variables, np.asarray(pixels, np.uint8)))
+  return {"params": variables["params"],
+          "batch_stats": jax.tree.map(lambda s: np.asarray(s, np.float32), stats)}
+
+
+def seeded_calibrated_variables(seed: int, num_calibration: int = 16) -> dict:
+  """`seeded_variables(seed)` calibrated on `calibration_pixels(seed, num_calibration)`."""
+  return calibrate_batch_norm(seeded_variables(seed),
+                              calibration_pixels(seed, num_calibration))
+
+
+# ------------------------------------------------------------------ extraction
+
+
+def _data_mesh() -> Mesh:
+  """The training mesh's layout over this process's devices (extraction is local)."""
+  return mesh_lib.make_mesh(jax.local_devices())
+
+
+class Extractor:
+  """The FID Inception-v3 with its weights, compiled once; a classifier.FeatureExtractor.
+
+  Batches are split over the devices of a mesh (axis "data") and the weights are
+  replicated, so one jitted function runs on one CPU or on every local accelerator.
+  Images become 8-bit pixels first (`to_uint8`): generated [-1, 1] floats are rounded as
+  a PNG would store them, uint8 passes through.
+
+  Args:
+    variables: the network's variables (`load_weights(path)[0]`).
+    batch_size: images per compiled call, rounded up to a multiple of the device count;
+      the last batch is padded, so one shape is compiled per image size.
+    metadata: what the weights are (`load_weights(path)[1]`), kept for caches.
+    mesh: the device mesh; default every local device on axis "data".
+  """
+
+  name = NAME
+
+  def __init__(self, variables, *, batch_size: int, metadata: Mapping[str, Any] | None = None,
+               mesh: Mesh | None = None):
+    if batch_size < 1:
+      raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    self.mesh = _data_mesh() if mesh is None else mesh
+    devices = self.mesh.devices.size
+    self.batch_size = -(-batch_size // devices) * devices
+    self.metadata = dict(metadata or {})
+    replicated = NamedSharding(self.mesh, P())
+    self._batch_sharding = NamedSharding(self.mesh, P(mesh_lib.DATA))
+    self._variables = jax.device_put(jax.tree.map(np.asarray, variables), replicated)
+    self._fc = (np.asarray(variables["params"]["fc"]["kernel"], np.float64))
+    self._apply = jax.jit(_forward, in_shardings=(replicated, self._batch_sharding),
+                          out_shardings=(self._batch_sharding, self._batch_sharding))
+
+  @classmethod
+  def from_file(cls, path: str, *, batch_size: int, mesh: Mesh | None = None) -> "Extractor":
+    """An Extractor with the weights of `path` (see `load_weights`)."""
+    variables, metadata = load_weights(path)
+    return cls(variables, batch_size=batch_size, metadata=metadata, mesh=mesh)
+
+  def activations_of_batches(self, batches: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(pool3 float32 [N, 2048], logits float32 [N, 1008]) of every image of `batches`.
+
+    Each element of `batches` is [n, H, W, C] (uint8 pixels or floats in [-1, 1]);
+    chunks of any n are regrouped into full compiled batches, so a generator of files
+    read a few at a time streams through with a bounded amount of memory.
+    """
+    pool3, logits, pending = [], [], []
+
+    def fetch():
+      out_p, out_l, count = pending.pop(0)
+      pool3.append(np.asarray(out_p)[:count])
+      logits.append(np.asarray(out_l)[:count])
+
+    for pixels in _rebatch((to_uint8(b) for b in batches), self.batch_size):
+      count = len(pixels)
+      if count < self.batch_size:
+        pad = np.zeros((self.batch_size - count,) + pixels.shape[1:], np.uint8)
+        pixels = np.concatenate([pixels, pad])
+      out_p, out_l = self._apply(self._variables,
+                                 jax.device_put(pixels, self._batch_sharding))
+      pending.append((out_p, out_l, count))
+      # Two batches in flight: the host prepares the next while devices compute.
+      if len(pending) > 2:
+        fetch()
+    while pending:
+      fetch()
+    if not pool3:
+      return (np.zeros((0, NUM_FEATURES), np.float32), np.zeros((0, NUM_LOGITS), np.float32))
+    return np.concatenate(pool3), np.concatenate(logits)
+
+  def activations(self, images) -> tuple[np.ndarray, np.ndarray]:
+    """(pool3, logits) of images [N, H, W, C] (uint8, or floats in [-1, 1])."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+      raise ValueError(f"images must be [N, H, W, 1 or 3], got shape {images.shape}")
+    return self.activations_of_batches(
+        images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size))
+
+  def features(self, images) -> np.ndarray:
+    """pool3 features float32 [N, 2048] (FeatureExtractor)."""
+    return self.activations(images)[0]
+
+  def probabilities(self, images) -> None:
+    """None: ImageNet's classes are not a dataset's (FeatureExtractor)."""
+    del images
+
+  def score_logits(self, pool3) -> np.ndarray:
+    """float64 pool3 @ W: the logits Salimans et al.'s Inception score uses (no bias).
+
+    Their code (openai/improved-gan, copied by the WGAN-GP authors' tflib) takes the
+    softmax of the graph's pool3 times the logit weights without the bias, as does
+    torch-fidelity ("logits_unbiased").
+    """
+    return np.asarray(pool3, np.float64) @ self._fc
+
+
+def _rebatch(chunks: Iterable[np.ndarray], size: int):
+  """Regroups [n_i, ...] chunks into [size, ...] batches (the last may be shorter).
+
+  A change of image shape ends the current batch, so each batch has one shape.
+  """
+  buffer, count = [], 0
+  for chunk in chunks:
+    while len(chunk):
+      if buffer and buffer[0].shape[1:] != chunk.shape[1:]:
+        yield np.concatenate(buffer)
+        buffer, count = [], 0
+      take = chunk[:size - count]
+      buffer.append(take)
+      count += len(take)
+      chunk = chunk[len(take):]
+      if count == size:
+        yield np.concatenate(buffer)
+        buffer, count = [], 0
+  if buffer:
+    yield np.concatenate(buffer)
+
+
+# -------------------------------------------------------- real-data reference
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+  """What generated images are compared with: real images' Inception statistics.
+
+  Attributes:
+    mu, sigma: float64 mean [2048] and covariance [2048, 2048] of the pool3 features of
+      every image of the reference set (the FID's real side).
+    features: float32 pool3 features [M, 2048] of a fixed random subset of those images
+      (seeded), the real side of KID and precision / recall / density / coverage.
+    num_images: how many images mu and sigma summarise.
+    metadata: what the set is (dataset, split, size, weights, ...); JSON-serialisable.
+  """
+
+  mu: np.ndarray
+  sigma: np.ndarray
+  features: np.ndarray
+  num_images: int
+  metadata: dict
+
+
+def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
+                           num_features: int, seed: int,
+                           metadata: Mapping[str, Any] | None = None) -> Reference:
+  """The Reference of every image of `batches` (see Extractor.activations_of_batches).
+
+  Keeps the features of min(N, num_features) images drawn without replacement by
+  np.random.default_rng(seed), in their original order.
+  """
+  pool3, _ = extractor.activations_of_batches(batches)
+  if len(pool3) < 2:
+    raise ValueError(f"a reference needs at least 2 images, got {len(pool3)}")
+  mu, sigma = metrics.feature_statistics(pool3)
+  keep = np.sort(np.random.default_rng(seed).choice(
+      len(pool3), min(len(pool3), num_features), replace=False))
+  return Reference(mu=mu, sigma=sigma, features=pool3[keep], num_images=len(pool3),
+                   metadata=dict(metadata or {}))
+
+
+def save_reference(path: str, reference: Reference) -> None:
+  """One .npz with mu and sigma under pytorch-fid's names (its loader reads it too)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+  try:
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "wb") as f:
+      np.savez(f, mu=reference.mu, sigma=reference.sigma, features=reference.features,
+               num_images=np.int64(reference.num_images),
+               metadata=np.asarray(json.dumps(reference.metadata, sort_keys=True)))
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def load_reference(path: str) -> Reference:
+  """A Reference written by `save_reference`."""
+  with np.load(path, allow_pickle=False) as data:
+    return Reference(mu=data["mu"], sigma=data["sigma"], features=data["features"],
+                     num_images=int(data["num_images"]),
+                     metadata=json.loads(str(data["metadata"])))
+
+
+def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor: Extractor,
+                              batches: Callable[[], Iterable[Any]], *, num_features: int,
+                              seed: int) -> Reference:
+  """The Reference cached in cache_dir under `key`, or computed from batches() and cached.
+
+  `key` says what the images are (dataset, split, image size, ...); the file name adds
+  the weights' SHA-256, num_features and seed, so a reference is reused only for
+  exactly the images, network and subset it was computed with. An unreadable or
+  mismatched cache file is recomputed with a warning. batches() is called only then.
+  """
+  meta_key = dict(key, weights_sha256=extractor.metadata.get("source_sha256", "unknown"),
+                  num_features=int(num_features), seed=int(seed), format=_NPZ_FORMAT)
+  digest = hashlib.sha256(json.dumps(meta_key, sort_keys=True).encode()).hexdigest()[:10]
+  readable = "_".join(str(meta_key.get(k, "")) for k in ("dataset", "split", "image_size"))
+  path = os.path.join(os.path.expanduser(cache_dir),
+                      f"inception_reference_{readable}px_{digest}.npz")
+  if os.path.exists(path):
+    try:
+      reference = load_reference(path)
+      stored = {k: reference.metadata.get(k) for k in meta_key}
+      if stored != meta_key:
+        raise ValueError(f"it describes {stored}, expected {meta_key}")
+      return reference
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+      warnings.warn(f"cached Inception reference {path} is unusable "
+                    f"({type(e).__name__}: {e}); recomputing it", stacklevel=2)
+  logging.info("computing the Inception reference statistics of %s", key)
+  reference = reference_from_batches(extractor, batches(), num_features=num_features,
+                                     seed=seed, metadata=meta_key)
+  save_reference(path, reference)
+  return reference
+
+
+def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
+  """uint8 [n, S, S, C] chunks of every real image of a split, preprocessed as training's.
+
+  Every image dataset: TFDS ones (incl. digits) in stored order, and dataset.name=
+  "folder" (every image under dataset.path, sorted). Each image goes through
+  jaxgan.data.preprocess.to_model_input, the training pipeline's centre crop and resize to
+  dataset.image_size, then `to_uint8`, so real and generated images reach the network
+  at the same resolution and with the same 8-bit rounding.
+  """
+  # TF costs seconds to import; only a reference computation pays it.
+  from jaxgan.data import load  # pylint: disable=g-import-not-at-top
+  for batch in load.image_chunks(dataset_cfg, split, chunk=chunk):
+    yield to_uint8(batch)
+
+
+# ------------------------------------------------------------------- metrics
+
+
+def metric_keys() -> tuple[str, ...]:
+  """The keys `inception_metrics` returns, in order."""
+  return tuple(f"{m}_{NAME}" for m in ("fid", "is", "is_std", "kid", "kid_stderr",
+                                       "precision", "recall", "density", "coverage"))
+
+
+def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Reference,
+                      *, is_splits: int, kid_subsets: int, kid_subset_size: int,
+                      prdc_k: int, rng: Any) -> dict[str, float]:
+  """Every Inception metric of generated images' activations against `reference`.
+
+  Args:
+    pool3: generated images' pool3 features [N, 2048].
+    score_logits: their Inception-score logits [N, 1008] (Extractor.score_logits).
+    reference: the real images' Reference.
+    is_splits: Inception-score splits (10 in Salimans et al.'s code).
+    kid_subsets, kid_subset_size: KID's subsets (metrics.kernel_inception_distance).
+    prdc_k: the neighbourhood of precision / recall / density / coverage (5 in Naeem
+      et al.), computed against reference.features.
+    rng: int seed or JAX key for KID's subsets.
+
+  Returns:
+    {fid_inception_v3, is_inception_v3, is_std_inception_v3, kid_inception_v3,
+    kid_stderr_inception_v3, precision_, recall_, density_, coverage_inception_v3}:
+    the FID against (reference.mu, reference.sigma), the Inception score (mean, std
+    over splits) of the generated images alone, KID (mean and standard error over
+    subsets) and the four manifold metrics (real = reference.features).
+  """
+  mu, sigma = metrics.feature_statistics(pool3)
+  fid = metrics.frechet_distance_from_stats(mu, sigma, reference.mu, reference.sigma)
+  is_mean, is_std = metrics.inception_score(score_logits, num_splits=is_splits)
+  kid, kid_stderr = metrics.kernel_inception_distance(
+      pool3, reference.features, num_subsets=kid_subsets, subset_size=kid_subset_size,
+      rng=rng)
+  manifold = metrics.precision_recall_density_coverage(reference.features, pool3, k=prdc_k)
+  values = (fid, is_mean, is_std, kid, kid_stderr, manifold["precision"],
+            manifold["recall"], manifold["density"], manifold["coverage"])
+  return dict(zip(metric_keys(), values))
