@@ -221,4 +221,12 @@ def validate(config) -> tuple[int, ...]:
     except ValueError as e:
       raise errors.ConfigError(f"model.conditional={config.model.conditional!r} needs class "
                                f"labels: {e}") from None
+  if config.eval.inception_weights:
+    # The weights file is a fact of this machine: checked now, not at the first
+    # evaluation, so a run without it stops before training.
+    from jaxgan import evaluate  # pylint: disable=g-import-not-at-top
+    try:
+      evaluate.check_inception_config(config)
+    except ValueError as e:
+      raise errors.ConfigError(str(e)) from None
   return data_shape
