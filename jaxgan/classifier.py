@@ -20,15 +20,8 @@ published Inception scores.
 
 Other feature extractors plug in through the `FeatureExtractor` protocol: anything with
 a `name`, `features(images) -> [N, F]` and `probabilities(images) -> [N, K] or None`
-goes into `image_metrics`. An InceptionV3 FID would be one such class: it would load the
-pool3 network from a local weights file (e.g. the `pt_inception-2015-12-05` weights
-the reference FID code uses, converted to a flax param tree and saved as .npz), resize
-the [-1, 1] images to 299x299 with the reference's resize, return the 2048-d pool3
-activations from `features` and None from `probabilities` (ImageNet classes are not the
-dataset's classes, so `image_metrics` then reports only the distances), with the name
-"inception-v3" so its keys read "fd (inception-v3)". It is not built here because this
-machine has no network and no copy of those weights, and Inception features computed
-from differently converted or randomly initialised weights would not be FID anyway.
+goes into `image_metrics`. The numbers comparable with papers (FID, IS, KID, PRDC on
+the FID Inception-v3 with pytorch-fid's weights) are jaxgan/inception.py's.
 
 Everything is on the host and deterministic given `seed`: parameters are initialised
 and batches shuffled from `jax.random.key(seed)` folded with fixed purposes; there is

@@ -378,7 +378,7 @@ def test_real_image_batches_are_the_training_split_as_8_bit_pixels(tmp_path):
   import ml_collections  # pylint: disable=g-import-not-at-top
   from jaxgan import classifier  # pylint: disable=g-import-not-at-top
   cfg = ml_collections.ConfigDict(dict(name="digits", data_dir=str(tmp_path), path="",
-                                       image_size=8))
+                                       image_size=8, channels=0))
   chunks = list(inception.real_image_batches(cfg, "train", chunk=500))
   assert [len(c) for c in chunks] == [500, 500, 497]
   pixels = np.concatenate(chunks)
