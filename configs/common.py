@@ -1,8 +1,10 @@
 """Shared pieces of the recipes: variant parsing and the per-dataset base config.
 
-A recipe is `configs/<name>.py` with `get_config(arg=None)`. `arg` is the text
-after the colon in `--config=configs/wgan_gp.py:dataset=25gaussians,arch=mlp`;
-`parse_arg` turns it into typed options and rejects unknown keys or values.
+A recipe is `configs/<name>.py` with `get_config(arg=None)` and a VARIANTS table.
+`arg` is the text after the colon in
+`--config=configs/wgan_gp.py:dataset=25gaussians,arch=mlp`; `parse_arg` turns it
+into options by the table and rejects unknown keys or values; `launch.py --help`
+lists the same table.
 """
 
 from __future__ import annotations
@@ -14,28 +16,45 @@ from jaxgan import models
 from jaxgan.data import registry
 
 
-def parse_arg(arg: str | None, **defaults):
-  """'dataset=mnist,arch=dcgan' -> ConfigDict of options, typed like `defaults`.
+# Variant choices shared by the recipes; the first value of each is the default.
+DATASETS = registry.NAMES  # dataset=: the datasets jaxgan knows (digits first)
+ARCHS = ("default",) + models.ARCHS  # arch=: default picks per dataset (base_config)
+CONDITIONALS = models.CONDITIONALS  # conditional=: none | acgan | projection
+FLAG = (False, True)  # a yes/no variant
 
-  Raises ValueError naming an unknown key, listing the allowed ones.
+
+def parse_arg(arg: str | None, variants: dict) -> ml_collections.ConfigDict:
+  """'dataset=mnist,arch=dcgan' -> ConfigDict of options, from a recipe's VARIANTS.
+
+  `variants` maps each key to its allowed values, the default first. Raises
+  ValueError naming an unknown key or value and listing the allowed ones.
   """
-  options = dict(defaults)
-  if arg:
-    for item in arg.split(","):
-      if not item.strip():
-        continue
-      key, sep, value = item.partition("=")
-      key = key.strip()
-      if not sep or key not in defaults:
-        raise ValueError(
-            f"bad config variant {item!r}; expected key=value with key in "
-            f"{sorted(defaults)}")
-      kind = type(defaults[key])
-      if kind is bool:
-        options[key] = value.strip().lower() in ("1", "true", "yes")
-      else:
-        options[key] = kind(value.strip())
+  options = {key: allowed[0] for key, allowed in variants.items()}
+  for item in (arg or "").split(","):
+    if not item.strip():
+      continue
+    key, sep, text = item.partition("=")
+    key, text = key.strip(), text.strip()
+    if not sep or key not in variants:
+      raise ValueError(f"bad config variant {item!r}; expected key=value with key in "
+                       f"{sorted(variants)}")
+    allowed = variants[key]
+    if allowed == FLAG:
+      value = {"true": True, "1": True, "yes": True, "false": False, "0": False,
+               "no": False}.get(text.lower(), text)
+    else:
+      value = text
+    if value not in allowed:
+      raise ValueError(f"unknown {key} {text!r}; allowed: "
+                       f"{', '.join(str(v).lower() for v in allowed)}")
+    options[key] = value
   return ml_collections.ConfigDict(options)
+
+
+def describe_variants(variants: dict) -> str:
+  """'dataset=digits|mnist|..., arch=...' for --help (defaults first)."""
+  return ", ".join(f"{key}=" + "|".join(str(v).lower() for v in allowed)
+                   for key, allowed in variants.items())
 
 
 def check_choice(name: str, value: str, allowed) -> None:

@@ -12,18 +12,19 @@ implementations use (critic loss E[D(G(z))] - E[D(x)], n_critic 5).
     python launch.py --config=configs/dragan.py --workdir=runs/dragan
     python launch.py --config=configs/dragan.py:dataset=25gaussians,perturbation=gaussian --workdir=runs/dragan_25g
 
-Variants: dataset=..., arch=..., loss=non_saturating|wasserstein,
-perturbation=std_uniform|gaussian.
+Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
 from configs import common
 
 
+VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS,
+                loss=("non_saturating", "wasserstein"),  # the paper's form | WGAN-GP's
+                perturbation=("std_uniform", "gaussian"))  # authors' code | paper
+
+
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default", loss="non_saturating",
-                          perturbation="std_uniform")
-  common.check_choice("loss variant", opts.loss, ("non_saturating", "wasserstein"))
-  common.check_choice("perturbation", opts.perturbation, ("std_uniform", "gaussian"))
+  opts = common.parse_arg(arg, VARIANTS)
   config = common.base_config(opts.dataset, opts.arch)
 
   config.loss.name = opts.loss  # non_saturating (paper) | wasserstein (variant)

@@ -6,14 +6,17 @@ Adam lr 2e-4, beta1 0.5 (paper §4, after DCGAN).
     python launch.py --config=configs/lsgan.py --workdir=runs/lsgan
     python launch.py --config=configs/lsgan.py:dataset=swissroll --workdir=runs/lsgan_swiss
 
-Variants: dataset=..., arch=... (see configs/common.py).
+Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
 from configs import common
 
 
+VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS)
+
+
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default")
+  opts = common.parse_arg(arg, VARIANTS)
   config = common.base_config(opts.dataset, opts.arch)
 
   config.loss.name = "least_squares"  # Mao et al. 2017, eq. 2

@@ -14,17 +14,18 @@ times 16 (StyleGAN2's lazy regularisation, Karras et al. 2020).
     python launch.py --config=configs/nsgan.py:dataset=25gaussians --workdir=runs/nsgan_25g
     python launch.py --config=configs/nsgan.py:dataset=cifar10,arch=resnet,penalty=r1 --workdir=runs/nsgan_r1
 
-Variants: dataset=..., arch=... (see configs/common.py), penalty=none|r1|r2,
-lazy=false|true.
+Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
 from configs import common
 
 
+VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS,
+                penalty=("none", "r1", "r2"), lazy=common.FLAG)
+
+
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default", penalty="none",
-                          lazy=False)
-  common.check_choice("penalty variant", opts.penalty, ("none", "r1", "r2"))
+  opts = common.parse_arg(arg, VARIANTS)
   if opts.lazy and opts.penalty == "none":
     raise ValueError("variant lazy=true needs penalty=r1 or penalty=r2 (there is no "
                      "penalty to apply lazily)")

@@ -12,8 +12,7 @@ mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
     python launch.py --config=configs/sngan.py:dataset=folder --config.dataset.path=DIR --workdir=runs/sngan_folder
     python launch.py --config=configs/sngan.py --workdir=runs/sngan_digits
 
-Variants: dataset=..., arch=default|sngan|resnet|dcgan|mlp, ema=false|true,
-conditional=none|projection|acgan.
+Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 
 Which network each dataset gets (arch=default):
   cifar10, folder   the SNGAN ResNet, at 32x32x3 (a folder is resized to it);
@@ -32,13 +31,14 @@ generator.
 
 from configs import common
 from jaxgan.data import registry
-from jaxgan.models import CONDITIONALS
+
+
+VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS, ema=common.FLAG,
+                conditional=common.CONDITIONALS)
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default", ema=False,
-                          conditional="none")
-  common.check_choice("conditional", opts.conditional, CONDITIONALS)
+  opts = common.parse_arg(arg, VARIANTS)
   arch = opts.arch
   if arch == "default":
     info = registry.info(opts.dataset)

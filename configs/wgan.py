@@ -6,14 +6,17 @@ alpha = 5e-5, n_critic = 5, batch 64).
     python launch.py --config=configs/wgan.py --workdir=runs/wgan
     python launch.py --config=configs/wgan.py:dataset=8gaussians --workdir=runs/wgan_8g
 
-Variants: dataset=..., arch=default|mlp|dcgan (see configs/common.py).
+Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
 from configs import common
 
 
+VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS)
+
+
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default")
+  opts = common.parse_arg(arg, VARIANTS)
   config = common.base_config(opts.dataset, opts.arch)
 
   config.loss.name = "wasserstein"  # E[D(G(z))] - E[D(x)] (paper eq. 3)

@@ -11,8 +11,7 @@ their AC-WGAN-GP (the script's default: CONDITIONAL=True, ACGAN=True).
     python launch.py --config=configs/wgan_gp.py:conditional=acgan --workdir=runs/acwgan_gp_digits
     python launch.py --config=configs/wgan_gp.py:dataset=cifar10,arch=resnet,conditional=acgan --workdir=runs/acwgan_gp
 
-Variants (after the colon): dataset=digits|mnist|fashion_mnist|cifar10|tf_flowers|
-celeb_a|folder|8gaussians|25gaussians|swissroll, arch=default|mlp|dcgan|resnet|sngan.
+Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 
 arch=resnet (or sngan) trains at 32x32x3 whatever the dataset (others resized)
 with gan_cifar_resnet.py's settings: Adam 2e-4, betas (0, 0.9), learning rate
@@ -30,13 +29,15 @@ the WGAN-GP critic (not in the WGAN-GP authors' code), with the same labels.
 """
 
 from configs import common
-from jaxgan.models import CONDITIONALS
 from jaxgan.models import RESNET_ARCHS
 
 
+VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS,
+                conditional=common.CONDITIONALS)
+
+
 def get_config(arg=None):
-  opts = common.parse_arg(arg, dataset="digits", arch="default", conditional="none")
-  common.check_choice("conditional", opts.conditional, CONDITIONALS)
+  opts = common.parse_arg(arg, VARIANTS)
   config = common.base_config(opts.dataset, opts.arch)
   config.model.conditional = opts.conditional  # see the module docstring
   config.loss.acgan_scale = 1.0  # ACGAN_SCALE = 1. (gan_cifar_resnet.py)

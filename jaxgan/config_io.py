@@ -273,22 +273,15 @@ def usage(doc: str, flags_help: str, configs_dir: str) -> str:
 
 
 def recipes_help(configs_dir: str) -> str:
-  """The recipes in `configs_dir` with their variants, for --help."""
-  lines = ["Recipes (--config=configs/NAME.py[:variant,...]):"]
+  """The recipes in `configs_dir` with their variants (each recipe's VARIANTS), for --help."""
+  common = load_module(os.path.join(configs_dir, "common.py"))
+  lines = ["Recipes (--config=configs/NAME.py[:key=value,...]; first value = default):"]
   for name in sorted(os.listdir(configs_dir)):
     if not name.endswith(".py") or name in ("__init__.py", "common.py"):
       continue
     module = _load_recipe(os.path.join(configs_dir, name))
     doc = (module.__doc__ or "").strip().splitlines()
     lines.append(f"  configs/{name}: {doc[0] if doc else ''}")
-    variants = [l.strip() for l in doc if l.strip().lower().startswith("variants")]
-    start = doc.index(next(l for l in doc if l.strip() == variants[0])) if variants else None
-    if start is not None:
-      block = []
-      for line in doc[start:]:
-        if not line.strip():
-          break
-        block.append(line.strip())
-      lines.append("      " + " ".join(block))
+    lines.append(f"      {common.describe_variants(module.VARIANTS)}")
   lines.append("Any config value: --config.KEY=VALUE, e.g. --config.train.n_critic=3.")
   return "\n".join(lines)

@@ -122,7 +122,7 @@ def test_r1_variant_carries_mescheder_et_al_gamma_and_the_lazy_option():
   assert _recipe("nsgan").get_config().penalty.weight == 0.0
   with pytest.raises(ValueError, match="lazy=true needs penalty=r1 or penalty=r2"):
     _recipe("nsgan").get_config("lazy=true")
-  with pytest.raises(ValueError, match="unknown penalty variant 'gp'; allowed: none, r1, r2"):
+  with pytest.raises(ValueError, match="unknown penalty 'gp'; allowed: none, r1, r2"):
     _recipe("nsgan").get_config("penalty=gp")
 
 
