@@ -36,7 +36,7 @@ from PIL import Image  # noqa: E402
 
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 from configs import wgan_gp  # noqa: E402
-from jaxgan import data, factory, rng, train  # noqa: E402
+from jaxgan import data, factory, rng, train, validation  # noqa: E402
 
 
 def pipeline_rate(cfg, *, batch, n_critic, items, with_labels, mock_examples=None):
@@ -57,7 +57,7 @@ def pipeline_rate(cfg, *, batch, n_critic, items, with_labels, mock_examples=Non
 
 def step_rate(config, repeats=3, steps=20):
   """Examples/s the compiled default step consumes (median of `repeats`)."""
-  shape = factory.validate(config)
+  shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   state = train.init_state(spec, rng.run_key(0), shape)
   real = np.tanh(np.random.default_rng(0).normal(

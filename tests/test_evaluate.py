@@ -14,7 +14,6 @@ import pytest
 from configs import wgan_gp
 from jaxgan import evaluate
 from jaxgan import errors
-from jaxgan import factory
 from jaxgan import validation
 from jaxgan import loop
 from jaxgan.data import toy

@@ -483,7 +483,7 @@ def test_score_logits_are_pool3_times_the_logit_weights_without_bias():
 def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
     seeded, tmp_path):
   from configs import wgan_gp  # pylint: disable=g-import-not-at-top
-  from jaxgan import evaluate, factory, rng, train  # pylint: disable=g-import-not-at-top
+  from jaxgan import evaluate, factory, rng, train, validation  # pylint: disable=g-import-not-at-top
   variables, extractor = seeded
   weights = str(tmp_path / "seeded.npz")
   inception.save_npz(weights, variables, {"source": "seeded", "source_sha256": "seeded-0"})
@@ -497,7 +497,7 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
                      inception_batch_size=4, inception_real_features=8, is_splits=2,
                      prdc_k=2, kid_subsets=2, kid_subset_size=6,
                      classifier_dir=str(tmp_path / "cache"))
-  shape = factory.validate(config)
+  shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   state = train.init_state(spec, rng.run_key(0), shape)
 

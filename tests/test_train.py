@@ -12,10 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import dragan, lsgan, nsgan, sngan, wgan, wgan_gp
+from configs import lsgan, nsgan, sngan, wgan, wgan_gp
 import golden_step
 from jaxgan import checkpoint as checkpoint_lib
-from jaxgan import errors
 from jaxgan import factory
 from jaxgan import validation
 from jaxgan import rng as rng_lib
