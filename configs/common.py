@@ -219,6 +219,11 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Wasserstein distance on toy sets, the classifier's Frechet distance on images.
   config.population.best_metric = ("sliced_wasserstein" if is_toy
                                    else f"fd_{dataset}_classifier")
+  # How the step runs the members: vmap (one batched computation), map (one after
+  # another inside the step, each with its single run's operations) or auto (CPU:
+  # map, which kept the single run's speed where vmap lost on this 2-core CPU,
+  # benchmarks/results/population.md; other backends: vmap, not measured here).
+  config.population.method = "auto"
   return config
 
 

@@ -182,7 +182,7 @@ def _compile(spec, mesh, state, config, data_shape):
       sharding=mesh_lib.batch_sharding(mesh))
   step_fn = mesh_lib.compile_step(
       spec, mesh, state, batch,
-      step_fn=population_lib.population_step if population else train_lib.train_step)
+      step_fn=population_lib.step_fn(config) if population else train_lib.train_step)
   logger.info("train step compiled (%.1fs)", time.monotonic() - t0)
   return step_fn, state
 

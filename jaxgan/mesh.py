@@ -130,9 +130,18 @@ def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
 
   The state is donated (its buffers are reused for the new state) and comes back
   placed as it went in (`state_sharding`); metrics come back replicated. A
-  population passes its own step (jaxgan/population.py).
+  population passes its own step (jaxgan/population.py); on a population mesh
+  each device runs the step on its own members only (shard_map, manual over
+  POPULATION), so members cannot communicate, while XLA still partitions the
+  batch over DATA.
   """
-  step = jax.jit(functools.partial(step_fn, spec=spec),
+  fn = functools.partial(step_fn, spec=spec)
+  if is_population(mesh):
+    # check_vma=False: the step's loop carries start as constants that the
+    # varying-across-devices check would want marked; nothing here communicates.
+    fn = jax.shard_map(fn, mesh=mesh, in_specs=(P(POPULATION), P(POPULATION)),
+                       out_specs=P(POPULATION), axis_names={POPULATION}, check_vma=False)
+  step = jax.jit(fn,
                  in_shardings=(state_sharding(mesh), batch_sharding(mesh)),
                  out_shardings=(state_sharding(mesh), replicated(mesh)),
                  donate_argnums=0)

@@ -34,6 +34,7 @@ over many steps (tests/test_population.py measures and bounds it).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from typing import Iterator
@@ -219,23 +220,56 @@ def _finite_per_member(tree) -> jax.Array:
   return jnp.all(jnp.stack(checks), axis=0)
 
 
-def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec):
-  """One train_step of every member, vmapped over the member axis.
+METHODS = ("auto", "vmap", "map")
+
+
+def resolve_method(config, backend: str | None = None) -> str:
+  """How the step runs its members: population.method, or the per-backend default.
+
+  "vmap" batches the members into one vectorised computation; "map" runs them
+  one after another inside the compiled step (lax.map), each with the single
+  run's own operations. CPU default: map. On this project's 2-core CPU the
+  vmapped digits and toy steps ran slower per member than single runs (XLA:CPU
+  batched matrix products and the transposes around them;
+  benchmarks/results/population.md), while map ran at the single run's speed.
+  Other backends: vmap, not yet measured here.
+  """
+  if config.population.method != "auto":
+    return config.population.method
+  backend = backend or jax.default_backend()
+  return "map" if backend == "cpu" else "vmap"
+
+
+def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
+                    swept_fields: tuple[str, ...] = (), method: str = "vmap"):
+  """One train_step of every member; members never exchange anything.
 
   Args:
     state: the PopulationState.
     real: [K, n_critic, B, ...]: member k's batches are real[k].
     spec: the shared static StepSpec (keyword-only, bound before jax.jit).
+    swept_fields: the HParams fields that differ between members (static). Only
+      these come from state.hparams; the others stay spec.hparams' Python floats,
+      constants to XLA as in the single run (a traced value can round differently
+      where XLA folds a constant, e.g. a division by it).
+    method: "vmap" (one batched computation over the member axis) or "map"
+      (lax.map: the members one after another).
 
   Returns:
     (new state, metrics): metrics are train_step's, each [K], plus
     "population/diverged_at" (int32 [K]). A member already diverged, or whose
     update here gives a non-finite metric or state, keeps its previous state.
   """
-  def one(member_state_, hparams, member_real):
+  def one(member):
+    member_state_, hparams, member_real = member
+    hparams = spec.hparams.replace(**{f: getattr(hparams, f) for f in swept_fields})
     return train_lib.train_step(member_state_, member_real, spec=spec, hparams=hparams)
 
-  new, metrics = jax.vmap(one)(state.members, state.hparams, real)
+  members = (state.members, state.hparams, real)
+  if method == "vmap":
+    new, metrics = jax.vmap(lambda *m: one(m))(*members)
+  else:
+    new, metrics = jax.lax.map(one, members)
   training = state.diverged_at == 0
   finite = _finite_per_member(metrics) & _finite_per_member(new)
   keep = training & finite
@@ -247,6 +281,13 @@ def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec):
   metrics = dict(metrics, **{"population/diverged_at": diverged_at})
   return state.replace(members=jax.tree.map(select, new, state.members),
                        diverged_at=diverged_at), metrics
+
+
+def step_fn(config):
+  """population_step with this config's swept fields and method bound (for
+  mesh.compile_step)."""
+  return functools.partial(population_step, swept_fields=tuple(swept(config)),
+                           method=resolve_method(config))
 
 
 # --- Data ----------------------------------------------------------------------------

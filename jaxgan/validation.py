@@ -153,6 +153,7 @@ RULES: tuple[Rule, ...] = tuple([
     at_least("eval.kid_subsets", 1),
     at_least("eval.kid_subset_size", 2),
     at_least("population.size", 1),
+    choice("population.method", population.METHODS),
     Rule("population.best_metric", lambda v: isinstance(v, str) and bool(v),
          "the name of an evaluation number (e.g. 'fd_digits_classifier', "
          "'sliced_wasserstein', 'hq_percent')"),

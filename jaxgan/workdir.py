@@ -27,10 +27,10 @@ logger = logging.getLogger("jaxgan")
 
 # Keys a resumed run may change without changing what it is: its length (and the
 # schedule horizon that follows it, warned about), logging and evaluation
-# settings, the critic loop's unroll factor (how the same updates compile), and
-# the number that names a population's best member.
+# settings, the critic loop's unroll factor and a population's method (how the same
+# updates compile), and the number that names a population's best member.
 RESUMABLE_PREFIXES = ("train.num_steps", "optimizer.decay_steps", "train.critic_unroll",
-                      "log.", "eval.", "population.best_metric")
+                      "log.", "eval.", "population.best_metric", "population.method")
 
 # Keys that jaxgan no longer has, and why a run that set them still means the same.
 RETIRED_KEYS = {
