@@ -347,8 +347,9 @@ def summary_fields(values: dict, members: int) -> dict:
 
 
 def summary_tag(values: dict) -> str:
-  """TensorBoard prefix of a summary: population/ or population/penalty_weight=1/."""
-  label = ",".join(f"{k}={v:g}" for k, v in values.items())
+  """TensorBoard prefix of a summary: population/ or population/penalty_weight_1/
+  (TensorBoard turns '=' and ',' in tags into '_')."""
+  label = "_".join(f"{k}_{v:g}" for k, v in values.items())
   return f"population/{label}/" if label else "population/"
 
 
