@@ -9,7 +9,7 @@ step and the quantity before anything is saved over a good checkpoint.
 SIGTERM / SIGINT save the current step and end the run normally.
 
 A population (jaxgan/population.py, `population.size` > 1 or a sweep) goes the
-same way with a PopulationState, one data iterator per seed and the vmapped
+same way with a PopulationState, one data iterator per seed and the population
 step; `_PopulationRecorder` writes per-member records, grids and evaluations
 and the population's summaries, and reports a diverged member once while the
 others train on.
@@ -64,9 +64,9 @@ def train_and_evaluate(config, workdir: str, *,
   population = population_lib.is_population(config)
   if population and jax.process_count() > 1:
     raise errors.ConfigError(
-        f"a population (population.size={config.population.size} with its sweep: "
-        f"{population_lib.num_members(config)} members) trains in one process; "
-        f"this job has {jax.process_count()}")
+        f"a population ({population_lib.num_members(config)} members) trains in one "
+        f"process, whose devices share the members; this job has {jax.process_count()} "
+        f"processes")
   mesh = mesh_lib.make_mesh(members=population_lib.num_members(config))
   mesh_lib.check_batch_size(config.train.batch_size, mesh)
   spec = factory.make_step_spec(config, data_shape)
@@ -132,11 +132,13 @@ def _log_start(config, spec, state, data_shape, start, mesh) -> None:
   if isinstance(state, population_lib.PopulationState):
     grid = population_lib.swept(config)
     logger.info(
-        "population of %d members: seeds %d-%d%s; members over %d device group(s) along "
-        "\"population\", the batch over %d along \"data\"", population_lib.num_members(config),
-        config.seed, config.seed + config.population.size - 1,
+        "population of %d members: seeds %d-%d%s; method %s; members over %d device "
+        "group(s) along \"population\", the batch over %d along \"data\"",
+        population_lib.num_members(config), config.seed,
+        config.seed + config.population.size - 1,
         "".join(f" x {k} {', '.join(f'{v:g}' for v in vals)}" for k, vals in grid.items()),
-        mesh.shape[mesh_lib.POPULATION], mesh.shape[mesh_lib.DATA])
+        population_lib.resolve_method(config), mesh.shape[mesh_lib.POPULATION],
+        mesh.shape[mesh_lib.DATA])
     state = population_lib.member_state(state, 0)  # sizes below are per member
   shape = "x".join(map(str, data_shape))
   logger.info(

@@ -18,17 +18,22 @@ validation refuses a sweep over anything else.
 
 The population state is a `PopulationState`: the members' GANStates stacked
 along a leading member axis, their HParams [K], and `diverged_at` [K].
-`population_step` is `train.train_step` vmapped over the member axis. A member
-whose step produced a non-finite metric, parameter or optimizer state is frozen
-at its last finite state (its update is dropped, then and at every later step)
-and `diverged_at` records the step; the others train on. The loop reports it
-once and leaves its metrics out of the population's summaries from then on
-(jaxgan/loop.py).
+`population_step` runs `train.train_step` for every member in one compiled step,
+either vmapped over the member axis (`population.method` "vmap": one batched
+computation) or mapped over it (`lax.map`, "map": one member after another, each
+with the single run's operations). A member whose step produced a non-finite
+metric, parameter or optimizer state is frozen at its last finite state (its
+update is dropped, then and at every later step) and `diverged_at` records the
+step; the others train on. The loop reports it once and leaves its metrics out
+of the population's summaries from then on (jaxgan/loop.py).
 
-vmap batches each member's matrix products into one batched product, which
-XLA may sum in another order than the single run's: a member and its single
-run agree to float rounding at first, and a GAN's dynamics can amplify that
-over many steps (tests/test_population.py measures and bounds it).
+How close a member stays to its single run: vmap turns each matrix product into
+a batched one, which XLA may sum in another order; map keeps the single run's
+operations but XLA may fuse them differently inside the loop. Either way the two
+agree to float rounding at first, bitwise where the compiled operations are the
+same (map on the toy step), and a GAN's dynamics can amplify a last-bit
+difference over many steps (benchmarks/results/population_drift.md measures
+each recipe; tests/test_population.py bounds it).
 """
 
 from __future__ import annotations
@@ -131,10 +136,6 @@ class Group:
   values: tuple[tuple[str, float], ...]
   members: tuple[int, ...]
 
-  def label(self) -> str:
-    """'penalty_weight=1,critic_lr=0.0001' ('' with no sweep)."""
-    return ",".join(f"{k}={v:g}" for k, v in self.values)
-
 
 def groups(config) -> list[Group]:
   """The sweep combinations in member order, each with its members' indices."""
@@ -169,7 +170,7 @@ def member_config(config, index: int) -> ml_collections.ConfigDict:
 
 
 def stacked_hparams(config) -> train_lib.HParams:
-  """Every member's HParams as float32 arrays [K] (what the vmapped step takes)."""
+  """Every member's HParams as float32 arrays [K] (the swept ones reach the step)."""
   each = [factory.hparams(member_config(config, i)) for i in range(num_members(config))]
   return jax.tree.map(lambda *v: np.asarray(v, np.float32), *each)
 
