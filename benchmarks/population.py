@@ -2,7 +2,8 @@
 
     python benchmarks/population.py [--ks 1,2,4,8] [--cases digits,toy] [--repeats 5]
                                     [--out DIR]
-    python benchmarks/population.py --drift 1000 [--recipes wgan,wgan_gp,...] [--out DIR]
+    python benchmarks/population.py --drift 1000 [--method map|vmap] [--recipes wgan,...]
+                                    [--out DIR]
 
 Throughput (issue 17). Cases:
   digits  the default digits recipe (wgan_gp.py: MLP 64-256x3, batch 64, n_critic 5)
@@ -28,12 +29,12 @@ average before and after. Output: JSON rows on stdout and <out>/population.json,
 a markdown table in <out>/population.md.
 
 Drift (--drift N): for each recipe on digits, a seed-only population of 2 members
-and each member's single run (same seed, same data) trained N steps through the
-same library paths; reports whether they are bitwise equal, the relative L2
+(population.method --method, default: the backend's) and each member's single run
+(same seed, same data) trained N steps through the same library paths; reports whether they are bitwise equal, the relative L2
 distance of the generator and critic parameters, and the largest difference of
 the generators' samples on 100 fixed latents, beside the same distance between two
 single runs of different seeds (what "different" looks like). Output:
-<out>/population_drift.json and .md.
+<out>/population_drift_<method>.json and .md.
 """
 
 from __future__ import annotations
@@ -265,13 +266,14 @@ def train_single(config, steps):
   return spec, mesh.to_host(state)
 
 
-def drift_row(recipe, steps, data_dir):
+def drift_row(recipe, steps, data_dir, method):
   """Member i of a 2-seed population vs the single run of seed i, after `steps` steps."""
-  config = _config(recipe, "dataset=digits", 2)
+  config = _config(recipe, "dataset=digits", 2, method)
   config.dataset.data_dir = data_dir
   spec, pstate = train_population(config, steps)
   z = sample.fixed_latents(0, 100, config.model.z_dim)
-  row = {"recipe": recipe, "steps": steps, "members": []}
+  row = {"recipe": recipe, "steps": steps, "method": population.resolve_method(config),
+         "members": []}
   singles = []
   for i in range(2):
     single_spec, single = train_single(population.member_config(config, i), steps)
@@ -289,11 +291,13 @@ def drift_row(recipe, steps, data_dir):
 
 
 def drift_table(rows) -> str:
-  lines = ["| recipe (digits) | steps | member | bitwise | G params rel. L2 | D params rel. L2 "
-           "| samples max abs diff | seed 0 vs seed 1 samples |", "|---|---|---|---|---|---|---|---|"]
+  lines = ["| recipe (digits) | method | steps | member | bitwise | G params rel. L2 "
+           "| D params rel. L2 | samples max abs diff | seed 0 vs seed 1 samples |",
+           "|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     for m in r["members"]:
-      lines.append(f"| {r['recipe']} | {r['steps']} | {m['member']} | {m['bitwise']} | "
+      lines.append(f"| {r['recipe']} | {r['method']} | {r['steps']} | {m['member']} | "
+                   f"{m['bitwise']} | "
                    f"{m['generator_rel_l2']:.2g} | {m['critic_rel_l2']:.2g} | "
                    f"{m['samples_max_abs_diff']:.2g} | "
                    f"{r['seed0_vs_seed1_samples_max_abs_diff']:.2g} |")
@@ -313,6 +317,7 @@ def main():
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--drift", type=int, default=0, help="steps of the drift check")
   parser.add_argument("--recipes", default="wgan,wgan_gp,dragan,lsgan,nsgan")
+  parser.add_argument("--method", default="auto", help="population.method of the drift runs")
   parser.add_argument("--data_dir", default="", help="TFDS data_dir for the digits")
   parser.add_argument("--out", default=os.path.join(HERE, "results"))
   args = parser.parse_args()
@@ -321,12 +326,13 @@ def main():
   if args.drift:
     rows = []
     for recipe in args.recipes.split(","):
-      rows.append(drift_row(recipe, args.drift, args.data_dir))
+      rows.append(drift_row(recipe, args.drift, args.data_dir, args.method))
       print(json.dumps(rows[-1]), flush=True)
-    with open(os.path.join(args.out, "population_drift.json"), "w") as f:
+    stem = os.path.join(args.out, f"population_drift_{rows[0]['method']}")
+    with open(stem + ".json", "w") as f:
       json.dump({"meta": _meta(), "rows": rows}, f, indent=2)
     table = drift_table(rows)
-    with open(os.path.join(args.out, "population_drift.md"), "w") as f:
+    with open(stem + ".md", "w") as f:
       f.write(f"Drift of population members from their single runs ({_meta()}).\n\n{table}\n")
     print(table)
     return

@@ -116,14 +116,14 @@ def sample(config, workdir: str, step, member=None) -> None:
     for label, paths in written.items():
       print(f"step {step} ({who}{label} generator): wrote {paths['png']} and {paths['npy']}")
   if members is not None:
-    print(f"step {step}: wrote {members} (a row per member)")
+    print(f"step {step}: wrote {members} (one picture, a row or panel per member)")
 
 
 def evaluate(config, workdir: str, step, member=None) -> None:
   from jaxgan import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   from jaxgan import loop  # pylint: disable=g-import-not-at-top
   result = loop.evaluate_from_checkpoint(config, workdir, step, member=member)
-  if "summary" in result:  # a population's
+  if "groups" in result:  # a population's
     print(f"step {result['step']}: {evaluate_lib.population_summary_line(result)}")
     print(f"wrote {result['path']} and each member's eval/member_NN/")
     return

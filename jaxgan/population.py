@@ -32,7 +32,7 @@ a batched one, which XLA may sum in another order; map keeps the single run's
 operations but XLA may fuse them differently inside the loop. Either way the two
 agree to float rounding at first, bitwise where the compiled operations are the
 same (map on the toy step), and a GAN's dynamics can amplify a last-bit
-difference over many steps (benchmarks/results/population_drift.md measures
+difference over many steps (benchmarks/results/population_drift_*.md measures
 each recipe; tests/test_population.py bounds it).
 """
 

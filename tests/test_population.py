@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from configs import wgan_gp
+from jaxgan import cli
 from jaxgan import config_io
 from jaxgan import data as data_lib
 from jaxgan import errors
@@ -241,7 +242,7 @@ def test_with_map_the_toy_member_trains_bitwise_as_its_single_run():
 def test_with_vmap_a_member_stays_within_float_rounding_of_its_single_run():
   # vmap batches the members' matrix products, which XLA may sum in another order:
   # after 8 steps the member is 1e-7-close to its single run, while two seeds are
-  # O(1) apart (measured: benchmarks/results/population_drift.md).
+  # O(1) apart (measured: benchmarks/results/population_drift_*.md).
   config = _toy(size=2)
   config.population.method = "vmap"
   pop_state, _ = _train_population(config, 8)
@@ -403,6 +404,15 @@ def test_member_flag_samples_and_evaluates_one_member(toy_population, tmp_path):
   single = _toy(size=1)
   with pytest.raises(errors.ConfigError, match="is a single run, not a population"):
     loop.check_member(single, workdir, 0)
+
+
+def test_eval_mode_prints_each_combinations_interval_and_the_best_member(toy_population,
+                                                                        capsys):
+  config, workdir = toy_population
+  cli.evaluate(config, workdir, 6)
+  out = capsys.readouterr().out
+  assert "penalty_weight=0.1 raw: sliced_wasserstein" in out and "(95% CI over 2 member(s))" in out
+  assert "best raw: member" in out and "eval/step_000006.json" in out
 
 
 def test_export_writes_a_standalone_run_that_resumes_as_the_members_single_run(
