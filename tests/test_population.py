@@ -162,7 +162,8 @@ def test_each_member_initialises_exactly_as_its_single_run():
       lambda x: (x.shape, x.dtype), state)
 
 
-@pytest.mark.parametrize("variant", ["dataset=8gaussians", "dataset=digits"])
+@pytest.mark.parametrize("variant", [
+    "dataset=8gaussians", pytest.param("dataset=digits", marks=pytest.mark.slow)])
 def test_each_members_data_is_its_single_runs_from_any_position(variant, tmp_path):
   config = wgan_gp.get_config(variant)
   config.dataset.data_dir = str(tmp_path / "tfds")
@@ -219,6 +220,7 @@ def _rel_l2(a, b):
                              for x in jax.tree.leaves(a)))
 
 
+@pytest.mark.slow
 def test_with_map_the_toy_member_trains_bitwise_as_its_single_run():
   # Bitwise where XLA compiles the member's step inside lax.map to the single run's
   # operations and fusions, as here; elsewhere (e.g. the unrolled digits critic
@@ -415,6 +417,7 @@ def test_eval_mode_prints_each_combinations_interval_and_the_best_member(toy_pop
   assert "best raw: member" in out and "eval/step_000006.json" in out
 
 
+@pytest.mark.slow
 def test_export_writes_a_standalone_run_that_resumes_as_the_members_single_run(
     toy_population, tmp_path):
   config, workdir = toy_population
@@ -437,6 +440,7 @@ def test_export_writes_a_standalone_run_that_resumes_as_the_members_single_run(
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_resuming_a_population_continues_bitwise(toy_population, tmp_path):
   config, workdir = toy_population
   resumed_dir = str(tmp_path / "resumed")
