@@ -2,8 +2,8 @@
 
     python benchmarks/population.py [--ks 1,2,4,8] [--cases digits,toy] [--repeats 5]
                                     [--out DIR]
-    python benchmarks/population.py --drift 1000 [--method map|vmap] [--recipes wgan,...]
-                                    [--out DIR]
+    python benchmarks/population.py --drift 10,100,1000 [--method map|vmap]
+                                    [--recipes wgan,...] [--out DIR]
 
 Throughput (issue 17). Cases:
   digits  the default digits recipe (wgan_gp.py: MLP 64-256x3, batch 64, n_critic 5)
@@ -28,9 +28,10 @@ this process (less sensitive to other processes than wall time), and the load
 average before and after. Output: JSON rows on stdout and <out>/population.json,
 a markdown table in <out>/population.md.
 
-Drift (--drift N): for each recipe on digits, a seed-only population of 2 members
-(population.method --method, default: the backend's) and each member's single run
-(same seed, same data) trained N steps through the same library paths; reports whether they are bitwise equal, the relative L2
+Drift (--drift N1,N2,...): for each recipe on digits, a seed-only population of 2
+members (population.method --method, default: the backend's) and each member's
+single run (same seed, same data) trained through the same library paths,
+compared after N1, N2, ... steps: whether they are bitwise equal, the relative L2
 distance of the generator and critic parameters, and the largest difference of
 the generators' samples on 100 fixed latents, beside the same distance between two
 single runs of different seeds (what "different" looks like). Output:
@@ -232,8 +233,8 @@ def _bitwise(a, b) -> bool:
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def train_population(config, steps):
-  """(spec, host PopulationState) after `steps` steps on the members' real data."""
+def population_states(config, checkpoints):
+  """Yields (step, spec, host PopulationState) at each of `checkpoints` (ascending)."""
   shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   m = mesh.make_mesh(jax.devices()[:1], members=population.num_members(config))
@@ -244,14 +245,15 @@ def train_population(config, steps):
       n_critic=config.train.n_critic, seeds=sorted(set(seeds))), seeds)
   batch = mesh.global_batch(next(items), m)
   step = mesh.compile_step(spec, m, state, batch, step_fn=population.step_fn(config))
-  for _ in range(steps):
+  for t in range(1, max(checkpoints) + 1):
     state, _ = step(state, batch)
     batch = mesh.global_batch(next(items), m)
-  return spec, mesh.to_host(state)
+    if t in checkpoints:
+      yield t, spec, mesh.to_host(state)
 
 
-def train_single(config, steps):
-  """(spec, host GANState) of the single run of `config` after `steps` steps."""
+def single_states(config, checkpoints):
+  """Yields (step, spec, host GANState) of the single run of `config` at `checkpoints`."""
   shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   m = mesh.make_mesh(jax.devices()[:1])
@@ -260,34 +262,40 @@ def train_single(config, steps):
                              n_critic=config.train.n_critic, seed=config.seed)
   batch = mesh.global_batch(next(items), m)
   step = mesh.compile_step(spec, m, state, batch)
-  for _ in range(steps):
+  for t in range(1, max(checkpoints) + 1):
     state, _ = step(state, batch)
     batch = mesh.global_batch(next(items), m)
-  return spec, mesh.to_host(state)
+    if t in checkpoints:
+      yield t, spec, mesh.to_host(state)
 
 
-def drift_row(recipe, steps, data_dir, method):
-  """Member i of a 2-seed population vs the single run of seed i, after `steps` steps."""
+def drift_rows(recipe, checkpoints, data_dir, method):
+  """Member i of a 2-seed population vs the single run of seed i at each checkpoint."""
   config = _config(recipe, "dataset=digits", 2, method)
   config.dataset.data_dir = data_dir
-  spec, pstate = train_population(config, steps)
   z = sample.fixed_latents(0, 100, config.model.z_dim)
-  row = {"recipe": recipe, "steps": steps, "method": population.resolve_method(config),
-         "members": []}
-  singles = []
-  for i in range(2):
-    single_spec, single = train_single(population.member_config(config, i), steps)
-    member = population.member_state(pstate, i)
-    singles.append(sample.generate_samples(single_spec, single, z))
-    row["members"].append({
-        "member": i, "bitwise": _bitwise(single, member),
-        "generator_rel_l2": _rel_l2(single.generator_params, member.generator_params),
-        "critic_rel_l2": _rel_l2(single.critic_params, member.critic_params),
-        "samples_max_abs_diff": float(np.max(np.abs(
-            singles[-1] - sample.generate_samples(spec, member, z)))),
-    })
-  row["seed0_vs_seed1_samples_max_abs_diff"] = float(np.max(np.abs(singles[0] - singles[1])))
-  return row
+  pops = list(population_states(config, checkpoints))
+  singles = [list(single_states(population.member_config(config, i), checkpoints))
+             for i in range(2)]
+  rows = []
+  for k, (t, spec, pstate) in enumerate(pops):
+    row = {"recipe": recipe, "steps": t, "method": population.resolve_method(config),
+           "members": []}
+    outs = []
+    for i in range(2):
+      _, single_spec, single = singles[i][k]
+      member = population.member_state(pstate, i)
+      outs.append(sample.generate_samples(single_spec, single, z))
+      row["members"].append({
+          "member": i, "bitwise": _bitwise(single, member),
+          "generator_rel_l2": _rel_l2(single.generator_params, member.generator_params),
+          "critic_rel_l2": _rel_l2(single.critic_params, member.critic_params),
+          "samples_max_abs_diff": float(np.max(np.abs(
+              outs[-1] - sample.generate_samples(spec, member, z)))),
+      })
+    row["seed0_vs_seed1_samples_max_abs_diff"] = float(np.max(np.abs(outs[0] - outs[1])))
+    rows.append(row)
+  return rows
 
 
 def drift_table(rows) -> str:
@@ -315,7 +323,8 @@ def main():
   parser.add_argument("--ks", default="1,2,4,8")
   parser.add_argument("--cases", default="digits,toy")
   parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--drift", type=int, default=0, help="steps of the drift check")
+  parser.add_argument("--drift", default="", help="steps at which to measure the drift, "
+                      "e.g. 10,100,1000")
   parser.add_argument("--recipes", default="wgan,wgan_gp,dragan,lsgan,nsgan")
   parser.add_argument("--method", default="auto", help="population.method of the drift runs")
   parser.add_argument("--data_dir", default="", help="TFDS data_dir for the digits")
@@ -325,9 +334,10 @@ def main():
   os.makedirs(args.out, exist_ok=True)
   if args.drift:
     rows = []
+    checkpoints = sorted(int(t) for t in args.drift.split(","))
     for recipe in args.recipes.split(","):
-      rows.append(drift_row(recipe, args.drift, args.data_dir, args.method))
-      print(json.dumps(rows[-1]), flush=True)
+      rows += drift_rows(recipe, checkpoints, args.data_dir, args.method)
+      print(json.dumps(rows[-len(checkpoints):]), flush=True)
     stem = os.path.join(args.out, f"population_drift_{rows[0]['method']}")
     with open(stem + ".json", "w") as f:
       json.dump({"meta": _meta(), "rows": rows}, f, indent=2)
