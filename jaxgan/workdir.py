@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 
 from jaxgan import checkpoint as checkpoint_lib
@@ -55,6 +56,18 @@ def _base_config(dataset: str, arch: str):
   if not os.path.exists(path):
     return None
   return config_io.load_module(path).base_config(dataset, arch)
+
+
+def _members(flat: dict) -> int:
+  """How many runs a flattened config trains (jaxgan/population.py): 1 before
+  populations existed."""
+  size = flat.get("population.size", 1)
+  sweeps = [v for k, v in flat.items() if k.startswith("population.sweep.")]
+  return size * math.prod(len(v) for v in sweeps if isinstance(v, (list, tuple)) and v)
+
+
+def _describe_members(k: int) -> str:
+  return "a single run" if k == 1 else f"a population of {k} members"
 
 
 class Workdir:
@@ -164,12 +177,24 @@ class Workdir:
     to jaxgan after the run was made: its default reproduces the earlier behaviour,
     so it is a warning. Keys in RETIRED_KEYS are ignored. `training` adds the
     warning that a re-sized linear decay makes the learning rate jump.
+
+    Even with `allow_change`, a change of how many runs the workdir trains (a
+    single run <-> a population, or another number of members) is refused: the
+    checkpoint could not be read into the new state.
     """
-    if allow_change or not self.holds_run() or not os.path.exists(self.config_path):
+    if not self.holds_run() or not os.path.exists(self.config_path):
       return
     with open(self.config_path) as f:
       old = config_io.flatten(json.load(f))
     new = config_io.flatten(config_io.to_json(config))
+    if _members(old) != _members(new):
+      raise errors.WorkdirError(
+          f"workdir {self.path} holds {_describe_members(_members(old))}; this config "
+          f"trains {_describe_members(_members(new))}. A run's number of members cannot "
+          f"change: use a new --workdir (--mode=export --member=i writes one member of a "
+          f"population as its own run)")
+    if allow_change:
+      return
     for key in [k for k in old if k in RETIRED_KEYS]:
       logger.info("config.json has %s=%r, which jaxgan no longer has (%s)", key, old[key],
                   RETIRED_KEYS[key])

@@ -451,3 +451,16 @@ def test_resuming_a_population_continues_bitwise(toy_population, tmp_path):
   straight = loop.restore(config, workdir, 6)[2]
   for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_workdir_never_changes_its_number_of_members_even_when_changes_are_allowed(
+    toy_population, tmp_path):
+  config, workdir = toy_population
+  single = _toy(size=1, steps=8)
+  with pytest.raises(errors.WorkdirError, match="holds a population of 4 members; this "
+                                                "config trains a single run"):
+    loop.train_and_evaluate(single, workdir, allow_config_change=True)
+  three = _toy(size=3, steps=8, penalty_weight=(0.1, 1.0))
+  with pytest.raises(errors.WorkdirError, match="population of 6 members"):
+    loop.train_and_evaluate(three, workdir, allow_config_change=True)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["3", "6"]
