@@ -200,6 +200,8 @@ class Workdir:
                   RETIRED_KEYS[key])
       del old[key]
     added = sorted(k for k in set(new) - set(old) if not k.startswith(RESUMABLE_PREFIXES))
+    # A run older than populations was a single run, which the new keys still describe.
+    added = [k for k in added if not k.startswith("population.")]
     if "dataset.channels" in added and config.dataset.name == "folder":
       # Only a folder of grey images changes: it used to train in colour.
       from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top

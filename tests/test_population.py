@@ -464,3 +464,20 @@ def test_a_workdir_never_changes_its_number_of_members_even_when_changes_are_all
   with pytest.raises(errors.WorkdirError, match="population of 6 members"):
     loop.train_and_evaluate(three, workdir, allow_config_change=True)
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["3", "6"]
+
+
+def test_a_run_older_than_populations_resumes_as_a_single_run_without_warnings(tmp_path,
+                                                                              caplog):
+  config = _toy(size=1, steps=3)
+  workdir = str(tmp_path / "old")
+  loop.train_and_evaluate(config, workdir)
+  path = os.path.join(workdir, "config.json")
+  with open(path) as f:
+    old = json.load(f)
+  del old["population"]  # as written before populations existed
+  with open(path, "w") as f:
+    json.dump(old, f)
+  config.train.num_steps = 4
+  with caplog.at_level("WARNING", logger="jaxgan"):
+    state = loop.train_and_evaluate(config, workdir)
+  assert int(state.step) == 4 and not [r for r in caplog.records if "population" in r.getMessage()]
