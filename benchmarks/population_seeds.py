@@ -82,6 +82,10 @@ def table(rows) -> str:
   lines = ["| recipe (digits) | steps | seeds | FD (digits classifier), mean +- 95% CI | "
            "classes covered (of 10), mean +- 95% CI | FD per seed | best seed (FD) | diverged |",
            "|---|---|---|---|---|---|---|---|"]
+  if rows:
+    ref = rows[0]["real_data_reference"]
+    lines.append(f"| *real training digits* | | | {ref['fd_digits_classifier']:.1f} | "
+                 f"{ref['classes_covered']} | | | |")
   for r in rows:
     fd, cov = r["summary"]["fd_digits_classifier"], r["summary"]["classes_covered"]
     per = ", ".join(f"{v['fd_digits_classifier']:.1f}" for _, v in sorted(r["per_seed"].items()))
@@ -101,7 +105,15 @@ def main():
   parser.add_argument("--workdir_root", default="/tmp/jaxgan_population_seeds")
   parser.add_argument("--data_dir", default="", help="TFDS data_dir ('' = TFDS default)")
   parser.add_argument("--out", default=os.path.join(HERE, "results"))
+  parser.add_argument("--table", action="store_true",
+                      help="only rewrite <out>/population_seeds.md from its .json")
   args = parser.parse_args()
+  if args.table:
+    with open(os.path.join(args.out, "population_seeds.json")) as f:
+      saved = json.load(f)
+    with open(os.path.join(args.out, "population_seeds.md"), "w") as f:
+      f.write(f"Seed table ({saved['meta']}).\n\n{table(saved['rows'])}\n")
+    return
   cli.setup_logging(0, 1, verbose=False)
   logging.getLogger("jaxgan").info("seed table: %s", vars(args))
   rows = []
