@@ -29,11 +29,13 @@ of the population's summaries from then on (jaxgan/loop.py).
 
 How close a member stays to its single run: vmap turns each matrix product into
 a batched one, which XLA may sum in another order; map keeps the single run's
-operations but XLA may fuse them differently inside the loop. Either way the two
-agree to float rounding at first, bitwise where the compiled operations are the
-same (map on the toy step), and a GAN's dynamics can amplify a last-bit
-difference over many steps (benchmarks/results/population_drift_*.md measures
-each recipe; tests/test_population.py bounds it).
+operations, but XLA may compile some of them differently inside the loop. Either
+way the two agree bitwise or to the last bit at first, and a GAN's dynamics
+amplify the first last-bit difference until, after enough steps, a member is as
+far from its single run as another seed's run is: the same distribution, not the
+same trajectory (benchmarks/results/population_drift_*.md measures each recipe
+at 10, 100 and 1,000 steps; tests/test_population.py bounds the first steps). To
+continue one member exactly, export it (the loop's export_member).
 """
 
 from __future__ import annotations
