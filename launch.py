@@ -2,6 +2,8 @@
 
   python launch.py --config=configs/wgan_gp.py --workdir=runs/wgan_gp
   python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N] [--class=K]
+  python launch.py --mode=eval --workdir=runs/wgan_gp [--step=N]
+  python launch.py --mode=export --workdir=runs/gp8 --member=3 --to=runs/gp8_m3  # populations
 """
 
 import os
@@ -18,9 +20,11 @@ from jaxgan import errors  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", None, "Recipe (configs/NAME.py[:variant]) or a run's config.json.")
 flags.DEFINE_string("workdir", None, "Run directory (config, checkpoints, samples, metrics).")
-flags.DEFINE_enum("mode", "train", ["train", "sample", "eval"], "What to do with the workdir.")
-flags.DEFINE_integer("step", None, "Checkpoint step for --mode=sample/eval (default: latest).")
+flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "export"], "What to do.")
+flags.DEFINE_integer("step", None, "Checkpoint step to restore (default: latest).")
 flags.DEFINE_integer("class", None, "--mode=sample of a conditional run: this class only.")
+flags.DEFINE_integer("member", None, "A population's member for --mode=sample/eval/export.")
+flags.DEFINE_string("to", None, "New workdir for --mode=export's member.")
 flags.DEFINE_bool("allow_config_change", False, "Continue a run whose config.json differs.")
 flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host runs).")
 flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
@@ -42,9 +46,12 @@ def main(argv):
     if FLAGS.mode == "train":
       cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
     elif FLAGS.mode == "sample":
-      cli.sample(config, FLAGS.workdir, FLAGS.step, FLAGS["class"].value)
+      cli.sample(config, FLAGS.workdir, FLAGS.step, class_id=FLAGS["class"].value,
+                 member=FLAGS.member)
+    elif FLAGS.mode == "export":
+      cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to)
     else:
-      cli.evaluate(config, FLAGS.workdir, FLAGS.step)
+      cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(e.exit_code)

@@ -248,6 +248,38 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.log.eval_every = follow(steps, 10)
   config.log.max_checkpoints = 3  # newest checkpoints kept
   config.log.num_samples = 100  # size of the fixed latent batch (a 10x10 grid)
+
+  config.population = ml_collections.ConfigDict()
+  # Independent runs trained together by one compiled step (jaxgan/population.py).
+  # Seeds per sweep combination: seed, seed+1, ..., seed+size-1; members = size x
+  # the sweep's combinations. 1 with no sweep: a single run, no member axis.
+  config.population.size = 1
+  config.population.sweep = ml_collections.ConfigDict()
+  # Per-member values of the step's scalar hyperparameters, crossed with each other
+  # and with the seeds (--config.population.sweep.penalty_weight=0.1,1,10); () = the
+  # config's own value for every member. Each replaces the key named beside it.
+  config.population.sweep.penalty_weight = ()  # penalty.weight (lambda; R1/R2 gamma)
+  config.population.sweep.noise_variance = ()  # penalty.noise_variance (DRAGAN gaussian)
+  config.population.sweep.noise_scale = ()  # penalty.noise_scale (DRAGAN std_uniform)
+  config.population.sweep.critic_lr = ()  # optimizer.critic.learning_rate
+  config.population.sweep.critic_b1 = ()  # optimizer.critic.b1
+  config.population.sweep.critic_b2 = ()  # optimizer.critic.b2
+  config.population.sweep.critic_decay = ()  # optimizer.critic.decay (RMSProp)
+  config.population.sweep.generator_lr = ()  # optimizer.generator.learning_rate
+  config.population.sweep.generator_b1 = ()  # optimizer.generator.b1
+  config.population.sweep.generator_b2 = ()  # optimizer.generator.b2
+  config.population.sweep.generator_decay = ()  # optimizer.generator.decay (RMSProp)
+  config.population.sweep.ema_decay = ()  # ema.decay
+  # The evaluation number that names a population's best member (jaxgan/evaluate.py
+  # keys; lower is better except coverage, HQ share and confidence): the sliced
+  # Wasserstein distance on toy sets, the classifier's Frechet distance on images.
+  config.population.best_metric = ("sliced_wasserstein" if is_toy
+                                   else f"fd_{dataset}_classifier")
+  # How the step runs the members: vmap (one batched computation), map (one after
+  # another inside the step, each with its single run's operations) or auto (CPU:
+  # map, which kept the single run's speed where vmap lost on this 2-core CPU,
+  # benchmarks/results/population.md; other backends: vmap, not measured here).
+  config.population.method = "auto"
   return config
 
 

@@ -19,8 +19,8 @@ from jaxgan import errors
 from jaxgan import quiet
 from jaxgan import workdir as workdir_lib
 
-# Keys that may be overridden on top of a run's own config.json (sample / eval).
-RESTORE_OVERRIDABLE = ("log.", "eval.")
+# Keys that may be overridden on top of a run's own config.json (sample / eval / export).
+RESTORE_OVERRIDABLE = ("log.", "eval.", "population.best_metric")
 
 logger = logging.getLogger("jaxgan")
 
@@ -108,17 +108,38 @@ def train(config, workdir: str, *, allow_config_change: bool) -> None:
   loop.train_and_evaluate(config, workdir, allow_config_change=allow_config_change)
 
 
-def sample(config, workdir: str, step, class_id: int | None = None) -> None:
+def sample(config, workdir: str, step, *, class_id: int | None = None, member=None) -> None:
   from jaxgan import loop  # pylint: disable=g-import-not-at-top
-  out = loop.sample_from_checkpoint(config, workdir, step, class_id=class_id)
-  for label, paths in out.items():
-    if label != "step":
-      print(f"step {out['step']} ({label} generator): wrote {paths['png']} and {paths['npy']}")
+  out = loop.sample_from_checkpoint(config, workdir, step, class_id=class_id, member=member)
+  step = out.pop("step")
+  members = out.pop("members", None)
+  groups = out.items() if isinstance(next(iter(out)), int) else [(None, out)]
+  for index, written in groups:
+    who = "" if index is None else f"member {index}, "
+    for label, paths in written.items():
+      print(f"step {step} ({who}{label} generator): wrote {paths['png']} and {paths['npy']}")
+  if members is not None:
+    print(f"step {step}: wrote {members} (one picture, a row or panel per member)")
 
 
-def evaluate(config, workdir: str, step) -> None:
+def evaluate(config, workdir: str, step, member=None) -> None:
   from jaxgan import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   from jaxgan import loop  # pylint: disable=g-import-not-at-top
-  result = loop.evaluate_from_checkpoint(config, workdir, step)
+  result = loop.evaluate_from_checkpoint(config, workdir, step, member=member)
+  if "groups" in result:  # a population's
+    print(f"step {result['step']}: {evaluate_lib.population_summary_line(result)}")
+    print(f"wrote {result['path']} and each member's eval/member_NN/")
+    return
   print(f"step {result['step']}: {evaluate_lib.summary_line(result)}")
   print(f"wrote {result['path']} and {', '.join(result['plots'])}")
+
+
+def export(config, workdir: str, step, member, to) -> None:
+  from jaxgan import loop  # pylint: disable=g-import-not-at-top
+  if not to:
+    raise errors.ConfigError("--mode=export needs --to=DIR (the new run's workdir)")
+  out = loop.export_member(config, workdir, member, to, step)
+  frozen = (f"; it diverged at step {out['diverged_at']}, so this is its last finite "
+            f"state" if out["diverged_at"] else "")
+  print(f"exported {out['member'].describe()} at step {out['step']} to {out['workdir']}"
+        f"{frozen}; sample, evaluate or resume it like any run: --workdir={out['workdir']}")

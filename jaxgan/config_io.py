@@ -127,12 +127,38 @@ def load_recipe(spec: str) -> ml_collections.ConfigDict:
 
 # --- Overrides --------------------------------------------------------------------
 
+# The group of a population's per-member values (configs/common.py, jaxgan/population.py).
+_SWEEP = "population.sweep."
+
+
+def static_sweep_message(config, key: str, flag: str) -> str:
+  """Why `key` (population.sweep.NAME, not a sweepable name) cannot be swept.
+
+  `flag` names where it came from: the command-line flag, or the key itself.
+  """
+  from jaxgan import population  # pylint: disable=g-import-not-at-top  (JAX; error path only)
+  name = key[len(_SWEEP):]
+  by_key = {k: field for field, k in population.SWEEPABLE.items()}
+  if name in by_key:
+    return f"{flag}: {name} is swept as population.sweep.{by_key[name]}"
+  if name == "seed":
+    return (f"{flag}: a population's seeds are seed, seed+1, ..., seed+size-1: set "
+            f"population.size (and seed for the first)")
+  keys = [k for k in flatten(to_json(config)) if not k.startswith("population.")]
+  static = [k for k in keys if k == name or k.endswith("." + name)]
+  what = f"{static[0]} is static" if static else f"{name} is not a sweepable hyperparameter"
+  return (f"{flag}: {what}: a population's members share one compiled step, so its "
+          f"architecture, n_critic, batch size, loss, penalty kind and schedules are the "
+          f"same for every member; sweepable: {', '.join(population.SWEEPABLE)}")
+
 
 def _node_and_leaf(config, key: str, flag: str):
   node = config
   parts = key.split(".")
   for depth, part in enumerate(parts):
     if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      if key.startswith(_SWEEP) and depth >= 2:
+        raise errors.ConfigError(static_sweep_message(config, key, flag))
       known = sorted(flatten(to_json(config)))
       close = difflib.get_close_matches(key, known, n=1)
       hint = f"; did you mean {close[0]}?" if close else ""

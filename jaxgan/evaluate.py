@@ -58,6 +58,7 @@ import numpy as np
 
 from jaxgan import inception as inception_lib
 from jaxgan import metrics as metrics_lib
+from jaxgan import population as population_lib
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
 from jaxgan.data import toy as toy_data
@@ -281,19 +282,29 @@ class Evaluator:
 
   Args:
     config: the run's config (reads dataset.*, model.z_dim, seed, eval.*, ema.*,
-      penalty.weight).
+      penalty.weight); a population member's own config (population.member_config).
     spec: the run's StepSpec (a single-device one: evaluation runs on the host's
       first device).
     workdir: the run directory; results go to WORKDIR/eval.
     class_names: a conditional run's class names (its classes.json).
+    member: a population member (jaxgan/population.py): its results go to
+      WORKDIR/eval/member_NN and its loss plot reads only its own records.
+    share: another member's Evaluator whose image set-up (classifier, held-out
+      split, real-data reference) this one reuses instead of repeating it; the
+      reference's KID subsets are then drawn with that member's seed.
   """
 
-  def __init__(self, config, spec: train_lib.StepSpec, workdir: str, *, class_names=()):
+  def __init__(self, config, spec: train_lib.StepSpec, workdir: str, *, class_names=(),
+               member=None, share: "Evaluator | None" = None):
     self.config = config
+    self._share = share
     self.spec = spec
     self.workdir = workdir
     self.class_names = tuple(class_names)
+    self.member = member
     self.out_dir = os.path.join(workdir, "eval")
+    if member is not None:
+      self.out_dir = os.path.join(self.out_dir, population_lib.member_dir(member.index))
     ev = config.eval
     name = config.dataset.name
     self.toy = name in toy_data.TOY_DATASETS
@@ -323,6 +334,11 @@ class Evaluator:
     from jaxgan import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
     if not classifier_lib.supports(self.config.dataset):
       return None
+    if self._classifier is None and self._share is not None:
+      share = self._share
+      share._image_setup()
+      self._classifier, self._heldout, self.reference = (
+          share._classifier, share._heldout, share.reference)
     if self._classifier is None:
       t0 = setup_start = time.monotonic()
       cache = classifier_dir(self.config)
@@ -411,6 +427,8 @@ class Evaluator:
     os.makedirs(self.out_dir, exist_ok=True)
     result = {"step": int(step), "dataset": self.config.dataset.name,
               "num_samples": int(self.config.eval.num_samples), "generators": {}}
+    if self.member is not None:
+      result["member"] = self.member.as_json()
 
     plots = []
     if self.labels is not None:
@@ -452,8 +470,10 @@ class Evaluator:
       result["note"] = (f"no classifier metrics for dataset {self.config.dataset.name!r}: it "
                         "has no labels to train the evaluation classifier on")
     loss_plot = os.path.join(self.out_dir, "losses.png")
-    if plot_losses(read_metrics(os.path.join(self.workdir, "metrics.jsonl")), loss_plot,
-                   penalty_weight=float(self.config.penalty.weight)):
+    index = None if self.member is None else self.member.index
+    records = [r for r in read_metrics(os.path.join(self.workdir, "metrics.jsonl"))
+               if r.get("member") == index]  # a population's: this member's records
+    if plot_losses(records, loss_plot, penalty_weight=float(self.config.penalty.weight)):
       plots.append(loss_plot)
     result["plots"] = plots
     path = os.path.join(self.out_dir, f"step_{step:06d}.json")
@@ -511,3 +531,122 @@ def summary_line(result: dict) -> str:
   """One human line per generator, e.g. 'raw: 25/25 modes (25 strict), 97.2% HQ, ...'."""
   return "; ".join(f"{label}: {_describe(values)}"
                    for label, values in result["generators"].items())
+
+
+# --- Populations ---------------------------------------------------------------------
+
+
+def _summarized_keys(per_member: dict) -> list[str]:
+  """The numbers of members' results worth a mean (not counts fixed by the config)."""
+  return sorted({k for values in per_member.values() for k, v in values.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 and not k.startswith("num_")})
+
+
+def _summary(per_member: dict) -> dict:
+  return {k: population_lib.summarize([v[k] for v in per_member.values()
+                                       if isinstance(v.get(k), (int, float))])
+          for k in _summarized_keys(per_member)}
+
+
+def _best(per_member: dict, members, metric: str):
+  best = population_lib.best_member({i: v.get(metric) for i, v in per_member.items()}, metric)
+  return None if best is None else {**members[best[0]].as_json(), "value": best[1]}
+
+
+def population_result(step: int, results: dict, members, groups, diverged: dict,
+                      best_metric: str) -> dict:
+  """A population's evaluation at `step` from its members' results.
+
+  Args:
+    step: the step evaluated.
+    results: {member index: Evaluator result} of the members summarised.
+    members: every population.Member, in index order.
+    groups: the population.Group of each sweep combination (one with no sweep).
+    diverged: {member index: step it diverged at} (left out of the summaries).
+    best_metric: the number that names the best member (population.best_metric).
+
+  Returns:
+    {"step", "best_metric", "members": [per-member entries], "best": {generator
+    label: the best member overall (its index, seed, values and "value")},
+    "groups": [{"values": the combination, "members": indices summarised,
+    "summary": {label: {key: population.summarize(...)}}, "best": {label: ...}}],
+    "diverged"}. A key's summary uses the members that reported a finite value
+    for it (its "n").
+  """
+  out = {"step": int(step), "best_metric": best_metric, "members": [], "best": {},
+         "groups": [], "diverged": {str(i): int(d) for i, d in sorted(diverged.items())}}
+  for m in members:
+    if m.index in results:
+      r = results[m.index]
+      out["members"].append({**m.as_json(), "generators": r["generators"], "path": r["path"]})
+    elif m.index in diverged:
+      out["members"].append({**m.as_json(), "diverged_at": int(diverged[m.index])})
+  labels = list(next(iter(results.values()))["generators"]) if results else []
+  for label in labels:
+    out["best"][label] = _best({i: r["generators"][label] for i, r in results.items()},
+                               members, best_metric)
+  for group in groups:
+    indices = [i for i in group.members if i in results]
+    entry = {"values": dict(group.values), "members": indices, "summary": {}, "best": {}}
+    for label in labels:
+      per_member = {i: results[i]["generators"][label] for i in indices}
+      entry["summary"][label] = _summary(per_member)
+      entry["best"][label] = _best(per_member, members, best_metric)
+    out["groups"].append(entry)
+  return out
+
+
+def write_result(result: dict, path: str) -> str:
+  """Writes an evaluation result as JSON (atomically); returns the path."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(result, f, indent=2, allow_nan=False)
+  os.replace(tmp, path)
+  return path
+
+
+def population_scalars(result: dict) -> list[tuple[dict, dict]]:
+  """A population evaluation's records for metrics.jsonl / TensorBoard: one
+  (fields, scalars) per sweep combination, scalars eval/raw/KEY/mean, .../std,
+  .../ci95, and in the first also eval/raw/best_member and .../best_value over
+  the whole population."""
+  records = []
+  for g, group in enumerate(result["groups"]):
+    scalars = {}
+    for label, summary in group["summary"].items():
+      for key, s in summary.items():
+        scalars.update({f"eval/{label}/{key}/{stat}": s[stat]
+                        for stat in ("mean", "std", "ci95") if s[stat] is not None})
+    if g == 0:
+      for label, best in result["best"].items():
+        if best is not None:
+          scalars[f"eval/{label}/best_member"] = best["member"]
+          scalars[f"eval/{label}/best_value"] = best["value"]
+    records.append((population_lib.summary_fields(group["values"], len(group["members"])),
+                    scalars))
+  return records
+
+
+def population_summary_line(result: dict) -> str:
+  """Per combination and generator, e.g. 'raw: fd_digits_classifier 16.9 +- 2.1 (95% CI
+  over 8 members)', then the best member."""
+  metric = result["best_metric"]
+  parts = []
+  for group in result["groups"]:
+    for label, summary in group["summary"].items():
+      stats = []
+      for key in dict.fromkeys((metric, "classes_covered", "modes_covered", "hq_percent")):
+        if key in summary:
+          s = summary[key]
+          spread = f" +- {s['ci95']:.3g}" if s["ci95"] is not None else ""
+          stats.append(f"{key} {s['mean']:.4g}{spread}")
+      where = ",".join(f"{k}={v:g}" for k, v in group["values"].items())
+      parts.append(f"{where + ' ' if where else ''}{label}: {', '.join(stats) or 'no metrics'} "
+                   f"(95% CI over {len(group['members'])} member(s))")
+  for label, best in result["best"].items():
+    if best is not None:
+      parts.append(f"best {label}: member {best['member']} (seed {best['seed']}) "
+                   f"{metric} {best['value']:.4g}")
+  return "; ".join(parts)

@@ -11,6 +11,12 @@ SIGTERM / SIGINT save the current step and end the run normally.
 A class-conditional run (model.conditional) reads labels with its images, and
 keeps its class names in WORKDIR/classes.json (jaxgan/workdir.py), from which
 sampling and evaluation later take them.
+
+A population (jaxgan/population.py, `population.size` > 1 or a sweep) goes the
+same way with a PopulationState, one data iterator per seed and the population
+step; `_PopulationRecorder` writes per-member records, grids and evaluations
+and the population's summaries, and reports a diverged member once while the
+others train on.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -34,6 +41,7 @@ from jaxgan import errors
 from jaxgan import evaluate as evaluate_lib
 from jaxgan import factory
 from jaxgan import mesh as mesh_lib
+from jaxgan import population as population_lib
 from jaxgan import progress as progress_lib
 from jaxgan import rng as rng_lib
 from jaxgan import sample as sample_lib
@@ -58,7 +66,13 @@ def train_and_evaluate(config, workdir: str, *,
   data_shape = validation.validate(config)
   wd.check_writable()
   wd.check_config(config, allow_change=allow_config_change)
-  mesh = mesh_lib.make_mesh()
+  population = population_lib.is_population(config)
+  if population and jax.process_count() > 1:
+    raise errors.ConfigError(
+        f"a population ({population_lib.num_members(config)} members) trains in one "
+        f"process, whose devices share the members; this job has {jax.process_count()} "
+        f"processes")
+  mesh = mesh_lib.make_mesh(members=population_lib.num_members(config))
   mesh_lib.check_batch_size(config.train.batch_size, mesh)
   classes = _training_classes(config, wd)
   spec = factory.make_step_spec(config, data_shape, len(classes))
@@ -73,8 +87,9 @@ def train_and_evaluate(config, workdir: str, *,
   wd.write_config(config)  # from here on the workdir holds this run
   if classes:
     wd.write_classes(classes)
-  with StopRequest() as stop, _Recorder(config, spec, wd, iterator, start,
-                                        classes) as recorder, contextlib.closing(iterator):
+  recorder_type = _PopulationRecorder if population else _Recorder
+  with StopRequest() as stop, recorder_type(config, spec, wd, iterator, start,
+                                            classes) as recorder, contextlib.closing(iterator):
     for step in range(start + 1, config.train.num_steps + 1):
       state, metrics = step_fn(state, mesh_lib.global_batch(next(iterator), mesh))
       recorder.after_step(step, state, metrics)
@@ -130,6 +145,8 @@ def run_classes(config, workdir: str) -> tuple[str, ...]:
 
 
 def _abstract_state(config, spec, data_shape):
+  if population_lib.is_population(config):
+    return population_lib.abstract_state(config, spec, data_shape)
   return jax.eval_shape(functools.partial(train_lib.init_state, spec, sample_shape=data_shape),
                         rng_lib.run_key(config.seed))
 
@@ -144,7 +161,13 @@ def _restore_or_init(config, spec, data_shape, wd):
       ckpt.close()
     if restored is not None:
       logger.info("resumed from step %d (%s)", restored[0], wd.checkpoints)
+      if population_lib.is_population(config):
+        # The config's values are the run's, as spec.hparams are a single run's.
+        step, state, position = restored
+        restored = step, state.replace(hparams=population_lib.stacked_hparams(config)), position
       return restored
+  if population_lib.is_population(config):
+    return 0, population_lib.init_state(config, spec, data_shape), 0
   return 0, train_lib.init_state(spec, rng_lib.run_key(config.seed), data_shape), 0
 
 
@@ -153,6 +176,17 @@ def _num_params(tree) -> int:
 
 
 def _log_start(config, spec, state, data_shape, start, mesh) -> None:
+  if isinstance(state, population_lib.PopulationState):
+    grid = population_lib.swept(config)
+    logger.info(
+        "population of %d members: seeds %d-%d%s; method %s; members over %d device "
+        "group(s) along \"population\", the batch over %d along \"data\"",
+        population_lib.num_members(config), config.seed,
+        config.seed + config.population.size - 1,
+        "".join(f" x {k} {', '.join(f'{v:g}' for v in vals)}" for k, vals in grid.items()),
+        population_lib.resolve_method(config), mesh.shape[mesh_lib.POPULATION],
+        mesh.shape[mesh_lib.DATA])
+    state = population_lib.member_state(state, 0)  # sizes below are per member
   shape = "x".join(map(str, data_shape))
   logger.info(
       "%s: %s/%s on %s (%s), %s generator %s params, critic %s params; batch %d, "
@@ -168,11 +202,17 @@ def _log_start(config, spec, state, data_shape, start, mesh) -> None:
 def _open_data(config, position, *, with_labels: bool = False):
   t0 = time.monotonic()
   try:
-    iterator = data_lib.make_iterator(
-        config.dataset, global_batch_size=config.train.batch_size,
-        n_critic=config.train.n_critic, seed=config.seed, position=position,
-        process_index=jax.process_index(), process_count=jax.process_count(),
-        with_labels=with_labels)
+    if population_lib.is_population(config):
+      seeds = [m.seed for m in population_lib.members(config)]
+      iterator = population_lib.PopulationIterator(data_lib.make_iterators(
+          config.dataset, global_batch_size=config.train.batch_size,
+          n_critic=config.train.n_critic, seeds=sorted(set(seeds)), position=position), seeds)
+    else:
+      iterator = data_lib.make_iterator(
+          config.dataset, global_batch_size=config.train.batch_size,
+          n_critic=config.train.n_critic, seed=config.seed, position=position,
+          process_index=jax.process_index(), process_count=jax.process_count(),
+          with_labels=with_labels)
   except errors.UserError:
     raise
   except ValueError as e:  # a dataset not prepared, an empty or broken folder
@@ -184,14 +224,20 @@ def _open_data(config, position, *, with_labels: bool = False):
 def _compile(spec, mesh, state, config, data_shape):
   """(compiled step, state on the mesh); logs how long compilation took."""
   t0 = time.monotonic()
-  state = mesh_lib.put_replicated(state, mesh)
+  state = mesh_lib.put_state(state, mesh)
+  population = population_lib.is_population(config)
+  members = (population_lib.num_members(config),) if population else ()
   batch = jax.ShapeDtypeStruct(
-      (config.train.n_critic, config.train.batch_size, *data_shape), jnp.float32,
+      (*members, config.train.n_critic, config.train.batch_size, *data_shape), jnp.float32,
       sharding=mesh_lib.batch_sharding(mesh))
   if spec.num_classes:
     batch = (batch, jax.ShapeDtypeStruct((config.train.n_critic, config.train.batch_size),
                                          jnp.int32, sharding=mesh_lib.batch_sharding(mesh)))
-  step_fn = mesh_lib.compile_step(spec, mesh, state, batch)
+  if population:
+    step_fn = mesh_lib.compile_step(spec, mesh, state, batch,
+                                    step_fn=population_lib.step_fn(config))
+  else:
+    step_fn = mesh_lib.compile_step(spec, mesh, state, batch)
   logger.info("train step compiled (%.1fs)", time.monotonic() - t0)
   return step_fn, state
 
@@ -328,6 +374,149 @@ class _Recorder:
                 "command to resume", signal_name, step, step, self.wd.checkpoints)
 
 
+class _PopulationRecorder(_Recorder):
+  """_Recorder for a population: a record per member and one over the members.
+
+  metrics.jsonl gets {"step", "member": i, ...} per member (TensorBoard
+  member_i/...) and {"step", "summary": "population", "members": n, KEY/mean,
+  KEY/std, KEY/ci95} over the n members still training (population/...). A
+  member that diverges is reported once; from then on its records carry only
+  "diverged_at", and its grids and evaluations stop (its state stays frozen at
+  the last finite one, and is still checkpointed). If every member diverges the
+  run stops as a single run does.
+  """
+
+  def __init__(self, config, spec, wd, iterator, start, classes=()):
+    super().__init__(config, spec, wd, iterator, start, classes)
+    self.members = population_lib.members(config)
+    self.groups = population_lib.groups(config)
+    self.diverged = {}  # member index -> the step it diverged at
+    self.evaluators = None
+
+  def training(self) -> list[int]:
+    return [m.index for m in self.members if m.index not in self.diverged]
+
+  def flush(self) -> None:
+    if self.pending is None:
+      return
+    step, metrics = self.pending
+    self.pending = None
+    metrics = {k: np.asarray(v) for k, v in jax.device_get(metrics).items()}
+    diverged_at = metrics.pop("population/diverged_at")
+    for i in np.flatnonzero(diverged_at):
+      if int(i) not in self.diverged:
+        self._report_divergence(int(i), int(diverged_at[i]), metrics)
+    training = self.training()
+    if not training:
+      raise errors.NonFiniteError(
+          "every member diverged (" + ", ".join(
+              f"member {i} at step {d}" for i, d in sorted(self.diverged.items()))
+          + f"); stopped; {self._last_good()}")
+    log_step = step % self.config.log.every == 0 or step == self.num_steps
+    if self.log is not None and log_step:
+      for m in self.members:
+        if m.index in self.diverged:
+          self.log.metrics.write(step, {}, member=m.index, diverged_at=self.diverged[m.index])
+        else:
+          self.log.scalars(step, {k: v[m.index] for k, v in metrics.items()},
+                           tag_prefix=f"member_{m.index}/", member=m.index)
+      rate = self.progress.steps_per_second
+      for g, group in enumerate(self.groups):
+        used = [i for i in group.members if i not in self.diverged]
+        summary = {}
+        for key, values in metrics.items():
+          stats = population_lib.summarize(values[used]) if used else {}
+          summary.update({f"{key}/{s}": stats[s] for s in ("mean", "std", "ci95")
+                          if stats.get(s) is not None})
+        if g == 0:
+          summary["perf/steps_per_second"] = rate
+          summary["perf/member_steps_per_second"] = rate * len(training)
+        values = dict(group.values)
+        self.log.scalars(step, summary, tag_prefix=population_lib.summary_tag(values),
+                         **population_lib.summary_fields(values, len(used)))
+    if self.lead and self.progress.due(step, log_step):
+      means = {k: float(np.mean(v[training])) for k, v in metrics.items()}
+      logger.info(self.progress.line(step, means) + f" | means over {len(training)} of "
+                  f"{len(self.members)} members")
+
+  def _report_divergence(self, index, at, metrics) -> None:
+    """Logs that member `index` diverged at step `at` (once) and marks it."""
+    self.diverged[index] = at
+    bad = sorted(k for k, v in metrics.items() if not math.isfinite(float(v[index])))
+    what = (f"non-finite {', '.join(bad)}" if bad
+            else "non-finite parameters or optimizer state")
+    logger.warning(
+        "WARNING: %s diverged at step %d (%s); it stays frozen at its step-%d state and "
+        "leaves the population's summaries; %d member(s) train on",
+        self.members[index].describe(), at, what, at - 1,
+        len(self.members) - len(self.diverged))
+
+  def samples(self, step, state) -> None:
+    self.flush()  # grids only of the members still training
+    if not self.lead:
+      return
+    with self.progress.paused():
+      frozen = ", ".join(f"member {i} frozen at step {d - 1}"
+                         for i, d in sorted(self.diverged.items()))
+      written = sample_lib.write_population(
+          self.spec, self.host_state(step, state), self.config, self.wd.samples, step,
+          members=self.training(), note=frozen)
+      for i in self.training():
+        for label, paths in written[i].items():
+          self.log.image(step, f"member_{i}/samples/{label}", paths["png"])
+      self.log.image(step, "population/samples", written["members"])
+
+  def evaluate(self, step, state) -> None:
+    self.flush()
+    if not self.lead:
+      return
+    with self.progress.paused():
+      t0 = time.monotonic()
+      if self.evaluators is None:
+        self.evaluators = _member_evaluators(self.config, self.spec, self.wd)
+      setup = sum(e.setup_seconds for e in self.evaluators.values())
+      host = self.host_state(step, state)
+      results = {}
+      for i in self.training():
+        results[i] = self.evaluators[i](population_lib.member_state(host, i), step)
+        self.log.scalars(step, evaluate_lib.flat_scalars(results[i]),
+                         tag_prefix=f"member_{i}/", member=i)
+      result = _population_evaluation(self.config, self.wd, step, results, self.diverged)
+      for fields, scalars in evaluate_lib.population_scalars(result):
+        self.log.scalars(step, scalars, tag_prefix=population_lib.summary_tag(
+            fields.get("sweep", {})), **fields)
+      seconds = time.monotonic() - t0
+      setup = sum(e.setup_seconds for e in self.evaluators.values()) - setup
+      self.progress.evaluation_done(seconds - setup)
+    logger.info("eval at step %d (%.1fs): %s; %s", step, seconds,
+                evaluate_lib.population_summary_line(result), result["path"])
+
+
+def _member_evaluators(config, spec, wd) -> dict:
+  """{member index: Evaluator} of a population, sharing one classifier set-up."""
+  evaluators = {}
+  for m in population_lib.members(config):
+    evaluators[m.index] = evaluate_lib.Evaluator(
+        population_lib.member_config(config, m.index), spec, wd.path, member=m,
+        share=evaluators.get(0))
+  return evaluators
+
+
+def _population_evaluation(config, wd, step, results, diverged) -> dict:
+  """Summarises members' evaluations into WORKDIR/eval/step_N.json; returns it."""
+  metric = config.population.best_metric
+  result = evaluate_lib.population_result(
+      step, results, population_lib.members(config), population_lib.groups(config),
+      diverged, metric)
+  if results and all(best is None for best in result["best"].values()):
+    known = sorted({k for r in results.values() for v in r["generators"].values() for k in v})
+    logger.warning("WARNING: population.best_metric %r is not among this evaluation's "
+                   "numbers (%s); no best member named", metric, ", ".join(known))
+  result["path"] = evaluate_lib.write_result(
+      result, os.path.join(wd.eval, f"step_{step:06d}.json"))
+  return result
+
+
 class StopRequest:
   """The first SIGTERM / SIGINT asks the loop to save the current step and stop.
 
@@ -379,8 +568,22 @@ def restore(config, workdir: str, step: int | None = None):
   return spec, step, state
 
 
+def check_member(config, workdir: str, member: int | None) -> None:
+  """Raises ConfigError unless `member` is None or a member of the run in `workdir`."""
+  if member is None:
+    return
+  if not population_lib.is_population(config):
+    raise errors.ConfigError(f"--member={member}: the run in {workdir} is a single run, "
+                             f"not a population")
+  try:
+    population_lib.member(config, member)
+  except ValueError as e:
+    raise errors.ConfigError(f"--member={member}: {e}") from None
+
+
 def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
-                           class_id: int | None = None) -> dict:
+                           class_id: int | None = None,
+                           member: int | None = None) -> dict:
   """Restores a checkpoint and writes its sample grids; returns {label: paths, "step"}.
 
   Writes WORKDIR/samples/step_N[_ema].{png,npy} for log.num_samples latents (the
@@ -390,7 +593,12 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
   log.num_samples samples of that one class instead (files ending in _class<K>).
 
   Raises errors.ConfigError for a `class_id` of an unconditional run or out of range.
+
+  A population writes each member's grids into samples/member_NN/ and the grid
+  with a row per member, samples/step_N_members.png, and returns {member index:
+  {label: paths}, "members": path, "step"}; with `member`, only that member's.
   """
+  check_member(config, workdir, member)
   wd = workdir_lib.Workdir(workdir)
   classes = run_classes(config, workdir)
   if class_id is not None and not 0 <= class_id < len(classes):
@@ -402,22 +610,93 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
   run_num = wd.read_config().log.num_samples if config.log.num_samples else None
   suffix = "" if config.log.num_samples == run_num else f"_n{config.log.num_samples}"
   wd.check_outputs_writable(wd.samples)
-  out = sample_lib.write_generators(spec, state, config, wd.samples, step, suffix=suffix,
-                                    class_names=classes, class_id=class_id)
+  if population_lib.is_population(config):
+    if member is None:
+      out = sample_lib.write_population(spec, state, config, wd.samples, step, suffix=suffix)
+    else:
+      out = {member: sample_lib.write_generators(
+          spec, population_lib.member_state(state, member),
+          population_lib.member_config(config, member),
+          os.path.join(wd.samples, population_lib.member_dir(member)), step, suffix=suffix)}
+  else:
+    out = sample_lib.write_generators(spec, state, config, wd.samples, step, suffix=suffix,
+                                      class_names=classes, class_id=class_id)
   out["step"] = step
   return out
 
 
-def evaluate_from_checkpoint(config, workdir: str, step: int | None = None) -> dict:
+def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
+                             member: int | None = None) -> dict:
   """Restores a checkpoint and evaluates it.
 
   Writes WORKDIR/eval/step_N.json and the plots (jaxgan/evaluate.py), and joins
   the result to metrics.jsonl and TensorBoard marked as evaluated later.
+
+  A population evaluates every member (or only `member`) into eval/member_NN/,
+  and without `member` writes the population's summary as eval/step_N.json
+  (members that had diverged are evaluated but left out of it) and returns it.
   """
+  check_member(config, workdir, member)
   wd = workdir_lib.Workdir(workdir)
   spec, step, state = restore(config, workdir, step)
   wd.check_outputs_writable(wd.eval)
-  result = evaluate_lib.Evaluator(config, spec, wd.path,
-                                  class_names=run_classes(config, workdir))(state, step)
-  summary_lib.add_later_evaluation(wd.path, step, evaluate_lib.flat_scalars(result))
+  if not population_lib.is_population(config):
+    result = evaluate_lib.Evaluator(config, spec, wd.path,
+                                    class_names=run_classes(config, workdir))(state, step)
+    summary_lib.add_later_evaluation(wd.path, step, evaluate_lib.flat_scalars(result))
+    return result
+  evaluators = _member_evaluators(config, spec, wd)
+  results = {}
+  for i in evaluators if member is None else [member]:
+    results[i] = evaluators[i](population_lib.member_state(state, i), step)
+    summary_lib.add_later_evaluation(wd.path, step, evaluate_lib.flat_scalars(results[i]),
+                                     tag_prefix=f"member_{i}/", member=i)
+  if member is not None:
+    return results[member]
+  diverged = {i: int(d) for i, d in enumerate(np.asarray(state.diverged_at)) if d}
+  result = _population_evaluation(
+      config, wd, step, {i: r for i, r in results.items() if i not in diverged}, diverged)
+  for fields, scalars in evaluate_lib.population_scalars(result):
+    summary_lib.add_later_evaluation(wd.path, step, scalars, tag_prefix=population_lib.summary_tag(
+        fields.get("sweep", {})), **fields)
   return result
+
+
+def export_member(config, workdir: str, member: int, to: str,
+                  step: int | None = None) -> dict:
+  """Writes population member `member` as a standalone single-run workdir `to`.
+
+  `to` gets config.json (population.member_config: the member's seed and swept
+  values, no population) and a checkpoint of the member's state at its own step
+  with its data position, so it samples, evaluates and resumes like any run,
+  continuing as the member's single run would. A member that diverged is
+  exported at its last finite state. Returns {"member", "step", "workdir",
+  "diverged_at"}.
+
+  Raises:
+    errors.ConfigError: `workdir` is not a population or has no such member.
+    errors.WorkdirError: `to` already holds a run.
+  """
+  if member is None:
+    raise errors.ConfigError("--mode=export needs --member=i (which member to export)")
+  check_member(config, workdir, member)
+  target = workdir_lib.Workdir(to)
+  target.check_writable()
+  if target.holds_run():
+    raise errors.WorkdirError(f"{target.path} already holds a run; export into a new or "
+                              f"empty --to directory")
+  _, _, state = restore(config, workdir, step)
+  member_state = population_lib.member_state(state, member)
+  own_step = int(member_state.step)  # a diverged member stopped before the population
+  member_config = population_lib.member_config(config, member)
+  target.write_config(member_config)
+  ckpt = checkpoint_lib.Checkpointer(target.checkpoints,
+                                     max_to_keep=member_config.log.max_checkpoints)
+  try:
+    # A run's data position is its step: one item per step from item 0.
+    ckpt.save(own_step, member_state, data_position=own_step,
+              config_json=config_io.to_json(member_config))
+  finally:
+    ckpt.close()
+  return {"member": population_lib.member(config, member), "step": own_step,
+          "workdir": target.path, "diverged_at": int(np.asarray(state.diverged_at)[member])}

@@ -12,14 +12,18 @@ process feeds its own slice of the global batch, and
 Per-example randomness is drawn by global example index (jaxgan/rng.py), so a
 run is the same on 1..N devices and 1..M processes up to float reassociation.
 
-A second mesh axis for populations of independent runs goes beside "data":
-the state then shards along it instead of being replicated; only the
-shardings below change, not the step.
+A population of independent runs (jaxgan/population.py) adds a second axis,
+"population", beside "data": the population state (every leaf with a leading
+member axis) and the batch [members, n_critic, B, ...] are split along it, the
+batch also along "data". Members never communicate: each device computes the
+members it holds, and only the "data" axis carries all-reduces. A single run
+keeps the 1-D mesh; only the shardings below change, not the step.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 from jax.sharding import Mesh
@@ -31,24 +35,46 @@ from jaxgan import errors
 from jaxgan import train as train_lib
 
 DATA = "data"
+POPULATION = "population"
 
 
-def make_mesh(devices=None) -> Mesh:
-  """A 1-D mesh over every device of the job (all processes), axis DATA.
+def make_mesh(devices=None, *, members: int = 1) -> Mesh:
+  """The mesh over every device of the job (all processes).
 
-  jax.devices() lists devices process by process, so process p's devices hold
-  the p-th contiguous slice of the global batch: the slice its data iterator reads.
+  A single run (`members` 1): 1-D, axis DATA. jax.devices() lists devices
+  process by process, so process p's devices hold the p-th contiguous slice of
+  the global batch: the slice its data iterator reads.
+
+  A population of `members` runs: 2-D, axes (POPULATION, DATA), with
+  gcd(members, devices) devices along POPULATION (members split evenly, each
+  device holding whole members) and the rest along DATA.
   """
   devices = jax.devices() if devices is None else devices
-  return Mesh(np.asarray(devices), (DATA,))
+  if members == 1:
+    return Mesh(np.asarray(devices), (DATA,))
+  groups = math.gcd(members, len(devices))
+  return Mesh(np.asarray(devices).reshape(groups, len(devices) // groups),
+              (POPULATION, DATA))
+
+
+def is_population(mesh: Mesh) -> bool:
+  return POPULATION in mesh.axis_names
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
+def state_sharding(mesh: Mesh) -> NamedSharding:
+  """A single run's state: replicated. A population's: split along its member axis."""
+  return NamedSharding(mesh, P(POPULATION) if is_population(mesh) else P())
+
+
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-  """[n_critic, B, ...] split along B over the DATA axis."""
+  """[n_critic, B, ...] split along B over the DATA axis; a population's
+  [members, n_critic, B, ...] also along its member axis over POPULATION."""
+  if is_population(mesh):
+    return NamedSharding(mesh, P(POPULATION, None, DATA))
   return NamedSharding(mesh, P(None, DATA))
 
 
@@ -56,16 +82,26 @@ def check_batch_size(global_batch_size: int, mesh: Mesh) -> None:
   """Raises ConfigError unless the global batch splits evenly over the mesh."""
   devices = mesh.shape[DATA]
   if global_batch_size % devices:
+    where = (f"{jax.process_count()} process(es) x {jax.local_device_count()} local"
+             if not is_population(mesh) else
+             f"the data axis of {mesh.size} devices shared by {mesh.shape[POPULATION]} "
+             f"member group(s)")
     raise errors.ConfigError(
         f"train.batch_size={global_batch_size} does not split evenly over {devices} "
-        f"devices ({jax.process_count()} process(es) x {jax.local_device_count()} "
-        f"local); use a multiple of {devices}")
+        f"devices ({where}); use a multiple of {devices}")
 
 
 def put_replicated(tree, mesh: Mesh):
   """Host values (identical on every process) -> arrays replicated over the mesh."""
-  sharding = replicated(mesh)
+  return _put(tree, replicated(mesh))
 
+
+def put_state(tree, mesh: Mesh):
+  """A host state -> arrays placed as `state_sharding(mesh)` says."""
+  return _put(tree, state_sharding(mesh))
+
+
+def _put(tree, sharding: NamedSharding):
   def put(x):
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
@@ -80,8 +116,12 @@ def global_batch(local, mesh: Mesh):
 
 
 def to_host(tree):
-  """Replicated arrays -> host numpy arrays (this process's copy)."""
-  return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
+  """Arrays -> host numpy arrays: this process's copy of replicated ones, the
+  whole of sharded ones (a population's state, held by this process)."""
+  def host(x):
+    return np.asarray(x.addressable_data(0) if x.is_fully_replicated else x)
+
+  return jax.tree.map(host, tree)
 
 
 def _step_on_batch(state, batch, *, spec):
@@ -91,15 +131,26 @@ def _step_on_batch(state, batch, *, spec):
   return train_lib.train_step(state, batch, spec=spec)
 
 
-def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch):
-  """train_step for `spec`, compiled ahead of time for `state` and `batch` on `mesh`.
+def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
+                 step_fn=_step_on_batch):
+  """`step_fn` for `spec`, compiled ahead of time for `state` and `batch` on `mesh`.
 
   `batch` is the images [n_critic, B, ...], or for a conditional run the tuple
   (images, labels [n_critic, B]), both split along B. The state is donated (its
-  buffers are reused for the new state) and comes back replicated; metrics come
-  back replicated scalars.
+  buffers are reused for the new state) and comes back placed as it went in
+  (`state_sharding`); metrics come back replicated. A population passes its own
+  step (jaxgan/population.py); on a population mesh each device runs the step on
+  its own members only (shard_map, manual over POPULATION), so members cannot
+  communicate, while XLA still partitions the batch over DATA.
   """
-  step = jax.jit(functools.partial(_step_on_batch, spec=spec),
-                 in_shardings=(replicated(mesh), batch_sharding(mesh)),
-                 out_shardings=replicated(mesh), donate_argnums=0)
+  fn = functools.partial(step_fn, spec=spec)
+  if is_population(mesh):
+    # check_vma=False: the step's loop carries start as constants that the
+    # varying-across-devices check would want marked; nothing here communicates.
+    fn = jax.shard_map(fn, mesh=mesh, in_specs=(P(POPULATION), P(POPULATION)),
+                       out_specs=P(POPULATION), axis_names={POPULATION}, check_vma=False)
+  step = jax.jit(fn,
+                 in_shardings=(state_sharding(mesh), batch_sharding(mesh)),
+                 out_shardings=(state_sharding(mesh), replicated(mesh)),
+                 donate_argnums=0)
   return step.lower(state, batch).compile()

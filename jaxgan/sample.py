@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
+from jaxgan import population as population_lib
 from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
 from jaxgan.data import toy as toy_data
@@ -112,13 +113,15 @@ _ROW_TITLE_PAD = 4  # pixels either side of the row titles
 
 
 def save_image_grid(images: np.ndarray, path: str, *, title: str = "",
-                    row_titles=None) -> None:
+                    row_titles=None, cols: int | None = None) -> None:
   """Writes the grid of `images` as a PNG, with `title` in a band above it.
 
   `row_titles` (one per row): the grid gets len(row_titles) rows, each titled in a
-  band on its left (a conditional run's class names).
+  band on its left (a conditional run's class names). `cols` fixes the number
+  of columns otherwise (default: near-square).
   """
-  cols = None if row_titles is None else len(images) // len(row_titles)
+  if row_titles is not None:
+    cols = len(images) // len(row_titles)
   grid = Image.fromarray(image_grid(images, cols=cols))
   if row_titles is not None:
     draw = ImageDraw.Draw(grid)
@@ -137,6 +140,38 @@ def save_image_grid(images: np.ndarray, path: str, *, title: str = "",
     ImageDraw.Draw(titled).text((2, 1), title, fill="black")
     grid = titled
   grid.save(path)
+
+
+def save_member_rows(samples: np.ndarray, path: str, *, title: str = "",
+                     real: np.ndarray | None = None, labels=()) -> None:
+  """One picture of a population: `samples` [K, N, ...] of K members.
+
+  Images [K, N, H, W, C]: a grid with member k's N images in row k (from the top).
+  2-D points [K, N, 2]: one scatter panel per member, titled by `labels`.
+  """
+  if samples.ndim == 5:
+    k, n = samples.shape[:2]
+    save_image_grid(samples.reshape(k * n, *samples.shape[2:]), path, title=title, cols=n)
+    return
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  k = samples.shape[0]
+  cols = int(math.ceil(math.sqrt(k)))
+  rows = int(math.ceil(k / cols))
+  fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+  for i, ax in enumerate(axes.flat):
+    if i >= k:
+      ax.axis("off")
+      continue
+    if real is not None:
+      ax.scatter(real[:, 0], real[:, 1], s=2, c=REAL_COLOUR, alpha=0.3)
+    ax.scatter(samples[i, :, 0], samples[i, :, 1], s=2, c=GENERATED_COLOUR, alpha=0.6)
+    ax.set_aspect("equal")
+    ax.set_title(labels[i] if i < len(labels) else f"member {i}", fontsize=8)
+  fig.suptitle(title)
+  fig.savefig(path, dpi=80, bbox_inches="tight")
+  plt.close(fig)
 
 
 def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = None,
@@ -222,4 +257,47 @@ def write_generators(spec: train_lib.StepSpec, state: train_lib.GANState, config
     if labels is not None:
       out[label]["labels"] = out[label]["npy"][:-len(".npy")] + "_labels.npy"
       np.save(out[label]["labels"], np.asarray(labels))
+  return out
+
+
+# Samples per member in a population's one picture (a row of the grid per member).
+MEMBER_ROW = 10
+
+
+def write_population(spec: train_lib.StepSpec, state, config, directory: str, step: int, *,
+                     members=None, num: int | None = None, suffix: str = "",
+                     note: str = "") -> dict:
+  """A population's samples: each member's grids, as its single run draws them,
+  and one picture with a row per member.
+
+  Writes DIR/member_NN/step_N{suffix}.{png,npy} (and _ema) for each member in
+  `members` (indices; default all) and DIR/step_N_members{suffix}.png: the raw
+  generator's first MEMBER_ROW samples of every member (toy data: every sample,
+  a panel per member), titled with `note`. Returns {member index: {label:
+  paths}, "members": path of the one picture}.
+
+  Args:
+    state: the host PopulationState.
+    config: the population's config.
+  """
+  every = population_lib.members(config)
+  chosen = range(len(every)) if members is None else members
+  out = {}
+  for i in chosen:
+    out[i] = write_generators(
+        spec, population_lib.member_state(state, i), population_lib.member_config(config, i),
+        os.path.join(directory, population_lib.member_dir(i)), step, num=num, suffix=suffix)
+  num = config.log.num_samples if num is None else num
+  rows = []
+  for m in every:
+    z = fixed_latents(m.seed, num, config.model.z_dim)
+    samples = generate_samples(spec, population_lib.member_state(state, m.index), z)
+    rows.append(samples if samples.ndim == 2 else samples[:MEMBER_ROW])
+  path = os.path.join(directory, f"step_{step:06d}_members{suffix}.png")
+  os.makedirs(directory, exist_ok=True)
+  layout = "one panel per member" if rows[0].ndim == 2 else "one row per member"
+  title = f"step {step}: {layout}, 0 to {len(every) - 1}" + (f"; {note}" if note else "")
+  save_member_rows(np.stack(rows), path, title=title, real=toy_reference(config, num * 10),
+                   labels=[m.describe() for m in every])
+  out["members"] = path
   return out

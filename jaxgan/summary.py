@@ -11,6 +11,11 @@ so metrics.jsonl keeps monotone steps and nothing is lost. Training lines and
 evaluation lines (keys `eval/...`, written by `log.eval_every`) are separate records.
 An evaluation run later from a checkpoint (`--mode=eval`) joins the records at
 its step, marked `"evaluated_later": true`, so the steps stay in order.
+
+A population (jaxgan/population.py) writes one record per member,
+`{"step": N, "member": i, ...}` (TensorBoard tags `member_i/...`), and one
+summary record over its members, `{"step": N, "summary": "population", ...}`
+(tags `population/...`); a single run's records have neither field.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ class MetricsFile:
         os.replace(tmp, self.path)
     self._file = open(self.path, "a")
 
-  def write(self, step: int, metrics: dict) -> None:
-    record = {"step": int(step)}
+  def write(self, step: int, metrics: dict, **fields) -> None:
+    """One record: step, then `fields` as given (e.g. member=3), then the floats."""
+    record = {"step": int(step), **fields}
     record.update({k: float(v) for k, v in metrics.items()})
     self._file.write(json.dumps(record) + "\n")
     self._file.flush()
@@ -50,14 +56,19 @@ class MetricsFile:
     self._file.close()
 
 
-def add_later_evaluation(workdir: str, step: int, scalars: dict) -> None:
-  """Inserts a --mode=eval result into metrics.jsonl (in step order) and TensorBoard."""
+def add_later_evaluation(workdir: str, step: int, scalars: dict, *, tag_prefix: str = "",
+                         **fields) -> None:
+  """Inserts a --mode=eval result into metrics.jsonl (in step order) and TensorBoard.
+
+  `fields` go into the record as given (a population's member=i or
+  summary="population"); `tag_prefix` goes before the TensorBoard tags.
+  """
   path = os.path.join(workdir, "metrics.jsonl")
   lines = []
   if os.path.exists(path):
     with open(path) as f:
       lines = [line for line in f if line.strip()]
-  record = {"step": int(step), "evaluated_later": True}
+  record = {"step": int(step), "evaluated_later": True, **fields}
   record.update({k: float(v) for k, v in scalars.items()})
   at = next((i for i, line in enumerate(lines) if json.loads(line)["step"] > step),
             len(lines))
@@ -70,7 +81,7 @@ def add_later_evaluation(workdir: str, step: int, scalars: dict) -> None:
   writer = SummaryWriter(workdir)
   try:
     for key, value in scalars.items():
-      writer.add_scalar(key, float(value), int(step))
+      writer.add_scalar(tag_prefix + key, float(value), int(step))
   finally:
     writer.close()
 
@@ -87,11 +98,12 @@ class RunLog:
     self._tb = SummaryWriter(workdir, purge_step=resume_step + 1 if resume_step else None,
                              flush_secs=30)
 
-  def scalars(self, step: int, values: dict) -> None:
-    """One record in metrics.jsonl and the same scalars in TensorBoard."""
-    self.metrics.write(step, values)
+  def scalars(self, step: int, values: dict, *, tag_prefix: str = "", **fields) -> None:
+    """One record in metrics.jsonl (with `fields`, e.g. member=3) and the same
+    scalars in TensorBoard, their tags after `tag_prefix` (e.g. "member_3/")."""
+    self.metrics.write(step, values, **fields)
     for key, value in values.items():
-      self._tb.add_scalar(key, float(value), int(step))
+      self._tb.add_scalar(tag_prefix + key, float(value), int(step))
 
   def image(self, step: int, tag: str, png_path: str) -> None:
     """A written PNG (sample grid or scatter plot) as a TensorBoard image."""

@@ -16,10 +16,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+from jaxgan import config_io
 from jaxgan import data as data_lib
 from jaxgan import errors
 from jaxgan import losses as losses_lib
 from jaxgan import penalties
+from jaxgan import population
 from jaxgan.models import ARCHS
 from jaxgan.models import CONDITIONALS
 from jaxgan.models import DTYPES
@@ -163,7 +165,64 @@ RULES: tuple[Rule, ...] = tuple([
          "positive length scales (or () for no MMD)"),
     at_least("eval.kid_subsets", 1),
     at_least("eval.kid_subset_size", 2),
+    at_least("population.size", 1),
+    choice("population.method", population.METHODS),
+    Rule("population.best_metric", lambda v: isinstance(v, str) and bool(v),
+         "the name of an evaluation number (e.g. 'fd_digits_classifier', "
+         "'sliced_wasserstein', 'hq_percent')"),
 ])
+
+
+# When a sweepable hyperparameter matters to the run, and why not otherwise.
+_SWEEP_USED = {
+    "penalty_weight": (lambda c: c.penalty.name != "none",
+                       "penalty.name='none' has no penalty weight"),
+    "noise_variance": (lambda c: c.penalty.name == "dragan"
+                       and c.penalty.perturbation == "gaussian",
+                       "only DRAGAN's penalty.perturbation='gaussian' uses "
+                       "penalty.noise_variance"),
+    "noise_scale": (lambda c: c.penalty.name == "dragan"
+                    and c.penalty.perturbation == "std_uniform",
+                    "only DRAGAN's penalty.perturbation='std_uniform' uses "
+                    "penalty.noise_scale"),
+    "critic_lr": (_always, ""),
+    "critic_b1": (lambda c: c.optimizer.critic.name == "adam", "only Adam has b1"),
+    "critic_b2": (lambda c: c.optimizer.critic.name == "adam", "only Adam has b2"),
+    "critic_decay": (lambda c: c.optimizer.critic.name == "rmsprop",
+                     "only RMSProp has a decay"),
+    "generator_lr": (_always, ""),
+    "generator_b1": (lambda c: c.optimizer.generator.name == "adam", "only Adam has b1"),
+    "generator_b2": (lambda c: c.optimizer.generator.name == "adam", "only Adam has b2"),
+    "generator_decay": (lambda c: c.optimizer.generator.name == "rmsprop",
+                        "only RMSProp has a decay"),
+    "ema_decay": (lambda c: c.ema.enabled, "ema.enabled is False"),
+}
+
+
+def _numbers_each(target: Rule):
+  def ok(values) -> bool:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return numbers and all(target.ok(v) for v in values) and len(set(values)) == len(values)
+  return ok
+
+
+def _sweep_rules() -> list[Rule]:
+  """Each sweep's values obey the rule of the key they replace, and a sweep is
+  empty unless the run uses that hyperparameter."""
+  targets = {rule.key: rule for rule in RULES}
+  out = []
+  for field, key in population.SWEEPABLE.items():
+    used, why = _SWEEP_USED[field]
+    name = f"population.sweep.{field}"
+    out.append(Rule(name, _numbers_each(targets[key]),
+                    f"distinct numbers, each {targets[key].allowed} (values of {key})",
+                    when=used))
+    out.append(Rule(name, lambda v: len(v) == 0, f"() here: {why}",
+                    when=lambda c, used=used: not used(c)))
+  return out
+
+
+RULES += tuple(_sweep_rules())
 
 
 def _get(config, key: str):
@@ -191,6 +250,28 @@ def _check_model_fits_data(model_cfg, data_shape) -> None:
     raise errors.ConfigError(
         f"model.arch 'dcgan' cannot build images of size {data_shape[0]}x{data_shape[1]}; "
         f"allowed square sizes: {', '.join(map(str, dcgan.supported_sizes()))}")
+
+
+def _check_population(config) -> None:
+  """Only sweepable keys in population.sweep; a sweep must make a population (one
+  value and one seed is the config's own key)."""
+  for name in config.population.sweep.keys():
+    if name not in population.SWEEPABLE:
+      key = f"population.sweep.{name}"
+      raise errors.ConfigError(config_io.static_sweep_message(config, key, key))
+  grid = population.swept(config)
+  if grid and not population.is_population(config):
+    field, (value,) = next(iter(grid.items()))
+    key = population.SWEEPABLE[field]
+    raise errors.ConfigError(
+        f"population.sweep.{field}=({value:g},) with population.size=1 is one run; set "
+        f"--config.{key}={value:g} instead, or give more values or seeds")
+  if population.is_population(config) and _conditional(config):
+    # The population's data iterators and step carry images only, not labels.
+    raise errors.ConfigError(
+        f"model.conditional={config.model.conditional!r} with a population "
+        f"({population.num_members(config)} members): a population trains unconditional "
+        f"GANs only; use model.conditional='none', or train the conditional runs one by one")
 
 
 def validate(config) -> tuple[int, ...]:
@@ -229,4 +310,5 @@ def validate(config) -> tuple[int, ...]:
       evaluate.check_inception_config(config)
     except ValueError as e:
       raise errors.ConfigError(str(e)) from None
+  _check_population(config)
   return data_shape

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 
 from jaxgan import checkpoint as checkpoint_lib
@@ -32,9 +33,10 @@ logger = logging.getLogger("jaxgan")
 
 # Keys a resumed run may change without changing what it is: its length (and the
 # schedule horizon that follows it, warned about), logging and evaluation
-# settings, and the critic loop's unroll factor (how the same updates compile).
+# settings, the critic loop's unroll factor and a population's method (how the same
+# updates compile), and the number that names a population's best member.
 RESUMABLE_PREFIXES = ("train.num_steps", "optimizer.decay_steps", "train.critic_unroll",
-                      "log.", "eval.")
+                      "log.", "eval.", "population.best_metric", "population.method")
 
 # Keys that jaxgan no longer has, and why a run that set them still means the same.
 RETIRED_KEYS = {
@@ -59,6 +61,18 @@ def _base_config(dataset: str, arch: str):
   if not os.path.exists(path):
     return None
   return config_io.load_module(path).base_config(dataset, arch)
+
+
+def _members(flat: dict) -> int:
+  """How many runs a flattened config trains (jaxgan/population.py): 1 before
+  populations existed."""
+  size = flat.get("population.size", 1)
+  sweeps = [v for k, v in flat.items() if k.startswith("population.sweep.")]
+  return size * math.prod(len(v) for v in sweeps if isinstance(v, (list, tuple)) and v)
+
+
+def _describe_members(k: int) -> str:
+  return "a single run" if k == 1 else f"a population of {k} members"
 
 
 class Workdir:
@@ -195,17 +209,31 @@ class Workdir:
     to jaxgan after the run was made: its default reproduces the earlier behaviour,
     so it is a warning. Keys in RETIRED_KEYS are ignored. `training` adds the
     warning that a re-sized linear decay makes the learning rate jump.
+
+    Even with `allow_change`, a change of how many runs the workdir trains (a
+    single run <-> a population, or another number of members) is refused: the
+    checkpoint could not be read into the new state.
     """
-    if allow_change or not self.holds_run() or not os.path.exists(self.config_path):
+    if not self.holds_run() or not os.path.exists(self.config_path):
       return
     with open(self.config_path) as f:
       old = config_io.flatten(json.load(f))
     new = config_io.flatten(config_io.to_json(config))
+    if _members(old) != _members(new):
+      raise errors.WorkdirError(
+          f"workdir {self.path} holds {_describe_members(_members(old))}; this config "
+          f"trains {_describe_members(_members(new))}. A run's number of members cannot "
+          f"change: use a new --workdir (--mode=export --member=i writes one member of a "
+          f"population as its own run)")
+    if allow_change:
+      return
     for key in [k for k in old if k in RETIRED_KEYS]:
       logger.info("config.json has %s=%r, which jaxgan no longer has (%s)", key, old[key],
                   RETIRED_KEYS[key])
       del old[key]
     added = sorted(k for k in set(new) - set(old) if not k.startswith(RESUMABLE_PREFIXES))
+    # A run older than populations was a single run, which the new keys still describe.
+    added = [k for k in added if not k.startswith("population.")]
     if "dataset.channels" in added and config.dataset.name == "folder":
       # Only a folder of grey images changes: it used to train in colour.
       from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top

@@ -2,7 +2,8 @@
 
 The trainer needs `data_shape(config.dataset)` and `make_iterator(config.dataset,
 ...)`, an endless, resumable iterator over per-process [n_critic, B_local, ...]
-float32 items, optionally with int32 labels (see `jaxgan.data.pipeline`), and, for
+float32 items, optionally with int32 labels (see `jaxgan.data.pipeline`; a population
+of runs takes one per seed from `make_iterators`), and, for
 class-conditional runs, `class_names(config.dataset)`. `registry` is the one table
 of dataset names. `load.load_split` loads a split into memory (the evaluation
 classifier's data). Importing this package does not import TensorFlow; building an
@@ -13,6 +14,7 @@ from jaxgan.data import registry
 from jaxgan.data.errors import DatasetNotPreparedError
 from jaxgan.data.pipeline import DataIterator
 from jaxgan.data.pipeline import make_iterator
+from jaxgan.data.pipeline import make_iterators
 from jaxgan.data.properties import class_names
 from jaxgan.data.properties import data_shape
 from jaxgan.data.properties import require_labels
@@ -24,4 +26,4 @@ IMAGE_DATASETS = tuple(n for n in DATASETS if n not in TOY_DATASETS)
 
 __all__ = ["DATASETS", "IMAGE_DATASETS", "TOY_DATASETS", "DataIterator",
            "DatasetNotPreparedError", "class_names", "data_shape", "make_iterator",
-           "registry", "require_labels"]
+           "make_iterators", "registry", "require_labels"]

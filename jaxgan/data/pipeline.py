@@ -108,6 +108,21 @@ def make_iterator(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size: 
       processes.
     DatasetNotPreparedError: a TFDS dataset is not on disk (a ValueError).
   """
+  return make_iterators(dataset_cfg, global_batch_size=global_batch_size,
+                        n_critic=n_critic, seeds=(seed,), position=position,
+                        process_index=process_index, process_count=process_count,
+                        with_labels=with_labels)[seed]
+
+
+def make_iterators(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size: int,
+                   n_critic: int, seeds, position: int = 0, process_index: int = 0,
+                   process_count: int = 1,
+                   with_labels: bool = False) -> dict[int, DataIterator]:
+  """{seed: make_iterator(..., seed=seed, ...)} for each of `seeds` (a population's
+  members); an in-memory dataset is loaded once and shared by all of them.
+
+  Arguments and errors as make_iterator's, with `seeds` in place of `seed`.
+  """
   entry = registry.info(dataset_cfg.name)
   if global_batch_size % process_count:
     raise ValueError(f"global batch size {global_batch_size} is not divisible by "
@@ -121,10 +136,10 @@ def make_iterator(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size: 
   batch_size = global_batch_size // process_count
   shape = properties.data_shape(dataset_cfg)
   item_shape = (n_critic, batch_size, *shape)
-  common = dict(seed=seed, process_index=process_index, process_count=process_count,
+  common = dict(process_index=process_index, process_count=process_count,
                 batch_size=batch_size, n_critic=n_critic, start=position)
   if entry.kind == registry.TOY:
-    items = toy_items(dataset_cfg.name, **common)
+    items = {seed: toy_items(dataset_cfg.name, seed=seed, **common) for seed in seeds}
   elif entry.in_memory:
     from jaxgan.data import load  # pylint: disable=g-import-not-at-top  (TF: see top)
     images, labels = load.load_split(dataset_cfg, entry.train_split,
@@ -132,11 +147,11 @@ def make_iterator(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size: 
                                      process_index=process_index,
                                      process_count=process_count)
     # Loading above runs now (so a missing dataset fails at once); items are lazy.
-    items = memory.items(images, labels, seed=seed, n_critic=n_critic,
-                         batch_size=batch_size, start=position)
+    items = {seed: memory.items(images, labels, seed=seed, n_critic=n_critic,
+                                batch_size=batch_size, start=position) for seed in seeds}
   else:
     from jaxgan.data import stream  # pylint: disable=g-import-not-at-top  (TF: see top)
-    items = stream.items(dataset_cfg, channels=shape[-1], with_labels=with_labels,
-                         **common)
-  return DataIterator(items, position=position, item_shape=item_shape,
-                      with_labels=with_labels)
+    items = {seed: stream.items(dataset_cfg, channels=shape[-1], with_labels=with_labels,
+                                seed=seed, **common) for seed in seeds}
+  return {seed: DataIterator(it, position=position, item_shape=item_shape,
+                             with_labels=with_labels) for seed, it in items.items()}

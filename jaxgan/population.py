@@ -1,0 +1,372 @@
+"""Populations: many independent GANs trained by one compiled step.
+
+`population.size = n` trains the seeds S, S+1, ..., S+n-1 (S = config.seed)
+together, each crossed with every combination of `population.sweep` values, so a
+population has K = n x combinations members. Member i is the run the config
+`member_config(config, i)` describes: its seed and swept values, everything else
+shared. It trains as that single run would: the same initialisation (its
+`init_state` from `rng.run_key(seed)`), the same random draws (the step's keys
+come from the state's own key) and the same data order (its own data iterator,
+seeded with its seed). Members are numbered sweep combination by combination,
+the seed varying fastest: member i has seed S + i % n.
+
+What may differ between members is only what the step takes as data: the
+`train.HParams` (penalty weight, learning rates, Adam's betas, RMSProp's decay,
+the EMA decay, DRAGAN's noise). Everything that shapes the computation
+(architecture, n_critic, batch size, loss, penalty kind, schedules) is shared;
+validation refuses a sweep over anything else.
+
+The population state is a `PopulationState`: the members' GANStates stacked
+along a leading member axis, their HParams [K], and `diverged_at` [K].
+`population_step` runs `train.train_step` for every member in one compiled step,
+either vmapped over the member axis (`population.method` "vmap": one batched
+computation) or mapped over it (`lax.map`, "map": one member after another, each
+with the single run's operations). A member whose step produced a non-finite
+metric, parameter or optimizer state is frozen at its last finite state (its
+update is dropped, then and at every later step) and `diverged_at` records the
+step; the others train on. The loop reports it once and leaves its metrics out
+of the population's summaries from then on (jaxgan/loop.py).
+
+How close a member stays to its single run: vmap turns each matrix product into
+a batched one, which XLA may sum in another order; map keeps the single run's
+operations, but XLA may compile some of them differently inside the loop. Either
+way the two agree bitwise or to the last bit at first, and a GAN's dynamics
+amplify the first last-bit difference until, after enough steps, a member is as
+far from its single run as another seed's run is: the same distribution, not the
+same trajectory (benchmarks/results/population_drift_*.md measures each recipe
+at 10, 100 and 1,000 steps; tests/test_population.py bounds the first steps). To
+continue one member exactly, export it (the loop's export_member).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+from typing import Iterator
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from scipy import stats
+
+from jaxgan import factory
+from jaxgan import rng as rng_lib
+from jaxgan import train as train_lib
+
+# HParams field -> the config key a sweep over it replaces, in HParams order;
+# all but the AC-GAN weights, since a population is unconditional (validation).
+SWEEPABLE = {
+    "penalty_weight": "penalty.weight",
+    "noise_variance": "penalty.noise_variance",
+    "noise_scale": "penalty.noise_scale",
+    "critic_lr": "optimizer.critic.learning_rate",
+    "critic_b1": "optimizer.critic.b1",
+    "critic_b2": "optimizer.critic.b2",
+    "critic_decay": "optimizer.critic.decay",
+    "generator_lr": "optimizer.generator.learning_rate",
+    "generator_b1": "optimizer.generator.b1",
+    "generator_b2": "optimizer.generator.b2",
+    "generator_decay": "optimizer.generator.decay",
+    "ema_decay": "ema.decay",
+}
+
+# Evaluation numbers where higher is better; for every other one (distances,
+# divergences) lower is better.
+HIGHER_IS_BETTER = ("modes_covered", "modes_covered_strict", "hq_percent",
+                    "classes_covered", "classes_covered_strict", "mean_max_prob")
+
+
+# --- Members ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+  """One run of a population: its index, seed and swept values."""
+
+  index: int
+  seed: int
+  values: tuple[tuple[str, float], ...]  # (sweep field, value) of the swept fields
+
+  def describe(self) -> str:
+    """'member 3 (seed 1, penalty_weight=1)'."""
+    parts = [f"seed {self.seed}"] + [f"{k}={v:g}" for k, v in self.values]
+    return f"member {self.index} ({', '.join(parts)})"
+
+  def as_json(self) -> dict:
+    return {"member": self.index, "seed": self.seed, **dict(self.values)}
+
+
+def member_dir(index: int) -> str:
+  """The sub-directory of a member's files in a population's samples/ and eval/."""
+  return f"member_{index:02d}"
+
+
+def swept(config) -> dict[str, tuple[float, ...]]:
+  """{field: values} of the sweep's non-empty entries, in SWEEPABLE order."""
+  sweep = config.population.sweep
+  return {f: tuple(float(v) for v in sweep[f]) for f in SWEEPABLE if len(sweep[f])}
+
+
+def num_members(config) -> int:
+  """K: population.size seeds times the sweep's combinations."""
+  return config.population.size * math.prod(len(v) for v in swept(config).values())
+
+
+def is_population(config) -> bool:
+  """Whether the config trains more than one run (else: a single run, no member axis)."""
+  return num_members(config) > 1
+
+
+def members(config) -> list[Member]:
+  """Every member, in index order (sweep combinations outer, seeds inner)."""
+  grid = swept(config)
+  out = []
+  for combo in itertools.product(*grid.values()):
+    for s in range(config.population.size):
+      out.append(Member(len(out), config.seed + s, tuple(zip(grid, combo))))
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+  """One sweep combination and its members (one per seed); with no sweep, the
+  whole population."""
+
+  values: tuple[tuple[str, float], ...]
+  members: tuple[int, ...]
+
+
+def groups(config) -> list[Group]:
+  """The sweep combinations in member order, each with its members' indices."""
+  size, every = config.population.size, members(config)
+  return [Group(every[g].values, tuple(range(g, g + size))) for g in range(0, len(every), size)]
+
+
+def member(config, index: int) -> Member:
+  """Member `index`; raises ValueError naming the population's size if out of range."""
+  every = members(config)
+  if not 0 <= index < len(every):
+    raise ValueError(f"member {index} does not exist: the population has {len(every)} "
+                     f"members, 0 to {len(every) - 1}")
+  return every[index]
+
+
+def member_config(config, index: int) -> ml_collections.ConfigDict:
+  """The single-run config of member `index`: its seed and values, no population."""
+  m = member(config, index)
+  out = config.copy_and_resolve_references()
+  out.seed = m.seed
+  for field, value in m.values:
+    group, leaf = SWEEPABLE[field].rsplit(".", 1)
+    node = out
+    for part in group.split("."):
+      node = node[part]
+    node[leaf] = value
+  out.population.size = 1
+  for field in SWEEPABLE:
+    out.population.sweep[field] = ()
+  return out
+
+
+def stacked_hparams(config) -> train_lib.HParams:
+  """Every member's HParams as float32 arrays [K] (the swept ones reach the step)."""
+  each = [factory.hparams(member_config(config, i)) for i in range(num_members(config))]
+  return jax.tree.map(lambda *v: np.asarray(v, np.float32), *each)
+
+
+# --- State and step --------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class PopulationState:
+  """A population's training state; every leaf has a leading member axis [K, ...]."""
+
+  members: train_lib.GANState
+  hparams: train_lib.HParams  # float32 [K]: each member's scalar hyperparameters
+  diverged_at: jax.Array      # int32 [K]: the step whose update was non-finite; 0 = training
+
+
+def init_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
+  """Every member's initial state, each exactly its single run's (host arrays)."""
+  states = [train_lib.init_state(spec, rng_lib.run_key(m.seed), data_shape)
+            for m in members(config)]
+  return PopulationState(
+      members=jax.tree.map(lambda *x: np.stack([np.asarray(v) for v in x]), *states),
+      hparams=stacked_hparams(config),
+      diverged_at=np.zeros((len(states),), np.int32))
+
+
+def abstract_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
+  """The shapes and dtypes of `init_state`'s result, without computing it."""
+  k = num_members(config)
+  one = jax.eval_shape(lambda key: train_lib.init_state(spec, key, data_shape),
+                       rng_lib.run_key(config.seed))
+  return PopulationState(
+      members=jax.tree.map(lambda s: jax.ShapeDtypeStruct((k, *s.shape), s.dtype), one),
+      hparams=jax.tree.map(lambda _: jax.ShapeDtypeStruct((k,), jnp.float32),
+                           factory.hparams(config)),
+      diverged_at=jax.ShapeDtypeStruct((k,), jnp.int32))
+
+
+def member_state(state: PopulationState, index: int) -> train_lib.GANState:
+  """Member `index`'s GANState (host arrays) out of a host PopulationState."""
+  return jax.tree.map(lambda x: np.asarray(x[index]), state.members)
+
+
+def _finite_per_member(tree) -> jax.Array:
+  """bool [K]: whether every float in member k's slice of `tree` is finite."""
+  checks = [jnp.all(jnp.isfinite(x), axis=tuple(range(1, x.ndim)))
+            for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(checks), axis=0)
+
+
+METHODS = ("auto", "vmap", "map")
+
+
+def resolve_method(config, backend: str | None = None) -> str:
+  """How the step runs its members: population.method, or the per-backend default.
+
+  "vmap" batches the members into one vectorised computation; "map" runs them
+  one after another inside the compiled step (lax.map), each with the single
+  run's own operations. CPU default: map. On this project's 2-core CPU the
+  vmapped digits and toy steps ran slower per member than single runs (XLA:CPU
+  batched matrix products and the transposes around them;
+  benchmarks/results/population.md), while map ran at the single run's speed.
+  Other backends: vmap, not yet measured here.
+  """
+  if config.population.method != "auto":
+    return config.population.method
+  backend = backend or jax.default_backend()
+  return "map" if backend == "cpu" else "vmap"
+
+
+def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
+                    swept_fields: tuple[str, ...] = (), method: str = "vmap"):
+  """One train_step of every member; members never exchange anything.
+
+  Args:
+    state: the PopulationState.
+    real: [K, n_critic, B, ...]: member k's batches are real[k].
+    spec: the shared static StepSpec (keyword-only, bound before jax.jit).
+    swept_fields: the HParams fields that differ between members (static). Only
+      these come from state.hparams; the others stay spec.hparams' Python floats,
+      constants to XLA as in the single run (a traced value can round differently
+      where XLA folds a constant, e.g. a division by it).
+    method: "vmap" (one batched computation over the member axis) or "map"
+      (lax.map: the members one after another).
+
+  Returns:
+    (new state, metrics): metrics are train_step's, each [K], plus
+    "population/diverged_at" (int32 [K]). A member already diverged, or whose
+    update here gives a non-finite metric or state, keeps its previous state.
+  """
+  def one(member):
+    member_state_, hparams, member_real = member
+    hparams = spec.hparams.replace(**{f: getattr(hparams, f) for f in swept_fields})
+    return train_lib.train_step(member_state_, member_real, spec=spec, hparams=hparams)
+
+  members = (state.members, state.hparams, real)
+  if method == "vmap":
+    new, metrics = jax.vmap(lambda *m: one(m))(*members)
+  else:
+    new, metrics = jax.lax.map(one, members)
+  training = state.diverged_at == 0
+  finite = _finite_per_member(metrics) & _finite_per_member(new)
+  keep = training & finite
+
+  def select(new_leaf, old_leaf):
+    return jnp.where(keep.reshape((-1,) + (1,) * (new_leaf.ndim - 1)), new_leaf, old_leaf)
+
+  diverged_at = jnp.where(training & ~finite, state.members.step + 1, state.diverged_at)
+  metrics = dict(metrics, **{"population/diverged_at": diverged_at})
+  return state.replace(members=jax.tree.map(select, new, state.members),
+                       diverged_at=diverged_at), metrics
+
+
+def step_fn(config):
+  """population_step with this config's swept fields and method bound (for
+  mesh.compile_step)."""
+  return functools.partial(population_step, swept_fields=tuple(swept(config)),
+                           method=resolve_method(config))
+
+
+# --- Data ----------------------------------------------------------------------------
+
+
+class PopulationIterator:
+  """Items [K, n_critic, B, ...]: member k's slice is item `position` of the single
+  run with member k's seed. Members sharing a seed share one iterator.
+
+  Attributes:
+    position: index of the next item, the same for every member.
+  """
+
+  def __init__(self, iterators: dict, seeds: list[int]):
+    self._iterators = iterators  # {seed: DataIterator}
+    self._seeds = seeds
+
+  @property
+  def position(self) -> int:
+    return next(iter(self._iterators.values())).position
+
+  def __iter__(self) -> Iterator:
+    return self
+
+  def __next__(self) -> np.ndarray:
+    items = {seed: next(it) for seed, it in self._iterators.items()}
+    return np.stack([items[seed] for seed in self._seeds])
+
+  def close(self) -> None:
+    for it in self._iterators.values():
+      it.close()
+
+
+# --- Summaries -------------------------------------------------------------------------
+
+
+def summarize(values) -> dict:
+  """Mean, sample standard deviation and the 95% confidence interval of the mean.
+
+  The interval is mean +- t(0.975, n-1) * std / sqrt(n) (Student's t, n-1 degrees
+  of freedom); `ci95` is its half-width. With one value, std and ci95 are None.
+  """
+  x = np.asarray(values, np.float64)
+  n = int(x.size)
+  out = {"n": n, "mean": float(np.mean(x)) if n else None, "std": None, "ci95": None}
+  if n > 1:
+    std = float(np.std(x, ddof=1))
+    out["std"] = std
+    out["ci95"] = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+  return out
+
+
+def summary_fields(values: dict, members: int) -> dict:
+  """The fields of a summary record in metrics.jsonl: summary="population", the
+  sweep combination it covers (none with no sweep) and how many members it used."""
+  fields = {"summary": "population"}
+  if values:
+    fields["sweep"] = dict(values)
+  fields["members"] = members
+  return fields
+
+
+def summary_tag(values: dict) -> str:
+  """TensorBoard prefix of a summary: population/ or population/penalty_weight_1/
+  (TensorBoard turns '=' and ',' in tags into '_')."""
+  label = "_".join(f"{k}_{v:g}" for k, v in values.items())
+  return f"population/{label}/" if label else "population/"
+
+
+def best_member(values: dict, metric: str):
+  """(member index, value) of the best of {member: value} by `metric`'s direction;
+  None values are skipped; None if none is left."""
+  scored = {k: v for k, v in values.items() if v is not None and math.isfinite(v)}
+  if not scored:
+    return None
+  pick = max if metric in HIGHER_IS_BETTER else min
+  index = pick(scored, key=lambda k: scored[k])
+  return index, scored[index]
