@@ -54,13 +54,14 @@ def resolve_config(mode: str, spec: str | None, overrides, workdir: str, *,
 
 def setup_logging(process_index: int, process_count: int, verbose: bool) -> None:
   """jaxgan's lines on stdout (prefixed by the process in multi-process runs);
-  third-party libraries only from ERROR up unless `verbose`."""
+  third-party libraries only from ERROR up unless `verbose`, which also shows
+  jaxgan's DEBUG lines (e.g. every key an old config.json was given)."""
   prefix = f"[p{process_index}] " if process_count > 1 else ""
   handler = logging.StreamHandler(sys.stdout)
   handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(message)s", "%H:%M:%S"))
   jaxgan_logger = logging.getLogger("jaxgan")
   jaxgan_logger.handlers[:] = [handler]
-  jaxgan_logger.setLevel(logging.INFO)
+  jaxgan_logger.setLevel(logging.DEBUG if verbose else logging.INFO)
   jaxgan_logger.propagate = False
   if not verbose:
     absl_logging.set_verbosity(absl_logging.ERROR)

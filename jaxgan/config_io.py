@@ -6,7 +6,8 @@ means: SPEC is a recipe file with an optional variant
 sets one existing key, its text parsed by the key's type. Every problem is one
 errors.ConfigError naming the flag and what is allowed. `override_flag` writes a
 value back as a flag that `load` parses to the same value, for every key type
-(the workdir's refusal message uses it).
+(the workdir's refusal message uses it). A config.json older than some keys is
+read with those keys filled in (`load_json`), so an old run's config still loads.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import ast
 import difflib
 import importlib.util
 import json
+import logging
 import os
 import shlex
 import sys
@@ -22,6 +24,8 @@ import sys
 import ml_collections
 
 from jaxgan import errors
+
+logger = logging.getLogger("jaxgan")
 
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
@@ -68,16 +72,70 @@ def from_flat(flat: dict) -> ml_collections.ConfigDict:
   return config
 
 
-def load_json(path: str) -> ml_collections.ConfigDict:
-  """A config.json written by a run, as a locked ConfigDict (lists back to tuples)."""
+# Keys that jaxgan no longer has, and why a run that set them still means the same.
+RETIRED_KEYS = {
+    "model.critic_conv": "every value computed the same critic (a speed option)",
+    "model.conv_transpose_impl": "every value computed the same conv_transpose",
+}
+
+# Keys added after runs were made whose recipe default would change such a run:
+# the value that reproduces the behaviour before the key existed, from the old config.
+LEGACY_VALUES = {
+    # Folders always trained in colour before dataset.channels existed.
+    "dataset.channels": lambda old: 3 if old.get("dataset.name") == "folder" else 0,
+    # The linear decay always spanned the run's length.
+    "optimizer.decay_steps": lambda old: old.get("train.num_steps"),
+}
+
+
+def _base_config(dataset: str, arch: str):
+  """configs/common.py's base config (every key a recipe has), for filling old configs."""
+  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      "configs", "common.py")
+  if not os.path.exists(path):
+    return None
+  return load_module(path).base_config(dataset, arch)
+
+
+def describe_keys(keys) -> str:
+  """'34 keys (eval: 7, model: 5, ...)': a long list of keys in one short clause."""
+  groups = {}
+  for key in keys:
+    group = key.split(".")[0]
+    groups[group] = groups.get(group, 0) + 1
+  return f"{len(keys)} keys ({', '.join(f'{g}: {n}' for g, n in sorted(groups.items()))})"
+
+
+def load_json(path: str, *, log_upgrade: bool = True) -> ml_collections.ConfigDict:
+  """A config.json written by a run, as a locked ConfigDict (lists back to tuples).
+
+  Keys jaxgan gained after the run was made are filled in: with LEGACY_VALUES
+  where the recipe default would change the run, else with the default, so a
+  checkpoint from months ago still samples, evaluates and resumes as it was
+  trained; RETIRED_KEYS are dropped. `log_upgrade` logs what was filled in (the
+  full list at DEBUG level).
+
+  Raises:
+    errors.ConfigError: the file cannot be read or is not JSON.
+  """
   try:
     with open(path) as f:
-      data = json.load(f)
+      old = flatten(json.load(f))
   except (OSError, ValueError) as e:
     raise errors.ConfigError(f"cannot read config {path}: {e}") from None
-  config = ml_collections.ConfigDict(_tuples(data))
-  config.lock()
-  return config
+  base = _base_config(old.get("dataset.name"), old.get("model.arch"))
+  filled = {}
+  for key, value in (flatten(to_json(base)).items() if base else ()):
+    if key not in old and not key.startswith("loss.options"):
+      filled[key] = LEGACY_VALUES[key](old) if key in LEGACY_VALUES else value
+  for key in RETIRED_KEYS:
+    old.pop(key, None)
+  if filled and log_upgrade:
+    logger.info("%s predates %s added to jaxgan since; each takes the value that keeps "
+                "the run as it was trained (listed with --verbosity=1)", path,
+                describe_keys(filled))
+    logger.debug("filled in: %s", ", ".join(f"{k}={v!r}" for k, v in sorted(filled.items())))
+  return from_flat({**old, **filled})
 
 
 # --- Recipe files -----------------------------------------------------------------

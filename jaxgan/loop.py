@@ -607,7 +607,7 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
             f"it has classes 0..{len(classes) - 1} ({', '.join(classes)})" if classes else
             "it is unconditional (model.conditional='none')"))
   spec, step, state = restore(config, workdir, step)
-  run_num = wd.read_config().log.num_samples if config.log.num_samples else None
+  run_num = wd.read_config(log_upgrade=False).log.num_samples if config.log.num_samples else None
   suffix = "" if config.log.num_samples == run_num else f"_n{config.log.num_samples}"
   wd.check_outputs_writable(wd.samples)
   if population_lib.is_population(config):

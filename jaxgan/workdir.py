@@ -38,31 +38,6 @@ logger = logging.getLogger("jaxgan")
 RESUMABLE_PREFIXES = ("train.num_steps", "optimizer.decay_steps", "train.critic_unroll",
                       "log.", "eval.", "population.best_metric", "population.method")
 
-# Keys that jaxgan no longer has, and why a run that set them still means the same.
-RETIRED_KEYS = {
-    "model.critic_conv": "every value computed the same critic (a speed option)",
-    "model.conv_transpose_impl": "every value computed the same conv_transpose",
-}
-
-# Keys added after runs were made whose recipe default would change such a run:
-# the value that reproduces the behaviour before the key existed, from the old config.
-LEGACY_VALUES = {
-    # Folders always trained in colour before dataset.channels existed.
-    "dataset.channels": lambda old: 3 if old.get("dataset.name") == "folder" else 0,
-    # The linear decay always spanned the run's length.
-    "optimizer.decay_steps": lambda old: old.get("train.num_steps"),
-}
-
-
-def _base_config(dataset: str, arch: str):
-  """configs/common.py's base config (every key a recipe has), for filling old configs."""
-  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "configs", "common.py")
-  if not os.path.exists(path):
-    return None
-  return config_io.load_module(path).base_config(dataset, arch)
-
-
 def _members(flat: dict) -> int:
   """How many runs a flattened config trains (jaxgan/population.py): 1 before
   populations existed."""
@@ -128,33 +103,16 @@ class Workdir:
     if not os.access(existing, os.W_OK | os.X_OK):
       raise errors.WorkdirError(f"cannot write {directory}: {existing} is read-only")
 
-  def read_config(self):
-    """The run's own config (config.json) as a locked ConfigDict.
-
-    Keys jaxgan gained after the run was made are filled in: with LEGACY_VALUES
-    where the recipe default would change the run, else with the default, so a
-    checkpoint from months ago still samples and evaluates as it was trained.
-    """
+  def read_config(self, *, log_upgrade: bool = True):
+    """The run's own config (config.json) as a locked ConfigDict, with keys newer
+    than the run filled in (config_io.load_json)."""
     if not os.path.exists(self.config_path):
       raise errors.NoCheckpointError(
           f"{self.config_path} does not exist; pass the run's --config, or train first")
     try:
-      with open(self.config_path) as f:
-        old = config_io.flatten(json.load(f))
-    except (OSError, ValueError) as e:
-      raise errors.WorkdirError(f"cannot read {self.config_path}: {e}") from None
-    base = _base_config(old.get("dataset.name"), old.get("model.arch"))
-    filled = {}
-    for key, value in (config_io.flatten(config_io.to_json(base)).items() if base else ()):
-      if key not in old and not key.startswith("loss.options"):
-        filled[key] = LEGACY_VALUES[key](old) if key in LEGACY_VALUES else value
-    for key in RETIRED_KEYS:
-      old.pop(key, None)
-    if filled:
-      logger.info("%s predates config keys %s; using %s", self.config_path,
-                  ", ".join(sorted(filled)),
-                  ", ".join(f"{k}={v!r}" for k, v in sorted(filled.items())))
-    return config_io.from_flat({**old, **filled})
+      return config_io.load_json(self.config_path, log_upgrade=log_upgrade)
+    except errors.ConfigError as e:
+      raise errors.WorkdirError(str(e)) from None
 
   def read_classes(self) -> tuple[str, ...] | None:
     """The class names of a conditional run (classes.json), or None if there are none."""
@@ -207,7 +165,7 @@ class Workdir:
     Raises WorkdirError naming the differing keys (old -> new) and the flags that
     bring back the run's values. A key the run's config.json does not have was added
     to jaxgan after the run was made: its default reproduces the earlier behaviour,
-    so it is a warning. Keys in RETIRED_KEYS are ignored. `training` adds the
+    so it is a warning. Keys in config_io.RETIRED_KEYS are ignored. `training` adds the
     warning that a re-sized linear decay makes the learning rate jump.
 
     Even with `allow_change`, a change of how many runs the workdir trains (a
@@ -227,9 +185,9 @@ class Workdir:
           f"population as its own run)")
     if allow_change:
       return
-    for key in [k for k in old if k in RETIRED_KEYS]:
+    for key in [k for k in old if k in config_io.RETIRED_KEYS]:
       logger.info("config.json has %s=%r, which jaxgan no longer has (%s)", key, old[key],
-                  RETIRED_KEYS[key])
+                  config_io.RETIRED_KEYS[key])
       del old[key]
     added = sorted(k for k in set(new) - set(old) if not k.startswith(RESUMABLE_PREFIXES))
     # A run older than populations was a single run, which the new keys still describe.
@@ -241,9 +199,15 @@ class Workdir:
         old["dataset.channels"] = 3
         added.remove("dataset.channels")
     if added and training:
-      logger.warning("WARNING: %s predates config keys %s; using their values %s",
-                     self.config_path, ", ".join(added),
-                     ", ".join(f"{k}={new[k]!r}" for k in added))
+      values = ", ".join(f"{k}={new[k]!r}" for k in added)
+      if len(added) <= 3:
+        logger.warning("WARNING: %s predates config keys %s; using their values %s",
+                       self.config_path, ", ".join(added), values)
+      else:
+        logger.warning("WARNING: %s predates %s; using this config's values for them "
+                       "(listed with --verbosity=1)", self.config_path,
+                       config_io.describe_keys(added))
+        logger.debug("their values: %s", values)
     changed = [k for k in sorted(old) if k not in new or (
         old[k] != new[k] and not k.startswith(RESUMABLE_PREFIXES))]
     if changed:

@@ -427,3 +427,38 @@ def test_a_resumed_conditional_run_is_bitwise_identical_to_an_uninterrupted_one(
   assert int(resumed.step) == 4
   for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
+def test_a_run_from_before_the_mesh_step_samples_evaluates_and_resumes_as_if_never_stopped(
+    tmp_path):
+  # tests/data/pmap_era_run: 2 steps written by the pmap-era jaxgan (tests/data/README.md).
+  old = str(tmp_path / "old")
+  shutil.copytree(os.path.join(ROOT, "tests", "data", "pmap_era_run"), old)
+  its_config = str(tmp_path / "config.json")
+  shutil.copy(os.path.join(old, "config.json"), its_config)
+
+  sampled = launch("--mode=sample", f"--workdir={old}")
+  assert sampled.returncode == 0, sampled.stderr
+  assert np.load(os.path.join(old, "samples", "step_000002.npy")).shape == (4, 2)
+  assert sampled.stdout.count("predates") == 1  # one short line, not a wall of keys
+  evaluated = launch("--mode=eval", f"--workdir={old}")
+  assert evaluated.returncode == 0, evaluated.stderr
+  assert "sliced_wasserstein" in evaluated.stdout
+
+  # Resumed to step 4 with its own config.json: the same as 4 steps from scratch now.
+  more = ["--config.train.num_steps=4"]
+  resumed = launch(f"--config={its_config}", *more, f"--workdir={old}")
+  assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+  assert "resumed from step 2" in resumed.stdout
+  fresh = str(tmp_path / "fresh")
+  assert launch(f"--config={its_config}", *more, f"--workdir={fresh}").returncode == 0
+
+  def last_record(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+      (record,) = [r for r in map(json.loads, f) if r["step"] == 4 and "critic/loss" in r]
+    return {k: v for k, v in record.items() if not k.startswith("perf/")}
+
+  assert last_record(old) == last_record(fresh)
+  np.testing.assert_array_equal(np.load(os.path.join(old, "samples", "step_000004.npy")),
+                                np.load(os.path.join(fresh, "samples", "step_000004.npy")))
