@@ -110,8 +110,8 @@ def train(config, workdir: str, *, allow_config_change: bool) -> None:
 
 
 def sample(config, workdir: str, step, *, class_id: int | None = None, member=None) -> None:
-  from jaxgan import loop  # pylint: disable=g-import-not-at-top
-  out = loop.sample_from_checkpoint(config, workdir, step, class_id=class_id, member=member)
+  from jaxgan import restore  # pylint: disable=g-import-not-at-top
+  out = restore.sample_from_checkpoint(config, workdir, step, class_id=class_id, member=member)
   step = out.pop("step")
   members = out.pop("members", None)
   groups = out.items() if isinstance(next(iter(out)), int) else [(None, out)]
@@ -125,8 +125,8 @@ def sample(config, workdir: str, step, *, class_id: int | None = None, member=No
 
 def evaluate(config, workdir: str, step, member=None) -> None:
   from jaxgan import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
-  from jaxgan import loop  # pylint: disable=g-import-not-at-top
-  result = loop.evaluate_from_checkpoint(config, workdir, step, member=member)
+  from jaxgan import restore  # pylint: disable=g-import-not-at-top
+  result = restore.evaluate_from_checkpoint(config, workdir, step, member=member)
   if "groups" in result:  # a population's
     print(f"step {result['step']}: {evaluate_lib.population_summary_line(result)}")
     print(f"wrote {result['path']} and each member's eval/member_NN/")
@@ -136,10 +136,10 @@ def evaluate(config, workdir: str, step, member=None) -> None:
 
 
 def export(config, workdir: str, step, member, to) -> None:
-  from jaxgan import loop  # pylint: disable=g-import-not-at-top
+  from jaxgan import restore  # pylint: disable=g-import-not-at-top
   if not to:
     raise errors.ConfigError("--mode=export needs --to=DIR (the new run's workdir)")
-  out = loop.export_member(config, workdir, member, to, step)
+  out = restore.export_member(config, workdir, member, to, step)
   frozen = (f"; it diverged at step {out['diverged_at']}, so this is its last finite "
             f"state" if out["diverged_at"] else "")
   print(f"exported {out['member'].describe()} at step {out['step']} to {out['workdir']}"

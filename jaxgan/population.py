@@ -35,7 +35,7 @@ amplify the first last-bit difference until, after enough steps, a member is as
 far from its single run as another seed's run is: the same distribution, not the
 same trajectory (benchmarks/results/population_drift_*.md measures each recipe
 at 10, 100 and 1,000 steps; tests/test_population.py bounds the first steps). To
-continue one member exactly, export it (the loop's export_member).
+continue one member exactly, export it (restore.export_member, --mode=export).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from jaxgan import evaluate
 from jaxgan import errors
 from jaxgan import validation
 from jaxgan import loop
+from jaxgan import restore
 from jaxgan.data import toy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,8 +189,8 @@ def test_evaluating_a_checkpoint_twice_gives_the_same_numbers(toy_run):
   config, workdir = toy_run
   with open(os.path.join(workdir, "eval", "step_000003.json")) as f:
     during_training = json.load(f)
-  first = loop.evaluate_from_checkpoint(config, workdir, 3)
-  second = loop.evaluate_from_checkpoint(config, workdir, 3)
+  first = restore.evaluate_from_checkpoint(config, workdir, 3)
+  second = restore.evaluate_from_checkpoint(config, workdir, 3)
   assert first["generators"] == second["generators"]
   # The evaluation during training saw the same state: same numbers.
   assert during_training["generators"] == first["generators"]

@@ -22,6 +22,7 @@ from jaxgan import data as data_lib
 from jaxgan import errors
 from jaxgan import factory
 from jaxgan import loop
+from jaxgan import restore
 from jaxgan import mesh
 from jaxgan import population
 from jaxgan import rng
@@ -407,15 +408,15 @@ def test_tensorboard_tags_carry_the_member_and_the_population(toy_population):
 
 def test_member_flag_samples_and_evaluates_one_member(toy_population, tmp_path):
   config, workdir = toy_population
-  out = loop.sample_from_checkpoint(config, workdir, member=3)
+  out = restore.sample_from_checkpoint(config, workdir, member=3)
   assert set(out) == {3, "step"} and "member_03" in out[3]["raw"]["png"]
-  result = loop.evaluate_from_checkpoint(config, workdir, step=3, member=1)
+  result = restore.evaluate_from_checkpoint(config, workdir, step=3, member=1)
   assert result["member"]["member"] == 1 and result["step"] == 3
   with pytest.raises(errors.ConfigError, match="--member=4: member 4 does not exist"):
-    loop.sample_from_checkpoint(config, workdir, member=4)
+    restore.sample_from_checkpoint(config, workdir, member=4)
   single = _toy(size=1)
   with pytest.raises(errors.ConfigError, match="is a single run, not a population"):
-    loop.check_member(single, workdir, 0)
+    restore.check_member(single, workdir, 0)
 
 
 def test_eval_mode_prints_each_combinations_interval_and_the_best_member(toy_population,
@@ -432,13 +433,13 @@ def test_export_writes_a_standalone_run_that_resumes_as_the_members_single_run(
     toy_population, tmp_path):
   config, workdir = toy_population
   to = str(tmp_path / "member3")
-  out = loop.export_member(config, workdir, 3, to)
+  out = restore.export_member(config, workdir, 3, to)
   assert out["step"] == 6 and out["diverged_at"] == 0
   exported = config_io.load_json(os.path.join(to, "config.json"))
   assert (exported.seed, exported.penalty.weight, exported.population.size) == (1, 1.0, 1)
-  loop.sample_from_checkpoint(exported, to)  # samples like any run
+  restore.sample_from_checkpoint(exported, to)  # samples like any run
   with pytest.raises(errors.WorkdirError, match="already holds a run"):
-    loop.export_member(config, workdir, 3, to)
+    restore.export_member(config, workdir, 3, to)
   # Resumed to step 9 it is the single run of seed 1 with lambda 1 trained 9 steps
   # (bitwise: the toy step under map compiles the single run's operations).
   exported.train.num_steps = 9
@@ -458,7 +459,7 @@ def test_resuming_a_population_continues_bitwise(toy_population, tmp_path):
   loop.train_and_evaluate(short, resumed_dir)
   longer = _toy(size=2, steps=6, penalty_weight=(0.1, 1.0))
   resumed = loop.train_and_evaluate(longer, resumed_dir)
-  straight = loop.restore(config, workdir, 6)[2]
+  straight = restore.restore(config, workdir, 6)[2]
   for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
     np.testing.assert_array_equal(a, b)
 
