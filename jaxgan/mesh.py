@@ -11,6 +11,8 @@ process feeds its own slice of the global batch, and
 
 Per-example randomness is drawn by global example index (jaxgan/rng.py), so a
 run is the same on 1..N devices and 1..M processes up to float reassociation.
+The step is traced under the mesh (`jax.set_mesh`), so those draws, made inside
+the step where no input's sharding reaches them, are split over "data" too.
 
 A population of independent runs (jaxgan/population.py) adds a second axis,
 "population", beside "data": the population state (every leaf with a leading
@@ -32,9 +34,10 @@ from jax.sharding import PartitionSpec as P
 import numpy as np
 
 from jaxgan import errors
+from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
 
-DATA = "data"
+DATA = rng_lib.DATA_AXIS
 POPULATION = "population"
 
 
@@ -153,4 +156,5 @@ def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
                  in_shardings=(state_sharding(mesh), batch_sharding(mesh)),
                  out_shardings=(state_sharding(mesh), replicated(mesh)),
                  donate_argnums=0)
-  return step.lower(state, batch).compile()
+  with jax.set_mesh(mesh):  # rng.example_keys shards the step's draws over DATA
+    return step.lower(state, batch).compile()

@@ -12,6 +12,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+# The device-mesh axis of a batch's examples (jaxgan.mesh.DATA).
+DATA_AXIS = "data"
+
 
 def run_key(seed: int):
   """The run's one root key. Training splits it (train.init_state); side streams
@@ -31,9 +34,20 @@ def step_keys(base_key, step, names):
 
 
 def example_keys(key, first_index, count):
-  """Keys [count] for global example indices first_index .. first_index+count-1."""
+  """Keys [count] for global example indices first_index .. first_index+count-1.
+
+  Traced under a mesh with a "data" axis (jaxgan/mesh.py compiles the step so),
+  the keys, and so every draw made from them, are split over that axis like the
+  real batch: nothing else tells XLA how to place values born inside the step,
+  and it computed them, and the generator's whole pass on them, for the global
+  batch on every device.
+  """
   indices = first_index + jnp.arange(count, dtype=jnp.uint32)
-  return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
+  keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)
+  mesh = jax.sharding.get_abstract_mesh()
+  if DATA_AXIS in mesh.axis_names and count % mesh.shape[DATA_AXIS] == 0:
+    keys = jax.lax.with_sharding_constraint(keys, jax.sharding.PartitionSpec(DATA_AXIS))
+  return keys
 
 
 def normal(keys, shape, dtype=jnp.float32):
