@@ -28,6 +28,7 @@ STATE, DATA, CONFIG = "state", "data", "config"
 # Re-exported: what restore raises.
 NoCheckpointError = errors.NoCheckpointError
 CorruptCheckpointError = errors.CorruptCheckpointError
+IncompatibleCheckpointError = errors.IncompatibleCheckpointError
 
 
 def has_steps(directory: str) -> bool:
@@ -75,7 +76,8 @@ class Checkpointer:
     """Returns (step, state, data_position); `step=None` means the latest.
 
     Raises NoCheckpointError if there is no such step, CorruptCheckpointError
-    naming the step and directory if it cannot be read.
+    naming the step and directory if it cannot be read, IncompatibleCheckpointError
+    if it is intact but not of this state's structure (see `_target`).
     """
     steps = self.all_steps()
     if step is None:
@@ -86,42 +88,77 @@ class Checkpointer:
       raise NoCheckpointError(
           f"{what} in {self.directory} (steps available: {available})")
     try:
-      state, position = self._restore(step, abstract_state)
+      saved = self._saved_structure(step)
     except Exception as e:  # orbax/tensorstore raise many types for damaged files
-      try:  # a state field newer than the checkpoint, empty for this run (see below)
-        state, position = self._restore(step, abstract_state, newer_fields_empty=True)
-      except Exception:  # pylint: disable=broad-except
-        raise CorruptCheckpointError(
-            f"checkpoint step {step} in {self.directory} cannot be read ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200] if str(e) else ''})") from e
-    return step, state, position
-
-  def _restore(self, step: int, abstract_state, *, newer_fields_empty: bool = False):
-    """(state, data position) of `step`.
-
-    With `newer_fields_empty`, the state's fields that hold no arrays for this run
-    (e.g. critic_spectral of a critic without spectral norm) are left out of the
-    read and restored empty: a checkpoint written before such a field existed then
-    restores as it was saved.
-    """
-    target, empty = abstract_state, {}
-    if newer_fields_empty and dataclasses.is_dataclass(abstract_state):
-      saved = ocp.StandardCheckpointer().metadata(
-          os.path.join(self.directory, str(step), STATE)).item_metadata
-      fields = {f.name: getattr(abstract_state, f.name)
-                for f in dataclasses.fields(abstract_state)}
-      empty = {k: v for k, v in fields.items() if k not in saved and not jax.tree.leaves(v)}
-      target = {k: v for k, v in fields.items() if k not in empty}
-    restored = self._manager.restore(
-        step,
-        args=ocp.args.Composite(**{
-            STATE: ocp.args.StandardRestore(target),
-            DATA: ocp.args.JsonRestore(),
-        }))
+      raise self._corrupt(step, e) from e
+    target, empty, rebuilt = self._target(abstract_state, saved, step)
+    try:
+      restored = self._manager.restore(
+          step,
+          args=ocp.args.Composite(**{
+              STATE: ocp.args.StandardRestore(target),
+              DATA: ocp.args.JsonRestore(),
+          }))
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._corrupt(step, e) from e
     state = restored[STATE]
-    if empty:
-      state = type(abstract_state)(**state, **empty)
-    return state, int(restored[DATA]["position"])
+    if dataclasses.is_dataclass(abstract_state):
+      kept = {k: v for k, v in state.items() if k not in rebuilt}
+      state = type(abstract_state)(**kept, **empty, **rebuilt)
+    return step, state, int(restored[DATA]["position"])
+
+  def _corrupt(self, step: int, e: Exception) -> CorruptCheckpointError:
+    return CorruptCheckpointError(
+        f"checkpoint step {step} in {self.directory} cannot be read ({type(e).__name__}: "
+        f"{str(e).splitlines()[0][:200] if str(e) else ''})")
+
+  def _saved_structure(self, step: int):
+    """The saved state's tree of array metadata (shape, dtype), read without its arrays."""
+    saved = ocp.StandardCheckpointer().metadata(
+        os.path.join(self.directory, str(step), STATE)).item_metadata
+    if saved is None:  # orbax warns instead of raising when it cannot read it
+      raise ValueError("its state metadata cannot be read")
+    return saved
+
+  def _target(self, abstract_state, saved, step: int):
+    """(what to read, fields restored empty, fields rebuilt by the caller).
+
+    A state dataclass may have grown since the checkpoint was written:
+    - a field that holds no arrays for this run (e.g. critic_spectral of a critic
+      without spectral norm) and that the checkpoint lacks is restored empty, so a
+      checkpoint written before the field existed restores as it was saved;
+    - the fields its class names in REBUILT_ON_RESTORE are read as they were saved
+      and handed back as `abstract_state`'s placeholders, for the caller to
+      rebuild from the config (a population's hyperparameters, which gained
+      fields with the conditional models).
+    Any other difference between the saved arrays and this run's (a field or
+    array more or fewer, another shape) raises IncompatibleCheckpointError: the
+    checkpoint is intact, only not this version's, so it is neither set aside
+    nor replaced by a fresh start.
+    """
+    if not dataclasses.is_dataclass(abstract_state):
+      return abstract_state, {}, {}
+    fields = {f.name: getattr(abstract_state, f.name) for f in dataclasses.fields(abstract_state)}
+    empty = {k: v for k, v in fields.items() if k not in saved and not jax.tree.leaves(v)}
+    rebuilt = {k: fields[k] for k in getattr(type(abstract_state), "REBUILT_ON_RESTORE", ())}
+    target = {k: v for k, v in fields.items() if k not in empty}
+    for name in rebuilt:
+      if name in saved:
+        target[name] = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype),
+                                    saved[name])
+      else:
+        del target[name]
+    for name in sorted(set(saved) | set(target)):
+      ours = sorted(tuple(x.shape) for x in jax.tree.leaves(target.get(name, {})))
+      theirs = sorted(tuple(x.shape) for x in jax.tree.leaves(saved.get(name, {})))
+      if ours != theirs:
+        raise IncompatibleCheckpointError(
+            f"checkpoint step {step} in {self.directory} holds a state this jaxgan cannot "
+            f"read for this config: its field {name!r} has {len(theirs)} arrays there and "
+            f"{len(ours)} here{'' if len(ours) != len(theirs) else ' of other shapes'} "
+            f"(written by another jaxgan version?). Nothing was moved; train into a new "
+            f"--workdir, or use the version that wrote it")
+    return target, empty, rebuilt
 
   def restore_latest_good(self, abstract_state):
     """Restores the newest readable step, setting unreadable newer ones aside.
@@ -131,7 +168,9 @@ class Checkpointer:
     write that step number again and nothing on disk is lost.
 
     Returns (step, state, data_position), or None if no readable step is left
-    (the run then starts from scratch; the unreadable steps stay set aside).
+    (the run then starts from scratch; the unreadable steps stay set aside). An
+    intact step of another structure (IncompatibleCheckpointError) is not
+    damage: it propagates, and nothing is moved.
     """
     steps = self.all_steps()
     for i, step in enumerate(reversed(steps)):

@@ -36,6 +36,11 @@ class CorruptCheckpointError(UserError, RuntimeError):
   """A checkpoint step exists but cannot be read (truncated, overwritten, partial)."""
 
 
+class IncompatibleCheckpointError(UserError, RuntimeError):
+  """A checkpoint step is intact but holds a state of another structure than this
+  jaxgan builds for the config (written by another version); it is left in place."""
+
+
 class NonFiniteError(UserError, FloatingPointError):
   """A loss, gradient norm or parameter became NaN or infinite; nothing was saved."""
 

@@ -164,7 +164,7 @@ def _restore_or_init(config, spec, data_shape, wd):
       if population_lib.is_population(config):
         # The config's values are the run's, as spec.hparams are a single run's.
         step, state, position = restored
-        restored = step, state.replace(hparams=population_lib.stacked_hparams(config)), position
+        restored = step, population_lib.with_config_hparams(state, config), position
       return restored
   if population_lib.is_population(config):
     return 0, population_lib.init_state(config, spec, data_shape), 0

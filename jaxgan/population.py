@@ -189,6 +189,16 @@ class PopulationState:
   hparams: train_lib.HParams  # float32 [K]: each member's scalar hyperparameters
   diverged_at: jax.Array      # int32 [K]: the step whose update was non-finite; 0 = training
 
+  # Restored as placeholders (jaxgan/checkpoint.py) and rebuilt from the config by
+  # `with_config_hparams`: they are the config's values, and a checkpoint written
+  # before HParams gained a field must still restore.
+  REBUILT_ON_RESTORE = ("hparams",)
+
+
+def with_config_hparams(state: PopulationState, config) -> PopulationState:
+  """`state` with its hyperparameters from `config` (after a restore)."""
+  return state.replace(hparams=stacked_hparams(config))
+
 
 def init_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
   """Every member's initial state, each exactly its single run's (host arrays)."""

@@ -35,6 +35,8 @@ def restore(config, workdir: str, step: int | None = None):
     step, state, _ = ckpt.restore(abstract, step)
   finally:
     ckpt.close()
+  if population_lib.is_population(config):
+    state = population_lib.with_config_hparams(state, config)
   return spec, step, state
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from configs import wgan_gp
+from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import cli
 from jaxgan import config_io
 from jaxgan import data as data_lib
@@ -459,6 +460,28 @@ def test_resuming_a_population_continues_bitwise(toy_population, tmp_path):
   loop.train_and_evaluate(short, resumed_dir)
   longer = _toy(size=2, steps=6, penalty_weight=(0.1, 1.0))
   resumed = loop.train_and_evaluate(longer, resumed_dir)
+  straight = restore.restore(config, workdir, 6)[2]
+  for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_from_before_a_hyperparameter_was_added_resumes_bitwise(
+    toy_population, tmp_path):
+  # As a checkpoint written before HParams had the AC-GAN weights: hparams without them.
+  config, workdir = toy_population
+  old_dir = str(tmp_path / "old")
+  _, state, position = checkpoint_lib.Checkpointer(
+      os.path.join(workdir, "checkpoints"), read_only=True).restore(
+          loop.build(config)[2], 3)
+  state = population.with_config_hparams(state, config)  # restored as placeholders
+  written = {"members": state.members, "diverged_at": state.diverged_at,
+             "hparams": {f.name: getattr(state.hparams, f.name)
+                         for f in dataclasses.fields(state.hparams)
+                         if not f.name.startswith("acgan")}}
+  ckpt = checkpoint_lib.Checkpointer(os.path.join(old_dir, "checkpoints"))
+  ckpt.save(3, written, data_position=position, config_json=config_io.to_json(config))
+  ckpt.close()
+  resumed = loop.train_and_evaluate(config, old_dir)
   straight = restore.restore(config, workdir, 6)[2]
   for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
     np.testing.assert_array_equal(a, b)
