@@ -82,7 +82,6 @@ if ROOT not in sys.path:
 import jax  # noqa: E402
 
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from configs import dragan, sngan, wgan_gp  # noqa: E402
@@ -310,21 +309,7 @@ def time_group(members, repeats, *, single=False):
   return times, calls
 
 
-def matmul_peak(sizes=(2048, 3072), repeats=7):
-  """Best median GFLOP/s of a jitted float32 jnp.dot over `sizes`."""
-  best = 0.0
-  for n in sizes:
-    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
-    dot = jax.jit(jnp.dot)
-    dot(a, b).block_until_ready()
-    times = []
-    for _ in range(repeats):
-      start = time.perf_counter()
-      dot(a, b).block_until_ready()
-      times.append(time.perf_counter() - start)
-    best = max(best, 2 * n**3 / statistics.median(times) / 1e9)
-  return best
+matmul_peak = run_meta.matmul_peak
 
 
 # --- Rows ----------------------------------------------------------------------

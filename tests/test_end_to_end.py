@@ -15,17 +15,11 @@ import pytest
 
 from configs import wgan_gp
 from jaxgan import loop
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from launcher import ROOT
+from launcher import launch
 TOY = "--config=configs/wgan_gp.py:dataset=8gaussians"
 SMALL = ["--config.model.hidden=(32,32)", "--config.log.every=5",
          "--config.log.checkpoint_every=10", "--config.log.sample_every=10"]
-
-
-def launch(*args, timeout=300):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=timeout)
 
 
 def _error_lines(result):

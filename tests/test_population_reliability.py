@@ -2,12 +2,10 @@
 an uninterrupted population ends, with every member's record logged once per step;
 --mode=export from the command line gives a run that samples like any."""
 
-import json
 import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import jax
@@ -17,46 +15,23 @@ import pytest
 from configs import wgan_gp
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import loop
+import launcher
+from launcher import launch
+from launcher import records as _records
+from launcher import wait_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POPULATION = ["--config=configs/wgan_gp.py:dataset=8gaussians", "--config.model.hidden=(32,32)",
               "--config.train.batch_size=32", "--config.log.every=1",
               "--config.log.sample_every=1000000", "--config.log.eval_every=0",
               "--config.population.size=2", "--config.population.sweep.penalty_weight=0.1,1"]
 
 
-def _env():
-  return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
-
-
-def launch(*args, timeout=300):
-  return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, env=_env(),
-                        capture_output=True, text=True, timeout=timeout)
-
-
 def start(*args):
-  return subprocess.Popen([sys.executable, "launch.py", *args], cwd=ROOT, env=_env(),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _records(workdir):
-  path = os.path.join(workdir, "metrics.jsonl")
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.endswith("\n")]
+  return launcher.start(*args, stdout=subprocess.DEVNULL)
 
 
 def _wait_for_records(proc, workdir, n, timeout=120):
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    if len(_records(workdir)) >= n:
-      return
-    if proc.poll() is not None:
-      raise AssertionError(f"run ended early: {proc.stderr.read()[-2000:]}")
-    time.sleep(0.05)
-  proc.kill()
-  raise AssertionError(f"no {n} records within {timeout}s")
+  wait_for(proc, lambda: len(_records(workdir)) >= n, f"{n} records", timeout)
 
 
 def _final_state(workdir, num_steps):

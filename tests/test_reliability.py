@@ -1,12 +1,9 @@
 """Faults, injected for real: SIGKILL at random moments, SIGTERM / SIGINT, damaged
 checkpoints, diverging losses and a workdir reused with another config."""
 
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import jax
@@ -16,47 +13,23 @@ import pytest
 from configs import wgan_gp
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import loop
+from launcher import launch
+from launcher import records
+from launcher import start
+from launcher import wait_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = ["--config=configs/wgan_gp.py:dataset=8gaussians", "--config.model.hidden=(32,32)",
        "--config.train.batch_size=32", "--config.log.every=1",
        "--config.log.sample_every=1000000"]
 
 
-def _env():
-  return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
-
-
-def launch(*args, timeout=300):
-  return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, env=_env(),
-                        capture_output=True, text=True, timeout=timeout)
-
-
-def start(*args):
-  return subprocess.Popen([sys.executable, "launch.py", *args], cwd=ROOT, env=_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def _logged_steps(workdir):
   """Steps of the training records (evaluation records, eval/..., are separate lines)."""
-  path = os.path.join(workdir, "metrics.jsonl")
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    records = [json.loads(line) for line in f if line.endswith("\n")]
-  return [r["step"] for r in records if "critic/loss" in r]
+  return [r["step"] for r in records(workdir) if "critic/loss" in r]
 
 
 def _wait_for_steps(proc, workdir, n, timeout=120):
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    if len(_logged_steps(workdir)) >= n:
-      return
-    if proc.poll() is not None:
-      raise AssertionError(f"run ended early: {proc.stderr.read()[-2000:]}")
-    time.sleep(0.05)
-  proc.kill()
-  raise AssertionError(f"no {n} logged steps within {timeout}s")
+  wait_for(proc, lambda: len(_logged_steps(workdir)) >= n, f"{n} logged steps", timeout)
 
 
 def _abstract(config):
