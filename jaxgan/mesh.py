@@ -127,7 +127,7 @@ def to_host(tree):
   return jax.tree.map(host, tree)
 
 
-def _step_on_batch(state, batch, *, spec):
+def step_on_batch(state, batch, *, spec):
   """train_step on a data item: images, or (images, labels) for a conditional run."""
   if isinstance(batch, tuple):
     return train_lib.train_step(state, *batch, spec=spec)
@@ -135,7 +135,7 @@ def _step_on_batch(state, batch, *, spec):
 
 
 def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
-                 step_fn=_step_on_batch):
+                 step_fn=step_on_batch):
   """`step_fn` for `spec`, compiled ahead of time for `state` and `batch` on `mesh`.
 
   `batch` is the images [n_critic, B, ...], or for a conditional run the tuple
