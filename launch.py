@@ -84,7 +84,7 @@ def parse_flags(argv):
     if any(arg in ("-h", "--help", "--helpshort", "--helpfull") for arg in argv[1:]):
       configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
       print("\n".join([__doc__.strip(), "", recipes_help(configs), "", "Flags:",
-                       FLAGS.main_module_help()]))
+                       FLAGS.main_module_help(), FLAGS.module_help(config_io)]))
       sys.exit(0)
     if not any(re.match(r"--?config(=|$)", arg) for arg in argv):
       RUN_OVERRIDES[:] = [tuple(a[len("--config."):].split("=", 1)) for a in argv
