@@ -49,7 +49,7 @@ def resolve_config(mode: str, config_flag, overrides, workdir: str, *,
           f"overridden (or pass --config explicitly)")
     return config_io.apply_overrides(config, overrides)
   config = config_flag.value
-  for warning in config_io.warnings(config_flag):
+  for warning in config_io.dataset_warnings(config_flag):
     logger.warning("WARNING: %s", warning)
   if mode != "train":
     wd.check_config(config, allow_change=allow_config_change, training=False)

@@ -12,6 +12,7 @@ to the same value (the workdir's refusal message uses it).
 
 from __future__ import annotations
 
+import collections
 import difflib
 import json
 import logging
@@ -79,29 +80,26 @@ LEGACY_VALUES = {
 
 def describe_keys(keys) -> str:
   """'34 keys (eval: 7, model: 5, ...)': a long list of keys in one short clause."""
-  groups = {}
-  for key in keys:
-    groups[key.split(".")[0]] = groups.get(key.split(".")[0], 0) + 1
+  groups = collections.Counter(key.split(".")[0] for key in keys)
   return f"{len(keys)} keys ({', '.join(f'{g}: {n}' for g, n in sorted(groups.items()))})"
 
 
 def load_json(path: str, *, log_upgrade: bool = True) -> ml_collections.ConfigDict:
   """A config.json written by a run, as a locked ConfigDict (lists back to tuples).
 
-  Keys jaxgan gained after the run was made are filled in from the base config:
-  with LEGACY_VALUES where the default would change the run, else with the
-  default, so an old checkpoint still samples, evaluates and resumes as it was
-  trained; RETIRED_KEYS are dropped. `log_upgrade` logs what was filled in.
-
-  Raises:
-    errors.ConfigError: the file cannot be read or is not JSON.
+  Keys jaxgan gained after the run was made are filled in from the base config
+  (jaxgan/base_config.py, installed with the package): with LEGACY_VALUES where
+  the default would change the run, else with the default, so an old checkpoint
+  still samples, evaluates and resumes as it was trained; RETIRED_KEYS are
+  dropped. `log_upgrade` logs what was filled in. Raises errors.ConfigError if
+  the file cannot be read or is not a run's config.
   """
   try:
     with open(path) as f:
       old = flatten(json.load(f))
-  except (OSError, ValueError) as e:
-    raise errors.ConfigError(f"cannot read config {path}: {e}") from None
-  base = flatten(to_json(base_config.make(old["dataset.name"], old["model.arch"])))
+    base = flatten(to_json(base_config.make(old["dataset.name"], old["model.arch"])))
+  except (OSError, ValueError, KeyError, AttributeError) as e:
+    raise errors.ConfigError(f"cannot read config {path}: {type(e).__name__}: {e}") from None
   filled = {k: LEGACY_VALUES[k](old) if k in LEGACY_VALUES else v for k, v in base.items()
             if k not in old and not k.startswith("loss.options")}
   for key in RETIRED_KEYS:
@@ -222,7 +220,7 @@ def load(spec: str, overrides=()) -> tuple[ml_collections.ConfigDict, list[str]]
   values = flags.FlagValues()
   holder = define_flag(values, argv)
   parse(values, argv)
-  return holder.value, warnings(values["config"])
+  return holder.value, dataset_warnings(values["config"])
 
 
 def apply_overrides(config, overrides) -> ml_collections.ConfigDict:
@@ -235,7 +233,7 @@ def apply_overrides(config, overrides) -> ml_collections.ConfigDict:
   return holder.value
 
 
-def warnings(flag) -> list[str]:
+def dataset_warnings(flag) -> list[str]:
   """A warning when --config.dataset.name keeps another dataset's recipe defaults."""
   path, _, variant = flag.config_filename.partition(":")
   config, overridden = flag.value, flag.override_values
