@@ -12,6 +12,7 @@ to the same value (the workdir's refusal message uses it).
 
 from __future__ import annotations
 
+import ast
 import collections
 import difflib
 import json
@@ -143,11 +144,21 @@ class _Group(flags.ArgumentParser):
     raise ValueError("a group of keys; set one of its keys")
 
 
+class _Literal(flags.ArgumentParser):
+  """A key that is None in a run's config.json: any Python literal, else a string."""
+
+  def parse(self, argument):
+    try:
+      return ast.literal_eval(argument)
+    except (ValueError, SyntaxError):
+      return argument
+
+
 for _kind, _parser in [(int, _clear(flags.IntegerParser, "an integer")),
                        (float, _clear(flags.FloatParser, "a number or None", none=True)),
                        (bool, _clear(flags.BooleanParser, "true or false")),
                        (tuple, _clear(tuple_parser.TupleParser, "a tuple such as (256,256)")),
-                       (ml_collections.ConfigDict, _Group())]:
+                       (ml_collections.ConfigDict, _Group()), (type(None), _Literal())]:
   config_flags.register_flag_parser_for_type(_kind, _parser)
 
 _SWEEP = "population.sweep."  # a population's per-member values (jaxgan/population.py)
