@@ -172,7 +172,7 @@ def check_keys(config, argv) -> None:
     key = match and match.group(1)
     if not key or key in known or any(k.startswith(key + ".") for k in known):
       continue
-    if key.startswith(_SWEEP) and key.count(".") == 2:
+    if key.startswith(_SWEEP):
       raise errors.ConfigError(static_sweep_message(config, key, arg))
     close = difflib.get_close_matches(key, known, n=1)
     raise errors.ConfigError(f"unknown config key in {arg}"
