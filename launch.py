@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO lines say no
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from jaxgan import base_config  # noqa: E402
 from jaxgan import config_io  # noqa: E402
 from jaxgan import errors  # noqa: E402
 
@@ -64,7 +65,6 @@ def main(argv):
 
 def recipes_help(configs_dir: str) -> str:
   """The recipes in `configs_dir` with their variants (each recipe's VARIANTS), for --help."""
-  from jaxgan import base_config  # pylint: disable=g-import-not-at-top  (imports flax)
   lines = ["Recipes (--config=configs/NAME.py[:key=value,...]; first value = default):"]
   for name in sorted(n for n in os.listdir(configs_dir) if re.fullmatch(r"[a-z]\w*\.py", n)):
     module = importlib.import_module(f"configs.{name[:-3]}")
@@ -97,6 +97,9 @@ def parse_flags(argv):
   except (flags.Error, errors.UserError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except KeyboardInterrupt:  # loading a recipe imports JAX: it takes a while
+    print("interrupted; checkpoints already saved are kept", file=sys.stderr)
+    sys.exit(130)
 
 
 if __name__ == "__main__":
