@@ -1,13 +1,12 @@
 """--config through ml_collections.config_flags, and a run's config.json in and out.
 
 `define_flag` is `config_flags.DEFINE_config_file` (variants `wgan_gp.py:dataset=mnist`
-are its `path:arg`, overrides `--config.train.n_critic=3` are native) with three
-additions: `--config` also takes a run's config.json (`load_json`: keys jaxgan gained
-since the run filled in from jaxgan/base_config.py); an unknown key is refused
-naming the closest one; each key type's parser says what it takes, and a float
-key (`train.weight_clip`) also takes None. `parse` turns every flag problem into
-one errors.ConfigError. `override_flag` writes a value back as a flag that parses
-to the same value (the workdir's refusal message uses it).
+are its `path:arg`; overrides `--config.train.n_critic=3` are native) that also
+takes a run's config.json (`load_json`: keys jaxgan gained since the run filled in
+from jaxgan/base_config.py) and refuses an unknown key naming the closest one.
+Each key type's parser says what the key takes (a float key also takes None:
+`train.weight_clip`); `parse` makes every flag problem one errors.ConfigError.
+`override_flag` writes a value back as a flag that parses to the same value.
 """
 
 from __future__ import annotations

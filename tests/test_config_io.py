@@ -119,6 +119,7 @@ def test_help_lists_the_recipes_and_their_variants_and_exits_0():
   for recipe in ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan"):
     assert f"configs/{recipe}.py:" in result.stdout
   assert "dataset=digits" in result.stdout and "--workdir" in result.stdout
+  assert "--config: Recipe" in result.stdout
 
 
 @pytest.mark.slow
