@@ -6,7 +6,9 @@
   python launch.py --mode=export --workdir=runs/gp8 --member=3 --to=runs/gp8_m3  # populations
 """
 
+import importlib
 import os
+import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO lines say nothing here
@@ -14,11 +16,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO lines say no
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+from jaxgan import base_config  # noqa: E402
 from jaxgan import config_io  # noqa: E402
 from jaxgan import errors  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("config", None, "Recipe (configs/NAME.py[:variant]) or a run's config.json.")
+config_io.define_flag(FLAGS)  # --config=RECIPE[:variant] or a run's config.json, --config.KEY=V
 flags.DEFINE_string("workdir", None, "Run directory (config, checkpoints, samples, metrics).")
 flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "export"], "What to do.")
 flags.DEFINE_integer("step", None, "Checkpoint step to restore (default: latest).")
@@ -32,7 +35,7 @@ flags.DEFINE_integer("process_id", None, "This process's index in [0, num_proces
 flags.DEFINE_string("jax_cache_dir", "~/.cache/jaxgan/xla",
                     "Persistent XLA compilation cache ('' disables it).")
 flags.mark_flag_as_required("workdir")
-OVERRIDES = []  # (key, text) of every --config.KEY=TEXT
+RUN_OVERRIDES = []  # (key, text) of --config.KEY=TEXT without --config: the run's own
 
 
 def main(argv):
@@ -41,7 +44,7 @@ def main(argv):
     from jaxgan import cli  # pylint: disable=g-import-not-at-top  (imports JAX: inside try)
     cli.setup_process(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                       FLAGS.jax_cache_dir, verbose=FLAGS["verbosity"].present)
-    config = cli.resolve_config(FLAGS.mode, FLAGS.config, OVERRIDES, FLAGS.workdir,
+    config = cli.resolve_config(FLAGS.mode, FLAGS["config"], RUN_OVERRIDES, FLAGS.workdir,
                                 allow_config_change=FLAGS.allow_config_change)
     if FLAGS.mode == "train":
       cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
@@ -60,18 +63,43 @@ def main(argv):
     sys.exit(130)
 
 
+def recipes_help(configs_dir: str) -> str:
+  """The recipes in `configs_dir` with their variants (each recipe's VARIANTS), for --help."""
+  lines = ["Recipes (--config=configs/NAME.py[:key=value,...]; first value = default):"]
+  for name in sorted(n for n in os.listdir(configs_dir) if re.fullmatch(r"[a-z]\w*\.py", n)):
+    module = importlib.import_module(f"configs.{name[:-3]}")
+    lines.append(f"  configs/{name}: {(module.__doc__ or '').strip().splitlines()[0]}")
+    lines.append(f"      {base_config.describe_variants(module.VARIANTS)}")
+  lines.append("Any config value: --config.KEY=VALUE, e.g. --config.train.n_critic=3.")
+  return "\n".join(lines)
+
+
 def parse_flags(argv):
-  """absl flags, plus --config.KEY=VALUE overrides; a bad flag is one line, exit 2."""
+  """absl flags, --config through config_flags; a bad flag is one line, exit 2.
+
+  Without --config (--mode=sample/eval/export of a run), --config.KEY=VALUE flags
+  override the run's own config.json, which cli.resolve_config reads.
+  """
   try:
-    rest, OVERRIDES[:] = config_io.split_overrides(argv)
-    if any(arg in ("-h", "--help", "--helpshort", "--helpfull") for arg in rest[1:]):
+    if any(arg in ("-h", "--help", "--helpshort", "--helpfull") for arg in argv[1:]):
       configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-      print(config_io.usage(__doc__, FLAGS.main_module_help(), configs))
+      print("\n".join([__doc__.strip(), "", recipes_help(configs), "", "Flags:",
+                       FLAGS.main_module_help(), FLAGS.module_help(config_io)]))
       sys.exit(0)
-    return FLAGS(rest)
+    if not any(re.match(r"--?config(=|$)", arg) for arg in argv):
+      RUN_OVERRIDES[:] = [tuple(a[len("--config."):].split("=", 1)) for a in argv
+                          if a.startswith("--config.")]
+      for pair in RUN_OVERRIDES:
+        if len(pair) != 2:
+          raise errors.ConfigError(f"--config.{pair[0]} needs a value: --config.{pair[0]}=VALUE")
+      argv = [a for a in argv if not a.startswith("--config.")]
+    return config_io.parse(FLAGS, argv)
   except (flags.Error, errors.UserError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except KeyboardInterrupt:  # loading a recipe imports JAX: it takes a while
+    print("interrupted; checkpoints already saved are kept", file=sys.stderr)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

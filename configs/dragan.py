@@ -15,24 +15,24 @@ implementations use (critic loss E[D(G(z))] - E[D(x)], n_critic 5).
 Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
-from configs import common
+from jaxgan import base_config
 
 
-VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS,
+VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS,
                 loss=("non_saturating", "wasserstein"),  # the paper's form | WGAN-GP's
                 perturbation=("std_uniform", "gaussian"))  # authors' code | paper
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, VARIANTS)
-  config = common.base_config(opts.dataset, opts.arch)
+  opts = base_config.parse_arg(arg, VARIANTS)
+  config = base_config.make(opts.dataset, opts.arch)
 
   config.loss.name = opts.loss  # non_saturating (paper) | wasserstein (variant)
   config.penalty.name = "dragan"  # penalty on perturbed reals (paper eq. 9)
   # lambda ~ 10 (paper §5 / Alg. 1) on images. Toy sets: 0.1, the authors' gan_toy.py
   # LAMBDA (as in wgan_gp.py): at lambda 10 the generator collapsed to 0/25 and 0/8
   # modes in 3,000 steps; at 0.1 it covers 16/25 and 8/8 (benchmarks/toy_table.py).
-  config.penalty.weight = 0.1 if common.is_toy(config) else 10.0
+  config.penalty.weight = 0.1 if base_config.is_toy(config) else 10.0
   config.penalty.target = 1.0  # k = 1 (paper)
   config.penalty.perturbation = opts.perturbation  # std_uniform (code) | gaussian (paper)
   config.penalty.noise_variance = 10.0  # c ~ 10 (paper), gaussian only
@@ -44,10 +44,10 @@ def get_config(arg=None):
   # Toy sets: linear decay to 0 over the run, as wgan_gp.py's toy recipe: at 5,000
   # steps 81.2% high-quality samples on 8gaussians and 25/25 modes on 25gaussians
   # (benchmarks/toy_table.py, rows "lin5k"; constant rate, 3,000 steps: 12.2%, 16/25).
-  schedule = "linear" if common.is_toy(config) else "constant"
-  config.optimizer.critic = common.optimizer_config(
+  schedule = "linear" if base_config.is_toy(config) else "constant"
+  config.optimizer.critic = base_config.optimizer_config(
       "adam", 1e-4, b1=0.5, b2=0.9, schedule=schedule)  # critic: Adam and schedule above
-  config.optimizer.generator = common.optimizer_config(
+  config.optimizer.generator = base_config.optimizer_config(
       "adam", 1e-4, b1=0.5, b2=0.9, schedule=schedule)  # same as the critic (authors' code)
-  common.set_budget(config, "dragan")
+  base_config.set_budget(config, "dragan")
   return config

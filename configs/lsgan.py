@@ -9,15 +9,15 @@ Adam lr 2e-4, beta1 0.5 (paper §4, after DCGAN).
 Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
-from configs import common
+from jaxgan import base_config
 
 
-VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS)
+VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS)
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, VARIANTS)
-  config = common.base_config(opts.dataset, opts.arch)
+  opts = base_config.parse_arg(arg, VARIANTS)
+  config = base_config.make(opts.dataset, opts.arch)
 
   config.loss.name = "least_squares"  # Mao et al. 2017, eq. 2
   config.loss.options.a = 0.0  # target for fakes in D's loss (paper eq. 2)
@@ -26,7 +26,7 @@ def get_config(arg=None):
   config.penalty.name = "none"  # LSGAN has no gradient penalty
   config.train.n_critic = 1  # alternating updates (paper)
   # Adam lr 2e-4, beta1 0.5 (paper §4); beta2 Adam's default 0.999.
-  config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
-  config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
-  common.set_budget(config, "lsgan")
+  config.optimizer.critic = base_config.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
+  config.optimizer.generator = base_config.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
+  base_config.set_budget(config, "lsgan")
   return config

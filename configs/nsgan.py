@@ -17,19 +17,19 @@ times 16 (StyleGAN2's lazy regularisation, Karras et al. 2020).
 Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
-from configs import common
+from jaxgan import base_config
 
 
-VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS,
-                penalty=("none", "r1", "r2"), lazy=common.FLAG)
+VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS,
+                penalty=("none", "r1", "r2"), lazy=base_config.FLAG)
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, VARIANTS)
+  opts = base_config.parse_arg(arg, VARIANTS)
   if opts.lazy and opts.penalty == "none":
     raise ValueError("variant lazy=true needs penalty=r1 or penalty=r2 (there is no "
                      "penalty to apply lazily)")
-  config = common.base_config(opts.dataset, opts.arch)
+  config = base_config.make(opts.dataset, opts.arch)
 
   config.loss.name = "non_saturating"  # -log D(G(z)) generator (Goodfellow et al. 2014)
   config.penalty.name = opts.penalty  # none: the unregularised standard GAN; or R1 / R2
@@ -46,12 +46,12 @@ def get_config(arg=None):
   config.train.n_critic = 1  # one D update per G update (Goodfellow et al. 2014, k = 1)
   if opts.penalty == "none":
     # Adam lr 2e-4, beta1 0.5 (DCGAN, Radford et al. 2016); beta2 Adam's default.
-    config.optimizer.critic = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
-    config.optimizer.generator = common.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
+    config.optimizer.critic = base_config.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # D
+    config.optimizer.generator = base_config.optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)  # G
   else:
     # GAN_stability's Adam with R1: lr 1e-4 (configs/imagenet.yaml lr_d, lr_g), betas
     # (0, 0.99) (gan_training/config.py), constant rate.
-    config.optimizer.critic = common.optimizer_config("adam", 1e-4, b1=0.0, b2=0.99)  # D
-    config.optimizer.generator = common.optimizer_config("adam", 1e-4, b1=0.0, b2=0.99)  # G
-  common.set_budget(config, "nsgan")
+    config.optimizer.critic = base_config.optimizer_config("adam", 1e-4, b1=0.0, b2=0.99)  # D
+    config.optimizer.generator = base_config.optimizer_config("adam", 1e-4, b1=0.0, b2=0.99)  # G
+  base_config.set_budget(config, "nsgan")
   return config

@@ -29,22 +29,22 @@ StudioGAN's default; Yazici et al. 2019), sampled and evaluated beside the raw
 generator.
 """
 
-from configs import common
+from jaxgan import base_config
 from jaxgan.data import registry
 
 
-VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS, ema=common.FLAG,
-                conditional=common.CONDITIONALS)
+VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS, ema=base_config.FLAG,
+                conditional=base_config.CONDITIONALS)
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, VARIANTS)
+  opts = base_config.parse_arg(arg, VARIANTS)
   arch = opts.arch
   if arch == "default":
     info = registry.info(opts.dataset)
     arch = ("mlp" if info.kind == registry.TOY else
             "sngan" if opts.dataset in ("cifar10", "folder") else "dcgan")
-  config = common.base_config(opts.dataset, arch)
+  config = base_config.make(opts.dataset, arch)
 
   config.loss.name = "hinge"  # D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z)) (paper §4)
   config.model.conditional = opts.conditional  # see the module docstring
@@ -54,16 +54,16 @@ def get_config(arg=None):
   # Every critic layer spectrally normalised (paper §2); jaxgan's MLP has none.
   config.model.spectral_norm = arch != "mlp"
   config.train.n_critic = 5  # n_dis: 5 (authors' config)
-  if not common.is_toy(config):  # toy sets keep gan_toy.py's batch of 256
+  if not base_config.is_toy(config):  # toy sets keep gan_toy.py's batch of 256
     config.train.batch_size = 64  # batchsize: 64 (authors' config)
     # n_gen_samples: 128 (authors' config): the generator update draws 128 fakes,
     # each critic update 64 (mimicry draws 64 for both).
     config.train.generator_batch_size = 128
   # adam alpha 2e-4, beta1 0, beta2 0.9 (authors' config); the rate decays linearly
   # to 0 from the first step (iteration_decay_start: 0) over the run.
-  config.optimizer.critic = common.optimizer_config(
+  config.optimizer.critic = base_config.optimizer_config(
       "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # critic: Adam and decay above
-  config.optimizer.generator = common.optimizer_config(
+  config.optimizer.generator = base_config.optimizer_config(
       "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # same as the critic
   config.ema.enabled = opts.ema  # off: the paper reports the raw generator
   # 0.9999 per generator step (StudioGAN's Ema default; Yazici et al. 2019 use
@@ -71,5 +71,5 @@ def get_config(arg=None):
   config.ema.decay = 0.9999
   # Average from the first step on (the EMA starts as a copy of the weights).
   config.ema.start_step = 0
-  common.set_budget(config, "sngan")
+  base_config.set_budget(config, "sngan")
   return config

@@ -9,15 +9,15 @@ alpha = 5e-5, n_critic = 5, batch 64).
 Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 """
 
-from configs import common
+from jaxgan import base_config
 
 
-VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS)
+VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS)
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, VARIANTS)
-  config = common.base_config(opts.dataset, opts.arch)
+  opts = base_config.parse_arg(arg, VARIANTS)
+  config = base_config.make(opts.dataset, opts.arch)
 
   config.loss.name = "wasserstein"  # E[D(G(z))] - E[D(x)] (paper eq. 3)
   config.penalty.name = "none"  # the Lipschitz constraint is the clipping below
@@ -26,8 +26,8 @@ def get_config(arg=None):
   # RMSProp, alpha = 5e-5 (paper Alg. 1: momentum-based optimisers destabilised the
   # clipped critic); decay 0.99 and eps 1e-8 are torch.optim.RMSprop's defaults,
   # used by the authors' PyTorch code.
-  config.optimizer.critic = common.optimizer_config("rmsprop", 5e-5, decay=0.99, eps=1e-8)
-  config.optimizer.generator = common.optimizer_config(
+  config.optimizer.critic = base_config.optimizer_config("rmsprop", 5e-5, decay=0.99, eps=1e-8)
+  config.optimizer.generator = base_config.optimizer_config(
       "rmsprop", 5e-5, decay=0.99, eps=1e-8)  # same as the critic (paper Alg. 1)
-  common.set_budget(config, "wgan")
+  base_config.set_budget(config, "wgan")
   return config

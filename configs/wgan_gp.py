@@ -28,24 +28,24 @@ drawn for the real batch's labels. Projection follows Miyato & Koyama 2018 on
 the WGAN-GP critic (not in the WGAN-GP authors' code), with the same labels.
 """
 
-from configs import common
+from jaxgan import base_config
 from jaxgan.models import RESNET_ARCHS
 
 
-VARIANTS = dict(dataset=common.DATASETS, arch=common.ARCHS,
-                conditional=common.CONDITIONALS)
+VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS,
+                conditional=base_config.CONDITIONALS)
 
 
 def get_config(arg=None):
-  opts = common.parse_arg(arg, VARIANTS)
-  config = common.base_config(opts.dataset, opts.arch)
+  opts = base_config.parse_arg(arg, VARIANTS)
+  config = base_config.make(opts.dataset, opts.arch)
   config.model.conditional = opts.conditional  # see the module docstring
   config.loss.acgan_scale = 1.0  # ACGAN_SCALE = 1. (gan_cifar_resnet.py)
   config.loss.acgan_scale_g = 0.1  # ACGAN_SCALE_G = 0.1 (gan_cifar_resnet.py)
   # The critic's fakes are generated for the real batch's labels (gan_cifar_resnet.py:
   # Generator(BATCH_SIZE, labels_splits[i])).
   config.train.critic_fake_labels = "real"
-  toy = common.is_toy(config)
+  toy = base_config.is_toy(config)
   resnet = config.model.arch in RESNET_ARCHS
 
   config.loss.name = "wasserstein"  # paper eq. 3, first two terms
@@ -54,7 +54,7 @@ def get_config(arg=None):
   config.penalty.weight = 0.1 if toy else 10.0
   config.penalty.target = 1.0  # paper eq. 3
   config.train.n_critic = 5  # paper Alg. 1, n_critic = 5 (gan_cifar_resnet.py N_CRITIC too)
-  common.set_budget(config, "wgan_gp")
+  base_config.set_budget(config, "wgan_gp")
   if resnet:
     _resnet_settings(config)
     return config
@@ -67,9 +67,9 @@ def get_config(arg=None):
   # samples from 22.5% to 42.5% on 25gaussians and from 12.3% to 88.9% on 8gaussians
   # (benchmarks/toy_table.py, rows "lin5k"; constant rate: 22-35% up to 7,000 steps).
   schedule = "linear" if toy else "constant"
-  config.optimizer.critic = common.optimizer_config(
+  config.optimizer.critic = base_config.optimizer_config(
       "adam", 1e-4, b1=0.5, b2=0.9, schedule=schedule)  # critic: Adam and schedule above
-  config.optimizer.generator = common.optimizer_config(
+  config.optimizer.generator = base_config.optimizer_config(
       "adam", 1e-4, b1=0.5, b2=0.9, schedule=schedule)  # same as the critic (Alg. 1)
   return config
 
@@ -79,9 +79,9 @@ def _resnet_settings(config):
   # Adam LR = 2e-4, beta1 = 0., beta2 = 0.9, both networks; DECAY = True: the rate
   # falls linearly to 0 over ITERS = 100,000 generator iterations (the run's length,
   # optimizer.decay_steps).
-  config.optimizer.critic = common.optimizer_config(
+  config.optimizer.critic = base_config.optimizer_config(
       "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # critic: Adam and decay above
-  config.optimizer.generator = common.optimizer_config(
+  config.optimizer.generator = base_config.optimizer_config(
       "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # same as the critic (their code)
   config.train.batch_size = 64  # BATCH_SIZE = 64: the critic's batch
   config.train.generator_batch_size = 128  # GEN_BS_MULTIPLE = 2: 2 x 64 per generator update

@@ -1,6 +1,6 @@
 """What launch.py calls: process set-up, the config of a command line, one call per mode.
 
-`resolve_config(mode, spec, overrides, workdir)` decides which config a command
+`resolve_config(mode, config_flag, overrides, workdir)` decides which config a command
 means. Training needs --config. Sampling and evaluation default to the run's own
 config.json, with overrides only of keys that cannot change what the checkpoint
 means (log.*, eval.*); with an explicit --config, it must match the run's.
@@ -25,13 +25,18 @@ RESTORE_OVERRIDABLE = ("log.", "eval.", "population.best_metric")
 logger = logging.getLogger("jaxgan")
 
 
-def resolve_config(mode: str, spec: str | None, overrides, workdir: str, *,
+def resolve_config(mode: str, config_flag, overrides, workdir: str, *,
                    allow_config_change: bool = False):
-  """The config for `mode`; logs warnings about it. Raises errors.UserError."""
+  """The config for `mode`; logs warnings about it. Raises errors.UserError.
+
+  `config_flag` is launch.py's --config (config_io.define_flag; its value None
+  when not given); `overrides` are (KEY, TEXT) pairs for the run's own
+  config.json, given without --config.
+  """
   wd = workdir_lib.Workdir(workdir)
   if mode != "train":
     wd.check_readable_run()
-  if spec is None:
+  if config_flag.value is None:
     if mode == "train":
       raise errors.ConfigError("--mode=train needs --config, e.g. "
                                "--config=configs/wgan_gp.py (see --help)")
@@ -42,10 +47,9 @@ def resolve_config(mode: str, spec: str | None, overrides, workdir: str, *,
           f"--config.{bad[0]} would change what the checkpoint means; with the run's own "
           f"config only {', '.join(p + '*' for p in RESTORE_OVERRIDABLE)} may be "
           f"overridden (or pass --config explicitly)")
-    config_io.apply_overrides(config, overrides)
-    return config
-  config, warnings = config_io.load(spec, overrides)
-  for warning in warnings:
+    return config_io.apply_overrides(config, overrides)
+  config = config_flag.value
+  for warning in config_io.dataset_warnings(config_flag):
     logger.warning("WARNING: %s", warning)
   if mode != "train":
     wd.check_config(config, allow_change=allow_config_change, training=False)

@@ -1,37 +1,35 @@
-"""Configs in and out: recipe files with variants, command-line overrides, JSON.
+"""--config through ml_collections.config_flags, and a run's config.json in and out.
 
-`load(spec, overrides)` is what `launch.py --config=SPEC --config.KEY=VALUE ...`
-means: SPEC is a recipe file with an optional variant
-(`configs/wgan_gp.py:dataset=mnist`) or a run's `config.json`; each override
-sets one existing key, its text parsed by the key's type. Every problem is one
-errors.ConfigError naming the flag and what is allowed. `override_flag` writes a
-value back as a flag that `load` parses to the same value, for every key type
-(the workdir's refusal message uses it). A config.json older than some keys is
-read with those keys filled in (`load_json`), so an old run's config still loads.
+`define_flag` is `config_flags.DEFINE_config_file` (variants `wgan_gp.py:dataset=mnist`
+are its `path:arg`; overrides `--config.train.n_critic=3` are native) that also
+takes a run's config.json (`load_json`: keys jaxgan gained since the run filled in
+from jaxgan/base_config.py) and refuses an unknown key naming the closest one.
+Each key type's parser says what the key takes (a float key also takes None:
+`train.weight_clip`); `parse` makes every flag problem one errors.ConfigError.
+`override_flag` writes a value back as a flag that parses to the same value.
 """
 
 from __future__ import annotations
 
 import ast
+import collections
 import difflib
-import importlib.util
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 
+from absl import flags
 import ml_collections
+from ml_collections import config_flags
+from ml_collections.config_flags import tuple_parser
 
+from jaxgan import base_config
 from jaxgan import errors
 
 logger = logging.getLogger("jaxgan")
-
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
-
-
-# --- JSON -------------------------------------------------------------------------
 
 
 def to_json(config) -> dict:
@@ -50,24 +48,16 @@ def flatten(tree: dict, prefix: str = "") -> dict:
   return out
 
 
-def _tuples(value):
-  if isinstance(value, list):
-    return tuple(_tuples(v) for v in value)
-  if isinstance(value, dict):
-    return {k: _tuples(v) for k, v in value.items()}
-  return value
-
-
 def from_flat(flat: dict) -> ml_collections.ConfigDict:
   """{"a.b": 1} -> a locked ConfigDict (lists become tuples)."""
   tree: dict = {}
   for key, value in flat.items():
-    node = tree
     *parents, leaf = key.split(".")
+    node = tree
     for part in parents:
       node = node.setdefault(part, {})
-    node[leaf] = value
-  config = ml_collections.ConfigDict(_tuples(tree))
+    node[leaf] = tuple(value) if isinstance(value, list) else value
+  config = ml_collections.ConfigDict(tree)
   config.lock()
   return config
 
@@ -88,46 +78,30 @@ LEGACY_VALUES = {
 }
 
 
-def _base_config(dataset: str, arch: str):
-  """configs/common.py's base config (every key a recipe has), for filling old configs."""
-  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "configs", "common.py")
-  if not os.path.exists(path):
-    return None
-  return load_module(path).base_config(dataset, arch)
-
-
 def describe_keys(keys) -> str:
   """'34 keys (eval: 7, model: 5, ...)': a long list of keys in one short clause."""
-  groups = {}
-  for key in keys:
-    group = key.split(".")[0]
-    groups[group] = groups.get(group, 0) + 1
+  groups = collections.Counter(key.split(".")[0] for key in keys)
   return f"{len(keys)} keys ({', '.join(f'{g}: {n}' for g, n in sorted(groups.items()))})"
 
 
 def load_json(path: str, *, log_upgrade: bool = True) -> ml_collections.ConfigDict:
   """A config.json written by a run, as a locked ConfigDict (lists back to tuples).
 
-  Keys jaxgan gained after the run was made are filled in: with LEGACY_VALUES
-  where the recipe default would change the run, else with the default, so a
-  checkpoint from months ago still samples, evaluates and resumes as it was
-  trained; RETIRED_KEYS are dropped. `log_upgrade` logs what was filled in (the
-  full list at DEBUG level).
-
-  Raises:
-    errors.ConfigError: the file cannot be read or is not JSON.
+  Keys jaxgan gained after the run was made are filled in from the base config
+  (jaxgan/base_config.py, installed with the package): with LEGACY_VALUES where
+  the default would change the run, else with the default, so an old checkpoint
+  still samples, evaluates and resumes as it was trained; RETIRED_KEYS are
+  dropped. `log_upgrade` logs what was filled in. Raises errors.ConfigError if
+  the file cannot be read or is not a run's config.
   """
   try:
     with open(path) as f:
       old = flatten(json.load(f))
-  except (OSError, ValueError) as e:
-    raise errors.ConfigError(f"cannot read config {path}: {e}") from None
-  base = _base_config(old.get("dataset.name"), old.get("model.arch"))
-  filled = {}
-  for key, value in (flatten(to_json(base)).items() if base else ()):
-    if key not in old and not key.startswith("loss.options"):
-      filled[key] = LEGACY_VALUES[key](old) if key in LEGACY_VALUES else value
+    base = flatten(to_json(base_config.make(old["dataset.name"], old["model.arch"])))
+  except (OSError, ValueError, KeyError, AttributeError) as e:
+    raise errors.ConfigError(f"cannot read config {path}: {type(e).__name__}: {e}") from None
+  filled = {k: LEGACY_VALUES[k](old) if k in LEGACY_VALUES else v for k, v in base.items()
+            if k not in old and not k.startswith("loss.options")}
   for key in RETIRED_KEYS:
     old.pop(key, None)
   if filled and log_upgrade:
@@ -138,55 +112,158 @@ def load_json(path: str, *, log_upgrade: bool = True) -> ml_collections.ConfigDi
   return from_flat({**old, **filled})
 
 
-# --- Recipe files -----------------------------------------------------------------
+def override_flag(key: str, value) -> str:
+  """`--config.KEY=VALUE` that parses back to `value` (shell-quoted if needed)."""
+  def text(v):
+    if isinstance(v, (list, tuple)):
+      return f"({','.join(map(text, v))}{',' if len(v) == 1 else ''})"
+    return v if isinstance(v, str) else repr(v)
+  return shlex.quote(f"--config.{key}={text(value)}")
 
 
-def load_module(path: str):
-  """Imports a config-directory module (a recipe, or configs/common.py) by path."""
-  root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
-  if root not in sys.path:
-    sys.path.insert(0, root)
-  name = "jaxgan_config_" + os.path.splitext(os.path.basename(path))[0]
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def _clear(parser_class, what: str, none: bool = False):
+  """config_flags' parser of one key type, whose error says what the key takes."""
+  class Parser(parser_class):
+    def parse(self, argument):
+      if none and isinstance(argument, str) and argument.strip().lower() == "none":
+        return None
+      try:
+        return super().parse(argument)
+      except ValueError:
+        raise ValueError(f"expected {what}") from None
+  return Parser()
 
 
-def _load_recipe(path: str):
-  if not os.path.isfile(path):
-    raise errors.ConfigError(f"config file not found: {path}")
-  module = load_module(path)
-  if not hasattr(module, "get_config"):
-    raise errors.ConfigError(f"{path} is not a recipe: it has no get_config(arg=None)")
-  return module
+class _Group(flags.ArgumentParser):
+  """A group of keys (`--config.loss=x`) is never set whole from the command line."""
+
+  def parse(self, argument):
+    if isinstance(argument, ml_collections.ConfigDict):  # the group's own value
+      return argument
+    raise ValueError("a group of keys; set one of its keys")
 
 
-def _split_spec(spec: str) -> tuple[str, str | None]:
-  path, sep, variant = spec.partition(":")
-  return path, (variant if sep else None)
+class _Literal(flags.ArgumentParser):
+  """A key that is None in a run's config.json: any Python literal, else a string."""
+
+  def parse(self, argument):
+    try:
+      return ast.literal_eval(argument)
+    except (ValueError, SyntaxError):
+      return argument
 
 
-def load_recipe(spec: str) -> ml_collections.ConfigDict:
-  """`configs/NAME.py[:variant]` or a `config.json` -> a locked ConfigDict."""
-  path, variant = _split_spec(spec)
-  if path.endswith(".json"):
-    if variant is not None:
-      raise errors.ConfigError(f"--config={spec}: a config.json takes no variant")
-    return load_json(path)
-  module = _load_recipe(path)
+for _kind, _parser in [(int, _clear(flags.IntegerParser, "an integer")),
+                       (float, _clear(flags.FloatParser, "a number or None", none=True)),
+                       (bool, _clear(flags.BooleanParser, "true or false")),
+                       (tuple, _clear(tuple_parser.TupleParser, "a tuple such as (256,256)")),
+                       (ml_collections.ConfigDict, _Group()), (type(None), _Literal())]:
+  config_flags.register_flag_parser_for_type(_kind, _parser)
+
+_SWEEP = "population.sweep."  # a population's per-member values (jaxgan/population.py)
+
+
+def check_keys(config, argv) -> None:
+  """Every --config.KEY in `argv` names a key of `config`, else a ConfigError."""
+  known = flatten(to_json(config))
+  for arg in argv:
+    match = re.match(r"--?(?:no)?config\.([^=]+)", arg)
+    key = match and match.group(1)
+    if not key or key in known or any(k.startswith(key + ".") for k in known):
+      continue
+    if key.startswith(_SWEEP):
+      raise errors.ConfigError(static_sweep_message(config, key, arg))
+    close = difflib.get_close_matches(key, known, n=1)
+    raise errors.ConfigError(f"unknown config key in {arg}"
+                             + (f"; did you mean {close[0]}?" if close else ""))
+
+
+class _Parser(flags.ArgumentParser):
+  """A recipe (`configs/NAME.py[:variant]`) as config_flags loads it, or a run's config.json."""
+
+  def __init__(self, recipes, argv):
+    self._recipes, self._argv = recipes, argv
+
+  def flag_type(self):
+    return self._recipes.flag_type()
+
+  def parse(self, path):
+    file, sep, _ = path.partition(":")
+    if file.endswith(".json") and sep:
+      raise errors.ConfigError(f"--config={path}: a config.json takes no variant")
+    if not os.path.isfile(file):
+      raise errors.ConfigError(f"config file not found: {file}")
+    try:
+      config = load_json(file) if file.endswith(".json") else self._recipes.parse(path)
+    except ValueError as e:  # base_config.parse_arg's, behind config_flags' traceback
+      raise errors.ConfigError(f"--config={path}: {e.__context__ or e}") from None
+    except AttributeError as e:
+      if e.name != "get_config":
+        raise
+      raise errors.ConfigError(f"{file} is not a recipe: it has no get_config(arg=None)")
+    check_keys(config, self._argv or sys.argv)
+    return config
+
+
+def define_flag(values=flags.FLAGS, argv=None):
+  """--config in `values` (argv: the command line it will parse; None: sys.argv)."""
+  holder = config_flags.DEFINE_config_file(
+      "config", None, "Recipe (configs/NAME.py[:variant]) or a run's config.json.",
+      flag_values=values, sys_argv=argv)
+  values["config"].parser = _Parser(values["config"].parser, argv)
+  return holder
+
+
+def parse(values, argv):
+  """values(argv), every flag problem one errors.ConfigError (what was wrong and allowed)."""
   try:
-    config = module.get_config(variant)
-  except ValueError as e:  # configs.common.parse_arg: an unknown variant key or value
-    raise errors.ConfigError(f"--config={spec}: {e}") from None
-  config.lock()
-  return config
+    return values(argv)
+  except flags.Error as e:
+    if isinstance(e.__context__, errors.UserError):
+      raise e.__context__ from None
+    raise errors.ConfigError(str(e)) from None
 
 
-# --- Overrides --------------------------------------------------------------------
+def load(spec: str, overrides=()) -> tuple[ml_collections.ConfigDict, list[str]]:
+  """What `launch.py --config=SPEC --config.KEY=TEXT ...` means: (config, warnings)."""
+  argv = ["jaxgan", f"--config={spec}", *(f"--config.{k}={v}" for k, v in overrides)]
+  values = flags.FlagValues()
+  holder = define_flag(values, argv)
+  parse(values, argv)
+  return holder.value, dataset_warnings(values["config"])
 
-# The group of a population's per-member values (configs/common.py, jaxgan/population.py).
-_SWEEP = "population.sweep."
+
+def apply_overrides(config, overrides) -> ml_collections.ConfigDict:
+  """`config` (a run's own) with (KEY, TEXT) pairs set as --config.KEY=TEXT would."""
+  argv = ["jaxgan", *(f"--config.{k}={v}" for k, v in overrides)]
+  check_keys(config, argv)
+  values = flags.FlagValues()
+  holder = config_flags.DEFINE_config_dict("config", config, flag_values=values, sys_argv=argv)
+  parse(values, argv)
+  return holder.value
+
+
+def dataset_warnings(flag) -> list[str]:
+  """A warning when --config.dataset.name keeps another dataset's recipe defaults."""
+  path, _, variant = flag.config_filename.partition(":")
+  config, overridden = flag.value, flag.override_values
+  if "dataset.name" not in overridden or path.endswith(".json"):
+    return []
+  items = [i for i in variant.split(",") if i.strip() and not i.strip().startswith("dataset=")]
+  new_variant = ",".join(items + [f"dataset={config.dataset.name}"])
+  try:
+    recipe, _ = load(f"{path}:{new_variant}")
+  except errors.ConfigError:  # that dataset is not a variant of this recipe
+    return []
+  ours, theirs = flatten(to_json(config)), flatten(to_json(recipe))
+  differ = [k for k in sorted(ours) if k in theirs and ours[k] != theirs[k]
+            and k not in overridden and not k.startswith("log.")]
+  if not differ:
+    return []
+  shown = ", ".join(f"{k} {ours[k]!r} (recipe: {theirs[k]!r})" for k in differ[:6])
+  more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
+  return [f"--config.dataset.name={config.dataset.name} keeps settings made for another "
+          f"dataset: {shown}{more}; for this dataset's recipe use --config={path}:{new_variant}"]
 
 
 def static_sweep_message(config, key: str, flag: str) -> str:
@@ -208,164 +285,3 @@ def static_sweep_message(config, key: str, flag: str) -> str:
   return (f"{flag}: {what}: a population's members share one compiled step, so its "
           f"architecture, n_critic, batch size, loss, penalty kind and schedules are the "
           f"same for every member; sweepable: {', '.join(population.SWEEPABLE)}")
-
-
-def _node_and_leaf(config, key: str, flag: str):
-  node = config
-  parts = key.split(".")
-  for depth, part in enumerate(parts):
-    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-      if key.startswith(_SWEEP) and depth >= 2:
-        raise errors.ConfigError(static_sweep_message(config, key, flag))
-      known = sorted(flatten(to_json(config)))
-      close = difflib.get_close_matches(key, known, n=1)
-      hint = f"; did you mean {close[0]}?" if close else ""
-      raise errors.ConfigError(f"unknown config key in {flag}{hint}")
-    if depth < len(parts) - 1:
-      node = node[part]
-  if isinstance(node[parts[-1]], ml_collections.ConfigDict):
-    raise errors.ConfigError(f"{flag}: {key} is a group of keys; set one of its keys")
-  return node, parts[-1]
-
-
-def _value_type(node, leaf):
-  value = node[leaf]
-  if value is None:  # a placeholder: its declared type, if it has one
-    return node.get_ref(leaf).get_type()
-  return type(value)
-
-
-def parse_value(text: str, kind, flag: str):
-  """Parses the text of `flag` as a value of type `kind` (None: any literal)."""
-  if text.strip().lower() == "none" and kind is not bool:
-    return None
-  try:
-    if kind is bool:
-      if text.strip().lower() in _TRUE:
-        return True
-      if text.strip().lower() in _FALSE:
-        return False
-      raise ValueError
-    if kind is int:
-      return int(text)
-    if kind is float:
-      return float(text)
-    if kind is str:
-      return text
-    if kind in (tuple, list):
-      value = ast.literal_eval(text)
-      if not isinstance(value, (tuple, list)):
-        value = (value,)
-      return tuple(value) if kind is tuple else list(value)
-    return ast.literal_eval(text)
-  except (ValueError, SyntaxError):
-    what = {bool: "true or false", int: "an integer", float: "a number",
-            tuple: "a tuple such as (256,256)", list: "a list such as [1,2]"}.get(
-                kind, "a Python literal")
-    raise errors.ConfigError(f"bad value in {flag}: expected {what}") from None
-
-
-def apply_overrides(config, overrides) -> list[str]:
-  """Sets `key=text` pairs (from --config.KEY=TEXT) on `config`; returns the keys set."""
-  keys = []
-  for key, text in overrides:
-    flag = f"--config.{key}={text}"
-    node, leaf = _node_and_leaf(config, key, flag)
-    value = parse_value(text, _value_type(node, leaf), flag)
-    try:
-      node[leaf] = value
-    except TypeError as e:
-      raise errors.ConfigError(f"bad value in {flag}: {e}") from None
-    keys.append(key)
-  return keys
-
-
-def split_overrides(argv):
-  """(argv without --config.KEY[=VALUE] flags, [(KEY, VALUE), ...])."""
-  rest, overrides = [], []
-  args = list(argv)
-  i = 0
-  while i < len(args):
-    arg = args[i]
-    if arg.startswith("--config."):
-      key, sep, value = arg[len("--config."):].partition("=")
-      if not sep:
-        if i + 1 >= len(args):
-          raise errors.ConfigError(f"{arg} needs a value: {arg}=VALUE")
-        i += 1
-        value = args[i]
-      overrides.append((key, value))
-    else:
-      rest.append(arg)
-    i += 1
-  return rest, overrides
-
-
-def _format_scalar(value) -> str:
-  if isinstance(value, (list, tuple)):
-    inner = ",".join(_format_scalar(v) for v in value)
-    return f"({inner},)" if len(value) == 1 else f"({inner})"
-  if isinstance(value, str):
-    return value
-  return repr(value)
-
-
-def override_flag(key: str, value) -> str:
-  """`--config.KEY=VALUE` that `load` parses back to `value` (shell-quoted if needed)."""
-  return shlex.quote(f"--config.{key}={_format_scalar(value)}")
-
-
-# --- What a command line means ------------------------------------------------------
-
-
-def _dataset_warning(spec: str, config, overridden) -> str | None:
-  """A warning when --config.dataset.name keeps another dataset's recipe defaults."""
-  path, variant = _split_spec(spec)
-  if "dataset.name" not in overridden or path.endswith(".json"):
-    return None
-  items = [i for i in (variant or "").split(",") if i.strip()]
-  items = [i for i in items if not i.strip().startswith("dataset=")]
-  items.append(f"dataset={config.dataset.name}")
-  new_variant = ",".join(items)
-  try:
-    recipe = _load_recipe(path).get_config(new_variant)
-  except ValueError:  # that dataset is not a variant of this recipe
-    return None
-  ours, theirs = flatten(to_json(config)), flatten(to_json(recipe))
-  differ = [k for k in sorted(ours) if k in theirs and ours[k] != theirs[k]
-            and k not in overridden and not k.startswith("log.")]
-  if not differ:
-    return None
-  shown = ", ".join(f"{k} {ours[k]!r} (recipe: {theirs[k]!r})" for k in differ[:6])
-  more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
-  return (f"--config.dataset.name={config.dataset.name} keeps settings made for another "
-          f"dataset: {shown}{more}; for this dataset's recipe use "
-          f"--config={path}:{new_variant}")
-
-
-def load(spec: str, overrides=()) -> tuple[ml_collections.ConfigDict, list[str]]:
-  """The config a command line asks for, and warnings to show the user."""
-  config = load_recipe(spec)
-  overridden = apply_overrides(config, overrides)
-  warning = _dataset_warning(spec, config, overridden)
-  return config, [warning] if warning else []
-
-
-def usage(doc: str, flags_help: str, configs_dir: str) -> str:
-  """launch.py --help: what it does, the recipes and their variants, the flags."""
-  return "\n".join([doc.strip(), "", recipes_help(configs_dir), "", "Flags:", flags_help])
-
-
-def recipes_help(configs_dir: str) -> str:
-  """The recipes in `configs_dir` with their variants (each recipe's VARIANTS), for --help."""
-  common = load_module(os.path.join(configs_dir, "common.py"))
-  lines = ["Recipes (--config=configs/NAME.py[:key=value,...]; first value = default):"]
-  for name in sorted(os.listdir(configs_dir)):
-    if not name.endswith(".py") or name in ("__init__.py", "common.py"):
-      continue
-    module = _load_recipe(os.path.join(configs_dir, name))
-    doc = (module.__doc__ or "").strip().splitlines()
-    lines.append(f"  configs/{name}: {doc[0] if doc else ''}")
-    lines.append(f"      {common.describe_variants(module.VARIANTS)}")
-  lines.append("Any config value: --config.KEY=VALUE, e.g. --config.train.n_critic=3.")
-  return "\n".join(lines)

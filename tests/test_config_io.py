@@ -1,9 +1,12 @@
-"""Configs from the command line: typed overrides of every kind of key, one clear
-error per bad flag, a run's config.json as --config, the warning when
---config.dataset.name keeps another dataset's recipe, and --help's recipe list."""
+"""Configs from the command line (ml_collections.config_flags): typed overrides of
+every kind of key, one clear error per bad flag, a run's config.json as --config
+(filled in from the base config inside the package, also when jaxgan is
+installed), the warning when --config.dataset.name keeps another dataset's
+recipe, and --help's recipe list."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -35,16 +38,30 @@ def test_overrides_are_parsed_by_the_type_of_the_key():
 @pytest.mark.parametrize("flag,message", [
     ("train.n_critc=3", "unknown config key in --config.train.n_critc=3; did you mean "
                         "train.n_critic?"),
-    ("train.n_critic=three", "bad value in --config.train.n_critic=three: expected an "
-                             "integer"),
+    ("train.n_critic=three", "flag --config.train.n_critic=three: expected an integer"),
     ("ema.enabled=maybe", "expected true or false"),
     ("model.hidden=[1,", "expected a tuple such as (256,256)"),
-    ("loss=x", "--config.loss=x: loss is a group of keys; set one of its keys"),
+    ("loss=x", "--config.loss=x: a group of keys; set one of its keys"),
+    ("train.weight_clip=off", "--config.train.weight_clip=off: expected a number or None"),
 ])
 def test_a_bad_override_is_one_config_error_naming_the_flag(flag, message):
   with pytest.raises(errors.ConfigError, match=message.replace("(", r"\(").replace(
       ")", r"\)").replace("[", r"\[").replace("?", r"\?")):
     _load(RECIPE, flag)
+
+
+def test_an_override_of_a_runs_own_config_names_a_misspelled_key():
+  config, _ = _load(RECIPE + ":dataset=8gaussians")
+  with pytest.raises(errors.ConfigError, match=r"--config.log.evry=3; did you mean log.every\?"):
+    config_io.apply_overrides(config, [("log.evry", "3")])
+  assert config_io.apply_overrides(config, [("log.every", "3")]).log.every == 3
+
+
+def test_a_config_json_with_a_variant_or_a_missing_file_is_one_config_error(tmp_path):
+  with pytest.raises(errors.ConfigError, match="a config.json takes no variant"):
+    _load(str(tmp_path / "config.json") + ":dataset=mnist")
+  with pytest.raises(errors.ConfigError, match="config file not found: .*nope.py"):
+    _load(os.path.join(ROOT, "configs", "nope.py"))
 
 
 def test_log_intervals_and_the_decay_horizon_follow_the_run_length_until_set():
@@ -72,14 +89,14 @@ def test_a_runs_config_json_loads_as_the_config_it_was(tmp_path):
 def test_override_flags_round_trip_every_kind_of_value():
   config, _ = _load(RECIPE + ":dataset=8gaussians")
   for key, value in [("model.hidden", (7,)), ("model.hidden", (3, 4)),
-                     ("ema.enabled", True), ("train.weight_clip", None),
+                     ("ema.enabled", True), ("train.weight_clip", 0.5),
+                     ("train.weight_clip", None),
                      ("dataset.path", "/tmp/with space/x"), ("penalty.weight", 1e-3),
                      ("train.num_steps", 12)]:
     flag = config_io.override_flag(key, value)
     text = subprocess.run(["sh", "-c", f"printf '%s' {flag}"], capture_output=True,
                           text=True).stdout  # what a shell hands to launch.py
-    (pair,) = config_io.split_overrides(["launch.py", text])[1]
-    config_io.apply_overrides(config, [pair])
+    config = config_io.apply_overrides(config, [text[len("--config."):].split("=", 1)])
     node, leaf = key.split(".")
     assert config[node][leaf] == value, (flag, config[node][leaf])
 
@@ -102,3 +119,36 @@ def test_help_lists_the_recipes_and_their_variants_and_exits_0():
   for recipe in ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan"):
     assert f"configs/{recipe}.py:" in result.stdout
   assert "dataset=digits" in result.stdout and "--workdir" in result.stdout
+  assert "--config: Recipe" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_installed_jaxgan_fills_in_an_old_runs_config_from_its_own_base_config(tmp_path):
+  # A copy of the project, so that building it leaves nothing in the checkout.
+  source = tmp_path / "source"
+  shutil.copytree(os.path.join(ROOT, "jaxgan"), source / "jaxgan",
+                  ignore=shutil.ignore_patterns("__pycache__"))
+  for name in ("pyproject.toml", "README.md"):
+    shutil.copy(os.path.join(ROOT, name), source / name)
+  site = tmp_path / "site"
+  subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                  "--no-build-isolation", "--target", str(site), str(source)],
+                 check=True, capture_output=True, timeout=600)
+  old_run = os.path.join(ROOT, "tests", "data", "pmap_era_run", "config.json")
+  script = ("import json, sys, jaxgan; from jaxgan import config_io; "
+            f"c = config_io.load_json({old_run!r}, log_upgrade=False); "
+            "print(json.dumps([jaxgan.__file__, config_io.to_json(c)]))")
+  # Outside the checkout, with the installed copy first and the venv's other packages.
+  result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(site)))
+  assert result.returncode == 0, result.stderr[-3000:]
+  where, installed = json.loads(result.stdout.splitlines()[-1])
+  assert where.startswith(str(site)), where
+  with open(old_run) as f:
+    old = json.load(f)
+  assert "population" not in old and "critic_conv" in old["model"]
+  assert installed["population"]["size"] == 1  # filled in: a single run
+  assert installed["dataset"]["channels"] == 0  # LEGACY_VALUES: not a folder
+  assert installed["optimizer"]["decay_steps"] == old["train"]["num_steps"]
+  assert "critic_conv" not in installed["model"]  # RETIRED_KEYS dropped
+  assert installed == config_io.to_json(config_io.load_json(old_run, log_upgrade=False))

@@ -150,7 +150,8 @@ def _undocumented_assignments(path):
 
 def test_every_hyperparameter_assignment_is_commented():
   bad = []
-  for path in sorted(glob.glob(os.path.join(CONFIG_DIR, "*.py"))):
+  base = os.path.join(os.path.dirname(CONFIG_DIR), "jaxgan", "base_config.py")
+  for path in sorted(glob.glob(os.path.join(CONFIG_DIR, "*.py"))) + [base]:
     bad += _undocumented_assignments(path)
   assert not bad, "uncommented config values:\n" + "\n".join(bad)
 

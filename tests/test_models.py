@@ -14,6 +14,7 @@ import pytest
 
 from jaxgan import models
 from jaxgan.models import dcgan
+from jaxgan.models import layers
 
 
 def _model_cfg(**overrides):
@@ -85,7 +86,7 @@ def test_mlp_generator_squashes_images_with_tanh_and_leaves_toy_points_unbounded
 
 def test_depth_to_space_moves_channel_blocks_to_pixels():
   x = jnp.arange(2 * 1 * 1 * 4).reshape(2, 1, 1, 4).astype(jnp.float32)
-  y = dcgan.depth_to_space(x)
+  y = layers.depth_to_space(x)
   assert y.shape == (2, 2, 2, 1)
   np.testing.assert_array_equal(y[0, :, :, 0], [[0, 1], [2, 3]])
 

@@ -36,6 +36,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models import conditional as conditional_lib
+from jaxgan.models import layers
+
 UPSAMPLE_METHODS = ("conv_transpose", "depth_to_space")
 CRITIC_NORMS = ("none", "layer")
 _BASE_SIZES = (4, 7)
@@ -55,15 +58,6 @@ def num_blocks(image_size: int) -> int | None:
 
 def supported_sizes(limit: int = 128) -> list[int]:
   return sorted(s for s in range(2, limit + 1) if num_blocks(s) is not None)
-
-
-def depth_to_space(x, block: int = 2):
-  """[B, H, W, C*b*b] -> [B, H*b, W*b, C] (pixel shuffle)."""
-  b, h, w, c = x.shape
-  c_out = c // (block * block)
-  x = x.reshape(b, h, w, block, block, c_out)
-  x = x.transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(b, h * block, w * block, c_out)
 
 
 class SubPixelConvTranspose(nn.Module):
@@ -93,7 +87,7 @@ class SubPixelConvTranspose(nn.Module):
             xp[:, p:p + h + 1, q:q + w + 1, :], kernel[p::2, q::2], (1, 1), "VALID",
             dimension_numbers=("NHWC", "HWIO", "NHWC"))
         for p in (0, 1) for q in (0, 1)]
-    return depth_to_space(jnp.concatenate(phases, axis=-1)) + bias.astype(x.dtype)
+    return layers.depth_to_space(jnp.concatenate(phases, axis=-1)) + bias.astype(x.dtype)
 
 
 class Upsample(nn.Module):
@@ -107,7 +101,7 @@ class Upsample(nn.Module):
   def __call__(self, x):
     if self.method == "conv_transpose":
       return SubPixelConvTranspose(self.features, dtype=self.dtype, name="ConvTranspose_0")(x)
-    return depth_to_space(nn.Conv(self.features * 4, (3, 3), padding="SAME",
+    return layers.depth_to_space(nn.Conv(self.features * 4, (3, 3), padding="SAME",
                                   dtype=self.dtype, param_dtype=jnp.float32)(x))
 
 
@@ -126,7 +120,6 @@ class DCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
-    from jaxgan.models import conditional as conditional_lib  # pylint: disable=g-import-not-at-top  (cycle via layers)
     conditional_lib.check_generator_labels(self.num_classes, labels)
     if self.num_classes and not self.batch_norm:
       raise ValueError("a class-conditional DCGAN generator needs batch_norm=True: the "
@@ -176,8 +169,6 @@ class DCGANCritic(nn.Module):
 
   @nn.compact
   def __call__(self, x, labels=None, update_stats: bool = False):
-    from jaxgan.models import conditional as conditional_lib  # pylint: disable=g-import-not-at-top  (cycle via layers)
-    from jaxgan.models import layers  # pylint: disable=g-import-not-at-top  (layers imports us)
     n = num_blocks(self.image_size)
     h = x
     for i in range(n):

@@ -1,4 +1,4 @@
-"""Layers shared by the ResNet models: spectral normalisation, resampling, inits.
+"""Layers shared by the models: spectral normalisation, resampling, inits.
 
 Spectral normalisation (Miyato et al. 2018) divides a layer's kernel W, viewed as
 a matrix [fan_in, features], by an estimate of its largest singular value:
@@ -38,8 +38,6 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jaxgan.models.dcgan import depth_to_space
-
 SPECTRAL = "spectral"  # the variable collection holding spectral norm's u (and sigma)
 
 # The WGAN-GP authors' tflib initialisers (tflib/ops/conv2d.py, linear.py), both
@@ -61,6 +59,15 @@ def maybe_spectral_norm(layer: nn.Module, x, *, spectral_norm: bool, update_stat
     return layer(x)
   return nn.SpectralNorm(layer, n_steps=1, collection_name=SPECTRAL,
                          name=f"{layer.name}_sn")(x, update_stats=update_stats)
+
+
+def depth_to_space(x, block: int = 2):
+  """[B, H, W, C*b*b] -> [B, H*b, W*b, C] (pixel shuffle)."""
+  b, h, w, c = x.shape
+  c_out = c // (block * block)
+  x = x.reshape(b, h, w, block, block, c_out)
+  x = x.transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h * block, w * block, c_out)
 
 
 def upsample_nearest(x):

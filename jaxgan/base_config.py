@@ -1,10 +1,12 @@
-"""Shared pieces of the recipes: variant parsing and the per-dataset base config.
+"""The base config every recipe starts from, and the recipes' shared pieces.
 
 A recipe is `configs/<name>.py` with `get_config(arg=None)` and a VARIANTS table.
 `arg` is the text after the colon in
 `--config=configs/wgan_gp.py:dataset=25gaussians,arch=mlp`; `parse_arg` turns it
 into options by the table and rejects unknown keys or values; `launch.py --help`
-lists the same table.
+lists the same table. `make(dataset, arch)` holds every key a recipe has, so it
+lives in the package: an installed jaxgan fills in the keys an old run's
+config.json lacks from it (jaxgan/config_io.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from jaxgan.data import registry
 
 # Variant choices shared by the recipes; the first value of each is the default.
 DATASETS = registry.NAMES  # dataset=: the datasets jaxgan knows (digits first)
-ARCHS = ("default",) + models.ARCHS  # arch=: default picks per dataset (base_config)
+ARCHS = ("default",) + models.ARCHS  # arch=: default picks per dataset (make)
 CONDITIONALS = models.CONDITIONALS  # conditional=: none | acgan | projection
 FLAG = (False, True)  # a yes/no variant
 
@@ -62,7 +64,7 @@ def check_choice(name: str, value: str, allowed) -> None:
     raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
 
 
-def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
+def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
   """Everything but the loss, penalty and optimizers, which each recipe sets."""
   dataset_info = registry.info(dataset)  # the dataset table: kinds, default sizes
   is_toy = dataset_info.kind == registry.TOY
@@ -205,7 +207,7 @@ def base_config(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Generated samples per evaluation: 2,500 as in the VEEGAN / Unrolled GAN toy protocol.
   config.eval.num_samples = 2500
   config.eval.hq_sigmas = 3.0  # "high quality" = within 3 std of a mode (VEEGAN, Metz et al.)
-  # Stricter coverage: a mode / class needs >= 1% of the samples (issue 4; PacGAN-style).
+  # Stricter coverage: a mode / class needs >= 1% of the samples (PacGAN-style).
   config.eval.strict_fraction = 0.01
   config.eval.num_projections = 1000  # sliced Wasserstein directions (toy sets, 2-D)
   # RBF MMD^2 length scales (toy sets), e.g. (0.05, 0.2, 1.0) for data spanning
