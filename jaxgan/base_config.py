@@ -182,7 +182,7 @@ def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # The generator update always draws its classes uniformly (both codes).
   config.train.critic_fake_labels = "real"
   # lax.fori_loop unroll for the critic loop; 0 = per-backend default (CPU: fully
-  # unrolled, since a rolled loop ran the DCGAN step over 30x slower on XLA:CPU;
+  # unrolled, since a rolled loop runs the DCGAN step many times slower on XLA:CPU;
   # others: rolled). The toy MLP step runs faster and compiles sooner rolled (1);
   # the digits MLP is a wash (benchmarks/results/step_throughput.md, rows 1.unroll,
   # 2.rolled, 3.unroll).

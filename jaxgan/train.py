@@ -525,8 +525,8 @@ def train_step(state: GANState, real, labels=None, *, spec: StepSpec,
   start_step = state.step
   if spec.n_critic == 1:
     # One update needs no loop. A one-trip fori_loop still compiles to an XLA while
-    # loop, and XLA:CPU ran the DRAGAN DCGAN32 step 32x slower inside one
-    # (benchmarks/results/step_throughput.md): the same penalty on a rolled loop.
+    # loop, and XLA:CPU runs a convolutional step many times slower inside one
+    # (benchmarks/results/step_throughput.md, row 2.rolled).
     state, metric_sums = body(0, (state, zeros))
   else:
     # unroll >= n_critic means "fully"; unroll=True lets XLA see straight-line code.

@@ -110,7 +110,7 @@ SPECTRAL_AND_RESNET_CRITICS = {
 }
 
 
-@pytest.mark.slow  # ~10-15 s each on 2 busy cores (float64 ResNets at 32x32)
+@pytest.mark.slow  # float64 ResNets at 32x32
 @pytest.mark.parametrize("name", sorted(SPECTRAL_AND_RESNET_CRITICS))
 def test_both_penalty_methods_agree_on_the_resnet_and_spectrally_normalised_critics(name):
   recipe, variant, overrides, penalty_name = SPECTRAL_AND_RESNET_CRITICS[name]

@@ -16,7 +16,7 @@ Three paths, chosen by the registry:
 - in memory (digits, mnist, fashion_mnist, cifar10): the split is loaded once
   (`load.load_split`) and served by numpy (`memory.items`);
 - streamed (tf_flowers, celeb_a, folders): tf.data (`stream.items`).
-TensorFlow is imported only for the last two: importing it costs ~10 s and toy runs
+TensorFlow is imported only for the last two: importing it takes seconds and toy runs
 need none.
 """
 
