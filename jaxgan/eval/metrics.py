@@ -4,8 +4,8 @@ Everything here is a pure function of NumPy-convertible arrays (NumPy or JAX arr
 and, where sampling is involved, an explicit ``rng`` (an ``int`` seed or a JAX PRNG
 key). Computation is in float64 NumPy/SciPy on the host: these run once per evaluation,
 not inside a compiled step, and float32 is too coarse for the cancellations in the
-Frechet distance and the unbiased MMD estimators. ``jaxgan/evaluate.py`` wires these to
-checkpoints, feature extractors and plots.
+Frechet distance and the unbiased MMD estimators. The evaluators of jaxgan/eval/ wire
+these to generated samples and feature extractors.
 
 Metrics and where their definitions come from:
 
@@ -25,11 +25,11 @@ Metrics and where their definitions come from:
   distance between Gaussians fitted to two feature sets, as used by Heusel et al.,
   "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium"
   (NeurIPS 2017). The functions take any features: on the pool3 features of the FID
-  Inception-v3 with its released weights (jaxgan/inception.py) the value is the FID
+  Inception-v3 with its released weights (jaxgan/eval/inception.py) the value is the FID
   papers report, and it equals pytorch-fid's calculate_frechet_distance; on a small
   classifier's features it is not comparable with published numbers, which is why
   the functions are not named after FID.
-- ``kernel_inception_distance`` (alias ``kid``): the unbiased MMD^2 with the cubic
+- ``kernel_inception_distance``: the unbiased MMD^2 with the cubic
   polynomial kernel, averaged over random subsets, from Binkowski et al.,
   "Demystifying MMD GANs" (ICLR 2018). The name follows the paper; the features are
   whatever the caller provides (a small classifier's penultimate layer, or pool3).
@@ -38,7 +38,7 @@ Metrics and where their definitions come from:
 - ``inception_score``: Salimans et al., "Improved Techniques for Training GANs"
   (NeurIPS 2016), computed per split as their released code (openai/improved-gan, also
   the WGAN-GP authors' tflib) and torch-fidelity do.
-- ``precision_recall_density_coverage`` (alias ``prdc``): k-nearest-neighbour manifold
+- ``precision_recall_density_coverage``: k-nearest-neighbour manifold
   metrics, precision and recall of Kynkaanniemi et al. (NeurIPS 2019) and density and
   coverage of Naeem et al., "Reliable Fidelity and Diversity Metrics for Generative
   Models" (ICML 2020), computed as the authors' prdc package does.
@@ -470,7 +470,7 @@ def kernel_inception_distance(
     subset_size: int,
     rng: Any,
 ) -> tuple[float, float]:
-  """Kernel distance of Binkowski et al. 2018 ("KID"), also available as ``kid``.
+  """Kernel distance of Binkowski et al. 2018 ("KID").
 
   Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3, averaged
   over ``num_subsets`` pairs of random subsets, following the authors' reference code:
@@ -518,10 +518,6 @@ def kernel_inception_distance(
   if num_subsets == 1:
     return mean, math.nan
   return mean, float(estimates.std(ddof=1) / math.sqrt(num_subsets))
-
-
-# The paper's abbreviation, kept as an alias so call sites can read like the literature.
-kid = kernel_inception_distance
 
 
 def feature_statistics(feats: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -659,10 +655,6 @@ def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[s
       'density': float((1.0 / k) * np.mean(balls_per_fake)),
       'coverage': float(np.mean(real_covered)),
   }
-
-
-# The prdc package's name, as an alias.
-prdc = precision_recall_density_coverage
 
 
 # ------------------------------------------------------- classifier label metrics

@@ -27,7 +27,8 @@ that .npz. Without torch a .pth cannot be read; `missing_weights_message` says w
 is needed and how to get it.
 
 The metrics on these features (FID, IS, KID, precision/recall/density/coverage) live in
-jaxgan/metrics.py; `inception_metrics` here computes them all from features.
+jaxgan/eval/metrics.py; `inception_metrics` computes them all from features and
+`InceptionEvaluator` runs them on a generator's samples during evaluation.
 """
 
 from __future__ import annotations
@@ -35,12 +36,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import os
 import re
-import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -53,7 +51,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
 
 from jaxgan import mesh as mesh_lib
-from jaxgan import metrics
+from jaxgan.eval import cache
+from jaxgan.eval import metrics
 
 # pytorch-fid's weights: the file name, its release URL and its SHA-256 prefix (the
 # "-6726825d" torch.hub checks). jaxgan does not download; the URL is for the message.
@@ -83,7 +82,6 @@ class _ConvBN(nn.Module):
   kernel: tuple[int, int]
   strides: int = 1
   padding: tuple[int, int] = (0, 0)  # (rows, columns) of zeros on each side, as torch
-  calibrate: bool = False  # BatchNorm from batch statistics, recorded (seeded weights)
 
   @nn.compact
   def __call__(self, x):
@@ -91,9 +89,11 @@ class _ConvBN(nn.Module):
     x = nn.Conv(self.features, self.kernel, strides=self.strides,
                 padding=((ph, ph), (pw, pw)), use_bias=False, precision=_PRECISION,
                 name="conv")(x)
-    # momentum 0: in calibration the recorded statistics are this batch's exactly.
-    x = nn.BatchNorm(use_running_average=not self.calibrate, momentum=0.0,
-                     epsilon=1e-3, use_fast_variance=False, name="bn")(x)
+    # use_running_average is a call argument (not a field) and momentum 0 so that a
+    # pass that intercepts it records one batch's statistics exactly (the seeded
+    # weights of tests and benchmarks).
+    x = nn.BatchNorm(momentum=0.0, epsilon=1e-3, use_fast_variance=False,
+                     name="bn")(x, use_running_average=True)
     return nn.relu(x)
 
 
@@ -111,33 +111,29 @@ class _InceptionA(nn.Module):
   """Mixed_5b/c/d (pytorch-fid's FIDInceptionA): 35x35 blocks."""
 
   pool_features: int
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b1 = conv(64, (1, 1), name="branch1x1")(x)
-    b5 = conv(48, (1, 1), name="branch5x5_1")(x)
-    b5 = conv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
-    b3 = conv(64, (1, 1), name="branch3x3dbl_1")(x)
-    b3 = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
-    b3 = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
-    bp = conv(self.pool_features, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    b1 = _ConvBN(64, (1, 1), name="branch1x1")(x)
+    b5 = _ConvBN(48, (1, 1), name="branch5x5_1")(x)
+    b5 = _ConvBN(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
+    b3 = _ConvBN(64, (1, 1), name="branch3x3dbl_1")(x)
+    b3 = _ConvBN(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
+    b3 = _ConvBN(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+    bp = _ConvBN(self.pool_features, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
     return jnp.concatenate([b1, b5, b3, bp], axis=-1)
 
 
 class _InceptionB(nn.Module):
   """Mixed_6a (torchvision's InceptionB): 35x35 -> 17x17."""
 
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b3 = conv(384, (3, 3), strides=2, name="branch3x3")(x)
-    bd = conv(64, (1, 1), name="branch3x3dbl_1")(x)
-    bd = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-    bd = conv(96, (3, 3), strides=2, name="branch3x3dbl_3")(bd)
+    b3 = _ConvBN(384, (3, 3), strides=2, name="branch3x3")(x)
+    bd = _ConvBN(64, (1, 1), name="branch3x3dbl_1")(x)
+    bd = _ConvBN(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = _ConvBN(96, (3, 3), strides=2, name="branch3x3dbl_3")(bd)
     return jnp.concatenate([b3, bd, _max_pool_3x3_stride2(x)], axis=-1)
 
 
@@ -145,39 +141,35 @@ class _InceptionC(nn.Module):
   """Mixed_6b/c/d/e (pytorch-fid's FIDInceptionC): 17x17 blocks with 7x1 / 1x7 convs."""
 
   channels_7x7: int
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
     c7 = self.channels_7x7
-    b1 = conv(192, (1, 1), name="branch1x1")(x)
-    b7 = conv(c7, (1, 1), name="branch7x7_1")(x)
-    b7 = conv(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
-    b7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
-    bd = conv(c7, (1, 1), name="branch7x7dbl_1")(x)
-    bd = conv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
-    bd = conv(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
-    bd = conv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
-    bd = conv(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
-    bp = conv(192, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    b1 = _ConvBN(192, (1, 1), name="branch1x1")(x)
+    b7 = _ConvBN(c7, (1, 1), name="branch7x7_1")(x)
+    b7 = _ConvBN(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
+    b7 = _ConvBN(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
+    bd = _ConvBN(c7, (1, 1), name="branch7x7dbl_1")(x)
+    bd = _ConvBN(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
+    bd = _ConvBN(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
+    bd = _ConvBN(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
+    bd = _ConvBN(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+    bp = _ConvBN(192, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
     return jnp.concatenate([b1, b7, bd, bp], axis=-1)
 
 
 class _InceptionD(nn.Module):
   """Mixed_7a (torchvision's InceptionD): 17x17 -> 8x8."""
 
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b3 = conv(192, (1, 1), name="branch3x3_1")(x)
-    b3 = conv(320, (3, 3), strides=2, name="branch3x3_2")(b3)
-    b7 = conv(192, (1, 1), name="branch7x7x3_1")(x)
-    b7 = conv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
-    b7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
-    b7 = conv(192, (3, 3), strides=2, name="branch7x7x3_4")(b7)
+    b3 = _ConvBN(192, (1, 1), name="branch3x3_1")(x)
+    b3 = _ConvBN(320, (3, 3), strides=2, name="branch3x3_2")(b3)
+    b7 = _ConvBN(192, (1, 1), name="branch7x7x3_1")(x)
+    b7 = _ConvBN(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
+    b7 = _ConvBN(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
+    b7 = _ConvBN(192, (3, 3), strides=2, name="branch7x7x3_4")(b7)
     return jnp.concatenate([b3, b7, _max_pool_3x3_stride2(x)], axis=-1)
 
 
@@ -185,26 +177,24 @@ class _InceptionE(nn.Module):
   """Mixed_7b (FIDInceptionE_1, average pool) and Mixed_7c (FIDInceptionE_2, max pool)."""
 
   max_pool: bool  # the 2015 graph's last block pools with max, not average
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b1 = conv(320, (1, 1), name="branch1x1")(x)
-    b3 = conv(384, (1, 1), name="branch3x3_1")(x)
-    b3 = jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
-                          conv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)],
+    b1 = _ConvBN(320, (1, 1), name="branch1x1")(x)
+    b3 = _ConvBN(384, (1, 1), name="branch3x3_1")(x)
+    b3 = jnp.concatenate([_ConvBN(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+                          _ConvBN(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)],
                          axis=-1)
-    bd = conv(448, (1, 1), name="branch3x3dbl_1")(x)
-    bd = conv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-    bd = jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
-                          conv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)],
+    bd = _ConvBN(448, (1, 1), name="branch3x3dbl_1")(x)
+    bd = _ConvBN(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = jnp.concatenate([_ConvBN(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+                          _ConvBN(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)],
                          axis=-1)
     if self.max_pool:
       pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
     else:
       pooled = _avg_pool_3x3(x)
-    bp = conv(192, (1, 1), name="branch_pool")(pooled)
+    bp = _ConvBN(192, (1, 1), name="branch_pool")(pooled)
     return jnp.concatenate([b1, b3, bd, bp], axis=-1)
 
 
@@ -217,29 +207,26 @@ class FIDInceptionV3(nn.Module):
   bn, fc), so `variables_from_state_dict` is a renaming and a transposition.
   """
 
-  calibrate: bool = False  # BatchNorms use (and record) batch statistics: seeded weights
-
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    x = conv(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
-    x = conv(32, (3, 3), name="Conv2d_2a_3x3")(x)
-    x = conv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
+    x = _ConvBN(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
+    x = _ConvBN(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = _ConvBN(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
     x = _max_pool_3x3_stride2(x)
-    x = conv(80, (1, 1), name="Conv2d_3b_1x1")(x)
-    x = conv(192, (3, 3), name="Conv2d_4a_3x3")(x)
+    x = _ConvBN(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = _ConvBN(192, (3, 3), name="Conv2d_4a_3x3")(x)
     x = _max_pool_3x3_stride2(x)
-    x = _InceptionA(32, self.calibrate, name="Mixed_5b")(x)
-    x = _InceptionA(64, self.calibrate, name="Mixed_5c")(x)
-    x = _InceptionA(64, self.calibrate, name="Mixed_5d")(x)
-    x = _InceptionB(self.calibrate, name="Mixed_6a")(x)
-    x = _InceptionC(128, self.calibrate, name="Mixed_6b")(x)
-    x = _InceptionC(160, self.calibrate, name="Mixed_6c")(x)
-    x = _InceptionC(160, self.calibrate, name="Mixed_6d")(x)
-    x = _InceptionC(192, self.calibrate, name="Mixed_6e")(x)
-    x = _InceptionD(self.calibrate, name="Mixed_7a")(x)
-    x = _InceptionE(False, self.calibrate, name="Mixed_7b")(x)
-    x = _InceptionE(True, self.calibrate, name="Mixed_7c")(x)
+    x = _InceptionA(32, name="Mixed_5b")(x)
+    x = _InceptionA(64, name="Mixed_5c")(x)
+    x = _InceptionA(64, name="Mixed_5d")(x)
+    x = _InceptionB(name="Mixed_6a")(x)
+    x = _InceptionC(128, name="Mixed_6b")(x)
+    x = _InceptionC(160, name="Mixed_6c")(x)
+    x = _InceptionC(160, name="Mixed_6d")(x)
+    x = _InceptionC(192, name="Mixed_6e")(x)
+    x = _InceptionD(name="Mixed_7a")(x)
+    x = _InceptionE(False, name="Mixed_7b")(x)
+    x = _InceptionE(True, name="Mixed_7c")(x)
     pool3 = jnp.mean(x, axis=(1, 2))
     # Dense with bias: torchvision's fc. Salimans et al.'s Inception score reads the
     # graph's logits *without* the bias; `inception_score_logits` removes it.
@@ -325,7 +312,7 @@ _TORCH_LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias",
                "mean": "running_mean", "var": "running_var"}
 
 
-def _torch_names() -> dict[tuple[str, ...], str]:
+def torch_names() -> dict[tuple[str, ...], str]:
   """{flax path (collection, module..., leaf): PyTorch state-dict key}."""
   flat = traverse_util.flatten_dict(variable_shapes())
   return {path: ".".join(path[1:-1] + (_TORCH_LEAF[path[-1]],)) for path in flat}
@@ -357,7 +344,7 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   ImageNet Inception-v3 weights (1000 classes, an auxiliary head) are named as such,
   because they give different features and are not the FID network.
   """
-  names = _torch_names()
+  names = torch_names()
   given = {k for k in state_dict if not k.endswith(".num_batches_tracked")}
   expected = set(names.values())
   if any(k.startswith("AuxLogits.") for k in given) or (
@@ -381,13 +368,6 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
                        f"Inception-v3 (expected {expected_shape})")
     flat[path] = array
   return traverse_util.unflatten_dict(flat)
-
-
-def state_dict_from_variables(variables) -> dict[str, np.ndarray]:
-  """The inverse of `variables_from_state_dict`: PyTorch keys and layouts (float32)."""
-  flat = traverse_util.flatten_dict(jax.device_get(variables))
-  return {key: np.ascontiguousarray(_to_torch_layout(np.asarray(flat[path], np.float32)))
-          for path, key in _torch_names().items()}
 
 
 # ---------------------------------------------------------------- weight files
@@ -436,28 +416,15 @@ def save_npz(path: str, variables, metadata: Mapping[str, Any]) -> None:
   """Writes variables (one array per "collection/module/.../leaf") and metadata."""
   flat = {"/".join(k): np.asarray(v, np.float32)
           for k, v in traverse_util.flatten_dict(jax.device_get(variables)).items()}
-  flat["__metadata__"] = np.asarray(json.dumps(dict(metadata, format=_NPZ_FORMAT),
-                                               sort_keys=True))
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-  try:
-    os.chmod(tmp, 0o644)  # as readable as any other output, not mkstemp's 0600
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, **flat)
-    os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  cache.save(path, flat, dict(metadata, format=_NPZ_FORMAT))
 
 
 def load_npz(path: str) -> tuple[dict, dict]:
   """(variables, metadata) of a converted .npz, checked against the network's shapes."""
-  with np.load(path, allow_pickle=False) as data:
-    arrays = {k: data[k] for k in data.files}
-  if "__metadata__" not in arrays:
-    raise ValueError(f"{path} is not a jaxgan Inception weights file (no metadata)")
-  metadata = json.loads(str(arrays.pop("__metadata__")))
+  try:
+    arrays, metadata = cache.load(path)
+  except ValueError:
+    raise ValueError(f"{path} is not a jaxgan Inception weights file (no metadata)") from None
   if metadata.get("format") != _NPZ_FORMAT:  # a stored field, not a config default
     raise ValueError(f"{path} has format {metadata.get('format')}, expected "
                      f"{_NPZ_FORMAT}; convert the .pth again")
@@ -498,104 +465,23 @@ def load_weights(path: str) -> tuple[dict, dict]:
     raise ValueError(f"weights file {path!r}: expected pytorch-fid's .pth or a "
                      "converted .npz")
   sha256 = _sha256(path)
-  cache = stem + ".npz"
-  if os.path.exists(cache):
+  converted = stem + ".npz"
+  if os.path.exists(converted):
     try:
-      variables, metadata = load_npz(cache)
+      variables, metadata = load_npz(converted)
       if metadata["source_sha256"] == sha256:
         return variables, metadata
     except (OSError, ValueError, KeyError) as e:
-      logging.warning("converted weights %s unusable (%s); converting again", cache, e)
+      logging.warning("converted weights %s unusable (%s); converting again", converted, e)
   _check_hub_hash(path, sha256)
   variables = variables_from_state_dict(_read_pth(path))
   metadata = {"source": os.path.basename(path), "source_sha256": sha256}
   try:
-    save_npz(cache, variables, metadata)
+    save_npz(converted, variables, metadata)
   except OSError as e:
-    warnings.warn(f"could not cache the converted weights at {cache} ({e}); they are "
+    warnings.warn(f"could not cache the converted weights at {converted} ({e}); they are "
                   "converted again next time", stacklevel=2)
   return variables, dict(metadata, format=_NPZ_FORMAT)
-
-
-# ------------------------------------------------------------- seeded weights
-
-
-def seeded_variables(seed: int) -> dict:
-  """Random FID Inception-v3 variables drawn by NumPy from `seed`, BatchNorm uncalibrated.
-
-  For tests and the comparison with PyTorch only: features of random weights are not
-  Inception features and their scores are not FID. Convolutions are He-normal, the
-  linear layer LeCun-normal, BatchNorm scales U[0.5, 1.5] and biases N(0, 0.2^2) (so
-  no layer is an identity), running statistics 0 and 1 until `calibrate_batch_norm`.
-  Leaves are drawn in sorted path order from np.random.default_rng(seed), which is the
-  same on every platform.
-  """
-  rng = np.random.default_rng(seed)
-  flat = {}
-  for path, shape in sorted(traverse_util.flatten_dict(variable_shapes()).items()):
-    shape = shape.shape
-    leaf = path[-1]
-    if leaf == "kernel":
-      fan_in = int(np.prod(shape[:-1]))
-      gain = 2.0 if len(shape) == 4 else 1.0  # He for ReLU convs, LeCun for the logits
-      value = rng.standard_normal(shape) * np.sqrt(gain / fan_in)
-    elif leaf == "scale":
-      value = rng.uniform(0.5, 1.5, shape)
-    elif leaf == "bias":
-      value = 0.2 * rng.standard_normal(shape)
-    elif leaf == "mean":
-      value = np.zeros(shape)
-    else:  # var
-      value = np.ones(shape)
-    flat[path] = value.astype(np.float32)
-  return traverse_util.unflatten_dict(flat)
-
-
-def calibration_pixels(seed: int, num: int, size: int = 64) -> np.ndarray:
-  """uint8 [num, size, size, 3] images for BatchNorm calibration, from NumPy and `seed`.
-
-  Half are scikit-learn's handwritten digits (real 8x8 scans, bundled, no download)
-  upscaled as grey RGB; half smooth colour fields (random 4x4 colour grids bilinearly
-  upsampled plus mild noise), so every channel sees natural-image-like variation.
-  """
-  from sklearn.datasets import load_digits  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(seed)
-  digits = load_digits().images  # [1797, 8, 8], values 0..16
-  num_digits = num // 2
-  chosen = digits[rng.choice(len(digits), num_digits, replace=False)] / 16.0
-  up = bilinear_resize_matrix(8, size)
-  grey = np.einsum("oh,nhw,pw->nop", up, chosen, up)[..., None].repeat(3, axis=-1)
-  grids = rng.uniform(0.0, 1.0, (num - num_digits, 4, 4, 3))
-  up4 = bilinear_resize_matrix(4, size)
-  colour = np.einsum("oh,nhwc,pw->nopc", up4, grids, up4)
-  colour += 0.05 * rng.standard_normal(colour.shape)
-  images = np.concatenate([grey, colour])
-  return np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
-
-
-@jax.jit
-def _calibrated_stats(variables, pixels):
-  x = resize_to_input(pixels.astype(jnp.float32) / 255.0)
-  _, updates = FIDInceptionV3(calibrate=True).apply(variables, x, mutable=["batch_stats"])
-  return updates["batch_stats"]
-
-
-def calibrate_batch_norm(variables, pixels) -> dict:
-  """variables with every BatchNorm's statistics set from one batch of `pixels`.
-
-  One forward pass in which each BatchNorm normalises with its input's batch mean and
-  (biased) variance and records them; the network then maps those images as in that
-  pass. Without this, random Inception features barely depend on the input.
-  """
-  stats = jax.device_get(_calibrated_stats(variables, np.asarray(pixels, np.uint8)))
-  return {"params": variables["params"],
-          "batch_stats": jax.tree.map(lambda s: np.asarray(s, np.float32), stats)}
-
-
-def seeded_calibrated_variables(seed: int, num_calibration: int = 16) -> dict:
-  """`seeded_variables(seed)` calibrated on `calibration_pixels(seed, num_calibration)`."""
-  return calibrate_batch_norm(seeded_variables(seed),
-                              calibration_pixels(seed, num_calibration))
 
 
 # ------------------------------------------------------------------ extraction
@@ -765,30 +651,20 @@ def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
                    metadata=dict(metadata or {}))
 
 
-def save_reference(path: str, reference: Reference) -> None:
-  """One .npz with mu and sigma under pytorch-fid's names (its loader reads it too)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-  try:
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, mu=reference.mu, sigma=reference.sigma, features=reference.features,
-               num_images=np.int64(reference.num_images),
-               metadata=np.asarray(json.dumps(reference.metadata, sort_keys=True)))
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+def _reference_arrays(reference: Reference) -> dict:
+  """mu and sigma under pytorch-fid's names (its loader reads the file too)."""
+  return {"mu": reference.mu, "sigma": reference.sigma, "features": reference.features,
+          "num_images": np.int64(reference.num_images)}
+
+
+def _reference(arrays: dict, metadata: dict) -> Reference:
+  return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
+                   num_images=int(arrays["num_images"]), metadata=metadata)
 
 
 def load_reference(path: str) -> Reference:
-  """A Reference written by `save_reference`."""
-  with np.load(path, allow_pickle=False) as data:
-    return Reference(mu=data["mu"], sigma=data["sigma"], features=data["features"],
-                     num_images=int(data["num_images"]),
-                     metadata=json.loads(str(data["metadata"])))
+  """A Reference cached by `load_or_compute_reference`."""
+  return _reference(*cache.load(path))
 
 
 def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor: Extractor,
@@ -803,25 +679,18 @@ def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor:
   """
   meta_key = dict(key, weights_sha256=extractor.metadata.get("source_sha256", "unknown"),
                   num_features=int(num_features), seed=int(seed), format=_NPZ_FORMAT)
-  digest = hashlib.sha256(json.dumps(meta_key, sort_keys=True).encode()).hexdigest()[:10]
   readable = "_".join(str(meta_key.get(k, "")) for k in ("dataset", "split", "image_size"))
-  path = os.path.join(os.path.expanduser(cache_dir),
-                      f"inception_reference_{readable}px_{digest}.npz")
-  if os.path.exists(path):
-    try:
-      reference = load_reference(path)
-      stored = {k: reference.metadata.get(k) for k in meta_key}
-      if stored != meta_key:
-        raise ValueError(f"it describes {stored}, expected {meta_key}")
-      return reference
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-      warnings.warn(f"cached Inception reference {path} is unusable "
-                    f"({type(e).__name__}: {e}); recomputing it", stacklevel=2)
-  logging.info("computing the Inception reference statistics of %s", key)
-  reference = reference_from_batches(extractor, batches(), num_features=num_features,
-                                     seed=seed, metadata=meta_key)
-  save_reference(path, reference)
-  return reference
+
+  def compute():
+    logging.info("computing the Inception reference statistics of %s", key)
+    reference = reference_from_batches(extractor, batches(), num_features=num_features,
+                                       seed=seed, metadata=meta_key)
+    return _reference_arrays(reference), meta_key
+
+  arrays, metadata, _ = cache.load_or_compute(
+      cache.path(cache_dir, f"inception_reference_{readable}px", meta_key), meta_key,
+      compute, what="Inception reference")
+  return _reference(arrays, metadata)
 
 
 def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
@@ -880,3 +749,68 @@ def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Re
   values = (fid, is_mean, is_std, kid, kid_stderr, manifold["precision"],
             manifold["recall"], manifold["density"], manifold["coverage"])
   return dict(zip(metric_keys(), values))
+
+
+# ------------------------------------------------------------------ evaluator
+
+
+class InceptionEvaluator:
+  """The FID Inception-v3 metrics of generated images against a dataset's training split.
+
+  The extractor and the reference statistics (every training image, cached in
+  `cache_dir`, the KID / PRDC subset drawn with `seed`) are set up on first use, or
+  taken from `share` (another member's InceptionEvaluator).
+  """
+
+  def __init__(self, config, *, cache_dir: str, seed: int,
+               share: "InceptionEvaluator | None" = None):
+    self.config = config
+    self.num_samples = int(config.eval.inception_num_samples)
+    self.real_data_reference = None  # the FID's real side is `self._reference`
+    self.setup_seconds = 0.0
+    self._cache_dir, self._seed, self._share = cache_dir, seed, share
+    self._extractor = self._reference = None
+
+  def _setup(self):
+    if self._extractor is not None:
+      return self._extractor, self._reference
+    if self._share is not None:
+      self._extractor, self._reference = self._share._setup()  # pylint: disable=protected-access
+      return self._extractor, self._reference
+    ev, dataset = self.config.eval, self.config.dataset
+    batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
+    self._extractor = Extractor.from_file(ev.inception_weights, batch_size=batch)
+    key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
+    if dataset.name == "folder":
+      from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
+      key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
+                 files=folder.contents_digest(folder.read_folder(dataset.path)))
+    self._reference = load_or_compute_reference(
+        self._cache_dir, key, self._extractor,
+        lambda: real_image_batches(dataset, "train"),
+        num_features=ev.inception_real_features, seed=self._seed)
+    return self._extractor, self._reference
+
+  def run(self, samples: np.ndarray, requested=None) -> dict:
+    """The metrics of `inception_metrics` for samples [N, H, W, C] in [-1, 1]."""
+    del requested  # ImageNet's classes are not the dataset's
+    self._setup()
+    ev = self.config.eval
+    pool3, _ = self._extractor.activations(samples)
+    return inception_metrics(
+        pool3, self._extractor.score_logits(pool3), self._reference,
+        is_splits=ev.is_splits, kid_subsets=ev.kid_subsets,
+        kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k, rng=self.config.seed)
+
+  def describe(self) -> dict:
+    """The protocol, so the numbers can be put beside a paper's."""
+    if self._extractor is None:
+      return {}
+    metadata = self._extractor.metadata
+    return {"inception": {
+        "weights": metadata.get("source", self.config.eval.inception_weights),
+        "weights_sha256": metadata.get("source_sha256"),
+        "num_samples": self.num_samples,
+        "reference": f"{self.config.dataset.name} train split, all "
+                     f"{self._reference.num_images} images",
+        "reference_features_kid_prdc": int(len(self._reference.features))}}
