@@ -3,30 +3,14 @@
 For the labelled datasets with a held-out split (EVALUABLE: digits, mnist,
 fashion_mnist, cifar10, and a folder with one sub-folder per class) evaluation scores
 generated images with a small CNN trained once on the real training split and cached
-on disk:
-
-- class coverage of the samples (classes covered, KL of the predicted class histogram
-  from the real one, mean max-probability), the stacked-MNIST protocol of VEEGAN /
-  PacGAN;
-- the Frechet distance and the unbiased kernel distance of Binkowski et al. (KID, with
-  its standard error) between the classifier's penultimate features of generated and of
-  real held-out images.
-
-Names are honest: the keys read "fd_digits_classifier", "kid_digits_classifier",
-never "FID". The numbers measure distance in *this* classifier's feature space; they are
-comparable between runs that use the same cached classifier (same dataset, image size,
-architecture version, hyperparameters and seed; for a folder the same files), not with
-published Inception scores.
-
-Other feature extractors plug in through the `FeatureExtractor` protocol: anything with
-a `name`, `features(images) -> [N, F]` and `probabilities(images) -> [N, K] or None`
-goes into `image_metrics`. The numbers comparable with papers (FID, IS, KID, PRDC on
-the FID Inception-v3 with pytorch-fid's weights) are jaxgan/eval/inception.py's.
-`ClassifierEvaluator` runs these metrics on a generator's samples during evaluation.
-
-Everything is on the host and deterministic given `seed`: parameters are initialised
-and batches shuffled from `jax.random.key(seed)` folded with fixed purposes; there is
-no global random state.
+on disk: class coverage (classes covered, KL of the predicted class histogram from
+the real one, mean max-probability; the stacked-MNIST protocol of VEEGAN / PacGAN),
+and the Frechet distance and KID of its penultimate features against real held-out
+images. The keys say so ("fd_digits_classifier", never "FID"): the numbers are
+comparable between runs scored by the same cached classifier, not with published
+Inception numbers (jaxgan/eval/inception.py's are). `ClassifierEvaluator` runs them
+on a generator's samples. Deterministic given `seed`: initialisation and shuffling
+come from jax.random.key(seed); there is no global random state.
 """
 
 from __future__ import annotations
@@ -78,10 +62,8 @@ CacheWarning = cache.CacheWarning
 
 @typing.runtime_checkable
 class FeatureExtractor(typing.Protocol):
-  """What `image_metrics` needs from a feature extractor.
-
-  `name` ends up in the metric keys ("fd_{slug(name)}"), so it says what the features are
-  (e.g. "digits classifier", "inception-v3").
+  """What `image_metrics` needs: a `name` (its metric keys' suffix), features and
+  probabilities.
   """
 
   name: str
@@ -126,19 +108,12 @@ def check_dataset(dataset_cfg: ml_collections.ConfigDict) -> None:
 
 def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """Real images and labels of one split, preprocessed exactly like training data.
+  """(images float32 [N, S, S, C] in [-1, 1], labels int32 [N]) of "train" or "test".
 
-  Args:
-    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
-      channels).
-    split: "train" or "test" (the held-out split). For a folder these are every
-      image but every 6th of each class, and those every 6th (sorted order); the
-      GAN itself trains on every image of the folder.
-    limit: if given, only the first `limit` examples in the split's stored order.
-
-  Returns:
-    (images float32 [N, image_size, image_size, C] in [-1, 1], labels int32 [N]),
-    loaded by `jaxgan.data.load.load_split`, the training data's own loader.
+  Loaded by the training data's own loader (jaxgan.data.load.load_split), so
+  preprocessed exactly as training data; `limit`: only the first examples in stored
+  order. For a folder "test" is every 6th image of each class (sorted order) and
+  "train" the rest; the GAN itself trains on every image.
   """
   check_dataset(dataset_cfg)
   if split not in ("train", "test"):
@@ -232,17 +207,10 @@ def _forward_jit(model: ConvClassifier, params, images):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Classifier:
-  """A trained ConvClassifier; implements FeatureExtractor.
+  """A trained ConvClassifier: a FeatureExtractor named "<dataset> classifier".
 
-  Attributes:
-    name: "<dataset> classifier", the label metric keys carry.
-    model: the flax module.
-    params: its parameters.
-    image_shape: (H, W, C) it accepts.
-    test_accuracy: accuracy on the dataset's held-out "test" split.
-    trained: True if trained by this call of `load_or_train`, False if loaded.
-    metadata: what the cache records (dataset, image size, version, hyperparameters,
-      seed, test accuracy, training time); JSON-serialisable.
+  `trained` says whether `load_or_train` trained it (or loaded it); `metadata` is what
+  the cache records (the key, test accuracy, training time).
   """
 
   name: str
@@ -313,9 +281,8 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
           key: jax.Array, num_steps: int, batch_size: int, learning_rate: float):
   """Parameters of `model` fitted to (images, labels) by Adam; a pure function of key.
 
-  Batches are drawn without replacement within an epoch, epoch e permuted by
-  fold_in(key_shuffle, e); the incomplete last batch of an epoch is dropped so every
-  step has one shape (one compilation).
+  Epoch e is a permutation drawn with fold_in(shuffle key, e); its incomplete last
+  batch is dropped so every step has one shape (one compilation).
   """
   if len(images) < batch_size:
     raise ValueError(f"{len(images)} training images are fewer than one batch "
@@ -452,39 +419,23 @@ def slug(name: str) -> str:
 
 
 def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
-                  real_images: np.ndarray, real_labels: np.ndarray, *,
-                  num_classes: int, rng: Any, kid_subsets: int = 100,
-                  kid_subset_size: int = 1000,
+                  real_images: np.ndarray, real_labels: np.ndarray, *, num_classes: int,
+                  rng: Any, kid_subsets: int = 100, kid_subset_size: int = 1000,
                   strict_fraction: float = 0.01) -> dict[str, float | int]:
-  """Scores generated images against real held-out images with a feature extractor.
+  """Scores generated images [N, H, W, C] against real held-out images [M, ...].
 
-  Args:
-    extractor: a FeatureExtractor (e.g. a Classifier from load_or_train).
-    generated: generated images [N, H, W, C] in [-1, 1].
-    real_images: real held-out images [M, H, W, C] (from real_split(cfg, "test")).
-    real_labels: their labels [M], for the real class histogram.
-    num_classes: the dataset's number of classes; the extractor's probabilities must
-      have this many columns (an extractor whose classes are not the dataset's, e.g.
-      ImageNet's, should return None from probabilities instead).
-    rng: int seed or JAX key for KID's random subsets.
-    kid_subsets: number of KID subset pairs; 100 as in Binkowski et al.'s code.
-    kid_subset_size: KID subset size, 1000 as in their code, clamped to min(N, M).
-      With fewer held-out images than that (digits: 300) every subset is nearly the
-      whole set and kid_stderr understates the real uncertainty.
-    strict_fraction: a class counts for classes_covered_strict when it is the
-      argmax of at least this fraction of the samples (1% by default).
+  real_labels [M] give the real class histogram; the extractor's probabilities, if
+  any, must have num_classes columns (one whose classes are not the dataset's returns
+  None). rng (int or JAX key) draws KID's kid_subsets subsets of kid_subset_size
+  (Binkowski et al.'s 100 and 1000, clamped to min(N, M): with fewer held-out images,
+  digits' 300, every subset is nearly the whole set and kid_stderr understates the
+  uncertainty); strict_fraction as in metrics.class_histogram_metrics.
 
-  Returns:
-    A flat dict of Python numbers (JSON-serialisable; class_kl may be inf if a sample
-    lands in a class absent from real_labels):
-      "fd_<slug>": squared Frechet distance of the features (metrics.frechet_distance),
-        where <slug> is the extractor's name in lower case with "_" for spaces and
-        dashes ("digits classifier" -> "digits_classifier").
-      "kid_<slug>", "kid_stderr_<slug>": unbiased cubic-kernel MMD^2 and its
-        standard error over subsets (metrics.kernel_inception_distance).
-      and, if the extractor classifies: classes_covered, classes_covered_strict,
-      class_kl, mean_max_prob, num_classes (metrics.class_histogram_metrics).
-      num_samples: N.
+  Returns a flat dict of Python numbers: "fd_<slug>" (metrics.frechet_distance of the
+  features; <slug> is slug(extractor.name)), "kid_<slug>" and "kid_stderr_<slug>",
+  num_samples, and if the extractor classifies classes_covered,
+  classes_covered_strict, class_kl (inf if a sample lands in a class absent from
+  real_labels), mean_max_prob and num_classes.
   """
   name = extractor.name
   # Class checks first: a mismatched extractor fails before the costly distances.
@@ -516,26 +467,14 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
 
 def conditional_image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
                               requested: np.ndarray, real_images: np.ndarray,
-                              real_labels: np.ndarray, *,
-                              num_classes: int) -> dict[str, float]:
-  """Scores a class-conditional generator against the classes it was asked for.
+                              real_labels: np.ndarray, *, num_classes: int) -> dict:
+  """Scores a conditional generator's images against the classes `requested` [N].
 
-  Args:
-    extractor: a FeatureExtractor that classifies the dataset's classes (a Classifier).
-    generated: generated images [N, H, W, C] in [-1, 1].
-    requested: the class each image was generated for [N].
-    real_images: real held-out images [M, H, W, C].
-    real_labels: their labels [M].
-    num_classes: the dataset's number of classes.
-
-  Returns:
-    A flat dict of Python floats (NaN where a class had no samples):
-      requested_class_accuracy, requested_class_accuracy_min and
-        requested_class_accuracy_class{k}: how often the extractor classifies a sample
-        as the class asked for (metrics.requested_class_metrics);
-      "intra_fd_<slug>": the mean over classes of the per-class Frechet distance of the
-        features (class-k samples against class-k real images,
-        metrics.intra_frechet_distances), and "intra_fd_<slug>_class{k}" each.
+  The extractor must classify the dataset's num_classes classes. Returns the
+  requested-class accuracies (metrics.requested_class_metrics), "intra_fd_<slug>" (the
+  mean over classes of metrics.intra_frechet_distances against the real held-out
+  images of each class) and "intra_fd_<slug>_class{k}" each; NaN where a class had no
+  samples.
   """
   probs = extractor.probabilities(generated)
   if probs is None or probs.shape[1] != num_classes:

@@ -1,34 +1,23 @@
 """The FID Inception-v3 network in Flax, its weights from a local file, and its features.
 
 Published FID, Inception score and KID numbers come from one network: the TensorFlow
-Inception-v3 graph of 2015-12-05 that Heusel et al.'s TTUR code and Salimans et al.'s
-Inception-score code load. pytorch-fid (mseitzer/pytorch-fid, `InceptionV3` with
-use_fid_inception=True) rebuilds it in PyTorch from torchvision's Inception-v3 with the
-graph's quirks patched in, and ships its weights as pt_inception-2015-12-05-6726825d.pth.
-`FIDInceptionV3` is that network layer for layer:
+Inception-v3 graph of 2015-12-05 of Heusel et al.'s TTUR and Salimans et al.'s code.
+pytorch-fid (`InceptionV3`, use_fid_inception=True) rebuilds it from torchvision's
+Inception-v3 with the graph's quirks and ships pt_inception-2015-12-05-6726825d.pth.
+`FIDInceptionV3` is that network layer for layer: conv (no bias) -> BatchNorm (eps
+1e-3) -> ReLU everywhere; the average pools of Mixed_5*, 6b-e and 7b exclude the
+padding (TensorFlow's); Mixed_7c's pool branch is a 3x3 max pool; pool3 is the
+spatial mean of Mixed_7c (2048 features) and the logits its 1008-way fc.
 
-- every convolution is conv (no bias) -> BatchNorm (eps 1e-3) -> ReLU (BasicConv2d);
-- the average pools inside the Mixed_5*, Mixed_6b-e and Mixed_7b blocks exclude the
-  zero padding from their averages (TensorFlow's pooling; FIDInceptionA/C/E_1);
-- the pool branch of the last block, Mixed_7c, is a 3x3 *max* pool (FIDInceptionE_2);
-- pool3 is the spatial mean of Mixed_7c (2048 features); the logits are the 1008-way
-  fully connected layer on pool3 (the graph's 1008 classes: 1000 ImageNet + unused).
+Input handling is pytorch-fid's: images in [0, 1] (grey as three equal channels),
+bilinear resize to 299x299 without antialiasing, then [-1, 1]. Generated images in
+[-1, 1] are first rounded to 8 bits as jaxgan's PNGs store them, so a score computed
+during training equals pytorch-fid's on the saved PNGs. Weights come from a local file
+only (jaxgan never downloads): pytorch-fid's .pth (read with torch, converted once to
+an .npz beside it) or that .npz.
 
-Input handling is pytorch-fid's: images in [0, 1] (PIL -> ToTensor, grey images as three
-equal channels) are resized to 299x299 by bilinear interpolation without antialiasing
-(F.interpolate(mode='bilinear', align_corners=False)), then mapped to [-1, 1].
-Images a GAN generates, in [-1, 1], are first rounded to 8 bits as a PNG file would
-store them (the rounding of jaxgan's sample grids), so a score computed during training
-equals pytorch-fid's on the saved PNGs.
-
-Weights come from a local file only (jaxgan never downloads): pytorch-fid's .pth state
-dict, read with torch when it is installed and cached as a converted .npz beside it, or
-that .npz. Without torch a .pth cannot be read; `missing_weights_message` says what file
-is needed and how to get it.
-
-The metrics on these features (FID, IS, KID, precision/recall/density/coverage) live in
-jaxgan/eval/metrics.py; `inception_metrics` computes them all from features and
-`InceptionEvaluator` runs them on a generator's samples during evaluation.
+`inception_metrics` computes FID, IS, KID and PRDC (jaxgan/eval/metrics.py) from
+features; `InceptionEvaluator` runs them on a generator's samples.
 """
 
 from __future__ import annotations
@@ -240,11 +229,10 @@ class FIDInceptionV3(nn.Module):
 def bilinear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
   """[out_size, in_size] float32 rows of PyTorch's bilinear weights (align_corners=False).
 
-  F.interpolate(mode='bilinear', align_corners=False, antialias=False) samples output
-  pixel i at source coordinate max((i + 0.5) * in/out - 0.5, 0) (half-pixel centres,
-  clamped at 0) and mixes its two neighbours floor(s) and min(floor(s) + 1, in - 1)
-  with weights 1 - frac(s) and frac(s). No antialiasing: downsampling also reads two
-  pixels. The scale and coordinates are float32, as in PyTorch's CPU kernel.
+  F.interpolate(mode='bilinear', align_corners=False, antialias=False): output i reads
+  source coordinate s = max((i + 0.5) * in / out - 0.5, 0) and mixes floor(s) and
+  min(floor(s) + 1, in - 1) by 1 - frac(s) and frac(s); no antialiasing, float32
+  arithmetic as PyTorch's CPU kernel.
   """
   if in_size < 1 or out_size < 1:
     raise ValueError(f"sizes must be >= 1, got in_size={in_size}, out_size={out_size}")
@@ -338,11 +326,9 @@ def _to_torch_layout(array: np.ndarray) -> np.ndarray:
 def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   """pytorch-fid's FID Inception-v3 state dict (numpy arrays) -> flax variables.
 
-  Accepts exactly the keys of fid_inception_v3()'s state dict (BatchNorm's
-  num_batches_tracked counters, which the network never reads, may be present or not).
-  Raises ValueError naming missing, unexpected or mis-shaped entries; torchvision's
-  ImageNet Inception-v3 weights (1000 classes, an auxiliary head) are named as such,
-  because they give different features and are not the FID network.
+  Exactly fid_inception_v3()'s keys (num_batches_tracked optional); ValueError naming
+  missing, unexpected or mis-shaped entries, and naming torchvision's ImageNet weights
+  (1000 classes, auxiliary head) as the wrong network.
   """
   names = torch_names()
   given = {k for k in state_dict if not k.endswith(".num_batches_tracked")}
@@ -445,15 +431,11 @@ def load_npz(path: str) -> tuple[dict, dict]:
 def load_weights(path: str) -> tuple[dict, dict]:
   """(variables, metadata) from pytorch-fid's .pth or its converted .npz.
 
-  A .pth is read with torch once and converted; the result is cached as <name>.npz
-  beside it (if that directory is writable) and reused while the .pth's SHA-256 is the
-  one it was converted from. metadata["source_sha256"] identifies the weights: caches
-  of real-data statistics are keyed by it.
-
-  Raises:
-    FileNotFoundError: with `missing_weights_message` if `path` does not exist.
-    ValueError: a file that is not the FID Inception-v3's weights, or a .pth without
-      torch installed.
+  A .pth is read with torch once; the conversion is cached as <name>.npz beside it (if
+  writable) and reused while the .pth's SHA-256 (metadata["source_sha256"], which keys
+  the reference caches) is the one converted. FileNotFoundError (with
+  `missing_weights_message`) if `path` does not exist; ValueError for other weights or
+  a .pth without torch.
   """
   path = os.path.expanduser(path)
   if not os.path.exists(path):
@@ -495,17 +477,11 @@ def _data_mesh() -> Mesh:
 class Extractor:
   """The FID Inception-v3 with its weights, compiled once; a classifier.FeatureExtractor.
 
-  Batches are split over the devices of a mesh (axis "data") and the weights are
-  replicated, so one jitted function runs on one CPU or on every local accelerator.
-  Images become 8-bit pixels first (`to_uint8`): generated [-1, 1] floats are rounded as
-  a PNG would store them, uint8 passes through.
-
-  Args:
-    variables: the network's variables (`load_weights(path)[0]`).
-    batch_size: images per compiled call, rounded up to a multiple of the device count;
-      the last batch is padded, so one shape is compiled per image size.
-    metadata: what the weights are (`load_weights(path)[1]`), kept for caches.
-    mesh: the device mesh; default every local device on axis "data".
+  Batches are split over a mesh's devices (axis "data", default every local device)
+  with the weights replicated. Images become 8-bit pixels first (`to_uint8`).
+  batch_size (images per compiled call) is rounded up to a multiple of the device
+  count and the last batch padded, so one shape compiles per image size; metadata is
+  `load_weights`' (what the weights are, for caches).
   """
 
   name = NAME
@@ -534,9 +510,8 @@ class Extractor:
   def activations_of_batches(self, batches: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(pool3 float32 [N, 2048], logits float32 [N, 1008]) of every image of `batches`.
 
-    Each element of `batches` is [n, H, W, C] (uint8 pixels or floats in [-1, 1]);
-    chunks of any n are regrouped into full compiled batches, so a generator of files
-    read a few at a time streams through with a bounded amount of memory.
+    Chunks [n, H, W, C] (uint8, or floats in [-1, 1]) of any n are regrouped into full
+    compiled batches, so files read a few at a time stream through in bounded memory.
     """
     pool3, logits, pending = [], [], []
 
@@ -615,15 +590,11 @@ def _rebatch(chunks: Iterable[np.ndarray], size: int):
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
-  """What generated images are compared with: real images' Inception statistics.
+  """Real images' Inception statistics, what generated images are compared with.
 
-  Attributes:
-    mu, sigma: float64 mean [2048] and covariance [2048, 2048] of the pool3 features of
-      every image of the reference set (the FID's real side).
-    features: float32 pool3 features [M, 2048] of a fixed random subset of those images
-      (seeded), the real side of KID and precision / recall / density / coverage.
-    num_images: how many images mu and sigma summarise.
-    metadata: what the set is (dataset, split, size, weights, ...); JSON-serialisable.
+  mu, sigma: float64 mean and covariance of the pool3 features of all num_images
+  images (the FID's real side); features: float32 pool3 of a fixed seeded subset, the
+  real side of KID and PRDC; metadata: what the set is (JSON-serialisable).
   """
 
   mu: np.ndarray
@@ -636,10 +607,8 @@ class Reference:
 def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
                            num_features: int, seed: int,
                            metadata: Mapping[str, Any] | None = None) -> Reference:
-  """The Reference of every image of `batches` (see Extractor.activations_of_batches).
-
-  Keeps the features of min(N, num_features) images drawn without replacement by
-  np.random.default_rng(seed), in their original order.
+  """The Reference of every image of `batches`, keeping the features of
+  min(N, num_features) images drawn by np.random.default_rng(seed), in order.
   """
   pool3, _ = extractor.activations_of_batches(batches)
   if len(pool3) < 2:
@@ -694,13 +663,11 @@ def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor:
 
 
 def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
-  """uint8 [n, S, S, C] chunks of every real image of a split, preprocessed as training's.
+  """uint8 [n, S, S, C] chunks of every real image of a split, as training sees them.
 
-  Every image dataset: TFDS ones (incl. digits) in stored order, and dataset.name=
-  "folder" (every image under dataset.path, sorted). Each image goes through
-  jaxgan.data.preprocess.to_model_input, the training pipeline's centre crop and resize to
-  dataset.image_size, then `to_uint8`, so real and generated images reach the network
-  at the same resolution and with the same 8-bit rounding.
+  TFDS datasets (digits too) in stored order, a folder sorted; each image goes through
+  the training pipeline's crop and resize to dataset.image_size, then `to_uint8`, so
+  real and generated images reach the network alike.
   """
   # TF costs seconds to import; only a reference computation pays it.
   from jaxgan.data import load  # pylint: disable=g-import-not-at-top
@@ -720,24 +687,12 @@ def metric_keys() -> tuple[str, ...]:
 def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Reference,
                       *, is_splits: int, kid_subsets: int, kid_subset_size: int,
                       prdc_k: int, rng: Any) -> dict[str, float]:
-  """Every Inception metric of generated images' activations against `reference`.
+  """Every Inception metric of generated images' pool3 [N, 2048] against `reference`.
 
-  Args:
-    pool3: generated images' pool3 features [N, 2048].
-    score_logits: their Inception-score logits [N, 1008] (Extractor.score_logits).
-    reference: the real images' Reference.
-    is_splits: Inception-score splits (10 in Salimans et al.'s code).
-    kid_subsets, kid_subset_size: KID's subsets (metrics.kernel_inception_distance).
-    prdc_k: the neighbourhood of precision / recall / density / coverage (5 in Naeem
-      et al.), computed against reference.features.
-    rng: int seed or JAX key for KID's subsets.
-
-  Returns:
-    {fid_inception_v3, is_inception_v3, is_std_inception_v3, kid_inception_v3,
-    kid_stderr_inception_v3, precision_, recall_, density_, coverage_inception_v3}:
-    the FID against (reference.mu, reference.sigma), the Inception score (mean, std
-    over splits) of the generated images alone, KID (mean and standard error over
-    subsets) and the four manifold metrics (real = reference.features).
+  FID against (reference.mu, reference.sigma); the Inception score (mean, std over
+  is_splits splits) of score_logits [N, 1008] (Extractor.score_logits); KID (mean,
+  standard error over kid_subsets subsets drawn with rng) and precision / recall /
+  density / coverage (k = prdc_k) against reference.features. Keys: metric_keys().
   """
   mu, sigma = metrics.feature_statistics(pool3)
   fid = metrics.frechet_distance_from_stats(mu, sigma, reference.mu, reference.sigma)

@@ -55,8 +55,7 @@ def _numpy_rng(rng: Any) -> np.random.Generator:
   if isinstance(rng, np.random.Generator):
     raise TypeError(
         'rng must be an int seed or a JAX PRNG key, not a np.random.Generator: '
-        'drawing from it would mutate the caller\'s state and make the metric impure.'
-    )
+        'drawing from it would mutate the caller\'s state and make the metric impure.')
   if isinstance(rng, jax.Array) and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
     data = np.asarray(jax.random.key_data(rng))
   else:
@@ -64,8 +63,7 @@ def _numpy_rng(rng: Any) -> np.random.Generator:
     if data.dtype != np.uint32 or data.ndim != 1:
       raise TypeError(
           'rng must be an int seed or a JAX PRNG key (typed, or raw uint32 key data); '
-          f'got {type(rng).__name__} with dtype {getattr(data, "dtype", None)}.'
-      )
+          f'got {type(rng).__name__} with dtype {getattr(data, "dtype", None)}.')
   # The key's words are the entropy of a NumPy SeedSequence: deterministic across
   # platforms, and distinct keys (e.g. from jax.random.split) give distinct streams.
   return np.random.default_rng([int(w) for w in data.ravel()])
@@ -89,8 +87,7 @@ def _same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
   if a.shape[1] != b.shape[1]:
     raise ValueError(
         f'{name_a} and {name_b} must have the same feature dimension, got '
-        f'{a.shape[1]} and {b.shape[1]}.'
-    )
+        f'{a.shape[1]} and {b.shape[1]}.')
 
 
 def _min_count(fraction: float, n: int) -> int:
@@ -267,8 +264,7 @@ def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
   sigmas = np.asarray(bandwidths, dtype=np.float64).ravel()
   if sigmas.size == 0 or not np.all(sigmas > 0):
     raise ValueError(
-        f'bandwidths must be a non-empty sequence of positive values, got {bandwidths}.'
-    )
+        f'bandwidths must be a non-empty sequence of positive values, got {bandwidths}.')
   inv_two_var = 1.0 / (2.0 * sigmas**2)
 
   def kernel(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -303,8 +299,7 @@ def frechet_distance_from_stats(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *,
     raise ValueError(f'means must both be [D] vectors, got {mu1.shape} and {mu2.shape}.')
   if sigma1.shape != (dim, dim) or sigma2.shape != (dim, dim):
     raise ValueError(
-        f'covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}.'
-    )
+        f'covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}.')
   for name, arr in (('mu1', mu1), ('mu2', mu2), ('sigma1', sigma1), ('sigma2', sigma2)):
     if not np.all(np.isfinite(arr)):
       raise ValueError(f'{name} contains non-finite values.')
@@ -320,8 +315,7 @@ def frechet_distance_from_stats(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *,
     if max_imag > 1e-3 * scale:
       raise ValueError(
           f'sqrtm(sigma1 @ sigma2) has a large imaginary component ({max_imag:.3g}); '
-          'are both covariances symmetric positive semi-definite?'
-      )
+          'are both covariances symmetric positive semi-definite?')
     covmean = covmean.real
   return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
@@ -516,8 +510,7 @@ def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
   if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
     raise ValueError(
         'probs_fake rows must be probabilities (non-negative, summing to 1); '
-        'apply a softmax to logits first.'
-    )
+        'apply a softmax to logits first.')
   if (real_hist is None) == (real_labels is None):
     raise ValueError('Give exactly one of real_hist and real_labels.')
   if real_hist is not None:
@@ -531,8 +524,7 @@ def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
       raise ValueError(
           'real_labels must be a non-empty 1D integer array, got '
-          f'{labels.dtype} array of shape {labels.shape}.'
-      )
+          f'{labels.dtype} array of shape {labels.shape}.')
     if labels.min() < 0 or labels.max() >= num_classes:
       raise ValueError(f'real_labels must lie in [0, {num_classes}).')
     weights = np.bincount(labels, minlength=num_classes).astype(np.float64)
