@@ -18,7 +18,8 @@ import jax
 import numpy as np
 
 from jaxgan.eval import inception
-from jaxgan.eval.inception import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+# pylint: disable-next=wildcard-import,unused-wildcard-import
+from jaxgan.eval.inception import *  # noqa: F401,F403
 
 
 def seeded_variables(seed: int) -> dict:

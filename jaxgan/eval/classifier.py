@@ -518,10 +518,11 @@ class ClassifierEvaluator:
     if self.classifier is not None:
       return
     if self._share is not None:
+      # pylint: disable=protected-access
       share = self._share
-      share._setup()  # pylint: disable=protected-access
+      share._setup()
       self.classifier, self._heldout, self.real_data_reference = (
-          share.classifier, share._heldout, share.real_data_reference)  # pylint: disable=protected-access
+          share.classifier, share._heldout, share.real_data_reference)
       return
     dataset = self.config.dataset
     t0 = start = time.monotonic()
