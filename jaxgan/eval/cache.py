@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+from flax import traverse_util
 import numpy as np
 
 from jaxgan import fileio
@@ -35,6 +36,29 @@ def path(cache_dir: str, stem: str, key: dict) -> str:
   """cache_dir/<stem>_<digest of key>.npz: a readable stem, the key's digest."""
   digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
   return os.path.join(os.path.expanduser(cache_dir), f"{stem}_{digest}.npz")
+
+
+def flatten(tree) -> dict[str, np.ndarray]:
+  """A nested dict of arrays as {"a/b/c": array}, the form `save` stores."""
+  return {"/".join(k): np.asarray(v) for k, v in traverse_util.flatten_dict(tree).items()}
+
+
+def unflatten(arrays: dict[str, Any]) -> dict:
+  return traverse_util.unflatten_dict({tuple(k.split("/")): v for k, v in arrays.items()})
+
+
+def check_arrays(arrays: dict, template, what: str) -> None:
+  """ValueError unless `arrays` are `template`'s leaves (shape/dtype structs) by name,
+  shape and dtype; `what` names the template in the message."""
+  expected = {"/".join(k): v for k, v in traverse_util.flatten_dict(template).items()}
+  if set(arrays) != set(expected):
+    raise ValueError(f"its arrays do not name {what}'s variables (missing "
+                     f"{sorted(set(expected) - set(arrays))[:5]}, unexpected "
+                     f"{sorted(set(arrays) - set(expected))[:5]})")
+  for name, leaf in expected.items():
+    if arrays[name].shape != leaf.shape or arrays[name].dtype != leaf.dtype:
+      raise ValueError(f"{name}: stored {arrays[name].dtype}{list(arrays[name].shape)}, "
+                       f"expected {leaf.dtype}{list(leaf.shape)}")
 
 
 def save(file: str, arrays: dict[str, Any], metadata: dict, *,

@@ -26,7 +26,6 @@ from typing import Any
 
 from absl import logging
 import flax.linen as nn
-from flax import traverse_util
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -308,27 +307,10 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
 # -------------------------------------------------------------------------- caching
 
 
-def _flat(params) -> dict[str, np.ndarray]:
-  return {"/".join(k): np.asarray(v) for k, v in traverse_util.flatten_dict(params).items()}
-
-
 def save(path: str, params, metadata: dict) -> None:
   """Writes params (one array per "a/b/c" key) and metadata to one .npz (and a .json
   copy for people, never read back)."""
-  cache.save(path, _flat(params), metadata, json_copy=True)
-
-
-def _check_params(arrays: dict, template) -> None:
-  """ValueError unless `arrays` are `template`'s parameters by name, shape and dtype."""
-  expected = {"/".join(k): v for k, v in traverse_util.flatten_dict(template).items()}
-  if set(arrays) != set(expected):
-    raise ValueError(f"parameter names differ: cached {sorted(arrays)}, "
-                     f"expected {sorted(expected)}")
-  for name, leaf in expected.items():
-    cached = arrays[name]
-    if cached.shape != leaf.shape or cached.dtype != leaf.dtype:
-      raise ValueError(f"parameter {name}: cached {cached.dtype}{list(cached.shape)}, "
-                       f"expected {leaf.dtype}{list(leaf.shape)}")
+  cache.save(path, cache.flatten(params), metadata, json_copy=True)
 
 
 def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, seed: int,
@@ -392,7 +374,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                           metadata={}).accuracy(test_images, test_labels)
     logging.info("%s: held-out accuracy %.4f after %.1f s", display_name, accuracy,
                  seconds)
-    return _flat(params), dict(meta_key, test_accuracy=accuracy,
+    return cache.flatten(params), dict(meta_key, test_accuracy=accuracy,
                                train_seconds=round(seconds, 2),
                                num_train_examples=len(train_images),
                                num_test_examples=len(test_images))
@@ -401,10 +383,9 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   arrays, metadata, trained = cache.load_or_compute(
       cache.path(cache_dir, f"classifier_{name}_{size}px_v{ARCHITECTURE_VERSION}",
                  meta_key),
-      meta_key, fit, check=lambda arrays: _check_params(arrays, template),
+      meta_key, fit, check=lambda arrays: cache.check_arrays(arrays, template, display_name),
       what="classifier", redo="retraining", json_copy=True)
-  params = traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v)
-                                         for k, v in arrays.items()})
+  params = jax.tree.map(jnp.asarray, cache.unflatten(arrays))
   return Classifier(name=display_name, model=model, params=params,
                     image_shape=image_shape, test_accuracy=float(metadata["test_accuracy"]),
                     trained=trained, metadata=metadata)

@@ -1,27 +1,17 @@
 """Evaluation of a generator: the evaluators the config selects, run on one set of samples.
 
 `Evaluator(config, spec, workdir)` turns a GANState into a JSON-ready dict of metrics
-and a few plots. It runs during training (every `log.eval_every` steps) and from a
-checkpoint (`launch.py --mode=eval`); both write WORKDIR/eval/step_N.json (a
-population member's under its sub-folder) and the same plots. The samples are
-generated once per generator (raw, and EMA when `ema.enabled`) from latents fixed by
-the seed (a stream of their own), so two evaluations of the same run differ only
-through the generator; a conditional generator is asked for class i mod K for sample i.
-
-The evaluators, each a module of jaxgan/eval with a `run(samples, requested) -> dict`:
-
-- toy.py for the 2-D toy sets: mode coverage, sliced Wasserstein, MMD;
-- classifier.py for labelled image datasets: a small classifier trained once per
-  dataset (cached under `eval.classifier_dir`) gives class coverage and the Frechet
-  distance and KID of its features ("fd_digits_classifier": not FID, not comparable
-  with published FIDs), and for conditional runs the requested-class accuracy and
-  the per-class (intra) Frechet distance;
-- inception.py for any image dataset when `eval.inception_weights` names pytorch-fid's
-  weights: FID, IS, KID and precision / recall / density / coverage on the FID
-  Inception-v3, comparable with published numbers at equal sample counts.
-
-Set-up that does not depend on the state (reference data, the classifier, the
-Inception statistics) happens once, so evaluating during training stays cheap.
+and a few plots, during training (every `log.eval_every` steps) and from a checkpoint
+(`launch.py --mode=eval`); both write WORKDIR/eval/step_N.json (a population
+member's under its sub-folder). Each generator (raw, and EMA when `ema.enabled`)
+draws its samples once, from latents fixed by the seed (a stream of their own; a
+conditional generator is asked for class i mod K), and every selected evaluator
+scores them with its `run(samples, requested) -> dict`: toy.py on the 2-D toy sets;
+classifier.py on labelled image datasets (a small classifier's class coverage, FD
+and KID, not comparable with published FIDs; requested-class accuracy and intra-FD
+when conditional); inception.py on image datasets when `eval.inception_weights` is
+set (FID, IS, KID, PRDC comparable with published numbers at equal sample counts).
+State-independent set-up happens once, so evaluating during training stays cheap.
 """
 
 from __future__ import annotations
@@ -268,21 +258,15 @@ def population_result(step: int, results: dict, members, groups, diverged: dict,
                       best_metric: str) -> dict:
   """A population's evaluation at `step` from its members' results.
 
-  Args:
-    step: the step evaluated.
-    results: {member index: Evaluator result} of the members summarised.
-    members: every runs.Member, in index order.
-    groups: the population.Group of each sweep combination (one with no sweep).
-    diverged: {member index: step it diverged at} (left out of the summaries).
-    best_metric: the number that names the best member (population.best_metric).
+  results: {member index: Evaluator result} of the members summarised; members: every
+  runs.Member in index order; groups: the population.Group of each sweep combination;
+  diverged: {member index: step it diverged at} (left out of the summaries);
+  best_metric: the number that names the best member.
 
-  Returns:
-    {"step", "best_metric", "members": [per-member entries], "best": {generator
-    label: the best member overall (its index, seed, values and "value")},
-    "groups": [{"values": the combination, "members": indices summarised,
-    "summary": {label: {key: population.summarize(...)}}, "best": {label: ...}}],
-    "diverged"}. A key's summary uses the members that reported a finite value
-    for it (its "n").
+  Returns {"step", "best_metric", "members" (per-member entries), "best" ({generator
+  label: the best member's index, seed, values and "value"}), "groups" ([{"values",
+  "members" summarised, "summary": {label: {key: population.summarize(...)}},
+  "best"}]), "diverged"}. A key's summary uses the members with a finite value for it.
   """
   out = {"step": int(step), "best_metric": best_metric, "members": [], "best": {},
          "groups": [], "diverged": {str(i): int(d) for i, d in sorted(diverged.items())}}

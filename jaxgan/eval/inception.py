@@ -400,8 +400,7 @@ def _check_hub_hash(path: str, sha256: str) -> None:
 
 def save_npz(path: str, variables, metadata: Mapping[str, Any]) -> None:
   """Writes variables (one array per "collection/module/.../leaf") and metadata."""
-  flat = {"/".join(k): np.asarray(v, np.float32)
-          for k, v in traverse_util.flatten_dict(jax.device_get(variables)).items()}
+  flat = cache.flatten(jax.tree.map(lambda v: np.asarray(v, np.float32), variables))
   cache.save(path, flat, dict(metadata, format=_NPZ_FORMAT))
 
 
@@ -414,18 +413,11 @@ def load_npz(path: str) -> tuple[dict, dict]:
   if metadata.get("format") != _NPZ_FORMAT:  # a stored field, not a config default
     raise ValueError(f"{path} has format {metadata.get('format')}, expected "
                      f"{_NPZ_FORMAT}; convert the .pth again")
-  shapes = {"/".join(k): v.shape
-            for k, v in traverse_util.flatten_dict(variable_shapes()).items()}
-  if set(arrays) != set(shapes):
-    raise ValueError(f"{path}: its arrays do not name the FID Inception-v3's variables "
-                     f"(missing {sorted(set(shapes) - set(arrays))[:5]}, unexpected "
-                     f"{sorted(set(arrays) - set(shapes))[:5]})")
-  for name, shape in shapes.items():
-    if arrays[name].shape != shape:
-      raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, expected {shape}")
-  variables = traverse_util.unflatten_dict({tuple(k.split("/")): v
-                                            for k, v in arrays.items()})
-  return variables, metadata
+  try:
+    cache.check_arrays(arrays, variable_shapes(), "the FID Inception-v3")
+  except ValueError as e:
+    raise ValueError(f"{path}: {e}") from None
+  return cache.unflatten(arrays), metadata
 
 
 def load_weights(path: str) -> tuple[dict, dict]:
