@@ -317,28 +317,16 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                   num_steps: int = 1500, batch_size: int = 64) -> Classifier:
   """The dataset's classifier: loaded from cache_dir, or trained on "train" and cached.
 
-  The cache file is keyed by dataset, image size, ARCHITECTURE_VERSION, every
-  hyperparameter and the seed (and for a folder by its path and a digest of its file
-  list; forced channels too), so a classifier is only reused for exactly the data and
-  settings it was trained with. A cache file that cannot be read, or that does not
-  match the network it claims to be, is retrained with a CacheWarning.
+  The cache is keyed by dataset, image size, ARCHITECTURE_VERSION, every
+  hyperparameter and `seed` (a folder's path and file digest, forced channels), so a
+  classifier is reused only for exactly its data and settings; an unreadable or
+  mismatched file is retrained with a CacheWarning. Numbers are comparable only between
+  runs scored by one classifier: pass one `seed` for every run compared, not each run's.
+  num_steps x batch_size = 1500 x 64 examples are 64 epochs of digits' 1,497 training
+  images, about 1.6 of MNIST and 1.9 of CIFAR-10: a measurement budget for CPU.
 
-  Metrics are comparable only between runs scored by the same classifier: pass the same
-  `seed` for every run you compare (e.g. 0), not each GAN run's own seed.
-
-  Args:
-    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
-      channels).
-    cache_dir: directory of the cache (created if missing), e.g. the data or work dir.
-    seed: initialisation and shuffling come from jax.random.key(seed).
-    num_steps: Adam steps. 1500 x 64 examples are 64 epochs of digits' 1,497 training
-      images, about 1.6 epochs of MNIST / Fashion-MNIST and 1.9 of CIFAR-10: a
-      measurement budget for CPU, not state-of-the-art accuracy.
-    batch_size: examples per step, small enough for many steps per epoch on digits.
-
-  Returns:
-    A Classifier (a FeatureExtractor) with .test_accuracy on the "test" split and
-    .trained (True if trained by this call).
+  Returns a Classifier with .test_accuracy on "test" and .trained (True if trained by
+  this call).
   """
   check_dataset(dataset_cfg)
   if num_steps < 1 or batch_size < 1:
