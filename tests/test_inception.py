@@ -337,8 +337,9 @@ def test_inception_metrics_are_the_single_metrics_under_their_keys():
       *metrics.feature_statistics(fake), mu, sigma)
   assert (out["is_inception_v3"], out["is_std_inception_v3"]) == metrics.inception_score(
       logits, num_splits=10)
-  assert (out["kid_inception_v3"], out["kid_stderr_inception_v3"]) == metrics.kernel_inception_distance(
-      fake, real[:250], num_subsets=4, subset_size=100, rng=3)
+  kid = metrics.kernel_inception_distance(fake, real[:250], num_subsets=4, subset_size=100,
+                                         rng=3)
+  assert (out["kid_inception_v3"], out["kid_stderr_inception_v3"]) == kid
   prdc = metrics.precision_recall_density_coverage(real[:250], fake, k=5)
   assert [out[f"{m}_inception_v3"] for m in prdc] == list(prdc.values())
 

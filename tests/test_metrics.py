@@ -12,6 +12,8 @@ import scipy.stats
 
 from jaxgan.eval import metrics
 
+prdc = metrics.precision_recall_density_coverage
+
 # 8gaussians as in the WGAN-GP toy experiments: radius-2 ring, std 0.02, rescaled by 1.414.
 RING_MODES = np.array(
     [(2 * math.cos(2 * math.pi * k / 8), 2 * math.sin(2 * math.pi * k / 8)) for k in range(8)]
@@ -536,14 +538,14 @@ def test_prdc_on_a_line_matches_hand_computed_balls():
   # k = 1. Reals 0, 1, 3: NND_1 = 1, 1, 2. Fakes 0.5, 2.9, 10: NND_1 = 2.4, 2.4, 7.1.
   real = np.array([[0.0], [1.0], [3.0]])
   fake = np.array([[0.5], [2.9], [10.0]])
-  out = metrics.precision_recall_density_coverage(real, fake, k=1)
+  out = prdc(real, fake, k=1)
   # precision: 0.5 lies in the balls of 0 and 1, 2.9 in that of 3, 10 in none -> 2/3.
   # density: (2 + 1 + 0) / 3 / k = 1. coverage: every real ball holds a fake -> 1.
   # recall: 0 and 1 lie within 2.4 of 0.5, 3 within 2.4 of 2.9 -> 1.
   assert out == {'precision': pytest.approx(2 / 3), 'recall': 1.0, 'density': 1.0,
                  'coverage': 1.0}
   # Strict "<": -1 and 5 lie exactly on the boundaries of the balls of 0 and 3.
-  assert metrics.precision_recall_density_coverage(real, np.array([[-1.0], [5.0], [9.0]]), k=1)['precision'] == 0.0
+  assert prdc(real, np.array([[-1.0], [5.0], [9.0]]), k=1)['precision'] == 0.0
 
 
 @pytest.mark.parametrize('n_real,n_fake', [(300, 200), (1100, 1500)])
@@ -553,9 +555,9 @@ def test_prdc_equals_the_prdc_package(n_real, n_fake):
   real = rng.normal(size=(n_real, 12))
   fake = 1.1 * rng.normal(size=(n_fake, 12)) + 0.2
   expected = prdc_package.compute_prdc(real, fake, nearest_k=5)
-  assert metrics.precision_recall_density_coverage(real, fake, k=5) == {k: float(v) for k, v in expected.items()}
+  assert prdc(real, fake, k=5) == {k: float(v) for k, v in expected.items()}
 
 
 def test_prdc_rejects_sets_not_larger_than_k():
   with pytest.raises(ValueError, match='more than k=5'):
-    metrics.precision_recall_density_coverage(np.zeros((5, 2)), np.zeros((10, 2)), k=5)
+    prdc(np.zeros((5, 2)), np.zeros((10, 2)), k=5)
