@@ -53,8 +53,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from benchmarks import run_meta  # noqa: E402
-from jaxgan import inception  # noqa: E402
-from jaxgan import metrics  # noqa: E402
+from tests import inception_testing as inception  # noqa: E402
+from jaxgan.eval import metrics  # noqa: E402
 
 SEED = 0
 # Feature tolerance in float32, per image: max |flax - torch| <= FEATURE_TOL * max |torch|.

@@ -35,8 +35,8 @@ import torch  # noqa: E402
 
 from benchmarks import fid_reference  # noqa: E402
 from benchmarks import run_meta  # noqa: E402
-from jaxgan import inception  # noqa: E402
-from jaxgan import metrics  # noqa: E402
+from tests import inception_testing as inception  # noqa: E402
+from jaxgan.eval import metrics  # noqa: E402
 
 
 def torch_rate(model, images: np.ndarray, batch: int) -> float:

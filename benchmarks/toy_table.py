@@ -63,7 +63,7 @@ import jax  # noqa: E402
 
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 
-from jaxgan import evaluate as evaluate_lib  # noqa: E402
+from jaxgan import eval as evaluate_lib  # noqa: E402
 from jaxgan import loop  # noqa: E402
 
 RECIPES = ("wgan", "wgan_gp", "dragan", "lsgan", "nsgan")

@@ -9,9 +9,9 @@ A PATH is a folder of images, searched recursively (bmp, jpg, jpeg, pgm, png, pp
 tiff, webp, any case), or an .npz of statistics with arrays "mu" and "sigma"
 (pytorch-fid's --save-stats files and TTUR's precomputed statistics). Images are read
 as pytorch-fid reads them (PIL, convert('RGB'), x / 255) and go through the FID
-Inception-v3 of jaxgan/inception.py with the weights file given; the first line printed
-is pytorch-fid's, "FID:  <value>". Unlike pytorch-fid, which looks only at the top level
-of a folder and at lower-case extensions, folders are searched recursively.
+Inception-v3 of jaxgan/eval/inception.py with the weights file given; the first line
+printed is pytorch-fid's, "FID:  <value>". Unlike pytorch-fid, which looks only at the
+top level of a folder and at lower-case extensions, folders are searched recursively.
 
 The Inception score follows Salimans et al.'s code: 10 splits in file order (sorted
 paths), mean and standard deviation over splits; --shuffle-seed 2020 shuffles first as
@@ -28,8 +28,8 @@ import sys
 import numpy as np
 from PIL import Image
 
-from jaxgan import inception
-from jaxgan import metrics
+from jaxgan.eval import inception
+from jaxgan.eval import metrics
 
 IMAGE_EXTENSIONS = ("bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp")
 # Images decoded at once (and threads decoding them): enough to keep the network fed.

@@ -14,6 +14,7 @@ penalties, models, datasets), so adding an entry to a registry is one edit.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable
 
 from jaxgan import config_io
@@ -48,11 +49,20 @@ class Rule:
   allowed: str
   when: Callable[[Any], bool] = _always
   choices: tuple = ()  # set for a choice among names: "unknown KEY 'x'; allowed: ..."
+  # A bound set by other keys: ok(value, config), and `allowed` a function of config.
+  of_config: bool = False
+  explain: Callable[[Any], str] | None = None  # the message after "KEY: ", if not the usual
 
-  def message(self, value) -> str:
+  def check(self, value, config) -> bool:
+    return self.ok(value, config) if self.of_config else self.ok(value)
+
+  def message(self, value, config=None) -> str:
+    if self.explain is not None:
+      return f"{self.key}: {self.explain(value)}"
     if self.choices:
       return f"unknown {self.key} {value!r}; allowed: {', '.join(self.choices)}"
-    return f"{self.key} must be {self.allowed}, got {value!r}"
+    allowed = self.allowed(config) if self.of_config else self.allowed
+    return f"{self.key} must be {allowed}, got {value!r}"
 
 
 def choice(key, allowed, when=_always) -> Rule:
@@ -84,6 +94,34 @@ def _conv(config) -> bool:
 
 def _conditional(config) -> bool:
   return config.model.conditional != "none"
+
+
+def _inception(config) -> bool:
+  return bool(config.eval.inception_weights)
+
+
+def _missing_weights(path) -> str:
+  from jaxgan.eval import inception  # pylint: disable=g-import-not-at-top
+  return inception.missing_weights_message(os.path.expanduser(path))
+
+
+# The Inception metrics' settings, checked when eval.inception_weights is set. The
+# weights file is a fact of this machine: checked at start-up, not at the first
+# evaluation, so a run without it stops before training.
+_INCEPTION_RULES = [
+    Rule("eval.inception_weights", lambda v: os.path.exists(os.path.expanduser(v)),
+         "an existing file", _inception, explain=_missing_weights),
+    Rule("eval.inception_num_samples",
+         lambda v, c: v >= max(2, c.eval.is_splits) and v > c.eval.prdc_k,
+         lambda c: f">= {max(2, c.eval.is_splits)} (2 and eval.is_splits) and exceed "
+                   f"eval.prdc_k ({c.eval.prdc_k})", _inception, of_config=True),
+    at_least("eval.inception_batch_size", 0, _inception),
+    Rule("eval.inception_real_features", lambda v, c: v >= c.eval.prdc_k + 1,
+         lambda c: f">= {c.eval.prdc_k + 1} (eval.prdc_k + 1)", _inception,
+         of_config=True),
+    at_least("eval.is_splits", 1, _inception),
+    at_least("eval.prdc_k", 1, _inception),
+]
 
 
 def _optimizer_rules(prefix: str) -> list[Rule]:
@@ -165,6 +203,7 @@ RULES: tuple[Rule, ...] = tuple([
          "positive length scales (or () for no MMD)"),
     at_least("eval.kid_subsets", 1),
     at_least("eval.kid_subset_size", 2),
+    *_INCEPTION_RULES,
     at_least("population.size", 1),
     choice("population.method", population.METHODS),
     Rule("population.best_metric", lambda v: isinstance(v, str) and bool(v),
@@ -285,11 +324,11 @@ def validate(config) -> tuple[int, ...]:
     if rule.when(config):
       value = _get(config, rule.key)
       try:
-        ok = rule.ok(value)
+        ok = rule.check(value, config)
       except TypeError:  # e.g. a string where a number belongs
         ok = False
       if not ok:
-        raise errors.ConfigError(rule.message(value))
+        raise errors.ConfigError(rule.message(value, config))
   try:
     losses_lib.get_loss(config.loss.name, **config.loss.options.to_dict())
     data_shape = tuple(data_lib.data_shape(config.dataset))
@@ -302,13 +341,5 @@ def validate(config) -> tuple[int, ...]:
     except ValueError as e:
       raise errors.ConfigError(f"model.conditional={config.model.conditional!r} needs class "
                                f"labels: {e}") from None
-  if config.eval.inception_weights:
-    # The weights file is a fact of this machine: checked now, not at the first
-    # evaluation, so a run without it stops before training.
-    from jaxgan import evaluate  # pylint: disable=g-import-not-at-top
-    try:
-      evaluate.check_inception_config(config)
-    except ValueError as e:
-      raise errors.ConfigError(str(e)) from None
   _check_population(config)
   return data_shape

@@ -1,4 +1,4 @@
-"""Tests of jaxgan.classifier: the cached dataset classifier and its image metrics.
+"""Tests of jaxgan.eval.classifier: the cached dataset classifier and its image metrics.
 
 The digits classifier is trained once per module (its cache in a temporary directory);
 digits is prepared in a temporary data_dir, mnist comes from tfds.testing.mock_data.
@@ -16,7 +16,7 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from jaxgan import classifier
+from jaxgan.eval import classifier
 
 NUM_EVAL = 300  # digits' whole held-out split; the same size for every compared set
 # A third of the default 1500 steps keeps this file fast; held-out accuracy was 0.987

@@ -22,7 +22,7 @@ from configs import dragan, sngan, wgan_gp
 from jaxgan import errors
 from jaxgan import factory
 from jaxgan import loop
-from jaxgan import metrics as metrics_lib
+from jaxgan.eval import metrics as metrics_lib
 from jaxgan import penalties
 from jaxgan import rng as rng_lib
 from jaxgan import sample as sample_lib

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from configs import wgan_gp
-from jaxgan import evaluate
+from jaxgan.eval import plots
+from jaxgan.eval import toy as toy_eval
 from jaxgan import errors
 from jaxgan import validation
 from jaxgan import loop
@@ -33,18 +34,18 @@ def _real(name, n, seed=1):
 
 def test_samples_at_every_25gaussians_mode_cover_25_with_all_high_quality():
   samples = np.repeat(toy.modes("25gaussians"), 100, axis=0)
-  out = evaluate.toy_metrics("25gaussians", samples, _real("25gaussians", 2500), **TOY_KW)
+  out = toy_eval.toy_metrics("25gaussians", samples, _real("25gaussians", 2500), **TOY_KW)
   assert (out["modes_covered"], out["modes_covered_strict"]) == (25, 25)
   assert out["hq_percent"] == 100.0 and out["mode_kl"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_samples_collapsed_on_one_ring_mode_cover_one_with_kl_log_8():
   samples = np.repeat(toy.modes("8gaussians")[:1], 2500, axis=0)
-  out = evaluate.toy_metrics("8gaussians", samples, _real("8gaussians", 2500), **TOY_KW)
+  out = toy_eval.toy_metrics("8gaussians", samples, _real("8gaussians", 2500), **TOY_KW)
   assert out["modes_covered"] == 1 and out["hq_percent"] == 100.0
   assert out["mode_kl"] == pytest.approx(np.log(8))
   # The distance sees the collapse that HQ% cannot.
-  fresh = evaluate.toy_metrics("8gaussians", _real("8gaussians", 2500, seed=2),
+  fresh = toy_eval.toy_metrics("8gaussians", _real("8gaussians", 2500, seed=2),
                                _real("8gaussians", 2500), **TOY_KW)
   assert out["sliced_wasserstein"] > 5 * fresh["sliced_wasserstein"]
 
@@ -52,21 +53,21 @@ def test_samples_collapsed_on_one_ring_mode_cover_one_with_kl_log_8():
 def test_points_between_modes_are_not_high_quality_and_cover_nothing():
   centres = toy.modes("25gaussians")
   samples = (centres[:-1] + centres[1:]) / 2  # midpoints of grid neighbours
-  out = evaluate.toy_metrics("25gaussians", samples, _real("25gaussians", 500), **TOY_KW)
+  out = toy_eval.toy_metrics("25gaussians", samples, _real("25gaussians", 500), **TOY_KW)
   assert out["modes_covered"] == 0 and out["hq_percent"] == 0.0
   assert out["mode_kl"] == float("inf")
 
 
 def test_real_data_scores_like_the_3_sigma_gaussian_mass_in_2d():
   # P(|N(0, s^2 I_2)| <= 3 s) = 1 - exp(-4.5) = 98.89%: what a perfect generator gets.
-  out = evaluate.toy_metrics("25gaussians", _real("25gaussians", 20000, seed=3),
+  out = toy_eval.toy_metrics("25gaussians", _real("25gaussians", 20000, seed=3),
                              _real("25gaussians", 2500), **TOY_KW)
   assert out["modes_covered"] == 25
   assert out["hq_percent"] == pytest.approx(100 * (1 - np.exp(-4.5)), abs=0.3)
 
 
 def test_swissroll_has_distances_but_no_mode_metrics():
-  out = evaluate.toy_metrics("swissroll", _real("swissroll", 500, seed=2),
+  out = toy_eval.toy_metrics("swissroll", _real("swissroll", 500, seed=2),
                              _real("swissroll", 500), **dict(TOY_KW, mmd_bandwidths=(0.2,)))
   assert "modes_covered" not in out
   assert out["sliced_wasserstein"] > 0 and "mmd_rbf" in out
@@ -197,7 +198,7 @@ def test_evaluating_a_checkpoint_twice_gives_the_same_numbers(toy_run):
 
 
 def test_losses_plot_has_nothing_to_draw_without_training_lines(tmp_path):
-  assert not evaluate.plot_losses([{"step": 3, "eval/raw/hq_percent": 1.0}],
+  assert not plots.plot_losses([{"step": 3, "eval/raw/hq_percent": 1.0}],
                                   str(tmp_path / "l.png"), penalty_weight=0.1)
   assert not os.path.exists(tmp_path / "l.png")
 

@@ -1,4 +1,4 @@
-"""Tests of jaxgan.inception (the FID Inception-v3) and the jaxgan.fid command line.
+"""Tests of jaxgan.eval.inception (the FID Inception-v3) and the jaxgan.fid command line.
 
 No test needs torch, the network or the real weights. The network is pinned by golden
 values that benchmarks/fid_reference.py wrote: PyTorch's (pytorch-fid's) pool3 and
@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import inception_testing
 from jaxgan import fid
-from jaxgan import inception
-from jaxgan import metrics
+from jaxgan.eval import inception
+from jaxgan.eval import metrics
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "inception_golden.json")
 SEED = 0
@@ -29,9 +30,9 @@ SEED = 0
 
 def golden_images():
   """The images benchmarks/fid_reference.py.golden_images() gave PyTorch."""
-  return [inception.calibration_pixels(1, 2, 28)[0, ..., :1],
-          inception.calibration_pixels(1, 2, 32)[1],
-          inception.calibration_pixels(2, 2, 64)[1]]
+  return [inception_testing.calibration_pixels(1, 2, 28)[0, ..., :1],
+          inception_testing.calibration_pixels(1, 2, 32)[1],
+          inception_testing.calibration_pixels(2, 2, 64)[1]]
 
 
 # ----------------------------------------------------------------------- resize
@@ -137,8 +138,8 @@ def test_network_has_torchvision_inception_v3_parameter_count_without_aux_head()
 
 
 def test_state_dict_round_trip_uses_pytorch_names_and_layouts():
-  variables = inception.seeded_variables(SEED)
-  state = inception.state_dict_from_variables(variables)
+  variables = inception_testing.seeded_variables(SEED)
+  state = inception_testing.state_dict_from_variables(variables)
   assert state["Conv2d_1a_3x3.conv.weight"].shape == (32, 3, 3, 3)
   assert state["Mixed_6b.branch7x7_2.conv.weight"].shape == (128, 128, 1, 7)
   assert state["Mixed_7c.branch_pool.conv.weight"].shape == (192, 2048, 1, 1)
@@ -154,7 +155,7 @@ def test_state_dict_round_trip_uses_pytorch_names_and_layouts():
 
 
 def test_state_dict_errors_name_the_problem():
-  state = inception.state_dict_from_variables(inception.seeded_variables(SEED))
+  state = inception_testing.state_dict_from_variables(inception_testing.seeded_variables(SEED))
   imagenet = dict(state, **{"AuxLogits.fc.weight": np.zeros((1000, 768))})
   with pytest.raises(ValueError, match="torchvision's ImageNet"):
     inception.variables_from_state_dict(imagenet)
@@ -178,7 +179,7 @@ def test_missing_weights_give_one_line_naming_the_file_and_where_to_get_it(tmp_p
 
 def test_npz_round_trip_and_pth_cache_beside_it_is_used_without_torch(tmp_path,
                                                                        monkeypatch):
-  variables = inception.seeded_variables(SEED)
+  variables = inception_testing.seeded_variables(SEED)
   pth = tmp_path / "weights.pth"
   pth.write_bytes(b"stand-in for a PyTorch file")
   sha = hashlib.sha256(pth.read_bytes()).hexdigest()
@@ -210,7 +211,7 @@ def test_npz_of_other_arrays_is_refused(tmp_path):
 
 
 def test_seeded_weights_are_a_pure_function_of_the_seed():
-  a, b, c = (inception.seeded_variables(s) for s in (SEED, SEED, SEED + 1))
+  a, b, c = (inception_testing.seeded_variables(s) for s in (SEED, SEED, SEED + 1))
   kernel = lambda v: v["params"]["Mixed_7c"]["branch_pool"]["conv"]["kernel"]
   np.testing.assert_array_equal(kernel(a), kernel(b))
   assert not np.array_equal(kernel(a), kernel(c))
@@ -233,7 +234,7 @@ def test_rebatch_regroups_chunks_into_full_batches_and_splits_at_shape_changes()
 @pytest.fixture(scope="module")
 def seeded():
   """Calibrated seeded variables and an Extractor on them (batches of 4)."""
-  variables = inception.seeded_calibrated_variables(SEED)
+  variables = inception_testing.seeded_calibrated_variables(SEED)
   return variables, inception.Extractor(variables, batch_size=4,
                                         metadata={"source_sha256": "seeded-0"})
 
@@ -268,7 +269,7 @@ def test_pool3_and_logits_equal_pytorch_fid_golden_values(seeded):
 @pytest.mark.slow
 def test_features_do_not_depend_on_batch_padding_or_grouping(seeded):
   _, extractor = seeded
-  images = inception.calibration_pixels(3, 6, 16)
+  images = inception_testing.calibration_pixels(3, 6, 16)
   together, _ = extractor.activations(images)  # batches of 4 and 2 (+2 padding)
   alone = np.concatenate([extractor.activations(images[i:i + 1])[0] for i in range(6)])
   np.testing.assert_allclose(together, alone, rtol=0, atol=1e-5 * np.abs(alone).max())
@@ -280,10 +281,11 @@ def test_features_do_not_depend_on_batch_padding_or_grouping(seeded):
 _DEVICE_SCRIPT = """
 import json, sys
 import jax, numpy as np
-from jaxgan import inception, metrics
+import inception_testing
+from jaxgan.eval import inception, metrics
 variables, _ = inception.load_npz(sys.argv[1])
 extractor = inception.Extractor(variables, batch_size=8)
-pool3, _ = extractor.activations(inception.calibration_pixels(4, 12, 16))
+pool3, _ = extractor.activations(inception_testing.calibration_pixels(4, 12, 16))
 mu, sigma = metrics.feature_statistics(pool3)
 np.savez(sys.argv[2], mu=mu, sigma=sigma)
 print(json.dumps({"devices": jax.device_count(), "batch": extractor.batch_size}))
@@ -299,7 +301,8 @@ def test_statistics_are_the_same_on_one_and_four_forced_devices(seeded, tmp_path
   results = {}
   for devices in (1, 4):
     out = str(tmp_path / f"stats_{devices}.npz")
-    env = dict(os.environ, PYTHONPATH=root, JAX_PLATFORMS="cpu",
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.path.join(root, "tests")]),
+               JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     proc = subprocess.run([sys.executable, "-c", _DEVICE_SCRIPT, weights, out], env=env,
                           capture_output=True, text=True, check=True)
@@ -334,9 +337,10 @@ def test_inception_metrics_are_the_single_metrics_under_their_keys():
       *metrics.feature_statistics(fake), mu, sigma)
   assert (out["is_inception_v3"], out["is_std_inception_v3"]) == metrics.inception_score(
       logits, num_splits=10)
-  assert (out["kid_inception_v3"], out["kid_stderr_inception_v3"]) == metrics.kid(
-      fake, real[:250], num_subsets=4, subset_size=100, rng=3)
-  prdc = metrics.prdc(real[:250], fake, k=5)
+  kid = metrics.kernel_inception_distance(fake, real[:250], num_subsets=4, subset_size=100,
+                                         rng=3)
+  assert (out["kid_inception_v3"], out["kid_stderr_inception_v3"]) == kid
+  prdc = metrics.precision_recall_density_coverage(real[:250], fake, k=5)
   assert [out[f"{m}_inception_v3"] for m in prdc] == list(prdc.values())
 
 
@@ -344,7 +348,7 @@ def test_inception_metrics_are_the_single_metrics_under_their_keys():
 def test_reference_is_cached_by_key_and_weights_and_recomputed_when_damaged(seeded,
                                                                             tmp_path):
   _, extractor = seeded
-  images = inception.calibration_pixels(5, 6, 8)
+  images = inception_testing.calibration_pixels(5, 6, 8)
   calls = []
 
   def batches():
@@ -376,7 +380,7 @@ def test_reference_is_cached_by_key_and_weights_and_recomputed_when_damaged(seed
 
 def test_real_image_batches_are_the_training_split_as_8_bit_pixels(tmp_path):
   import ml_collections  # pylint: disable=g-import-not-at-top
-  from jaxgan import classifier  # pylint: disable=g-import-not-at-top
+  from jaxgan.eval import classifier  # pylint: disable=g-import-not-at-top
   cfg = ml_collections.ConfigDict(dict(name="digits", data_dir=str(tmp_path), path="",
                                        image_size=8, channels=0))
   chunks = list(inception.real_image_batches(cfg, "train", chunk=500))
@@ -432,8 +436,8 @@ def test_command_line_fid_save_stats_and_inception_score(seeded, tmp_path, capsy
   variables, extractor = seeded
   weights = str(tmp_path / "seeded.npz")
   inception.save_npz(weights, variables, {"source_sha256": "seeded-0"})
-  grey = inception.calibration_pixels(6, 4, 16)[:2, ..., 0]  # two L-mode PNGs
-  colour = inception.calibration_pixels(7, 8, 16)[4:]
+  grey = inception_testing.calibration_pixels(6, 4, 16)[:2, ..., 0]  # two L-mode PNGs
+  colour = inception_testing.calibration_pixels(7, 8, 16)[4:]
   _write_pngs(tmp_path / "a", list(grey) + list(colour[:2]))
   _write_pngs(tmp_path / "b" / "sub", list(colour))
   args = ["--weights", weights, "--batch-size", "4"]
@@ -467,7 +471,7 @@ def test_command_line_fid_save_stats_and_inception_score(seeded, tmp_path, capsy
 
 
 def test_score_logits_are_pool3_times_the_logit_weights_without_bias():
-  variables = inception.seeded_variables(SEED)
+  variables = inception_testing.seeded_variables(SEED)
   extractor = inception.Extractor(variables, batch_size=1)
   pool3 = np.random.default_rng(8).uniform(size=(3, inception.NUM_FEATURES))
   kernel = np.asarray(variables["params"]["fc"]["kernel"], np.float64)
@@ -483,11 +487,12 @@ def test_score_logits_are_pool3_times_the_logit_weights_without_bias():
 def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
     seeded, tmp_path):
   from configs import wgan_gp  # pylint: disable=g-import-not-at-top
-  from jaxgan import evaluate, factory, rng, train, validation  # pylint: disable=g-import-not-at-top
+  from jaxgan import eval as evaluation  # pylint: disable=g-import-not-at-top
+  from jaxgan import factory, rng, train, validation  # pylint: disable=g-import-not-at-top
   variables, extractor = seeded
   weights = str(tmp_path / "seeded.npz")
   inception.save_npz(weights, variables, {"source": "seeded", "source_sha256": "seeded-0"})
-  real = inception.calibration_pixels(9, 10, 8)
+  real = inception_testing.calibration_pixels(9, 10, 8)
   _write_pngs(tmp_path / "images", list(real))
   config = wgan_gp.get_config("dataset=folder,arch=mlp")
   config.dataset.path = str(tmp_path / "images")
@@ -501,13 +506,13 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
   spec = factory.make_step_spec(config, shape)
   state = train.init_state(spec, rng.run_key(0), shape)
 
-  result = evaluate.Evaluator(config, spec, str(tmp_path / "run"))(state, 1)
+  result = evaluation.Evaluator(config, spec, str(tmp_path / "run"))(state, 1)
   values = result["generators"]["raw"]
   assert result["inception"]["reference"] == "folder train split, all 10 images"
   assert result["inception"]["num_samples"] == 12
   # The same numbers from the parts: the run's first 12 evaluation samples, the folder.
-  samples = evaluate.generate(spec, state, evaluate.eval_latents(0, 12, config.model.z_dim),
-                              use_ema=False)
+  samples = evaluation.generator_output(
+      spec, state, evaluation.eval_latents(0, 12, config.model.z_dim), use_ema=False)
   pool3, _ = extractor.activations(samples)
   real_pool3, _ = extractor.activations(real)
   mu, sigma = metrics.feature_statistics(real_pool3)
@@ -515,13 +520,13 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
       _eigen_frechet(*metrics.feature_statistics(pool3), mu, sigma), rel=1e-4)
   assert values["is_inception_v3"] == pytest.approx(
       metrics.inception_score(extractor.score_logits(pool3), num_splits=2)[0], rel=1e-6)
-  kept = real_pool3[np.sort(np.random.default_rng(evaluate.CLASSIFIER_SEED).choice(
+  kept = real_pool3[np.sort(np.random.default_rng(evaluation.CLASSIFIER_SEED).choice(
       10, 8, replace=False))]
-  expected = metrics.prdc(kept, pool3, k=2)
+  expected = metrics.precision_recall_density_coverage(kept, pool3, k=2)
   assert [values[f"{k}_inception_v3"] for k in expected] == pytest.approx(
       list(expected.values()))
-  assert "eval/raw/fid_inception_v3" in evaluate.flat_scalars(result)
-  assert "FID" in evaluate.summary_line(result)
+  assert "eval/raw/fid_inception_v3" in evaluation.flat_scalars(result)
+  assert "FID" in evaluation.summary_line(result)
   # The real statistics were cached beside the classifier and are reused.
   (cached,) = (tmp_path / "cache").glob("inception_reference_folder_train_8px_*.npz")
   np.testing.assert_allclose(inception.load_reference(str(cached)).mu, mu, rtol=1e-6)
@@ -529,9 +534,9 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
 
 def test_evaluator_with_a_missing_weights_file_stops_with_the_one_line_message(tmp_path):
   from configs import wgan_gp  # pylint: disable=g-import-not-at-top
-  from jaxgan import evaluate  # pylint: disable=g-import-not-at-top
+  from jaxgan import errors, validation  # pylint: disable=g-import-not-at-top
   config = wgan_gp.get_config("dataset=digits")
   config.eval.inception_weights = str(tmp_path / inception.WEIGHTS_FILE)
-  with pytest.raises(ValueError, match="never downloads") as info:
-    evaluate.check_inception_config(config)
+  with pytest.raises(errors.ConfigError, match="never downloads") as info:
+    validation.validate(config)
   assert "\n" not in str(info.value) and "eval.inception_weights" in str(info.value)

@@ -1,4 +1,4 @@
-"""Tests for jaxgan.metrics: known answers, closed forms and direct O(n^2) references."""
+"""Tests for jaxgan.eval.metrics: known answers, closed forms and direct O(n^2) references."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from jaxgan import metrics
+from jaxgan.eval import metrics
+
+prdc = metrics.precision_recall_density_coverage
 
 # 8gaussians as in the WGAN-GP toy experiments: radius-2 ring, std 0.02, rescaled by 1.414.
 RING_MODES = np.array(
@@ -369,7 +371,7 @@ def test_kid_is_within_a_few_standard_errors_of_zero_for_one_distribution():
   # A biased (V-statistic) estimator would sit ~0.06 above 0 here, far outside it.
   rng = np.random.default_rng(18)
   a, b = rng.normal(size=(10_000, 16)), rng.normal(size=(10_000, 16))
-  mean, se = metrics.kid(a, b, num_subsets=20, subset_size=250, rng=1)
+  mean, se = metrics.kernel_inception_distance(a, b, num_subsets=20, subset_size=250, rng=1)
   assert se > 0
   assert abs(mean) < 3 * se
 
@@ -377,18 +379,17 @@ def test_kid_is_within_a_few_standard_errors_of_zero_for_one_distribution():
 def test_kid_is_clearly_positive_for_shifted_distributions():
   rng = np.random.default_rng(19)
   a, b = rng.normal(size=(10_000, 16)), rng.normal(size=(10_000, 16)) + 0.5
-  mean, se = metrics.kid(a, b, num_subsets=20, subset_size=250, rng=1)
+  mean, se = metrics.kernel_inception_distance(a, b, num_subsets=20, subset_size=250, rng=1)
   assert mean > 10 * se > 0
 
 
-def test_kid_is_the_documented_alias_and_deterministic_given_rng():
-  assert metrics.kid is metrics.kernel_inception_distance
+def test_kid_is_deterministic_given_rng():
   rng = np.random.default_rng(20)
   a, b = rng.normal(size=(200, 5)), rng.normal(size=(150, 5))
   key = jax.random.key(3)
-  first = metrics.kid(a, b, num_subsets=4, subset_size=50, rng=key)
-  assert first == metrics.kid(a, b, num_subsets=4, subset_size=50, rng=key)
-  assert first != metrics.kid(a, b, num_subsets=4, subset_size=50, rng=jax.random.key(4))
+  first = metrics.kernel_inception_distance(a, b, num_subsets=4, subset_size=50, rng=key)
+  assert first == metrics.kernel_inception_distance(a, b, num_subsets=4, subset_size=50, rng=key)
+  assert first != metrics.kernel_inception_distance(a, b, num_subsets=4, subset_size=50, rng=jax.random.key(4))
 
 
 # ------------------------------------------------------------- class histograms
@@ -537,14 +538,14 @@ def test_prdc_on_a_line_matches_hand_computed_balls():
   # k = 1. Reals 0, 1, 3: NND_1 = 1, 1, 2. Fakes 0.5, 2.9, 10: NND_1 = 2.4, 2.4, 7.1.
   real = np.array([[0.0], [1.0], [3.0]])
   fake = np.array([[0.5], [2.9], [10.0]])
-  out = metrics.prdc(real, fake, k=1)
+  out = prdc(real, fake, k=1)
   # precision: 0.5 lies in the balls of 0 and 1, 2.9 in that of 3, 10 in none -> 2/3.
   # density: (2 + 1 + 0) / 3 / k = 1. coverage: every real ball holds a fake -> 1.
   # recall: 0 and 1 lie within 2.4 of 0.5, 3 within 2.4 of 2.9 -> 1.
   assert out == {'precision': pytest.approx(2 / 3), 'recall': 1.0, 'density': 1.0,
                  'coverage': 1.0}
   # Strict "<": -1 and 5 lie exactly on the boundaries of the balls of 0 and 3.
-  assert metrics.prdc(real, np.array([[-1.0], [5.0], [9.0]]), k=1)['precision'] == 0.0
+  assert prdc(real, np.array([[-1.0], [5.0], [9.0]]), k=1)['precision'] == 0.0
 
 
 @pytest.mark.parametrize('n_real,n_fake', [(300, 200), (1100, 1500)])
@@ -554,9 +555,9 @@ def test_prdc_equals_the_prdc_package(n_real, n_fake):
   real = rng.normal(size=(n_real, 12))
   fake = 1.1 * rng.normal(size=(n_fake, 12)) + 0.2
   expected = prdc_package.compute_prdc(real, fake, nearest_k=5)
-  assert metrics.prdc(real, fake, k=5) == {k: float(v) for k, v in expected.items()}
+  assert prdc(real, fake, k=5) == {k: float(v) for k, v in expected.items()}
 
 
 def test_prdc_rejects_sets_not_larger_than_k():
   with pytest.raises(ValueError, match='more than k=5'):
-    metrics.prdc(np.zeros((5, 2)), np.zeros((10, 2)), k=5)
+    prdc(np.zeros((5, 2)), np.zeros((10, 2)), k=5)

@@ -1,33 +1,23 @@
 """The FID Inception-v3 network in Flax, its weights from a local file, and its features.
 
 Published FID, Inception score and KID numbers come from one network: the TensorFlow
-Inception-v3 graph of 2015-12-05 that Heusel et al.'s TTUR code and Salimans et al.'s
-Inception-score code load. pytorch-fid (mseitzer/pytorch-fid, `InceptionV3` with
-use_fid_inception=True) rebuilds it in PyTorch from torchvision's Inception-v3 with the
-graph's quirks patched in, and ships its weights as pt_inception-2015-12-05-6726825d.pth.
-`FIDInceptionV3` is that network layer for layer:
+Inception-v3 graph of 2015-12-05 of Heusel et al.'s TTUR and Salimans et al.'s code.
+pytorch-fid (`InceptionV3`, use_fid_inception=True) rebuilds it from torchvision's
+Inception-v3 with the graph's quirks and ships pt_inception-2015-12-05-6726825d.pth.
+`FIDInceptionV3` is that network layer for layer: conv (no bias) -> BatchNorm (eps
+1e-3) -> ReLU everywhere; the average pools of Mixed_5*, 6b-e and 7b exclude the
+padding (TensorFlow's); Mixed_7c's pool branch is a 3x3 max pool; pool3 is the
+spatial mean of Mixed_7c (2048 features) and the logits its 1008-way fc.
 
-- every convolution is conv (no bias) -> BatchNorm (eps 1e-3) -> ReLU (BasicConv2d);
-- the average pools inside the Mixed_5*, Mixed_6b-e and Mixed_7b blocks exclude the
-  zero padding from their averages (TensorFlow's pooling; FIDInceptionA/C/E_1);
-- the pool branch of the last block, Mixed_7c, is a 3x3 *max* pool (FIDInceptionE_2);
-- pool3 is the spatial mean of Mixed_7c (2048 features); the logits are the 1008-way
-  fully connected layer on pool3 (the graph's 1008 classes: 1000 ImageNet + unused).
+Input handling is pytorch-fid's: images in [0, 1] (grey as three equal channels),
+bilinear resize to 299x299 without antialiasing, then [-1, 1]. Generated images in
+[-1, 1] are first rounded to 8 bits as jaxgan's PNGs store them, so a score computed
+during training equals pytorch-fid's on the saved PNGs. Weights come from a local file
+only (jaxgan never downloads): pytorch-fid's .pth (read with torch, converted once to
+an .npz beside it) or that .npz.
 
-Input handling is pytorch-fid's: images in [0, 1] (PIL -> ToTensor, grey images as three
-equal channels) are resized to 299x299 by bilinear interpolation without antialiasing
-(F.interpolate(mode='bilinear', align_corners=False)), then mapped to [-1, 1].
-Images a GAN generates, in [-1, 1], are first rounded to 8 bits as a PNG file would
-store them (the rounding of jaxgan's sample grids), so a score computed during training
-equals pytorch-fid's on the saved PNGs.
-
-Weights come from a local file only (jaxgan never downloads): pytorch-fid's .pth state
-dict, read with torch when it is installed and cached as a converted .npz beside it, or
-that .npz. Without torch a .pth cannot be read; `missing_weights_message` says what file
-is needed and how to get it.
-
-The metrics on these features (FID, IS, KID, precision/recall/density/coverage) live in
-jaxgan/metrics.py; `inception_metrics` here computes them all from features.
+`inception_metrics` computes FID, IS, KID and PRDC (jaxgan/eval/metrics.py) from
+features; `InceptionEvaluator` runs them on a generator's samples.
 """
 
 from __future__ import annotations
@@ -35,12 +25,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import os
 import re
-import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -53,7 +40,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import numpy as np
 
 from jaxgan import mesh as mesh_lib
-from jaxgan import metrics
+from jaxgan.eval import cache
+from jaxgan.eval import metrics
 
 # pytorch-fid's weights: the file name, its release URL and its SHA-256 prefix (the
 # "-6726825d" torch.hub checks). jaxgan does not download; the URL is for the message.
@@ -83,7 +71,6 @@ class _ConvBN(nn.Module):
   kernel: tuple[int, int]
   strides: int = 1
   padding: tuple[int, int] = (0, 0)  # (rows, columns) of zeros on each side, as torch
-  calibrate: bool = False  # BatchNorm from batch statistics, recorded (seeded weights)
 
   @nn.compact
   def __call__(self, x):
@@ -91,9 +78,11 @@ class _ConvBN(nn.Module):
     x = nn.Conv(self.features, self.kernel, strides=self.strides,
                 padding=((ph, ph), (pw, pw)), use_bias=False, precision=_PRECISION,
                 name="conv")(x)
-    # momentum 0: in calibration the recorded statistics are this batch's exactly.
-    x = nn.BatchNorm(use_running_average=not self.calibrate, momentum=0.0,
-                     epsilon=1e-3, use_fast_variance=False, name="bn")(x)
+    # use_running_average is a call argument (not a field) and momentum 0 so that a
+    # pass that intercepts it records one batch's statistics exactly (the seeded
+    # weights of tests and benchmarks).
+    x = nn.BatchNorm(momentum=0.0, epsilon=1e-3, use_fast_variance=False,
+                     name="bn")(x, use_running_average=True)
     return nn.relu(x)
 
 
@@ -111,33 +100,29 @@ class _InceptionA(nn.Module):
   """Mixed_5b/c/d (pytorch-fid's FIDInceptionA): 35x35 blocks."""
 
   pool_features: int
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b1 = conv(64, (1, 1), name="branch1x1")(x)
-    b5 = conv(48, (1, 1), name="branch5x5_1")(x)
-    b5 = conv(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
-    b3 = conv(64, (1, 1), name="branch3x3dbl_1")(x)
-    b3 = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
-    b3 = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
-    bp = conv(self.pool_features, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    b1 = _ConvBN(64, (1, 1), name="branch1x1")(x)
+    b5 = _ConvBN(48, (1, 1), name="branch5x5_1")(x)
+    b5 = _ConvBN(64, (5, 5), padding=(2, 2), name="branch5x5_2")(b5)
+    b3 = _ConvBN(64, (1, 1), name="branch3x3dbl_1")(x)
+    b3 = _ConvBN(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(b3)
+    b3 = _ConvBN(96, (3, 3), padding=(1, 1), name="branch3x3dbl_3")(b3)
+    bp = _ConvBN(self.pool_features, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
     return jnp.concatenate([b1, b5, b3, bp], axis=-1)
 
 
 class _InceptionB(nn.Module):
   """Mixed_6a (torchvision's InceptionB): 35x35 -> 17x17."""
 
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b3 = conv(384, (3, 3), strides=2, name="branch3x3")(x)
-    bd = conv(64, (1, 1), name="branch3x3dbl_1")(x)
-    bd = conv(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-    bd = conv(96, (3, 3), strides=2, name="branch3x3dbl_3")(bd)
+    b3 = _ConvBN(384, (3, 3), strides=2, name="branch3x3")(x)
+    bd = _ConvBN(64, (1, 1), name="branch3x3dbl_1")(x)
+    bd = _ConvBN(96, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = _ConvBN(96, (3, 3), strides=2, name="branch3x3dbl_3")(bd)
     return jnp.concatenate([b3, bd, _max_pool_3x3_stride2(x)], axis=-1)
 
 
@@ -145,39 +130,35 @@ class _InceptionC(nn.Module):
   """Mixed_6b/c/d/e (pytorch-fid's FIDInceptionC): 17x17 blocks with 7x1 / 1x7 convs."""
 
   channels_7x7: int
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
     c7 = self.channels_7x7
-    b1 = conv(192, (1, 1), name="branch1x1")(x)
-    b7 = conv(c7, (1, 1), name="branch7x7_1")(x)
-    b7 = conv(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
-    b7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
-    bd = conv(c7, (1, 1), name="branch7x7dbl_1")(x)
-    bd = conv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
-    bd = conv(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
-    bd = conv(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
-    bd = conv(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
-    bp = conv(192, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
+    b1 = _ConvBN(192, (1, 1), name="branch1x1")(x)
+    b7 = _ConvBN(c7, (1, 1), name="branch7x7_1")(x)
+    b7 = _ConvBN(c7, (1, 7), padding=(0, 3), name="branch7x7_2")(b7)
+    b7 = _ConvBN(192, (7, 1), padding=(3, 0), name="branch7x7_3")(b7)
+    bd = _ConvBN(c7, (1, 1), name="branch7x7dbl_1")(x)
+    bd = _ConvBN(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_2")(bd)
+    bd = _ConvBN(c7, (1, 7), padding=(0, 3), name="branch7x7dbl_3")(bd)
+    bd = _ConvBN(c7, (7, 1), padding=(3, 0), name="branch7x7dbl_4")(bd)
+    bd = _ConvBN(192, (1, 7), padding=(0, 3), name="branch7x7dbl_5")(bd)
+    bp = _ConvBN(192, (1, 1), name="branch_pool")(_avg_pool_3x3(x))
     return jnp.concatenate([b1, b7, bd, bp], axis=-1)
 
 
 class _InceptionD(nn.Module):
   """Mixed_7a (torchvision's InceptionD): 17x17 -> 8x8."""
 
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b3 = conv(192, (1, 1), name="branch3x3_1")(x)
-    b3 = conv(320, (3, 3), strides=2, name="branch3x3_2")(b3)
-    b7 = conv(192, (1, 1), name="branch7x7x3_1")(x)
-    b7 = conv(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
-    b7 = conv(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
-    b7 = conv(192, (3, 3), strides=2, name="branch7x7x3_4")(b7)
+    b3 = _ConvBN(192, (1, 1), name="branch3x3_1")(x)
+    b3 = _ConvBN(320, (3, 3), strides=2, name="branch3x3_2")(b3)
+    b7 = _ConvBN(192, (1, 1), name="branch7x7x3_1")(x)
+    b7 = _ConvBN(192, (1, 7), padding=(0, 3), name="branch7x7x3_2")(b7)
+    b7 = _ConvBN(192, (7, 1), padding=(3, 0), name="branch7x7x3_3")(b7)
+    b7 = _ConvBN(192, (3, 3), strides=2, name="branch7x7x3_4")(b7)
     return jnp.concatenate([b3, b7, _max_pool_3x3_stride2(x)], axis=-1)
 
 
@@ -185,26 +166,24 @@ class _InceptionE(nn.Module):
   """Mixed_7b (FIDInceptionE_1, average pool) and Mixed_7c (FIDInceptionE_2, max pool)."""
 
   max_pool: bool  # the 2015 graph's last block pools with max, not average
-  calibrate: bool = False
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    b1 = conv(320, (1, 1), name="branch1x1")(x)
-    b3 = conv(384, (1, 1), name="branch3x3_1")(x)
-    b3 = jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
-                          conv(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)],
+    b1 = _ConvBN(320, (1, 1), name="branch1x1")(x)
+    b3 = _ConvBN(384, (1, 1), name="branch3x3_1")(x)
+    b3 = jnp.concatenate([_ConvBN(384, (1, 3), padding=(0, 1), name="branch3x3_2a")(b3),
+                          _ConvBN(384, (3, 1), padding=(1, 0), name="branch3x3_2b")(b3)],
                          axis=-1)
-    bd = conv(448, (1, 1), name="branch3x3dbl_1")(x)
-    bd = conv(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
-    bd = jnp.concatenate([conv(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
-                          conv(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)],
+    bd = _ConvBN(448, (1, 1), name="branch3x3dbl_1")(x)
+    bd = _ConvBN(384, (3, 3), padding=(1, 1), name="branch3x3dbl_2")(bd)
+    bd = jnp.concatenate([_ConvBN(384, (1, 3), padding=(0, 1), name="branch3x3dbl_3a")(bd),
+                          _ConvBN(384, (3, 1), padding=(1, 0), name="branch3x3dbl_3b")(bd)],
                          axis=-1)
     if self.max_pool:
       pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)))
     else:
       pooled = _avg_pool_3x3(x)
-    bp = conv(192, (1, 1), name="branch_pool")(pooled)
+    bp = _ConvBN(192, (1, 1), name="branch_pool")(pooled)
     return jnp.concatenate([b1, b3, bd, bp], axis=-1)
 
 
@@ -217,29 +196,26 @@ class FIDInceptionV3(nn.Module):
   bn, fc), so `variables_from_state_dict` is a renaming and a transposition.
   """
 
-  calibrate: bool = False  # BatchNorms use (and record) batch statistics: seeded weights
-
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(_ConvBN, calibrate=self.calibrate)
-    x = conv(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
-    x = conv(32, (3, 3), name="Conv2d_2a_3x3")(x)
-    x = conv(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
+    x = _ConvBN(32, (3, 3), strides=2, name="Conv2d_1a_3x3")(x)
+    x = _ConvBN(32, (3, 3), name="Conv2d_2a_3x3")(x)
+    x = _ConvBN(64, (3, 3), padding=(1, 1), name="Conv2d_2b_3x3")(x)
     x = _max_pool_3x3_stride2(x)
-    x = conv(80, (1, 1), name="Conv2d_3b_1x1")(x)
-    x = conv(192, (3, 3), name="Conv2d_4a_3x3")(x)
+    x = _ConvBN(80, (1, 1), name="Conv2d_3b_1x1")(x)
+    x = _ConvBN(192, (3, 3), name="Conv2d_4a_3x3")(x)
     x = _max_pool_3x3_stride2(x)
-    x = _InceptionA(32, self.calibrate, name="Mixed_5b")(x)
-    x = _InceptionA(64, self.calibrate, name="Mixed_5c")(x)
-    x = _InceptionA(64, self.calibrate, name="Mixed_5d")(x)
-    x = _InceptionB(self.calibrate, name="Mixed_6a")(x)
-    x = _InceptionC(128, self.calibrate, name="Mixed_6b")(x)
-    x = _InceptionC(160, self.calibrate, name="Mixed_6c")(x)
-    x = _InceptionC(160, self.calibrate, name="Mixed_6d")(x)
-    x = _InceptionC(192, self.calibrate, name="Mixed_6e")(x)
-    x = _InceptionD(self.calibrate, name="Mixed_7a")(x)
-    x = _InceptionE(False, self.calibrate, name="Mixed_7b")(x)
-    x = _InceptionE(True, self.calibrate, name="Mixed_7c")(x)
+    x = _InceptionA(32, name="Mixed_5b")(x)
+    x = _InceptionA(64, name="Mixed_5c")(x)
+    x = _InceptionA(64, name="Mixed_5d")(x)
+    x = _InceptionB(name="Mixed_6a")(x)
+    x = _InceptionC(128, name="Mixed_6b")(x)
+    x = _InceptionC(160, name="Mixed_6c")(x)
+    x = _InceptionC(160, name="Mixed_6d")(x)
+    x = _InceptionC(192, name="Mixed_6e")(x)
+    x = _InceptionD(name="Mixed_7a")(x)
+    x = _InceptionE(False, name="Mixed_7b")(x)
+    x = _InceptionE(True, name="Mixed_7c")(x)
     pool3 = jnp.mean(x, axis=(1, 2))
     # Dense with bias: torchvision's fc. Salimans et al.'s Inception score reads the
     # graph's logits *without* the bias; `inception_score_logits` removes it.
@@ -253,11 +229,10 @@ class FIDInceptionV3(nn.Module):
 def bilinear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
   """[out_size, in_size] float32 rows of PyTorch's bilinear weights (align_corners=False).
 
-  F.interpolate(mode='bilinear', align_corners=False, antialias=False) samples output
-  pixel i at source coordinate max((i + 0.5) * in/out - 0.5, 0) (half-pixel centres,
-  clamped at 0) and mixes its two neighbours floor(s) and min(floor(s) + 1, in - 1)
-  with weights 1 - frac(s) and frac(s). No antialiasing: downsampling also reads two
-  pixels. The scale and coordinates are float32, as in PyTorch's CPU kernel.
+  F.interpolate(mode='bilinear', align_corners=False, antialias=False): output i reads
+  source coordinate s = max((i + 0.5) * in / out - 0.5, 0) and mixes floor(s) and
+  min(floor(s) + 1, in - 1) by 1 - frac(s) and frac(s); no antialiasing, float32
+  arithmetic as PyTorch's CPU kernel.
   """
   if in_size < 1 or out_size < 1:
     raise ValueError(f"sizes must be >= 1, got in_size={in_size}, out_size={out_size}")
@@ -325,7 +300,7 @@ _TORCH_LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias",
                "mean": "running_mean", "var": "running_var"}
 
 
-def _torch_names() -> dict[tuple[str, ...], str]:
+def torch_names() -> dict[tuple[str, ...], str]:
   """{flax path (collection, module..., leaf): PyTorch state-dict key}."""
   flat = traverse_util.flatten_dict(variable_shapes())
   return {path: ".".join(path[1:-1] + (_TORCH_LEAF[path[-1]],)) for path in flat}
@@ -351,13 +326,11 @@ def _to_torch_layout(array: np.ndarray) -> np.ndarray:
 def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   """pytorch-fid's FID Inception-v3 state dict (numpy arrays) -> flax variables.
 
-  Accepts exactly the keys of fid_inception_v3()'s state dict (BatchNorm's
-  num_batches_tracked counters, which the network never reads, may be present or not).
-  Raises ValueError naming missing, unexpected or mis-shaped entries; torchvision's
-  ImageNet Inception-v3 weights (1000 classes, an auxiliary head) are named as such,
-  because they give different features and are not the FID network.
+  Exactly fid_inception_v3()'s keys (num_batches_tracked optional); ValueError naming
+  missing, unexpected or mis-shaped entries, and naming torchvision's ImageNet weights
+  (1000 classes, auxiliary head) as the wrong network.
   """
-  names = _torch_names()
+  names = torch_names()
   given = {k for k in state_dict if not k.endswith(".num_batches_tracked")}
   expected = set(names.values())
   if any(k.startswith("AuxLogits.") for k in given) or (
@@ -381,13 +354,6 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
                        f"Inception-v3 (expected {expected_shape})")
     flat[path] = array
   return traverse_util.unflatten_dict(flat)
-
-
-def state_dict_from_variables(variables) -> dict[str, np.ndarray]:
-  """The inverse of `variables_from_state_dict`: PyTorch keys and layouts (float32)."""
-  flat = traverse_util.flatten_dict(jax.device_get(variables))
-  return {key: np.ascontiguousarray(_to_torch_layout(np.asarray(flat[path], np.float32)))
-          for path, key in _torch_names().items()}
 
 
 # ---------------------------------------------------------------- weight files
@@ -434,59 +400,34 @@ def _check_hub_hash(path: str, sha256: str) -> None:
 
 def save_npz(path: str, variables, metadata: Mapping[str, Any]) -> None:
   """Writes variables (one array per "collection/module/.../leaf") and metadata."""
-  flat = {"/".join(k): np.asarray(v, np.float32)
-          for k, v in traverse_util.flatten_dict(jax.device_get(variables)).items()}
-  flat["__metadata__"] = np.asarray(json.dumps(dict(metadata, format=_NPZ_FORMAT),
-                                               sort_keys=True))
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-  try:
-    os.chmod(tmp, 0o644)  # as readable as any other output, not mkstemp's 0600
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, **flat)
-    os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  flat = cache.flatten(jax.tree.map(lambda v: np.asarray(v, np.float32), variables))
+  cache.save(path, flat, dict(metadata, format=_NPZ_FORMAT))
 
 
 def load_npz(path: str) -> tuple[dict, dict]:
   """(variables, metadata) of a converted .npz, checked against the network's shapes."""
-  with np.load(path, allow_pickle=False) as data:
-    arrays = {k: data[k] for k in data.files}
-  if "__metadata__" not in arrays:
-    raise ValueError(f"{path} is not a jaxgan Inception weights file (no metadata)")
-  metadata = json.loads(str(arrays.pop("__metadata__")))
+  try:
+    arrays, metadata = cache.load(path)
+  except ValueError:
+    raise ValueError(f"{path} is not a jaxgan Inception weights file (no metadata)") from None
   if metadata.get("format") != _NPZ_FORMAT:  # a stored field, not a config default
     raise ValueError(f"{path} has format {metadata.get('format')}, expected "
                      f"{_NPZ_FORMAT}; convert the .pth again")
-  shapes = {"/".join(k): v.shape
-            for k, v in traverse_util.flatten_dict(variable_shapes()).items()}
-  if set(arrays) != set(shapes):
-    raise ValueError(f"{path}: its arrays do not name the FID Inception-v3's variables "
-                     f"(missing {sorted(set(shapes) - set(arrays))[:5]}, unexpected "
-                     f"{sorted(set(arrays) - set(shapes))[:5]})")
-  for name, shape in shapes.items():
-    if arrays[name].shape != shape:
-      raise ValueError(f"{path}: {name} has shape {arrays[name].shape}, expected {shape}")
-  variables = traverse_util.unflatten_dict({tuple(k.split("/")): v
-                                            for k, v in arrays.items()})
-  return variables, metadata
+  try:
+    cache.check_arrays(arrays, variable_shapes(), "the FID Inception-v3")
+  except ValueError as e:
+    raise ValueError(f"{path}: {e}") from None
+  return cache.unflatten(arrays), metadata
 
 
 def load_weights(path: str) -> tuple[dict, dict]:
   """(variables, metadata) from pytorch-fid's .pth or its converted .npz.
 
-  A .pth is read with torch once and converted; the result is cached as <name>.npz
-  beside it (if that directory is writable) and reused while the .pth's SHA-256 is the
-  one it was converted from. metadata["source_sha256"] identifies the weights: caches
-  of real-data statistics are keyed by it.
-
-  Raises:
-    FileNotFoundError: with `missing_weights_message` if `path` does not exist.
-    ValueError: a file that is not the FID Inception-v3's weights, or a .pth without
-      torch installed.
+  A .pth is read with torch once; the conversion is cached as <name>.npz beside it (if
+  writable) and reused while the .pth's SHA-256 (metadata["source_sha256"], which keys
+  the reference caches) is the one converted. FileNotFoundError (with
+  `missing_weights_message`) if `path` does not exist; ValueError for other weights or
+  a .pth without torch.
   """
   path = os.path.expanduser(path)
   if not os.path.exists(path):
@@ -498,104 +439,23 @@ def load_weights(path: str) -> tuple[dict, dict]:
     raise ValueError(f"weights file {path!r}: expected pytorch-fid's .pth or a "
                      "converted .npz")
   sha256 = _sha256(path)
-  cache = stem + ".npz"
-  if os.path.exists(cache):
+  converted = stem + ".npz"
+  if os.path.exists(converted):
     try:
-      variables, metadata = load_npz(cache)
+      variables, metadata = load_npz(converted)
       if metadata["source_sha256"] == sha256:
         return variables, metadata
     except (OSError, ValueError, KeyError) as e:
-      logging.warning("converted weights %s unusable (%s); converting again", cache, e)
+      logging.warning("converted weights %s unusable (%s); converting again", converted, e)
   _check_hub_hash(path, sha256)
   variables = variables_from_state_dict(_read_pth(path))
   metadata = {"source": os.path.basename(path), "source_sha256": sha256}
   try:
-    save_npz(cache, variables, metadata)
+    save_npz(converted, variables, metadata)
   except OSError as e:
-    warnings.warn(f"could not cache the converted weights at {cache} ({e}); they are "
+    warnings.warn(f"could not cache the converted weights at {converted} ({e}); they are "
                   "converted again next time", stacklevel=2)
   return variables, dict(metadata, format=_NPZ_FORMAT)
-
-
-# ------------------------------------------------------------- seeded weights
-
-
-def seeded_variables(seed: int) -> dict:
-  """Random FID Inception-v3 variables drawn by NumPy from `seed`, BatchNorm uncalibrated.
-
-  For tests and the comparison with PyTorch only: features of random weights are not
-  Inception features and their scores are not FID. Convolutions are He-normal, the
-  linear layer LeCun-normal, BatchNorm scales U[0.5, 1.5] and biases N(0, 0.2^2) (so
-  no layer is an identity), running statistics 0 and 1 until `calibrate_batch_norm`.
-  Leaves are drawn in sorted path order from np.random.default_rng(seed), which is the
-  same on every platform.
-  """
-  rng = np.random.default_rng(seed)
-  flat = {}
-  for path, shape in sorted(traverse_util.flatten_dict(variable_shapes()).items()):
-    shape = shape.shape
-    leaf = path[-1]
-    if leaf == "kernel":
-      fan_in = int(np.prod(shape[:-1]))
-      gain = 2.0 if len(shape) == 4 else 1.0  # He for ReLU convs, LeCun for the logits
-      value = rng.standard_normal(shape) * np.sqrt(gain / fan_in)
-    elif leaf == "scale":
-      value = rng.uniform(0.5, 1.5, shape)
-    elif leaf == "bias":
-      value = 0.2 * rng.standard_normal(shape)
-    elif leaf == "mean":
-      value = np.zeros(shape)
-    else:  # var
-      value = np.ones(shape)
-    flat[path] = value.astype(np.float32)
-  return traverse_util.unflatten_dict(flat)
-
-
-def calibration_pixels(seed: int, num: int, size: int = 64) -> np.ndarray:
-  """uint8 [num, size, size, 3] images for BatchNorm calibration, from NumPy and `seed`.
-
-  Half are scikit-learn's handwritten digits (real 8x8 scans, bundled, no download)
-  upscaled as grey RGB; half smooth colour fields (random 4x4 colour grids bilinearly
-  upsampled plus mild noise), so every channel sees natural-image-like variation.
-  """
-  from sklearn.datasets import load_digits  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(seed)
-  digits = load_digits().images  # [1797, 8, 8], values 0..16
-  num_digits = num // 2
-  chosen = digits[rng.choice(len(digits), num_digits, replace=False)] / 16.0
-  up = bilinear_resize_matrix(8, size)
-  grey = np.einsum("oh,nhw,pw->nop", up, chosen, up)[..., None].repeat(3, axis=-1)
-  grids = rng.uniform(0.0, 1.0, (num - num_digits, 4, 4, 3))
-  up4 = bilinear_resize_matrix(4, size)
-  colour = np.einsum("oh,nhwc,pw->nopc", up4, grids, up4)
-  colour += 0.05 * rng.standard_normal(colour.shape)
-  images = np.concatenate([grey, colour])
-  return np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
-
-
-@jax.jit
-def _calibrated_stats(variables, pixels):
-  x = resize_to_input(pixels.astype(jnp.float32) / 255.0)
-  _, updates = FIDInceptionV3(calibrate=True).apply(variables, x, mutable=["batch_stats"])
-  return updates["batch_stats"]
-
-
-def calibrate_batch_norm(variables, pixels) -> dict:
-  """variables with every BatchNorm's statistics set from one batch of `pixels`.
-
-  One forward pass in which each BatchNorm normalises with its input's batch mean and
-  (biased) variance and records them; the network then maps those images as in that
-  pass. Without this, random Inception features barely depend on the input.
-  """
-  stats = jax.device_get(_calibrated_stats(variables, np.asarray(pixels, np.uint8)))
-  return {"params": variables["params"],
-          "batch_stats": jax.tree.map(lambda s: np.asarray(s, np.float32), stats)}
-
-
-def seeded_calibrated_variables(seed: int, num_calibration: int = 16) -> dict:
-  """`seeded_variables(seed)` calibrated on `calibration_pixels(seed, num_calibration)`."""
-  return calibrate_batch_norm(seeded_variables(seed),
-                              calibration_pixels(seed, num_calibration))
 
 
 # ------------------------------------------------------------------ extraction
@@ -609,17 +469,11 @@ def _data_mesh() -> Mesh:
 class Extractor:
   """The FID Inception-v3 with its weights, compiled once; a classifier.FeatureExtractor.
 
-  Batches are split over the devices of a mesh (axis "data") and the weights are
-  replicated, so one jitted function runs on one CPU or on every local accelerator.
-  Images become 8-bit pixels first (`to_uint8`): generated [-1, 1] floats are rounded as
-  a PNG would store them, uint8 passes through.
-
-  Args:
-    variables: the network's variables (`load_weights(path)[0]`).
-    batch_size: images per compiled call, rounded up to a multiple of the device count;
-      the last batch is padded, so one shape is compiled per image size.
-    metadata: what the weights are (`load_weights(path)[1]`), kept for caches.
-    mesh: the device mesh; default every local device on axis "data".
+  Batches are split over a mesh's devices (axis "data", default every local device)
+  with the weights replicated. Images become 8-bit pixels first (`to_uint8`).
+  batch_size (images per compiled call) is rounded up to a multiple of the device
+  count and the last batch padded, so one shape compiles per image size; metadata is
+  `load_weights`' (what the weights are, for caches).
   """
 
   name = NAME
@@ -648,9 +502,8 @@ class Extractor:
   def activations_of_batches(self, batches: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(pool3 float32 [N, 2048], logits float32 [N, 1008]) of every image of `batches`.
 
-    Each element of `batches` is [n, H, W, C] (uint8 pixels or floats in [-1, 1]);
-    chunks of any n are regrouped into full compiled batches, so a generator of files
-    read a few at a time streams through with a bounded amount of memory.
+    Chunks [n, H, W, C] (uint8, or floats in [-1, 1]) of any n are regrouped into full
+    compiled batches, so files read a few at a time stream through in bounded memory.
     """
     pool3, logits, pending = [], [], []
 
@@ -729,15 +582,11 @@ def _rebatch(chunks: Iterable[np.ndarray], size: int):
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
-  """What generated images are compared with: real images' Inception statistics.
+  """Real images' Inception statistics, what generated images are compared with.
 
-  Attributes:
-    mu, sigma: float64 mean [2048] and covariance [2048, 2048] of the pool3 features of
-      every image of the reference set (the FID's real side).
-    features: float32 pool3 features [M, 2048] of a fixed random subset of those images
-      (seeded), the real side of KID and precision / recall / density / coverage.
-    num_images: how many images mu and sigma summarise.
-    metadata: what the set is (dataset, split, size, weights, ...); JSON-serialisable.
+  mu, sigma: float64 mean and covariance of the pool3 features of all num_images
+  images (the FID's real side); features: float32 pool3 of a fixed seeded subset, the
+  real side of KID and PRDC; metadata: what the set is (JSON-serialisable).
   """
 
   mu: np.ndarray
@@ -750,10 +599,8 @@ class Reference:
 def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
                            num_features: int, seed: int,
                            metadata: Mapping[str, Any] | None = None) -> Reference:
-  """The Reference of every image of `batches` (see Extractor.activations_of_batches).
-
-  Keeps the features of min(N, num_features) images drawn without replacement by
-  np.random.default_rng(seed), in their original order.
+  """The Reference of every image of `batches`, keeping the features of
+  min(N, num_features) images drawn by np.random.default_rng(seed), in order.
   """
   pool3, _ = extractor.activations_of_batches(batches)
   if len(pool3) < 2:
@@ -765,30 +612,20 @@ def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
                    metadata=dict(metadata or {}))
 
 
-def save_reference(path: str, reference: Reference) -> None:
-  """One .npz with mu and sigma under pytorch-fid's names (its loader reads it too)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-  try:
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "wb") as f:
-      np.savez(f, mu=reference.mu, sigma=reference.sigma, features=reference.features,
-               num_images=np.int64(reference.num_images),
-               metadata=np.asarray(json.dumps(reference.metadata, sort_keys=True)))
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+def _reference_arrays(reference: Reference) -> dict:
+  """mu and sigma under pytorch-fid's names (its loader reads the file too)."""
+  return {"mu": reference.mu, "sigma": reference.sigma, "features": reference.features,
+          "num_images": np.int64(reference.num_images)}
+
+
+def _reference(arrays: dict, metadata: dict) -> Reference:
+  return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
+                   num_images=int(arrays["num_images"]), metadata=metadata)
 
 
 def load_reference(path: str) -> Reference:
-  """A Reference written by `save_reference`."""
-  with np.load(path, allow_pickle=False) as data:
-    return Reference(mu=data["mu"], sigma=data["sigma"], features=data["features"],
-                     num_images=int(data["num_images"]),
-                     metadata=json.loads(str(data["metadata"])))
+  """A Reference cached by `load_or_compute_reference`."""
+  return _reference(*cache.load(path))
 
 
 def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor: Extractor,
@@ -803,35 +640,26 @@ def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor:
   """
   meta_key = dict(key, weights_sha256=extractor.metadata.get("source_sha256", "unknown"),
                   num_features=int(num_features), seed=int(seed), format=_NPZ_FORMAT)
-  digest = hashlib.sha256(json.dumps(meta_key, sort_keys=True).encode()).hexdigest()[:10]
   readable = "_".join(str(meta_key.get(k, "")) for k in ("dataset", "split", "image_size"))
-  path = os.path.join(os.path.expanduser(cache_dir),
-                      f"inception_reference_{readable}px_{digest}.npz")
-  if os.path.exists(path):
-    try:
-      reference = load_reference(path)
-      stored = {k: reference.metadata.get(k) for k in meta_key}
-      if stored != meta_key:
-        raise ValueError(f"it describes {stored}, expected {meta_key}")
-      return reference
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-      warnings.warn(f"cached Inception reference {path} is unusable "
-                    f"({type(e).__name__}: {e}); recomputing it", stacklevel=2)
-  logging.info("computing the Inception reference statistics of %s", key)
-  reference = reference_from_batches(extractor, batches(), num_features=num_features,
-                                     seed=seed, metadata=meta_key)
-  save_reference(path, reference)
-  return reference
+
+  def compute():
+    logging.info("computing the Inception reference statistics of %s", key)
+    reference = reference_from_batches(extractor, batches(), num_features=num_features,
+                                       seed=seed, metadata=meta_key)
+    return _reference_arrays(reference), meta_key
+
+  arrays, metadata, _ = cache.load_or_compute(
+      cache.path(cache_dir, f"inception_reference_{readable}px", meta_key), meta_key,
+      compute, what="Inception reference")
+  return _reference(arrays, metadata)
 
 
 def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
-  """uint8 [n, S, S, C] chunks of every real image of a split, preprocessed as training's.
+  """uint8 [n, S, S, C] chunks of every real image of a split, as training sees them.
 
-  Every image dataset: TFDS ones (incl. digits) in stored order, and dataset.name=
-  "folder" (every image under dataset.path, sorted). Each image goes through
-  jaxgan.data.preprocess.to_model_input, the training pipeline's centre crop and resize to
-  dataset.image_size, then `to_uint8`, so real and generated images reach the network
-  at the same resolution and with the same 8-bit rounding.
+  TFDS datasets (digits too) in stored order, a folder sorted; each image goes through
+  the training pipeline's crop and resize to dataset.image_size, then `to_uint8`, so
+  real and generated images reach the network alike.
   """
   # TF costs seconds to import; only a reference computation pays it.
   from jaxgan.data import load  # pylint: disable=g-import-not-at-top
@@ -851,24 +679,12 @@ def metric_keys() -> tuple[str, ...]:
 def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Reference,
                       *, is_splits: int, kid_subsets: int, kid_subset_size: int,
                       prdc_k: int, rng: Any) -> dict[str, float]:
-  """Every Inception metric of generated images' activations against `reference`.
+  """Every Inception metric of generated images' pool3 [N, 2048] against `reference`.
 
-  Args:
-    pool3: generated images' pool3 features [N, 2048].
-    score_logits: their Inception-score logits [N, 1008] (Extractor.score_logits).
-    reference: the real images' Reference.
-    is_splits: Inception-score splits (10 in Salimans et al.'s code).
-    kid_subsets, kid_subset_size: KID's subsets (metrics.kernel_inception_distance).
-    prdc_k: the neighbourhood of precision / recall / density / coverage (5 in Naeem
-      et al.), computed against reference.features.
-    rng: int seed or JAX key for KID's subsets.
-
-  Returns:
-    {fid_inception_v3, is_inception_v3, is_std_inception_v3, kid_inception_v3,
-    kid_stderr_inception_v3, precision_, recall_, density_, coverage_inception_v3}:
-    the FID against (reference.mu, reference.sigma), the Inception score (mean, std
-    over splits) of the generated images alone, KID (mean and standard error over
-    subsets) and the four manifold metrics (real = reference.features).
+  FID against (reference.mu, reference.sigma); the Inception score (mean, std over
+  is_splits splits) of score_logits [N, 1008] (Extractor.score_logits); KID (mean,
+  standard error over kid_subsets subsets drawn with rng) and precision / recall /
+  density / coverage (k = prdc_k) against reference.features. Keys: metric_keys().
   """
   mu, sigma = metrics.feature_statistics(pool3)
   fid = metrics.frechet_distance_from_stats(mu, sigma, reference.mu, reference.sigma)
@@ -880,3 +696,68 @@ def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Re
   values = (fid, is_mean, is_std, kid, kid_stderr, manifold["precision"],
             manifold["recall"], manifold["density"], manifold["coverage"])
   return dict(zip(metric_keys(), values))
+
+
+# ------------------------------------------------------------------ evaluator
+
+
+class InceptionEvaluator:
+  """The FID Inception-v3 metrics of generated images against a dataset's training split.
+
+  The extractor and the reference statistics (every training image, cached in
+  `cache_dir`, the KID / PRDC subset drawn with `seed`) are set up on first use, or
+  taken from `share` (another member's InceptionEvaluator).
+  """
+
+  def __init__(self, config, *, cache_dir: str, seed: int,
+               share: "InceptionEvaluator | None" = None):
+    self.config = config
+    self.num_samples = int(config.eval.inception_num_samples)
+    self.real_data_reference = None  # the FID's real side is `self._reference`
+    self.setup_seconds = 0.0
+    self._cache_dir, self._seed, self._share = cache_dir, seed, share
+    self._extractor = self._reference = None
+
+  def _setup(self):
+    if self._extractor is not None:
+      return self._extractor, self._reference
+    if self._share is not None:
+      self._extractor, self._reference = self._share._setup()  # pylint: disable=protected-access
+      return self._extractor, self._reference
+    ev, dataset = self.config.eval, self.config.dataset
+    batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
+    self._extractor = Extractor.from_file(ev.inception_weights, batch_size=batch)
+    key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
+    if dataset.name == "folder":
+      from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
+      key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
+                 files=folder.contents_digest(folder.read_folder(dataset.path)))
+    self._reference = load_or_compute_reference(
+        self._cache_dir, key, self._extractor,
+        lambda: real_image_batches(dataset, "train"),
+        num_features=ev.inception_real_features, seed=self._seed)
+    return self._extractor, self._reference
+
+  def run(self, samples: np.ndarray, requested=None) -> dict:
+    """The metrics of `inception_metrics` for samples [N, H, W, C] in [-1, 1]."""
+    del requested  # ImageNet's classes are not the dataset's
+    self._setup()
+    ev = self.config.eval
+    pool3, _ = self._extractor.activations(samples)
+    return inception_metrics(
+        pool3, self._extractor.score_logits(pool3), self._reference,
+        is_splits=ev.is_splits, kid_subsets=ev.kid_subsets,
+        kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k, rng=self.config.seed)
+
+  def describe(self) -> dict:
+    """The protocol, so the numbers can be put beside a paper's."""
+    if self._extractor is None:
+      return {}
+    metadata = self._extractor.metadata
+    return {"inception": {
+        "weights": metadata.get("source", self.config.eval.inception_weights),
+        "weights_sha256": metadata.get("source_sha256"),
+        "num_samples": self.num_samples,
+        "reference": f"{self.config.dataset.name} train split, all "
+                     f"{self._reference.num_images} images",
+        "reference_features_kid_prdc": int(len(self._reference.features))}}

@@ -1,53 +1,22 @@
 """Pure sample-quality metrics for GANs: toy mode coverage, distances, feature metrics.
 
-Everything here is a pure function of NumPy-convertible arrays (NumPy or JAX arrays)
-and, where sampling is involved, an explicit ``rng`` (an ``int`` seed or a JAX PRNG
-key). Computation is in float64 NumPy/SciPy on the host: these run once per evaluation,
-not inside a compiled step, and float32 is too coarse for the cancellations in the
-Frechet distance and the unbiased MMD estimators. ``jaxgan/evaluate.py`` wires these to
-checkpoints, feature extractors and plots.
+Pure functions of NumPy-convertible arrays and, where sampling is involved, an
+explicit ``rng`` (an int seed or a JAX PRNG key). Computed in float64 NumPy/SciPy on
+the host: they run once per evaluation, and float32 is too coarse for the
+cancellations in the Frechet distance and the unbiased MMD estimators. Each returns
+plain Python numbers (or a dict of them), so results serialise to JSON as-is; KL
+divergences are in nats with 0 log 0 = 0.
 
-Metrics and where their definitions come from:
-
-- ``toy_mode_metrics``: the 2D mixture-of-Gaussians protocol of Srivastava et al.,
-  "VEEGAN: Reducing Mode Collapse in GANs using Implicit Variational Learning"
-  (NeurIPS 2017), itself following Metz et al., "Unrolled Generative Adversarial
-  Networks" (ICLR 2017): a sample is *high quality* if it lies within 3 standard
-  deviations of its nearest mode, and a mode is *covered* if it receives at least one
-  high-quality sample. We add a stricter coverage count and the KL divergence of the
-  high-quality mode histogram from uniform.
-- ``sliced_wasserstein``: the sliced Wasserstein distance (Rabin et al. 2011; used for
-  GAN evaluation by Karras et al. 2018 and Deshpande et al. 2018), here SW_p with
-  p = 2 by default, computed exactly per projection for unequal sample sizes.
-- ``mmd_rbf``: the unbiased MMD^2 estimator of Gretton et al., "A Kernel Two-Sample
-  Test" (JMLR 2012), with a sum of Gaussian RBF kernels.
-- ``frechet_distance`` / ``frechet_distance_from_stats``: the Frechet (2-Wasserstein)
-  distance between Gaussians fitted to two feature sets, as used by Heusel et al.,
-  "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium"
-  (NeurIPS 2017). The functions take any features: on the pool3 features of the FID
-  Inception-v3 with its released weights (jaxgan/inception.py) the value is the FID
-  papers report, and it equals pytorch-fid's calculate_frechet_distance; on a small
-  classifier's features it is not comparable with published numbers, which is why
-  the functions are not named after FID.
-- ``kernel_inception_distance`` (alias ``kid``): the unbiased MMD^2 with the cubic
-  polynomial kernel, averaged over random subsets, from Binkowski et al.,
-  "Demystifying MMD GANs" (ICLR 2018). The name follows the paper; the features are
-  whatever the caller provides (a small classifier's penultimate layer, or pool3).
-- ``feature_statistics``: the mean and covariance the Frechet distance compares, as
-  pytorch-fid computes them (float64, unbiased covariance).
-- ``inception_score``: Salimans et al., "Improved Techniques for Training GANs"
-  (NeurIPS 2016), computed per split as their released code (openai/improved-gan, also
-  the WGAN-GP authors' tflib) and torch-fidelity do.
-- ``precision_recall_density_coverage`` (alias ``prdc``): k-nearest-neighbour manifold
-  metrics, precision and recall of Kynkaanniemi et al. (NeurIPS 2019) and density and
-  coverage of Naeem et al., "Reliable Fidelity and Diversity Metrics for Generative
-  Models" (ICML 2020), computed as the authors' prdc package does.
-- ``class_histogram_metrics``: classifier-based label coverage, as in the stacked-MNIST
-  protocol of VEEGAN / PacGAN (Lin et al. 2018): classes covered, KL of the predicted
-  class histogram from the real one, and mean classifier confidence.
-
-Conventions: KL divergences are in nats with 0 log 0 = 0. Every function returns plain
-Python ``float``/``int`` values (or a dict of them) so results serialise to JSON as-is.
+Sources: toy_mode_metrics, the mixture-of-Gaussians protocol of Srivastava et al.
+2017 (VEEGAN) after Metz et al. 2017 (Unrolled GAN), with a stricter coverage count
+and the KL of the HQ mode histogram added; sliced_wasserstein (Rabin et al. 2011;
+Karras et al. 2018, Deshpande et al. 2018); mmd_rbf, Gretton et al. 2012;
+frechet_distance, Heusel et al. 2017 (on the FID Inception-v3's pool3,
+jaxgan/eval/inception.py, it is the FID papers report and equals pytorch-fid's; on
+other features it is not, hence the name); kernel_inception_distance, Binkowski et
+al. 2018 (on whatever features are given); inception_score, Salimans et al. 2016;
+precision_recall_density_coverage, Kynkaanniemi et al. 2019 and Naeem et al. 2020;
+class_histogram_metrics, the stacked-MNIST protocol of VEEGAN / PacGAN.
 """
 
 from __future__ import annotations
@@ -86,8 +55,7 @@ def _numpy_rng(rng: Any) -> np.random.Generator:
   if isinstance(rng, np.random.Generator):
     raise TypeError(
         'rng must be an int seed or a JAX PRNG key, not a np.random.Generator: '
-        'drawing from it would mutate the caller\'s state and make the metric impure.'
-    )
+        'drawing from it would mutate the caller\'s state and make the metric impure.')
   if isinstance(rng, jax.Array) and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
     data = np.asarray(jax.random.key_data(rng))
   else:
@@ -95,8 +63,7 @@ def _numpy_rng(rng: Any) -> np.random.Generator:
     if data.dtype != np.uint32 or data.ndim != 1:
       raise TypeError(
           'rng must be an int seed or a JAX PRNG key (typed, or raw uint32 key data); '
-          f'got {type(rng).__name__} with dtype {getattr(data, "dtype", None)}.'
-      )
+          f'got {type(rng).__name__} with dtype {getattr(data, "dtype", None)}.')
   # The key's words are the entropy of a NumPy SeedSequence: deterministic across
   # platforms, and distinct keys (e.g. from jax.random.split) give distinct streams.
   return np.random.default_rng([int(w) for w in data.ravel()])
@@ -120,8 +87,7 @@ def _same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
   if a.shape[1] != b.shape[1]:
     raise ValueError(
         f'{name_a} and {name_b} must have the same feature dimension, got '
-        f'{a.shape[1]} and {b.shape[1]}.'
-    )
+        f'{a.shape[1]} and {b.shape[1]}.')
 
 
 def _min_count(fraction: float, n: int) -> int:
@@ -147,13 +113,8 @@ def _kl_from_counts(counts: np.ndarray, reference: np.ndarray) -> float:
   return float(np.sum(p[support] * np.log(p[support] / reference[support])))
 
 
-def _kernel_sum(
-    kernel: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    a: np.ndarray,
-    b: np.ndarray,
-    *,
-    exclude_diagonal: bool,
-) -> float:
+def _kernel_sum(kernel: Callable[[np.ndarray, np.ndarray], np.ndarray], a: np.ndarray,
+                b: np.ndarray, *, exclude_diagonal: bool) -> float:
   """sum_{i,j} kernel(a_i, b_j), block by block; optionally without the i == j terms.
 
   exclude_diagonal requires a is b; the diagonal is zeroed inside the diagonal blocks
@@ -170,11 +131,8 @@ def _kernel_sum(
   return total
 
 
-def _unbiased_mmd2(
-    kernel: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    x: np.ndarray,
-    y: np.ndarray,
-) -> float:
+def _unbiased_mmd2(kernel: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                   x: np.ndarray, y: np.ndarray) -> float:
   """Unbiased MMD^2 (Gretton et al. 2012, Lemma 6) for sizes n, m >= 2.
 
   mean_{i != j} k(x_i, x_j) + mean_{i != j} k(y_i, y_j) - 2 mean_{i, j} k(x_i, y_j).
@@ -191,43 +149,27 @@ def _unbiased_mmd2(
 # --------------------------------------------------------------------- toy 2D metrics
 
 
-def toy_mode_metrics(
-    samples: Any,
-    modes: Any,
-    mode_std: float,
-    *,
-    hq_sigmas: float = 3.0,
-    strict_fraction: float = 0.01,
-) -> dict[str, float | int]:
+def toy_mode_metrics(samples: Any, modes: Any, mode_std: float, *,
+                     hq_sigmas: float = 3.0,
+                     strict_fraction: float = 0.01) -> dict[str, float | int]:
   """Mode coverage and sample quality on a mixture of Gaussians (VEEGAN protocol).
 
-  Each sample is assigned to its nearest mode (Euclidean). It is *high quality* (HQ) if
-  its distance to that mode is <= hq_sigmas * mode_std (3 standard deviations in
-  Srivastava et al. 2017 and Metz et al. 2017). A mode is *covered* if at least one HQ
-  sample is assigned to it.
+  Each sample goes to its nearest mode; it is *high quality* (HQ) within
+  hq_sigmas * mode_std of it (3 standard deviations in Srivastava et al. 2017 and
+  Metz et al. 2017); a mode is *covered* if it gets at least one HQ sample.
 
   Args:
-    samples: generated points [N, d] (d = 2 for the toy sets; any d works).
-    modes: mixture centres [M, d], in the same (e.g. rescaled) coordinates.
-    mode_std: per-coordinate standard deviation of each mixture component, in the same
-      coordinates (e.g. 0.02 / 1.414 for 8gaussians as generated in jaxgan.data).
+    samples: generated points [N, d].
+    modes: mixture centres [M, d], in the same coordinates.
+    mode_std: per-coordinate standard deviation of each component.
     hq_sigmas: HQ radius in units of mode_std.
-    strict_fraction: for ``modes_covered_strict`` a mode must receive at least
-      ``strict_fraction * N`` HQ samples (rounded up, and at least 1), which discounts
-      modes hit by a handful of stray samples.
+    strict_fraction: for modes_covered_strict a mode needs at least
+      strict_fraction * N HQ samples (rounded up, at least 1).
 
   Returns:
-    A dict of Python numbers:
-      modes_covered: modes with >= 1 HQ sample.
-      modes_covered_strict: modes with >= strict_min_count HQ samples.
-      strict_min_count: the HQ-sample count that threshold came to.
-      num_modes: M.
-      num_samples: N.
-      hq_percent: 100 * (number of HQ samples) / N.
-      mode_kl: KL(p || u) in nats, p the histogram of HQ samples over modes
-        (normalised over HQ samples only), u uniform over the M modes; empty modes
-        contribute 0 (0 log 0 = 0), so the value lies in [0, log M]. If there is no HQ
-        sample p is undefined and mode_kl is +inf (worse than any collapse).
+    modes_covered, modes_covered_strict, strict_min_count (that threshold),
+    num_modes, num_samples, hq_percent (100 * HQ / N), and mode_kl: KL(p || uniform)
+    in nats of the HQ samples' mode histogram, in [0, log M] (+inf with no HQ sample).
   """
   x = _as_matrix(samples, 'samples')
   centres = _as_matrix(modes, 'modes')
@@ -270,37 +212,15 @@ def toy_mode_metrics(
 # ------------------------------------------------------------ distances for toy sets
 
 
-def sliced_wasserstein(
-    x: Any,
-    y: Any,
-    *,
-    num_projections: int,
-    rng: Any,
-    p: float = 2.0,
-) -> float:
+def sliced_wasserstein(x: Any, y: Any, *, num_projections: int, rng: Any,
+                       p: float = 2.0) -> float:
   """Monte-Carlo sliced p-Wasserstein distance between two empirical distributions.
 
-  SW_p(x, y) = ( E_theta[ W_p^p(<theta, x>, <theta, y>) ] )^(1/p), theta uniform on the
-  unit sphere in R^d, estimated with ``num_projections`` directions. p = 2 (SW_2) by
-  default; p = 1 gives SW_1.
-
-  Each 1D W_p is computed exactly between the two *empirical* distributions (uniform
-  weights 1/N and 1/M) as the integral over t in (0, 1) of |F^-1(t) - G^-1(t)|^p, the
-  quantile functions being step functions with jumps at multiples of 1/N and 1/M. For
-  N == M this reduces to pairing the sorted projections; for N != M no sample is
-  dropped or resampled (the result equals that of repeating each set to a common size).
-
-  Note the scale: for y = x + v, SW_2 = sqrt(mean_theta <theta, v>^2) ~ |v| / sqrt(d).
-
-  Args:
-    x: samples [N, d].
-    y: samples [M, d].
-    num_projections: number of random directions.
-    rng: int seed or JAX PRNG key for the directions; the same rng gives the same value.
-    p: order of the distance, >= 1.
-
-  Returns:
-    SW_p as a Python float.
+  SW_p = (E_theta[W_p^p(<theta, x>, <theta, y>)])^(1/p), theta uniform on the sphere,
+  over num_projections directions drawn from `rng` (same rng, same value). Each 1D W_p
+  is exact between the two empirical distributions, also for N != M (the quantile
+  functions' breakpoints merged; nothing dropped or resampled). Scale: for y = x + v,
+  SW_2 ~ |v| / sqrt(d).
   """
   a = _as_matrix(x, 'x')
   b = _as_matrix(y, 'y')
@@ -331,20 +251,12 @@ def sliced_wasserstein(
 
 
 def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
-  """Unbiased MMD^2 with a sum of Gaussian RBF kernels (Gretton et al. 2012).
+  """Unbiased MMD^2 (Gretton et al. 2012) with a sum of Gaussian RBF kernels.
 
-  k(a, b) = sum_s exp(-|a - b|^2 / (2 s^2)) over s in ``bandwidths``. Summing several
-  bandwidths avoids tuning one to the data scale. The estimator excludes the i == j
-  terms within each set, so it is unbiased and can be slightly negative when x and y
-  come from the same distribution.
-
-  Args:
-    x: samples [N, d], N >= 2.
-    y: samples [M, d], M >= 2.
-    bandwidths: kernel standard deviations s > 0 (length scales, not variances).
-
-  Returns:
-    The MMD^2 estimate (not its square root) as a Python float.
+  k(a, b) = sum_s exp(-|a - b|^2 / (2 s^2)) over the length scales s in `bandwidths`
+  (several avoid tuning one to the data's scale). Unbiased, so it can be slightly
+  negative for two samples of one distribution. x [N, d], y [M, d], N, M >= 2; returns
+  MMD^2, not its root.
   """
   a = _as_matrix(x, 'x', min_rows=2)
   b = _as_matrix(y, 'y', min_rows=2)
@@ -352,8 +264,7 @@ def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
   sigmas = np.asarray(bandwidths, dtype=np.float64).ravel()
   if sigmas.size == 0 or not np.all(sigmas > 0):
     raise ValueError(
-        f'bandwidths must be a non-empty sequence of positive values, got {bandwidths}.'
-    )
+        f'bandwidths must be a non-empty sequence of positive values, got {bandwidths}.')
   inv_two_var = 1.0 / (2.0 * sigmas**2)
 
   def kernel(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -367,38 +278,17 @@ def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
 # ------------------------------------------------------------- image-feature metrics
 
 
-def frechet_distance_from_stats(
-    mu1: Any,
-    sigma1: Any,
-    mu2: Any,
-    sigma2: Any,
-    *,
-    eps: float = 1e-6,
-) -> float:
-  """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017).
+def frechet_distance_from_stats(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *,
+                                eps: float = 1e-6) -> float:
+  """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al.).
 
-  d^2 = |mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)).
-
-  The computation is pytorch-fid's calculate_frechet_distance (TTUR's, with Dougal
-  Sutherland's fallback), step for step, so on the same statistics the values are
-  equal: scipy.linalg.sqrtm of the (non-symmetric) product; if it is not finite
-  (near-singular covariances, e.g. fewer samples than dimensions), it is recomputed
-  with eps added to both diagonals. Rounding can give the root a small imaginary part;
-  it is dropped if its largest diagonal entry is below 1e-3 relative to the root's
-  scale, otherwise this raises, since then the covariances are not valid (PSD) and the
-  result would be meaningless. pytorch-fid's threshold is an absolute 1e-3, which
-  rejects features of a large scale whose covariances are fine; ours equals it for
-  roots up to unit scale and is looser above, so wherever pytorch-fid returns a value
-  this returns the same one. The returned value is not clipped, so identical inputs
-  may give a tiny negative number from rounding.
-
-  Args:
-    mu1, mu2: means [D].
-    sigma1, sigma2: covariances [D, D], symmetric positive semi-definite.
-    eps: diagonal offset used only in the fallback.
-
-  Returns:
-    The squared Frechet distance d^2 (the quantity Heusel et al. report) as a float.
+  d^2 = |mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), computed step
+  for step as pytorch-fid's calculate_frechet_distance, so equal statistics give equal
+  values: scipy's sqrtm of the product, retried with eps on both diagonals if not
+  finite. An imaginary part of the root is dropped when its diagonal is below 1e-3
+  relative to the root's scale (pytorch-fid: absolute 1e-3, which rejects large-scale
+  features whose covariances are fine), else this raises: the covariances are not PSD.
+  Not clipped: identical inputs may give a tiny negative number.
   """
   mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
   mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
@@ -409,8 +299,7 @@ def frechet_distance_from_stats(
     raise ValueError(f'means must both be [D] vectors, got {mu1.shape} and {mu2.shape}.')
   if sigma1.shape != (dim, dim) or sigma2.shape != (dim, dim):
     raise ValueError(
-        f'covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}.'
-    )
+        f'covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}.')
   for name, arr in (('mu1', mu1), ('mu2', mu2), ('sigma1', sigma1), ('sigma2', sigma2)):
     if not np.all(np.isfinite(arr)):
       raise ValueError(f'{name} contains non-finite values.')
@@ -426,27 +315,17 @@ def frechet_distance_from_stats(
     if max_imag > 1e-3 * scale:
       raise ValueError(
           f'sqrtm(sigma1 @ sigma2) has a large imaginary component ({max_imag:.3g}); '
-          'are both covariances symmetric positive semi-definite?'
-      )
+          'are both covariances symmetric positive semi-definite?')
     covmean = covmean.real
   return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
 
 def frechet_distance(feats_a: Any, feats_b: Any, *, eps: float = 1e-6) -> float:
-  """Frechet distance between Gaussians fitted to two feature sets (Heusel et al. 2017).
+  """Squared Frechet distance of Gaussians fitted to feature sets [N, D] and [M, D].
 
-  Fits the sample mean and the unbiased (ddof=1) sample covariance of each set, as the
-  reference implementations do, then calls ``frechet_distance_from_stats``. The
-  estimate is biased upwards for finite N (it is not 0 for two independent samples of
-  one distribution), so compare values only at equal sample sizes.
-
-  Args:
-    feats_a: features [N, D], N >= 2.
-    feats_b: features [M, D], M >= 2.
-    eps: see ``frechet_distance_from_stats``.
-
-  Returns:
-    The squared Frechet distance as a Python float.
+  Sample means and unbiased covariances, as the reference implementations fit them,
+  then `frechet_distance_from_stats`. Biased upwards at finite N: compare values at
+  equal sample sizes only.
   """
   a = _as_matrix(feats_a, 'feats_a', min_rows=2)
   b = _as_matrix(feats_b, 'feats_b', min_rows=2)
@@ -462,42 +341,20 @@ def _cubic_polynomial_kernel(u: np.ndarray, v: np.ndarray) -> np.ndarray:
   return (u @ v.T / u.shape[1] + 1.0) ** 3
 
 
-def kernel_inception_distance(
-    feats_a: Any,
-    feats_b: Any,
-    *,
-    num_subsets: int,
-    subset_size: int,
-    rng: Any,
-) -> tuple[float, float]:
-  """Kernel distance of Binkowski et al. 2018 ("KID"), also available as ``kid``.
+def kernel_inception_distance(feats_a: Any, feats_b: Any, *, num_subsets: int,
+                              subset_size: int, rng: Any) -> tuple[float, float]:
+  """Kernel distance of Binkowski et al. 2018 ("KID") as (mean, std_error).
 
-  Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / D + 1)^3, averaged
-  over ``num_subsets`` pairs of random subsets, following the authors' reference code:
-  each subset of feats_a and of feats_b is drawn independently, without replacement
-  within a subset, of size s = min(subset_size, N, M) (clamped like the reference so a
-  small evaluation set still works). Unlike the Frechet distance, the estimator is
-  unbiased: its expectation is 0 when both sets come from the same distribution, so
-  it can be slightly negative. The paper multiplies by 1000 for reporting; we don't.
+  Unbiased MMD^2 with the cubic kernel k(x, y) = (x.y / D + 1)^3, averaged over
+  num_subsets pairs of subsets drawn independently (without replacement within one)
+  from `rng`, of size min(subset_size, N, M) as in the authors' code. Unbiased, so it
+  can be slightly negative; not multiplied by 1000 as the paper reports it.
 
-  Args:
-    feats_a: features [N, D].
-    feats_b: features [M, D], N, M >= 2.
-    num_subsets: number of subset pairs to average over.
-    subset_size: requested subset size (>= 2), clamped to min(N, M).
-    rng: int seed or JAX PRNG key for the subsets; the same rng gives the same value.
-
-  Returns:
-    (mean, std_error): the average of the per-subset MMD^2 estimates, and their sample
-    standard deviation (ddof=1) divided by sqrt(num_subsets), or nan when
-    num_subsets == 1. std_error is the Monte-Carlo error of the subset average; it is
-    an honest standard error of the underlying kernel distance only when subsets rarely
-    overlap (num_subsets * s small next to N and M), and is 0 if every subset is the
-    whole set. torch-fidelity's reported "std" is the standard deviation of the
-    per-subset estimates with ddof=0, i.e. std_error * sqrt(num_subsets - 1). Per
-    subset the estimate equals torch-fidelity's and Binkowski et al.'s mmd2
-    (mmd_est="unbiased"); the subsets themselves come from a different random
-    generator, so averages over random subsets agree only statistically.
+  std_error is the per-subset estimates' standard deviation (ddof=1) over
+  sqrt(num_subsets), nan for one subset: the Monte-Carlo error of the average, an honest
+  error of the distance only when subsets rarely overlap. torch-fidelity's "std" is
+  std_error * sqrt(num_subsets - 1). Per subset the value equals torch-fidelity's and
+  the authors' mmd2; their subsets come from other generators.
   """
   a = _as_matrix(feats_a, 'feats_a', min_rows=2)
   b = _as_matrix(feats_b, 'feats_b', min_rows=2)
@@ -520,49 +377,27 @@ def kernel_inception_distance(
   return mean, float(estimates.std(ddof=1) / math.sqrt(num_subsets))
 
 
-# The paper's abbreviation, kept as an alias so call sites can read like the literature.
-kid = kernel_inception_distance
-
-
 def feature_statistics(feats: Any) -> tuple[np.ndarray, np.ndarray]:
   """(mean [D], covariance [D, D]) of features [N, D], N >= 2, in float64.
 
-  pytorch-fid's calculate_activation_statistics: np.mean and np.cov(rowvar=False), the
-  unbiased (ddof=1) covariance, of the features converted to float64. Saved as "mu" and
-  "sigma" these are its .npz statistics files.
+  pytorch-fid's calculate_activation_statistics (unbiased covariance); saved as "mu"
+  and "sigma" these are its .npz statistics files.
   """
   a = _as_matrix(feats, 'feats', min_rows=2)
   return a.mean(axis=0), np.atleast_2d(np.cov(a, rowvar=False))
 
 
-def inception_score(
-    logits: Any,
-    *,
-    num_splits: int = 10,
-    shuffle_seed: int | None = None,
-) -> tuple[float, float]:
-  """Inception score of Salimans et al. 2016 from classifier logits, over splits.
+def inception_score(logits: Any, *, num_splits: int = 10,
+                    shuffle_seed: int | None = None) -> tuple[float, float]:
+  """Inception score of Salimans et al. 2016 from logits [N, K]: (mean, std) over splits.
 
-  IS = exp( mean_x KL(p(y|x) || p(y)) ), p(y|x) = softmax(logits), p(y) the mean of
-  p(y|x) over the split. As in the released code (openai/improved-gan, copied by the
-  WGAN-GP authors) and torch-fidelity, the N samples are cut into ``num_splits``
-  contiguous splits [i N / S, (i + 1) N / S) (integer division), one score per split,
-  and the mean and the standard deviation (ddof=0, np.std) of the split scores are
-  reported. Computed in float64 with log-softmax (torch-fidelity's form; the original
-  takes log(p) of float32 probabilities). For the published numbers the logits are the
-  FID Inception-v3's pool3 times its logit weights, without the bias
-  (inception.Extractor.score_logits), and N = 50,000 in 10 splits.
-
-  Args:
-    logits: [N, K] unnormalised log-probabilities, N >= num_splits.
-    num_splits: S; 10 in the paper and both codes.
-    shuffle_seed: None keeps the given order (the original code). An int permutes the
-      rows first with np.random.RandomState(shuffle_seed).permutation(N), which is
-      torch-fidelity's shuffle (its default seed is 2020): useful when the order is not
-      random, e.g. files sorted by class.
-
-  Returns:
-    (mean, std) of the split scores as Python floats.
+  IS = exp(mean_x KL(p(y|x) || p(y))) per split, as their released code and
+  torch-fidelity compute it: num_splits contiguous splits [i N / S, (i + 1) N / S),
+  the mean and the ddof=0 std of the split scores, in float64 with log-softmax. For the
+  published numbers the logits are pool3 times the FID Inception-v3's logit weights
+  without the bias (inception.Extractor.score_logits) and N = 50,000 in 10 splits.
+  shuffle_seed: None keeps the order (the original code); an int permutes the rows
+  with np.random.RandomState(shuffle_seed) first, torch-fidelity's shuffle (seed 2020).
   """
   z = _as_matrix(logits, 'logits')
   if num_splits < 1:
@@ -610,29 +445,15 @@ def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[str, float]:
-  """Precision, recall, density and coverage of fake samples (Naeem et al. 2020).
+  """Precision, recall, density and coverage of fake features against real ones.
 
-  With B(x, r) the ball of radius r around x and NND_k(x) the distance from x to its
-  k-th nearest neighbour in its own set:
-
-    precision = share of fakes inside some real ball B(r, NND_k(r))
-    recall    = share of reals inside some fake ball B(f, NND_k(f))
-    density   = (1/k) mean over fakes of the number of real balls containing it
-    coverage  = share of reals whose ball B(r, NND_k(r)) contains some fake
-
-  Precision and recall are Kynkaanniemi et al.'s (NeurIPS 2019); density and coverage,
-  which are robust to real outliers, Naeem et al.'s. Exactly the prdc package's
-  compute_prdc (strict "<", Euclidean distances, k = 5 in the paper with 10,000 real
-  and 10,000 fake samples), computed in blocks so 50,000 samples fit in memory.
-  Density is not bounded by 1; the others lie in [0, 1].
-
-  Args:
-    real: real features [N, D], N > k.
-    fake: generated features [M, D], M > k.
-    k: the neighbourhood size (5 in the paper).
-
-  Returns:
-    {"precision", "recall", "density", "coverage"} as Python floats.
+  With NND_k(x) the distance from x to its k-th nearest neighbour in its own set:
+  precision = share of fakes inside some real ball B(r, NND_k(r)); recall = share of
+  reals inside some fake ball; density = (1/k) mean over fakes of the real balls
+  containing it; coverage = share of real balls containing some fake. Kynkaanniemi et
+  al. 2019 (precision, recall) and Naeem et al. 2020 (density, coverage), exactly the
+  prdc package's compute_prdc (strict "<", Euclidean), in blocks so 50,000 samples fit
+  in memory. real [N, D], fake [M, D], N, M > k (5 in the paper).
   """
   r = _as_matrix(real, 'real')
   f = _as_matrix(fake, 'fake')
@@ -661,56 +482,35 @@ def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[s
   }
 
 
-# The prdc package's name, as an alias.
-prdc = precision_recall_density_coverage
-
-
 # ------------------------------------------------------- classifier label metrics
 
 
-def class_histogram_metrics(
-    probs_fake: Any,
-    real_hist: Any = None,
-    *,
-    real_labels: Any = None,
-    strict_fraction: float = 0.01,
-) -> dict[str, float | int]:
-  """Label coverage of generated samples according to a pretrained classifier.
-
-  The stacked-MNIST style protocol (VEEGAN, PacGAN): classify every generated sample,
-  take its argmax class, and compare the resulting class histogram with the real one.
-  Give the real class distribution either as ``real_hist`` (probabilities or counts
-  per class) or as ``real_labels`` (integer labels of real examples), not both: the
-  two are separate arguments because an integer vector of length K could be either.
+def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
+                            real_labels: Any = None,
+                            strict_fraction: float = 0.01) -> dict[str, float | int]:
+  """Label coverage of generated samples according to a classifier (VEEGAN / PacGAN).
 
   Args:
-    probs_fake: classifier probabilities [N, K] for generated samples (rows are
-      softmax outputs: non-negative, summing to 1; logits are rejected).
-    real_hist: [K] non-negative weights of the real classes; normalised here.
-    real_labels: [L] integer labels in [0, K) of real examples.
-    strict_fraction: for ``classes_covered_strict`` a class must be the argmax of at
-      least ``strict_fraction * N`` samples (rounded up, at least 1).
+    probs_fake: classifier probabilities [N, K] of generated samples (softmax rows;
+      logits are rejected).
+    real_hist: [K] non-negative weights of the real classes, or
+    real_labels: [L] integer labels of real examples (exactly one of the two: an
+      integer vector of length K could be either).
+    strict_fraction: for classes_covered_strict a class must be the argmax of at
+      least strict_fraction * N samples (rounded up, at least 1).
 
   Returns:
-    A dict of Python numbers:
-      classes_covered: classes that are the argmax of >= 1 sample.
-      classes_covered_strict: classes that are the argmax of >= strict_min_count samples.
-      strict_min_count: the sample count that threshold came to.
-      num_classes: K.
-      num_samples: N.
-      class_kl: KL(p_fake || p_real) in nats, p_fake the argmax histogram of the
-        generated samples normalised by N; 0 log 0 = 0, and +inf if a generated sample
-        falls in a class with zero real probability.
-      mean_max_prob: mean over samples of max_k probs_fake[n, k] (classifier confidence;
-        high when samples look like clear members of a class).
+    classes_covered, classes_covered_strict, strict_min_count, num_classes,
+    num_samples, class_kl (KL in nats of the argmax histogram from the real one; +inf
+    if a sample falls in a class with no real probability) and mean_max_prob (the
+    classifier's mean confidence).
   """
   probs = _as_matrix(probs_fake, 'probs_fake')
   n, num_classes = probs.shape
   if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
     raise ValueError(
         'probs_fake rows must be probabilities (non-negative, summing to 1); '
-        'apply a softmax to logits first.'
-    )
+        'apply a softmax to logits first.')
   if (real_hist is None) == (real_labels is None):
     raise ValueError('Give exactly one of real_hist and real_labels.')
   if real_hist is not None:
@@ -724,8 +524,7 @@ def class_histogram_metrics(
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
       raise ValueError(
           'real_labels must be a non-empty 1D integer array, got '
-          f'{labels.dtype} array of shape {labels.shape}.'
-      )
+          f'{labels.dtype} array of shape {labels.shape}.')
     if labels.min() < 0 or labels.max() >= num_classes:
       raise ValueError(f'real_labels must lie in [0, {num_classes}).')
     weights = np.bincount(labels, minlength=num_classes).astype(np.float64)
@@ -759,21 +558,12 @@ def _class_ids(labels: Any, name: str, n: int, num_classes: int) -> np.ndarray:
 
 
 def requested_class_metrics(probs_fake: Any, requested: Any) -> dict[str, float]:
-  """How often a classifier sees in class-conditional samples the class they were asked for.
+  """How often a classifier sees in conditional samples the class they were asked for.
 
-  The accuracy of a fixed classifier on generated images against the requested labels
-  (the "classification accuracy" of conditional GAN evaluations, e.g. Odena et al.
-  2017, Shmelkov et al. 2018's GAN-test).
-
-  Args:
-    probs_fake: classifier probabilities [N, K] of generated samples.
-    requested: the class each sample was generated for [N], in [0, K).
-
-  Returns:
-    requested_class_accuracy: fraction of samples whose argmax class is the requested one.
-    requested_class_accuracy_min: the lowest per-class accuracy (classes with samples).
-    requested_class_accuracy_class{k}: the accuracy over the samples asked to be class k
-      (NaN if none were).
+  The classification accuracy of conditional GAN evaluations (Odena et al. 2017,
+  Shmelkov et al. 2018's GAN-test): requested_class_accuracy overall,
+  requested_class_accuracy_min over classes with samples, and
+  requested_class_accuracy_class{k} each (NaN for a class without samples).
   """
   probs = _as_matrix(probs_fake, 'probs_fake')
   n, num_classes = probs.shape
@@ -793,23 +583,11 @@ def requested_class_metrics(probs_fake: Any, requested: Any) -> dict[str, float]
 def intra_frechet_distances(feats_fake: Any, requested: Any, feats_real: Any,
                             real_labels: Any, num_classes: int, *,
                             eps: float = 1e-6) -> list[float]:
-  """Per-class Frechet distances: class-k samples against class-k real images.
+  """[K] Frechet distances, class-k samples against class-k real features.
 
-  The intra-class FID of Miyato & Koyama 2018 (sngan_projection calc_intra_FID.py),
-  on whatever features are given. Each class's estimate uses only its own samples,
-  so with few real images per class (fewer than the feature dimension) it is far
-  more biased than the overall distance: compare values at equal sample sizes only.
-
-  Args:
-    feats_fake: features of generated samples [N, D].
-    requested: the class each sample was generated for [N].
-    feats_real: features of real images [M, D].
-    real_labels: their classes [M].
-    num_classes: K.
-    eps: see frechet_distance_from_stats.
-
-  Returns:
-    [K] squared distances; NaN for a class with fewer than 2 samples on either side.
+  The intra-class FID of Miyato & Koyama 2018 (calc_intra_FID.py) on the features
+  given; NaN for a class with fewer than 2 samples on either side. With few real images
+  per class it is far more biased than the overall distance: compare at equal sizes.
   """
   fake = _as_matrix(feats_fake, 'feats_fake')
   real = _as_matrix(feats_real, 'feats_real')

@@ -3,50 +3,29 @@
 For the labelled datasets with a held-out split (EVALUABLE: digits, mnist,
 fashion_mnist, cifar10, and a folder with one sub-folder per class) evaluation scores
 generated images with a small CNN trained once on the real training split and cached
-on disk:
-
-- class coverage of the samples (classes covered, KL of the predicted class histogram
-  from the real one, mean max-probability), the stacked-MNIST protocol of VEEGAN /
-  PacGAN;
-- the Frechet distance and the unbiased kernel distance of Binkowski et al. (KID, with
-  its standard error) between the classifier's penultimate features of generated and of
-  real held-out images.
-
-Names are honest: the keys read "fd_digits_classifier", "kid_digits_classifier",
-never "FID". The numbers measure distance in *this* classifier's feature space; they are
-comparable between runs that use the same cached classifier (same dataset, image size,
-architecture version, hyperparameters and seed; for a folder the same files), not with
-published Inception scores.
-
-Other feature extractors plug in through the `FeatureExtractor` protocol: anything with
-a `name`, `features(images) -> [N, F]` and `probabilities(images) -> [N, K] or None`
-goes into `image_metrics`. The numbers comparable with papers (FID, IS, KID, PRDC on
-the FID Inception-v3 with pytorch-fid's weights) are jaxgan/inception.py's.
-
-Everything is on the host and deterministic given `seed`: parameters are initialised
-and batches shuffled from `jax.random.key(seed)` folded with fixed purposes; there is
-no global random state.
+on disk: class coverage (classes covered, KL of the predicted class histogram from
+the real one, mean max-probability; the stacked-MNIST protocol of VEEGAN / PacGAN),
+and the Frechet distance and KID of its penultimate features against real held-out
+images. The keys say so ("fd_digits_classifier", never "FID"): the numbers are
+comparable between runs scored by the same cached classifier, not with published
+Inception numbers (jaxgan/eval/inception.py's are). `ClassifierEvaluator` runs them
+on a generator's samples. Deterministic given `seed`: initialisation and shuffling
+come from jax.random.key(seed); there is no global random state.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import math
 import os
 import re
-import tempfile
 import time
 import typing
-import warnings
-import zipfile
 from typing import Any
 
 from absl import logging
 import flax.linen as nn
-from flax import traverse_util
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -54,9 +33,10 @@ import numpy as np
 import optax
 
 from jaxgan import data
-from jaxgan import metrics
 from jaxgan.data import folder as folder_data
 from jaxgan.data import registry
+from jaxgan.eval import cache
+from jaxgan.eval import metrics
 
 # Bump when the network, its preprocessing or training changes meaning, so caches
 # written by older code are retrained instead of silently reused.
@@ -66,17 +46,23 @@ ARCHITECTURE_VERSION = 1
 # shape serves every call.
 _EVAL_BATCH = 500
 
+# The training budget and network size: a measuring instrument's fixed settings, part
+# of the cache key. Adam's customary step size (Kingma & Ba); a 128-wide feature layer
+# keeps the Frechet distance's covariance estimable from a few hundred held-out images
+# (digits has 300); convs of 32 channels doubled per stride-2 conv up to 128 are small
+# enough to train on CPU and large enough for digits and MNIST.
+LEARNING_RATE = 1e-3
+FEATURE_DIM = 128
+BASE_WIDTH = 32
+MAX_WIDTH = 128
 
-class CacheWarning(UserWarning):
-  """A cached classifier could not be used and is being retrained."""
+CacheWarning = cache.CacheWarning
 
 
 @typing.runtime_checkable
 class FeatureExtractor(typing.Protocol):
-  """What `image_metrics` needs from a feature extractor.
-
-  `name` ends up in the metric keys ("fd_{slug(name)}"), so it says what the features are
-  (e.g. "digits classifier", "inception-v3").
+  """What `image_metrics` needs: a `name` (its metric keys' suffix), features and
+  probabilities.
   """
 
   name: str
@@ -121,19 +107,12 @@ def check_dataset(dataset_cfg: ml_collections.ConfigDict) -> None:
 
 def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """Real images and labels of one split, preprocessed exactly like training data.
+  """(images float32 [N, S, S, C] in [-1, 1], labels int32 [N]) of "train" or "test".
 
-  Args:
-    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
-      channels).
-    split: "train" or "test" (the held-out split). For a folder these are every
-      image but every 6th of each class, and those every 6th (sorted order); the
-      GAN itself trains on every image of the folder.
-    limit: if given, only the first `limit` examples in the split's stored order.
-
-  Returns:
-    (images float32 [N, image_size, image_size, C] in [-1, 1], labels int32 [N]),
-    loaded by `jaxgan.data.load.load_split`, the training data's own loader.
+  Loaded by the training data's own loader (jaxgan.data.load.load_split), so
+  preprocessed exactly as training data; `limit`: only the first examples in stored
+  order. For a folder "test" is every 6th image of each class (sorted order) and
+  "train" the rest; the GAN itself trains on every image.
   """
   check_dataset(dataset_cfg)
   if split not in ("train", "test"):
@@ -227,17 +206,10 @@ def _forward_jit(model: ConvClassifier, params, images):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Classifier:
-  """A trained ConvClassifier; implements FeatureExtractor.
+  """A trained ConvClassifier: a FeatureExtractor named "<dataset> classifier".
 
-  Attributes:
-    name: "<dataset> classifier", the label metric keys carry.
-    model: the flax module.
-    params: its parameters.
-    image_shape: (H, W, C) it accepts.
-    test_accuracy: accuracy on the dataset's held-out "test" split.
-    trained: True if trained by this call of `load_or_train`, False if loaded.
-    metadata: what the cache records (dataset, image size, version, hyperparameters,
-      seed, test accuracy, training time); JSON-serialisable.
+  `trained` says whether `load_or_train` trained it (or loaded it); `metadata` is what
+  the cache records (the key, test accuracy, training time).
   """
 
   name: str
@@ -308,9 +280,8 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
           key: jax.Array, num_steps: int, batch_size: int, learning_rate: float):
   """Parameters of `model` fitted to (images, labels) by Adam; a pure function of key.
 
-  Batches are drawn without replacement within an epoch, epoch e permuted by
-  fold_in(key_shuffle, e); the incomplete last batch of an epoch is dropped so every
-  step has one shape (one compilation).
+  Epoch e is a permutation drawn with fold_in(shuffle key, e); its incomplete last
+  batch is dropped so every step has one shape (one compilation).
   """
   if len(images) < batch_size:
     raise ValueError(f"{len(images)} training images are fewer than one batch "
@@ -336,118 +307,26 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
 # -------------------------------------------------------------------------- caching
 
 
-def _cache_path(cache_dir: str, meta_key: dict) -> str:
-  """Readable name (dataset, size, version) plus a digest of everything else."""
-  digest = hashlib.sha256(json.dumps(meta_key, sort_keys=True).encode()).hexdigest()[:10]
-  return os.path.join(cache_dir, f"classifier_{meta_key['dataset']}_"
-                      f"{meta_key['image_size']}px_v{meta_key['version']}_{digest}.npz")
-
-
-def _atomic_write(path: str, write) -> None:
-  """write(file) into a temporary file next to `path`, then rename it onto `path`.
-
-  os.replace is atomic on POSIX, so a reader (or a crash) sees the old file or the
-  complete new one, never a half-written one; concurrent writers each use their own
-  temporary file and the last rename wins.
-  """
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-",
-                             suffix=os.path.basename(path))
-  try:
-    # mkstemp creates the file owner-only; a cache is as readable as any other output.
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "wb") as f:
-      write(f)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
-
-
 def save(path: str, params, metadata: dict) -> None:
-  """Writes params (flattened, one array per "a/b/c" key) and metadata to one .npz.
-
-  The metadata lives inside the .npz (as a JSON string), so parameters and the
-  description of what they are can never disagree; a .json copy next to it is for
-  people and is never read back.
-  """
-  flat = {"/".join(k): np.asarray(v)
-          for k, v in traverse_util.flatten_dict(params).items()}
-  if "__metadata__" in flat:
-    raise ValueError("a parameter path collides with the metadata key")
-  flat["__metadata__"] = np.asarray(json.dumps(metadata, sort_keys=True))
-  _atomic_write(path, lambda f: np.savez(f, **flat))
-  text = json.dumps(metadata, sort_keys=True, indent=2).encode() + b"\n"
-  _atomic_write(path[:-len(".npz")] + ".json", lambda f: f.write(text))
-
-
-def load(path: str, template) -> tuple[Any, dict]:
-  """(params, metadata) from `save`; params checked against `template`'s tree and shapes.
-
-  Raises:
-    OSError, ValueError, KeyError, zipfile.BadZipFile: unreadable or mismatched file.
-  """
-  with np.load(path, allow_pickle=False) as data:
-    arrays = {k: data[k] for k in data.files}
-  metadata = json.loads(str(arrays.pop("__metadata__")))
-  expected = {"/".join(k): v for k, v in traverse_util.flatten_dict(template).items()}
-  if set(arrays) != set(expected):
-    raise ValueError(f"parameter names differ: cached {sorted(arrays)}, "
-                     f"expected {sorted(expected)}")
-  for name, leaf in expected.items():
-    cached = arrays[name]
-    if cached.shape != leaf.shape or cached.dtype != leaf.dtype:
-      raise ValueError(f"parameter {name}: cached {cached.dtype}{list(cached.shape)}, "
-                       f"expected {leaf.dtype}{list(leaf.shape)}")
-  params = traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v)
-                                         for k, v in arrays.items()})
-  return params, metadata
+  """Writes params (one array per "a/b/c" key) and metadata to one .npz (and a .json
+  copy for people, never read back)."""
+  cache.save(path, cache.flatten(params), metadata, json_copy=True)
 
 
 def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, seed: int,
-                  num_steps: int = 1500, batch_size: int = 64,
-                  learning_rate: float = 1e-3, feature_dim: int = 128,
-                  base_width: int = 32, max_width: int = 128) -> Classifier:
+                  num_steps: int = 1500, batch_size: int = 64) -> Classifier:
   """The dataset's classifier: loaded from cache_dir, or trained on "train" and cached.
 
-  The cache file is keyed by dataset, image size, ARCHITECTURE_VERSION, every
-  hyperparameter below and the seed (and for a folder by its path and a digest of
-  its file list; forced channels too), so a classifier is only reused for exactly
-  the data and settings it was trained with. A cache file that cannot be read, or that does not
-  match the network it claims to be, is retrained with a CacheWarning.
+  The cache is keyed by dataset, image size, ARCHITECTURE_VERSION, every
+  hyperparameter and `seed` (a folder's path and file digest, forced channels), so a
+  classifier is reused only for exactly its data and settings; an unreadable or
+  mismatched file is retrained with a CacheWarning. Numbers are comparable only between
+  runs scored by one classifier: pass one `seed` for every run compared, not each run's.
+  num_steps x batch_size = 1500 x 64 examples are 64 epochs of digits' 1,497 training
+  images, about 1.6 of MNIST and 1.9 of CIFAR-10: a measurement budget for CPU.
 
-  Metrics are comparable only between runs scored by the same classifier: pass the same
-  `seed` for every run you compare (e.g. 0), not each GAN run's own seed.
-
-  The defaults are a measurement budget, not a recipe: enough for a reliable
-  classifier on CPU, not state-of-the-art accuracy.
-
-  Args:
-    dataset_cfg: the `dataset` config block (name, data_dir, path, image_size,
-      channels).
-    cache_dir: directory of the cache (created if missing), e.g. the data or work dir.
-    seed: initialisation and shuffling come from jax.random.key(seed).
-    num_steps: Adam steps. 1500 x 64 = 96k examples: 64 epochs of digits' 1,497
-      training images (held-out accuracy 0.987, already reached after 300 steps; ~13 s
-      on a busy 2-core CPU), ~1.6 epochs of MNIST / Fashion-MNIST and ~1.9 of CIFAR-10.
-      Their steps took 76 and 162 ms on same-shaped batches on that CPU, so ~2 and
-      ~4 minutes; their accuracies are not measured here (no copy of those datasets
-      offline).
-    batch_size: examples per step; 64 is small enough for many steps per epoch on
-      digits and cheap per step on CPU.
-    learning_rate: Adam step size; 1e-3 is Adam's customary default (Kingma & Ba).
-    feature_dim: width of the penultimate (feature) layer. 128 keeps the Frechet
-      distance's covariance estimable from a few hundred held-out images (digits has
-      300) while separating the classes.
-    base_width: channels of the first conv; doubled per stride-2 conv ...
-    max_width: ... up to this. 32 and 128 give 0.15M parameters at 8x8 and 0.5M at
-      28x28 or 32x32: small enough to train on CPU, large enough for digits and MNIST.
-
-  Returns:
-    A Classifier (a FeatureExtractor) with .test_accuracy on the "test" split and
-    .trained (True if trained by this call).
+  Returns a Classifier with .test_accuracy on "test" and .trained (True if trained by
+  this call).
   """
   check_dataset(dataset_cfg)
   if num_steps < 1 or batch_size < 1:
@@ -455,55 +334,49 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                      ">= 1")
   name, size = dataset_cfg.name, dataset_cfg.image_size
   k = num_classes(dataset_cfg)
-  model = ConvClassifier(num_classes=k, feature_dim=feature_dim,
-                         widths=conv_widths(size, base_width=base_width,
-                                            max_width=max_width))
+  model = ConvClassifier(num_classes=k, feature_dim=FEATURE_DIM,
+                         widths=conv_widths(size, base_width=BASE_WIDTH,
+                                            max_width=MAX_WIDTH))
   image_shape = data.data_shape(dataset_cfg)
   key = jax.random.key(seed)
   meta_key = dict(dataset=name, image_size=size, version=ARCHITECTURE_VERSION,
                   num_classes=k, seed=seed, num_steps=num_steps, batch_size=batch_size,
-                  learning_rate=learning_rate, feature_dim=feature_dim,
+                  learning_rate=LEARNING_RATE, feature_dim=FEATURE_DIM,
                   widths=list(model.widths),
                   **_data_key(dataset_cfg, image_shape[-1]))
-  path = _cache_path(cache_dir, meta_key)
-  template = jax.eval_shape(_init, model, key, image_shape)
   display_name = f"{name} classifier"
 
-  if os.path.exists(path):
-    try:
-      params, metadata = load(path, template)
-      stored = {key_: metadata[key_] for key_ in meta_key}
-      if stored != meta_key:
-        raise ValueError(f"it describes {stored}, expected {meta_key}")
-      return Classifier(name=display_name, model=model, params=params,
-                        image_shape=image_shape,
-                        test_accuracy=float(metadata["test_accuracy"]), trained=False,
-                        metadata=metadata)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
-      warnings.warn(f"cached classifier {path} is unusable ({type(e).__name__}: {e}); "
-                    "retraining it", CacheWarning, stacklevel=2)
-
-  train_images, train_labels = real_split(dataset_cfg, "train")
-  test_images, test_labels = real_split(dataset_cfg, "test")
-  logging.info("training the %s on %d images (%d steps of %d)", display_name,
-               len(train_images), num_steps, batch_size)
-  start = time.perf_counter()
-  params = train(model, train_images, train_labels, key=jax.random.fold_in(key, 0),
-                 num_steps=num_steps, batch_size=min(batch_size, len(train_images)),
-                 learning_rate=learning_rate)
-  jax.block_until_ready(params)
-  seconds = time.perf_counter() - start
-  classifier = Classifier(name=display_name, model=model, params=params,
+  def fit():
+    train_images, train_labels = real_split(dataset_cfg, "train")
+    test_images, test_labels = real_split(dataset_cfg, "test")
+    logging.info("training the %s on %d images (%d steps of %d)", display_name,
+                 len(train_images), num_steps, batch_size)
+    start = time.perf_counter()
+    params = train(model, train_images, train_labels, key=jax.random.fold_in(key, 0),
+                   num_steps=num_steps, batch_size=min(batch_size, len(train_images)),
+                   learning_rate=LEARNING_RATE)
+    jax.block_until_ready(params)
+    seconds = time.perf_counter() - start
+    accuracy = Classifier(name=display_name, model=model, params=params,
                           image_shape=image_shape, test_accuracy=math.nan, trained=True,
-                          metadata={})
-  accuracy = classifier.accuracy(test_images, test_labels)
-  metadata = dict(meta_key, test_accuracy=accuracy, train_seconds=round(seconds, 2),
-                  num_train_examples=len(train_images),
-                  num_test_examples=len(test_images))
-  logging.info("%s: held-out accuracy %.4f after %.1f s", display_name, accuracy, seconds)
-  os.makedirs(cache_dir, exist_ok=True)
-  save(path, params, metadata)
-  return dataclasses.replace(classifier, test_accuracy=accuracy, metadata=metadata)
+                          metadata={}).accuracy(test_images, test_labels)
+    logging.info("%s: held-out accuracy %.4f after %.1f s", display_name, accuracy,
+                 seconds)
+    return cache.flatten(params), dict(meta_key, test_accuracy=accuracy,
+                               train_seconds=round(seconds, 2),
+                               num_train_examples=len(train_images),
+                               num_test_examples=len(test_images))
+
+  template = jax.eval_shape(_init, model, key, image_shape)
+  arrays, metadata, trained = cache.load_or_compute(
+      cache.path(cache_dir, f"classifier_{name}_{size}px_v{ARCHITECTURE_VERSION}",
+                 meta_key),
+      meta_key, fit, check=lambda arrays: cache.check_arrays(arrays, template, display_name),
+      what="classifier", redo="retraining", json_copy=True)
+  params = jax.tree.map(jnp.asarray, cache.unflatten(arrays))
+  return Classifier(name=display_name, model=model, params=params,
+                    image_shape=image_shape, test_accuracy=float(metadata["test_accuracy"]),
+                    trained=trained, metadata=metadata)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -515,39 +388,23 @@ def slug(name: str) -> str:
 
 
 def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
-                  real_images: np.ndarray, real_labels: np.ndarray, *,
-                  num_classes: int, rng: Any, kid_subsets: int = 100,
-                  kid_subset_size: int = 1000,
+                  real_images: np.ndarray, real_labels: np.ndarray, *, num_classes: int,
+                  rng: Any, kid_subsets: int = 100, kid_subset_size: int = 1000,
                   strict_fraction: float = 0.01) -> dict[str, float | int]:
-  """Scores generated images against real held-out images with a feature extractor.
+  """Scores generated images [N, H, W, C] against real held-out images [M, ...].
 
-  Args:
-    extractor: a FeatureExtractor (e.g. a Classifier from load_or_train).
-    generated: generated images [N, H, W, C] in [-1, 1].
-    real_images: real held-out images [M, H, W, C] (from real_split(cfg, "test")).
-    real_labels: their labels [M], for the real class histogram.
-    num_classes: the dataset's number of classes; the extractor's probabilities must
-      have this many columns (an extractor whose classes are not the dataset's, e.g.
-      ImageNet's, should return None from probabilities instead).
-    rng: int seed or JAX key for KID's random subsets.
-    kid_subsets: number of KID subset pairs; 100 as in Binkowski et al.'s code.
-    kid_subset_size: KID subset size, 1000 as in their code, clamped to min(N, M).
-      With fewer held-out images than that (digits: 300) every subset is nearly the
-      whole set and kid_stderr understates the real uncertainty.
-    strict_fraction: a class counts for classes_covered_strict when it is the
-      argmax of at least this fraction of the samples (1% by default).
+  real_labels [M] give the real class histogram; the extractor's probabilities, if
+  any, must have num_classes columns (one whose classes are not the dataset's returns
+  None). rng (int or JAX key) draws KID's kid_subsets subsets of kid_subset_size
+  (Binkowski et al.'s 100 and 1000, clamped to min(N, M): with fewer held-out images,
+  digits' 300, every subset is nearly the whole set and kid_stderr understates the
+  uncertainty); strict_fraction as in metrics.class_histogram_metrics.
 
-  Returns:
-    A flat dict of Python numbers (JSON-serialisable; class_kl may be inf if a sample
-    lands in a class absent from real_labels):
-      "fd_<slug>": squared Frechet distance of the features (metrics.frechet_distance),
-        where <slug> is the extractor's name in lower case with "_" for spaces and
-        dashes ("digits classifier" -> "digits_classifier").
-      "kid_<slug>", "kid_stderr_<slug>": unbiased cubic-kernel MMD^2 and its
-        standard error over subsets (metrics.kernel_inception_distance).
-      and, if the extractor classifies: classes_covered, classes_covered_strict,
-      class_kl, mean_max_prob, num_classes (metrics.class_histogram_metrics).
-      num_samples: N.
+  Returns a flat dict of Python numbers: "fd_<slug>" (metrics.frechet_distance of the
+  features; <slug> is slug(extractor.name)), "kid_<slug>" and "kid_stderr_<slug>",
+  num_samples, and if the extractor classifies classes_covered,
+  classes_covered_strict, class_kl (inf if a sample lands in a class absent from
+  real_labels), mean_max_prob and num_classes.
   """
   name = extractor.name
   # Class checks first: a mismatched extractor fails before the costly distances.
@@ -579,26 +436,14 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
 
 def conditional_image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
                               requested: np.ndarray, real_images: np.ndarray,
-                              real_labels: np.ndarray, *,
-                              num_classes: int) -> dict[str, float]:
-  """Scores a class-conditional generator against the classes it was asked for.
+                              real_labels: np.ndarray, *, num_classes: int) -> dict:
+  """Scores a conditional generator's images against the classes `requested` [N].
 
-  Args:
-    extractor: a FeatureExtractor that classifies the dataset's classes (a Classifier).
-    generated: generated images [N, H, W, C] in [-1, 1].
-    requested: the class each image was generated for [N].
-    real_images: real held-out images [M, H, W, C].
-    real_labels: their labels [M].
-    num_classes: the dataset's number of classes.
-
-  Returns:
-    A flat dict of Python floats (NaN where a class had no samples):
-      requested_class_accuracy, requested_class_accuracy_min and
-        requested_class_accuracy_class{k}: how often the extractor classifies a sample
-        as the class asked for (metrics.requested_class_metrics);
-      "intra_fd_<slug>": the mean over classes of the per-class Frechet distance of the
-        features (class-k samples against class-k real images,
-        metrics.intra_frechet_distances), and "intra_fd_<slug>_class{k}" each.
+  The extractor must classify the dataset's num_classes classes. Returns the
+  requested-class accuracies (metrics.requested_class_metrics), "intra_fd_<slug>" (the
+  mean over classes of metrics.intra_frechet_distances against the real held-out
+  images of each class) and "intra_fd_<slug>_class{k}" each; NaN where a class had no
+  samples.
   """
   probs = extractor.probabilities(generated)
   if probs is None or probs.shape[1] != num_classes:
@@ -613,3 +458,73 @@ def conditional_image_metrics(extractor: FeatureExtractor, generated: np.ndarray
   out[key] = float(np.mean(finite)) if finite else math.nan
   out.update({f"{key}_class{k}": d for k, d in enumerate(distances)})
   return out
+
+
+# ------------------------------------------------------------------------ evaluator
+
+
+class ClassifierEvaluator:
+  """The classifier metrics of generated images (and, conditional, of their classes).
+
+  Set up on first use (or taken from `share`, another member's ClassifierEvaluator):
+  the dataset's classifier (trained once, cached in `cache_dir` with `seed`), the
+  held-out split, and `real_data_reference`: real training images scored like a
+  generator, the floor of FD / KID and the classifier's view of real data.
+  """
+
+  def __init__(self, config, num_classes: int, *, cache_dir: str, seed: int,
+               share: "ClassifierEvaluator | None" = None):
+    self.config = config
+    self.conditional = bool(num_classes)
+    self.num_samples = int(config.eval.num_samples)
+    self.real_data_reference = None
+    self.setup_seconds = 0.0
+    self.classifier = None
+    self._cache_dir, self._seed, self._share = cache_dir, seed, share
+    self._heldout = None
+
+  def _setup(self) -> None:
+    if self.classifier is not None:
+      return
+    if self._share is not None:
+      # pylint: disable=protected-access
+      share = self._share
+      share._setup()
+      self.classifier, self._heldout, self.real_data_reference = (
+          share.classifier, share._heldout, share.real_data_reference)
+      return
+    dataset = self.config.dataset
+    t0 = start = time.monotonic()
+    logging.info("evaluation: loading or training the %s classifier (cached in %s; "
+                 "trained once per dataset)", dataset.name, self._cache_dir)
+    self.classifier = load_or_train(dataset, self._cache_dir, seed=self._seed)
+    logging.info("evaluation: classifier %s (%.1fs, held-out accuracy %.3f)",
+                 "trained" if self.classifier.trained else "loaded",
+                 time.monotonic() - t0, self.classifier.test_accuracy)
+    t0 = time.monotonic()
+    self._heldout = real_split(dataset, "test")
+    real, real_labels = real_split(dataset, "train", limit=self.num_samples)
+    self.real_data_reference = self._metrics(real, real_labels if self.conditional else None)
+    logging.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
+    self.setup_seconds += time.monotonic() - start
+
+  def _metrics(self, samples: np.ndarray, requested) -> dict:
+    ev = self.config.eval
+    images, labels = self._heldout
+    k = int(self.classifier.num_classes)
+    out = image_metrics(self.classifier, samples, images, labels, num_classes=k,
+                        kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
+                        strict_fraction=ev.strict_fraction, rng=self.config.seed)
+    if requested is not None:
+      out.update(conditional_image_metrics(self.classifier, samples, requested, images,
+                                           labels, num_classes=k))
+    return out
+
+  def run(self, samples: np.ndarray, requested=None) -> dict:
+    """The metrics of samples [N, H, W, C]; `requested` [N]: a conditional generator's
+    classes asked for (None if unconditional)."""
+    self._setup()
+    return self._metrics(samples, requested)
+
+  def describe(self) -> dict:
+    return {} if self.classifier is None else {"feature_extractor": self.classifier.name}
