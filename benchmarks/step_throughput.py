@@ -244,7 +244,7 @@ class TorchWorker:
 
   def __init__(self, flush_denormal, threads=None):
     self.proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "torch_reference.py"), "--serve"]
+        [sys.executable, os.path.join(HERE, "references", "torch_reference.py"), "--serve"]
         + (["--flush-denormal"] if flush_denormal else [])
         + ([f"--threads={threads}"] if threads else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
