@@ -556,7 +556,7 @@ def run_conditional(args):
   model, judge_accuracy = judge()
   results = {"cpu": run_meta.cpu_name(), "commit": run_meta.git_commit(),
              "judge_held_out_accuracy": judge_accuracy, "variants": {}}
-  n = CONDITIONAL_STEPS
+  n = args.steps
   for variant in CONDITIONAL:
     workdir = os.path.join(args.root, variant)
     wall_file = workdir + ".wall.json"
@@ -565,7 +565,7 @@ def run_conditional(args):
       before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
       t0 = time.monotonic()
       launch(f"--config=configs/wgan_gp.py:conditional={variant}", f"--workdir={workdir}",
-             check=True, capture_output=True, text=True)
+             f"--config.train.num_steps={n}", check=True, capture_output=True, text=True)
       write(os.path.dirname(wall_file), os.path.basename(workdir) + ".wall",
             {"wall_seconds": round(time.monotonic() - t0, 1), "uptime_before": before})
     with open(wall_file) as f:
@@ -780,6 +780,8 @@ def main():
   cifar.add_argument("launch_args", nargs="*", help="launch.py flags, after --")
   cond = tables.add_parser("conditional", help="conditional_digits: acgan and projection")
   cond.add_argument("--root", default=os.path.join(ROOT, "runs", "conditional_digits"))
+  cond.add_argument("--steps", type=int, default=CONDITIONAL_STEPS,
+                    help="generator steps (smoke runs); the table is the recipes' budget")
   seeds = tables.add_parser("seeds", help="population_seeds: recipes x seeds on digits")
   seeds.add_argument("--recipes", default=",".join(RECIPES))
   seeds.add_argument("--seeds", type=int, default=8)
