@@ -749,7 +749,7 @@ def run_drift(args):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  tables = parser.add_subparsers(dest="table", required=True)
+  tables = parser.add_subparsers(dest="command", required=True)
   toy = tables.add_parser("toy", help="toy_table: every recipe on the toy sets")
   toy.add_argument("--only", default=",".join(RECIPES), help="recipes, comma-separated")
   toy.add_argument("--datasets", default=",".join(TOY_SETS), help="toy sets, comma-separated")
@@ -804,7 +804,7 @@ def main():
   logger.setLevel(logging.INFO)
   logger.propagate = False
   {"toy": run_toy, "cifar": run_cifar, "conditional": run_conditional, "seeds": run_seeds,
-   "drift": run_drift}[args.table](args)
+   "drift": run_drift}[args.command](args)
 
 
 if __name__ == "__main__":

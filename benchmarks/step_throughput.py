@@ -6,71 +6,45 @@
     python benchmarks/step_throughput.py --members 1,2,4,8 --only 3,1   # populations
     python benchmarks/step_throughput.py --devices 4 --only 1,2         # forced CPU devices
 
-Cases:
-  1  WGAN-GP toy MLP 2-512-512-512, batch 256, n_critic 5  (wgan_gp.py:dataset=8gaussians)
-  2  WGAN-GP DCGAN 32x32x3, width 64, batch 64, n_critic 5 (wgan_gp.py:dataset=cifar10)
-  3  the default digits recipe: MLP 64-256-256-256, batch 64, n_critic 5 (wgan_gp.py)
-  4  DRAGAN on the case-2 DCGAN (dragan.py:dataset=cifar10: non-saturating, n_critic 1)
-  5  the critic update alone (jaxgan.train.critic_update under jit) with no penalty,
-     the double_backward and the jvp penalty, on the case-1, case-2 and case-6 critics.
-  6  WGAN-GP's CIFAR-10 ResNet (wgan_gp.py:dataset=cifar10,arch=resnet): width 128,
-     critic batch 64, generator batch 128 (the authors' GEN_BS_MULTIPLE 2), n_critic 5,
-     dequantised reals; PyTorch twin from references/torch_models.py; a bf16 row
-     (model.dtype=bfloat16) beside the same float32 twin.
-  7  SNGAN (sngan.py:dataset=cifar10): generator width 256, spectrally normalised
-     critic width 128, hinge loss, batch 64, generator batch 128, n_critic 5; PyTorch
-     twin with torch.nn.utils.spectral_norm.
---resnet-width N shrinks the ResNets of cases 5-7 (critic N, SNGAN generator 2N)
-for smoke runs; results at a reduced width say so in their meta.
-Extra rows put a number beside every default: the other penalty method on cases
-1, 2, 4 and 6, the other critic loop (train.critic_unroll: rolled or fully
-unrolled, whichever the default is not) on cases 1, 2 and 3; on case 2 the other
-upsampling (model.upsample, with its PyTorch twin); the DRAGAN generator update
-alone beside PyTorch's (4.generator); and on the small MLP steps (1, 3): no buffer
-donation, a host sync after every step (metrics fetched each step instead of one
-step late), the real batch fed from host memory each step, and float32 matmul
-precision "highest".
+Cases (--only): 1 WGAN-GP toy MLP 2-512x3, batch 256, n_critic 5 (wgan_gp.py:
+dataset=8gaussians); 2 WGAN-GP DCGAN 32x32x3, width 64, batch 64 (wgan_gp.py:
+dataset=cifar10); 3 the default digits recipe (wgan_gp.py); 4 DRAGAN on the case-2
+DCGAN (dragan.py:dataset=cifar10, n_critic 1); 5 the critic update alone
+(train.critic_update) without a penalty and with each penalty method, on the case-1,
+2 and 6 critics; 6 WGAN-GP's CIFAR-10 ResNet (wgan_gp.py:dataset=cifar10,arch=resnet,
+width 128, generator batch 128, dequantised reals), with a bf16 row; 7 SNGAN
+(sngan.py:dataset=cifar10). --resnet-width N shrinks the ResNets of cases 5-7 for
+smoke runs (said in the meta). Extra rows put a number beside every default: the
+other penalty method (1, 2, 4, 6), the other critic loop (train.critic_unroll; 1, 2,
+3), the other upsampling (2), DRAGAN's generator update alone (4.generator) and, on
+the MLP steps (1, 3), no donation, a host sync every step, the batch fed from host
+memory, and matmul precision "highest".
 
-jaxgan's side is built as a run builds it: jaxgan.runs.setup(config) (validation,
-StepSpec, initial state, a one-device mesh) and Setup.compile (the state donated,
-the batch sharded along its example axis), compiled ahead of time (trace + lower +
-compile = compile_s; the persistent compilation cache is off here). The PyTorch
-reference (references/torch_reference.py: eager, autograd.grad(create_graph=True),
-Adam, same architecture/batch/n_critic/loss/penalty maths, 2 threads; on a GPU when
-torch sees one) runs in a child process that this script drives. Both sides hold
-the same-shaped real batch in memory before timing. The PyTorch twins keep
-PyTorch's default float environment; on cases 1-3, 6 and 7 a second twin flushes
-denormals to zero, as XLA:CPU always does (jax_over_torch_ftz).
+jaxgan's side is built as a run builds it: jaxgan.runs.setup(config) and
+Setup.compile (state donated, batch sharded along its example axis), compiled ahead
+of time (compile_s; the persistent cache is off). The PyTorch twin
+(references/torch_reference.py: eager, autograd.grad(create_graph=True), Adam, the
+same model, batch and maths; on a GPU when torch sees one) runs in a child process
+driven from here; a second twin flushes denormals to zero as XLA:CPU does
+(jax_over_torch_ftz). Every member of a group (twins and the jaxgan variants compared
+with them) is warmed up, calibrated to ~0.4 s per repeat, and the repeats run
+round-robin so a change of load hits all alike; a row's time is the median over
+repeats. Per row: generator it/s, critic updates/s, examples/s, jax/torch, compile
+time, XLA's FLOPs per call (a rolled loop takes its unrolled twin's: XLA counts a
+loop body once), achieved GFLOP/s and its fraction of the matmul peak measured in the
+run (run_meta.matmul_peak). Output: JSON rows on stdout, <out>/step_throughput.json
+and .md, with the run's machine, device kind and package versions.
 
-Timing: every member of a group (a PyTorch twin and the jaxgan variants compared
-with it) is built, warmed up (2 calls, excluded) and calibrated to ~0.4 s per
-repeat; then the repeats run round-robin, one repeat of each member per round, so
-a change of machine load hits all alike. A row's time is the median over repeats
-of (repeat time / calls). The rolled DCGAN loop gets one warm-up and one timed call.
+--members K1,K2,...: per selected training case and K, a population of K members in
+one compiled step (population.method vmap and map) against its K single runs trained
+one after another (each member's own runs.setup), round-robin: member-steps/s,
+population_over_sequential (by wall and by CPU time of this process), compile
+times, fraction of peak. Output: <out>/population.json and .md.
 
-Per row: generator iterations/s (n_critic critic updates + 1 generator update),
-critic updates/s, examples/s (real examples the critic consumes per second),
-jax/torch, compile time, XLA's FLOPs per call (Compiled.cost_analysis; XLA counts a
-while-loop body once, so rolled rows take the FLOPs of their unrolled twin),
-achieved GFLOP/s and its fraction of the float32 matmul peak measured in this run
-(run_meta.matmul_peak, before and after the rows). Output: one JSON object per row
-on stdout, then the targets and a markdown table; the same written to
-<out>/step_throughput.json and .md.
-
---members K1,K2,...: for each selected training case (default variant) and each K,
-a population of K members in one compiled step (population.method vmap and map)
-against the K single runs trained one after another in the same process (each
-member's own runs.setup, its compiled step called in turn), timed round-robin:
-member-steps/s of each, population_over_sequential (vmap and map), compile times,
-fraction of the matmul peak, member-steps per CPU-second of this process. Output:
-<out>/population.json and .md.
-
---devices N: the script runs again in a child with N forced CPU devices
-(XLA_FLAGS=--xla_force_host_platform_device_count=N, fixed when JAX starts); each
-selected training case runs its global batch on a mesh of 1 device and of all N,
-round-robin: iterations/s of each and over_one_device. On a CPU the N devices
-share its cores, so this measures the data-parallel step's overhead, not a
-speed-up. Output: <out>/multi_device.json and .md.
+--devices N: runs again in a child with N forced CPU devices (XLA_FLAGS, fixed when
+JAX starts); each selected training case steps its global batch on a mesh of 1 and
+of N devices, round-robin: it/s and over_one_device. N CPU devices share the cores:
+this measures the data-parallel step's overhead. Output: <out>/multi_device.json, .md.
 """
 
 from __future__ import annotations
