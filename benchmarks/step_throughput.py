@@ -90,7 +90,7 @@ import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import numpy as np  # noqa: E402
 
 from configs import dragan, sngan, wgan_gp  # noqa: E402
-from jaxgan import factory, mesh, runs, train  # noqa: E402
+from jaxgan import factory, mesh, population, runs, train  # noqa: E402
 from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
 RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan, "sngan": sngan}
@@ -262,7 +262,7 @@ class Sequential:
 
 
 class TorchWorker:
-  """The PyTorch reference in a child process (benchmarks/torch_reference.py --serve)."""
+  """The PyTorch reference in a child process (references/torch_reference.py --serve)."""
 
   def __init__(self, flush_denormal, threads=None):
     self.proc = subprocess.Popen(
@@ -714,6 +714,10 @@ def members_rows(only, ks, repeats, peak):
         row[f"{m}_population_over_sequential"] = rate[m] / rate["single"]
         row[f"{m}_cpu_population_over_sequential"] = cpu_rate[m] / cpu_rate["single"]
         row[f"{m}_compile_s"] = group[m].compile_s
+      # What a population run gets by default (population.method "auto").
+      row["default_method"] = population.resolve_method(make_config(recipe, arg, over))
+      row["population_over_sequential"] = row[
+          f"{row['default_method']}_population_over_sequential"]
       row.update(repeats=repeats, calls_per_repeat=calls,
                  load_before=[round(x, 2) for x in load_before],
                  load_after=[round(x, 2) for x in os.getloadavg()])
