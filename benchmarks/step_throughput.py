@@ -532,8 +532,9 @@ def run_all(bench, only):
         _method_variant("2.method", "wgan_gp", DCGAN),
         ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
     ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other}})
-    # ~30 s a call on XLA:CPU: one warm-up and one timed call; its PyTorch number is
-    # the case-2 twin measured just above.
+    # The rolled DCGAN loop is far slower on XLA:CPU (results/step_throughput.md, row
+    # 2.rolled): one warm-up and one timed call; its PyTorch number is the case-2 twin
+    # measured just above.
     for row_id, label, over, jm, times, calls, _ in bench.group(
         "wgan_gp", DCGAN, [_unroll_variant("2.rolled", "wgan_gp", DCGAN, None)],
         single=True):

@@ -39,8 +39,8 @@ Denormals: by default PyTorch computes with denormal floats, as the seeds do;
 XLA:CPU always flushes them to zero. `--flush-denormal` gives a worker process
 XLA's behaviour (torch.set_flush_denormal(True) before any thread exists, so every
 OpenMP thread inherits it); the benchmark reports that twin alongside. In the toy
-WGAN-GP, denormals appear in the critic's Adam first moments after ~20 generator
-iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
+WGAN-GP, denormals appear in the critic's Adam first moments within the first tens of
+generator iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
 
 Run as `python benchmarks/references/torch_reference.py --serve`, it is the benchmark's
 worker: it reads one JSON command per line on stdin and answers one JSON line on
