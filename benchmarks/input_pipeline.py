@@ -19,7 +19,6 @@ The target is pipeline >= 5x step, so input is never the bottleneck.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -36,7 +35,7 @@ from PIL import Image  # noqa: E402
 
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 from configs import wgan_gp  # noqa: E402
-from jaxgan import data, factory, rng, train, validation  # noqa: E402
+from jaxgan import data, runs  # noqa: E402
 
 
 def pipeline_rate(cfg, *, batch, n_critic, items, with_labels, mock_examples=None):
@@ -57,12 +56,10 @@ def pipeline_rate(cfg, *, batch, n_critic, items, with_labels, mock_examples=Non
 
 def step_rate(config, repeats=3, steps=20):
   """Examples/s the compiled default step consumes (median of `repeats`)."""
-  shape = validation.validate(config)
-  spec = factory.make_step_spec(config, shape)
-  state = train.init_state(spec, rng.run_key(0), shape)
-  real = np.tanh(np.random.default_rng(0).normal(
-      size=(config.train.n_critic, config.train.batch_size) + shape)).astype(np.float32)
-  step = jax.jit(functools.partial(train.train_step, spec=spec), donate_argnums=0)
+  run = runs.setup(config, devices=jax.devices()[:1])
+  step, state = run.compile(run.init_state())
+  real = run.global_batch(np.tanh(np.random.default_rng(0).normal(
+      size=(config.train.n_critic, config.train.batch_size) + run.data_shape)).astype(np.float32))
   state, m = step(state, real)
   jax.block_until_ready(m)
   rates = []

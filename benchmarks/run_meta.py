@@ -1,11 +1,14 @@
-"""What the benchmark scripts record about the machine and the code they measured,
-including the float32 matmul peak their rows are set against."""
+"""What the benchmark scripts record about the machine and the code they measured:
+the CPU, commit, package versions, the load during a run and the float32 matmul
+peak their rows are set against."""
 
 import contextlib
+from importlib import metadata
 import os
 import platform
 import statistics
 import subprocess
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +30,47 @@ def git_commit() -> str:
     return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True, check=True).stdout.strip()
   return ""
+
+
+def version(dist: str) -> str:
+  """An installed distribution's version, or "" without it."""
+  with contextlib.suppress(metadata.PackageNotFoundError):
+    return metadata.version(dist)
+  return ""
+
+
+class LoadSampler:
+  """Samples the 1-minute load average every `every` seconds while open (a daemon
+  thread); each sample is also appended to `path` ("unix-time load" lines) if given."""
+
+  def __init__(self, every: float = 5.0, path: str | None = None):
+    self.every, self.path, self.samples = every, path, []
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, daemon=True)
+
+  def _run(self):
+    while True:
+      load = os.getloadavg()[0]
+      self.samples.append(load)
+      if self.path:
+        with open(self.path, "a") as f:
+          f.write(f"{time.time():.0f} {load:.2f}\n")
+      if self._stop.wait(self.every):
+        return
+
+  def __enter__(self):
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+    return False
+
+  def stats(self) -> dict:
+    s = self.samples or [os.getloadavg()[0]]
+    return {"mean": round(sum(s) / len(s), 2), "min": round(min(s), 2),
+            "max": round(max(s), 2)}
 
 
 def matmul_peak(sizes=(2048, 3072), repeats=7) -> float:

@@ -1,62 +1,50 @@
 """Train-step throughput: jaxgan's compiled step beside a PyTorch reference, in one run.
 
-    pip install -e '.[bench]'     # adds the CPU build of torch (torch==2.13.0)
+    pip install -e '.[bench]'     # adds torch (CPU build; a CUDA build times the twin on a GPU)
     python benchmarks/step_throughput.py [--repeats 7] [--only 1,2] [--out DIR] [--threads 1]
     python benchmarks/step_throughput.py --only 6,7 --resnet-width 16 --repeats 1 --out /tmp/smoke
+    python benchmarks/step_throughput.py --members 1,2,4,8 --only 3,1   # populations
+    python benchmarks/step_throughput.py --devices 4 --only 1,2         # forced CPU devices
 
-Cases (issue 5):
-  1  WGAN-GP toy MLP 2-512-512-512, batch 256, n_critic 5  (wgan_gp.py:dataset=8gaussians)
-  2  WGAN-GP DCGAN 32x32x3, width 64, batch 64, n_critic 5 (wgan_gp.py:dataset=cifar10)
-  3  the default digits recipe: MLP 64-256-256-256, batch 64, n_critic 5 (wgan_gp.py)
-  4  DRAGAN on the case-2 DCGAN (dragan.py:dataset=cifar10: non-saturating, n_critic 1)
-  5  the critic update alone (jaxgan.train.critic_update under jit) with no penalty,
-     the double_backward and the jvp penalty, on the case-1, case-2 and case-6 critics.
-  6  WGAN-GP's CIFAR-10 ResNet (wgan_gp.py:dataset=cifar10,arch=resnet): width 128,
-     critic batch 64, generator batch 128 (the authors' GEN_BS_MULTIPLE 2), n_critic 5,
-     dequantised reals; PyTorch twin from benchmarks/torch_models.py; a bf16 row
-     (model.dtype=bfloat16) beside the same float32 twin.
-  7  SNGAN (sngan.py:dataset=cifar10): generator width 256, spectrally normalised
-     critic width 128, hinge loss, batch 64, generator batch 128, n_critic 5; PyTorch
-     twin with torch.nn.utils.spectral_norm.
---resnet-width N shrinks the ResNets of cases 5-7 (critic N, SNGAN generator 2N)
-for smoke runs; results at a reduced width say so in their meta.
-Extra rows put a number beside every default: the other penalty method on cases
-1, 2, 4 and 6, the other critic loop (rolled or fully unrolled, whichever the
-default is not: train.critic_unroll) on cases 1, 2 and 3; on
-case 2 the other upsampling (model.upsample, with its PyTorch twin); the DRAGAN
-generator update alone beside PyTorch's (4.generator); and on the
-small MLP steps (1, 3): no buffer donation, a host sync after every step (metrics
-fetched each step instead of one step late), the real batch fed from host memory
-each step, and float32 matmul precision "highest".
+Cases (--only): 1 WGAN-GP toy MLP 2-512x3, batch 256, n_critic 5 (wgan_gp.py:
+dataset=8gaussians); 2 WGAN-GP DCGAN 32x32x3, width 64, batch 64 (wgan_gp.py:
+dataset=cifar10); 3 the default digits recipe (wgan_gp.py); 4 DRAGAN on the case-2
+DCGAN (dragan.py:dataset=cifar10, n_critic 1); 5 the critic update alone
+(train.critic_update) without a penalty and with each penalty method, on the case-1,
+2 and 6 critics; 6 WGAN-GP's CIFAR-10 ResNet (wgan_gp.py:dataset=cifar10,arch=resnet,
+width 128, generator batch 128, dequantised reals), with a bf16 row; 7 SNGAN
+(sngan.py:dataset=cifar10). --resnet-width N shrinks the ResNets of cases 5-7 for
+smoke runs (said in the meta). Extra rows put a number beside every default: the
+other penalty method (1, 2, 4, 6), the other critic loop (train.critic_unroll; 1, 2,
+3), the other upsampling (2), DRAGAN's generator update alone (4.generator) and, on
+the MLP steps (1, 3), no donation, a host sync every step, the batch fed from host
+memory, and matmul precision "highest".
 
-jaxgan's side goes through the library as a run does: config -> validation.validate ->
-factory.make_step_spec -> jax.jit of train.train_step over a one-device mesh (the
-state replicated and donated, the batch sharded along its example axis, as
-jaxgan.mesh.compile_step), compiled ahead of time (trace + lower + compile = compile_s; the
-persistent compilation cache is switched off here). The PyTorch reference
-(benchmarks/torch_reference.py: eager, autograd.grad(create_graph=True), Adam,
-same architecture/batch/n_critic/loss/penalty maths, 2 threads) runs in a child
-process that this script drives. Both sides hold the same-shaped real batch in
-memory before timing. The PyTorch twins keep PyTorch's default float environment,
-as the seeds do; on cases 1-3, 6 and 7 a second twin flushes denormals to zero, as
-XLA:CPU always does (jax_over_torch_ftz).
+jaxgan's side is built as a run builds it: jaxgan.runs.setup(config) and
+Setup.compile (state donated, batch sharded along its example axis), compiled ahead
+of time (compile_s; the persistent cache is off). The PyTorch twin
+(references/torch_reference.py: eager, autograd.grad(create_graph=True), Adam, the
+same model, batch and maths; on a GPU when torch sees one) runs in a child process
+driven from here; a second twin flushes denormals to zero as XLA:CPU does
+(jax_over_torch_ftz). Every member of a group (twins and the jaxgan variants compared
+with them) is warmed up, calibrated to ~0.4 s per repeat, and the repeats run
+round-robin so a change of load hits all alike; a row's time is the median over
+repeats. Per row: generator it/s, critic updates/s, examples/s, jax/torch, compile
+time, XLA's FLOPs per call (a rolled loop takes its unrolled twin's: XLA counts a
+loop body once), achieved GFLOP/s and its fraction of the matmul peak measured in the
+run (run_meta.matmul_peak). Output: JSON rows on stdout, <out>/step_throughput.json
+and .md, with the run's machine, device kind and package versions.
 
-Timing: every member of a group (a PyTorch twin and the jaxgan variants compared
-with it) is built, warmed up (2 calls, excluded) and calibrated to ~0.4 s per
-repeat; then the repeats run round-robin, one repeat of each member per round, so
-a change of machine load hits both sides alike. A row's time is the median over
-repeats of (repeat time / calls). The rolled DCGAN loop (~30 s a call) gets one
-warm-up and one timed call.
+--members K1,K2,...: per selected training case and K, a population of K members in
+one compiled step (population.method vmap and map) against its K single runs trained
+one after another (each member's own runs.setup), round-robin: member-steps/s,
+population_over_sequential (by wall and by CPU time of this process), compile
+times, fraction of peak. Output: <out>/population.json and .md.
 
-Per row: generator iterations/s (n_critic critic updates + 1 generator update),
-critic updates/s, examples/s (real examples the critic consumes per second:
-critic updates/s x batch), jax/torch, compile time, XLA's FLOPs per call
-(Compiled.cost_analysis; XLA counts a while-loop body once, so rolled rows take
-the FLOPs of their unrolled twin), achieved GFLOP/s and its fraction of the
-float32 matmul peak measured in this run (the best median GFLOP/s of a jitted
-jnp.dot at 2048 and 3072, measured before and after the rows). Output: one JSON
-object per row on stdout, then the targets and a markdown table; the same
-written to <out>/step_throughput.json and <out>/step_throughput.md.
+--devices N: runs again in a child with N forced CPU devices (XLA_FLAGS, fixed when
+JAX starts); each selected training case steps its global batch on a mesh of 1 and
+of N devices, round-robin: it/s and over_one_device. N CPU devices share the cores:
+this measures the data-parallel step's overhead. Output: <out>/multi_device.json, .md.
 """
 
 from __future__ import annotations
@@ -78,32 +66,46 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
+DEVICES_FLAG = "--xla_force_host_platform_device_count"
+
+
+def _forced_devices() -> int:
+  """--devices N (0 without it); run again with N CPU devices unless this is that run."""
+  argv = " ".join(sys.argv[1:]).replace("--devices ", "--devices=").split()
+  n = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--devices=")), 0))
+  if n and f"{DEVICES_FLAG}={n}" not in os.environ.get("XLA_FLAGS", ""):
+    env = dict(os.environ, JAX_PLATFORMS="cpu",
+               XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} {DEVICES_FLAG}={n}".strip())
+    sys.exit(subprocess.run([sys.executable, *sys.argv], env=env, check=False).returncode)
+  return n
+
+
+if __name__ == "__main__":
+  _forced_devices()  # before JAX starts: its device count is fixed then
 
 import jax  # noqa: E402
+import jaxlib  # noqa: E402
 
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import numpy as np  # noqa: E402
 
 from configs import dragan, sngan, wgan_gp  # noqa: E402
-from jaxgan import factory, mesh, train, validation  # noqa: E402
+from jaxgan import factory, mesh, population, runs, train  # noqa: E402
 from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
 RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan, "sngan": sngan}
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
 RESNET, SNGAN = "dataset=cifar10,arch=resnet", "dataset=cifar10"
+# The training cases --members and --devices run: (case, recipe, variant).
+TRAIN_CASES = {"1": ("toy", "wgan_gp", TOY), "2": ("dcgan", "wgan_gp", DCGAN),
+               "3": ("digits", "wgan_gp", DIGITS), "4": ("dragan", "dragan", DCGAN),
+               "6": ("resnet", "wgan_gp", RESNET), "7": ("sngan", "sngan", SNGAN)}
 RESNET_WIDTH = [0]  # --resnet-width (0: the recipes' widths)
 # An extra PyTorch twin that flushes denormals to zero, as XLA:CPU always does; the
 # main twins keep PyTorch's (and the seeds') default float environment.
 FTZ = {"torch.worker": "ftz"}
 REPEAT_SECONDS = 0.4   # calibrated length of one timed repeat
 MAX_CALLS = 200
-
-# Issue 5 targets, checked from this run's rows.
-TARGETS = {
-    "case1_vs_torch": 2.0, "case2_vs_torch": 1.5, "case4_vs_torch": 1.5,
-    "conv_penalty_overhead_max": 1.6, "default_compile_s_max": 15.0,
-    "case1_fraction_of_peak": 0.5,
-}
 
 
 # --- Configs -------------------------------------------------------------------
@@ -135,7 +137,6 @@ def torch_spec(config, shape):
             "schedule": o.schedule, "num_updates": num_updates}
 
   updates = factory.num_updates(config)  # what jaxgan's schedules span
-
   return {
       "arch": m.arch, "data_shape": list(shape), "z_dim": m.z_dim,
       "hidden": list(m.hidden), "width": m.width, "generator_width": m.generator_width,
@@ -154,10 +155,11 @@ def torch_spec(config, shape):
   }
 
 
-def _real_batch(config, shape):
-  rng = np.random.default_rng(0)
-  size = (config.train.n_critic, config.train.batch_size) + tuple(shape)
-  return rng.uniform(-1.0, 1.0, size).astype(np.float32)
+def _real_batch(run):
+  """A real batch as the step takes it: [K?, n_critic, B, ...] uniform in [-1, 1]."""
+  lead = (len(run.runs),) if run.runs.many else ()
+  size = lead + (run.config.train.n_critic, run.config.train.batch_size) + run.data_shape
+  return np.random.default_rng(0).uniform(-1.0, 1.0, size).astype(np.float32)
 
 
 def _flops(compiled):
@@ -175,53 +177,50 @@ def _num_params(tree):
 
 
 class JaxMember:
-  """One jaxgan variant: the compiled step (or critic update) and a timed runner."""
+  """One jaxgan variant (a run, or a population): its compiled step and a timed runner.
+
+  mode "train" is the step a run compiles (Setup.compile); "critic" and "generator"
+  jit train.critic_update / train.generator_update alone on the same state.
+  """
 
   def __init__(self, config, mode="train", *, donate=True, host_batch=False,
-               sync_each_step=False, precision=None):
-    self.config, self.mode = config, mode
-    self.sync_each_step = sync_each_step
-    shape = validation.validate(config)
-    spec = factory.make_step_spec(config, shape)
-    self.spec = spec
-    state = train.init_state(spec, jax.random.PRNGKey(config.seed), shape)
-    self.num_params = {"generator_params": _num_params(state.generator_params),
-                       "critic_params": _num_params(state.critic_params)}
-    real = _real_batch(config, shape)
-    if mode == "train":
-      fn = functools.partial(train.train_step, spec=spec)
-    elif mode == "generator":
-      real = real[0]
-      key = jax.random.PRNGKey(2)
-
-      def fn(state, real):
-        return train.generator_update(spec, state, real.shape[0], key)
-    else:
-      real = real[0]
-      key = jax.random.PRNGKey(1)
-
-      def fn(state, real):
-        return train.critic_update(spec, state, real, key)
-    if mode == "train":
-      # As a run compiles it: over a device mesh (one device here), the state
-      # replicated, the batch a global array sharded along its example axis.
-      run_mesh = mesh.make_mesh(jax.devices()[:1])
-      state = mesh.put_replicated(state, run_mesh)
-      self.real = real if host_batch else mesh.global_batch(real, run_mesh)
-      jitted = jax.jit(fn, in_shardings=(mesh.replicated(run_mesh),
-                                         mesh.batch_sharding(run_mesh)),
-                       out_shardings=mesh.replicated(run_mesh),
-                       donate_argnums=0 if donate else ())
-    else:
-      # On device once (as the trainer's prefetch leaves it), or numpy: copied every call.
-      self.real = real if host_batch else jax.device_put(real)
-      jitted = jax.jit(fn, donate_argnums=0 if donate else ())
+               sync_each_step=False, precision=None, devices=1):
+    self.config, self.mode, self.sync_each_step = config, mode, sync_each_step
+    run = runs.setup(config, devices=jax.devices()[:devices])
+    self.spec, self.members = run.spec, len(run.runs)
+    state = run.init_state()
+    one = run.runs.member_state(state, 0)  # a population: its first member
+    self.num_params = {"generator_params": _num_params(one.generator_params),
+                       "critic_params": _num_params(one.critic_params)}
+    real = _real_batch(run)
     ctx = (jax.default_matmul_precision(precision) if precision
            else contextlib.nullcontext())
     start = time.perf_counter()
     with ctx:
-      self.compiled = jitted.lower(state, self.real).compile()
+      if mode == "train" and donate:
+        self.compiled, state = run.compile(state)
+      elif mode == "train":  # the same step without donation (Setup.compile donates)
+        state = mesh.put_state(state, run.mesh)
+        step = jax.jit(functools.partial(mesh.step_on_batch, spec=run.spec),
+                       in_shardings=(mesh.state_sharding(run.mesh),
+                                     mesh.batch_sharding(run.mesh)))
+        with jax.set_mesh(run.mesh):
+          self.compiled = step.lower(state, run.batch_shape()).compile()
+      else:
+        real = real[0]
+        key = jax.random.PRNGKey(2 if mode == "generator" else 1)
+        if mode == "generator":
+          fn = lambda state, real: train.generator_update(run.spec, state, real.shape[0], key)
+        else:
+          fn = lambda state, real: train.critic_update(run.spec, state, real, key)
+        # On device once (as the trainer's prefetch leaves it), or numpy each call.
+        self.compiled = jax.jit(fn, donate_argnums=0 if donate else ()).lower(
+            state, real).compile()
     self.compile_s = time.perf_counter() - start
+    if mode == "train":
+      self.real = real if host_batch else run.global_batch(real)
+    else:
+      self.real = real if host_batch else jax.device_put(real)
     self.flops = _flops(self.compiled)
     self.state = state
 
@@ -239,12 +238,35 @@ class JaxMember:
     return seconds
 
 
+class Sequential:
+  """The K single runs of a population config, trained one after another: each
+  member's own runs.setup and compiled step, called for each member in turn."""
+
+  def __init__(self, population_config):
+    self.members, self.compile_s = [], 0.0
+    for member in runs.setup(population_config, devices=jax.devices()[:1]).runs.members:
+      run = runs.setup(member.config, devices=jax.devices()[:1])
+      start = time.perf_counter()
+      step, state = run.compile(run.init_state())
+      self.compile_s += time.perf_counter() - start
+      self.members.append([step, state, run.global_batch(_real_batch(run))])
+    self.flops = _flops(self.members[0][0])
+
+  def run(self, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+      for m in self.members:
+        m[1], metrics = m[0](m[1], m[2])
+    jax.block_until_ready(([m[1] for m in self.members], metrics))
+    return time.perf_counter() - start
+
+
 class TorchWorker:
-  """The PyTorch reference in a child process (benchmarks/torch_reference.py --serve)."""
+  """The PyTorch reference in a child process (references/torch_reference.py --serve)."""
 
   def __init__(self, flush_denormal, threads=None):
     self.proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "torch_reference.py"), "--serve"]
+        [sys.executable, os.path.join(HERE, "references", "torch_reference.py"), "--serve"]
         + (["--flush-denormal"] if flush_denormal else [])
         + ([f"--threads={threads}"] if threads else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -278,8 +300,7 @@ class TorchMember:
     self.worker, self.mode, self.config = worker, mode, config
     self.key = f"m{worker._next}"
     worker._next += 1
-    shape = validation.validate(config)
-    spec = dict(torch_spec(config, shape), **(extra or {}))
+    spec = dict(torch_spec(config, runs.setup(config).data_shape), **(extra or {}))
     self.num_params = worker.call(cmd="build", key=self.key, spec=spec)
 
   def run(self, calls):
@@ -292,8 +313,11 @@ class TorchMember:
 # --- Timing --------------------------------------------------------------------
 
 
-def time_group(members, repeats, *, single=False):
-  """{name: [seconds per call, one per repeat]} timed round-robin (see module doc)."""
+def time_group(members, repeats, *, single=False, cpu=None):
+  """{name: [seconds per call, one per repeat]} timed round-robin (see module doc).
+
+  `cpu`, a dict, receives the same per call in CPU-seconds of this process.
+  """
   calls = {}
   for name, member in members.items():
     member.run(1)  # first call: allocation, autotuning, lazy init
@@ -305,11 +329,11 @@ def time_group(members, repeats, *, single=False):
   times = {name: [] for name in members}
   for _ in range(1 if single else repeats):
     for name, member in members.items():
+      start = time.process_time()
       times[name].append(member.run(calls[name]) / calls[name])
+      if cpu is not None:
+        cpu.setdefault(name, []).append((time.process_time() - start) / calls[name])
   return times, calls
-
-
-matmul_peak = run_meta.matmul_peak
 
 
 # --- Rows ----------------------------------------------------------------------
@@ -508,8 +532,9 @@ def run_all(bench, only):
         _method_variant("2.method", "wgan_gp", DCGAN),
         ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
     ], torch_twins={"torch": {}, "torch_ftz": FTZ, "torch_up": {"model.upsample": other}})
-    # ~30 s a call on XLA:CPU: one warm-up and one timed call; its PyTorch number is
-    # the case-2 twin measured just above.
+    # The rolled DCGAN loop is far slower on XLA:CPU (results/step_throughput.md, row
+    # 2.rolled): one warm-up and one timed call; its PyTorch number is the case-2 twin
+    # measured just above.
     for row_id, label, over, jm, times, calls, _ in bench.group(
         "wgan_gp", DCGAN, [_unroll_variant("2.rolled", "wgan_gp", DCGAN, None)],
         single=True):
@@ -572,40 +597,32 @@ def run_all(bench, only):
 
 
 def check_targets(rows, peak):
+  """The targets the rows are read against: value, threshold, met, detail."""
   by_id = {r["row"]: r for r in rows}
-  out = []
-
-  def add(name, value, target, ok, detail):
-    out.append({"target": name, "value": _round(value), "threshold": target,
-                "met": bool(ok), "detail": detail})
-
-  if "1" in by_id:
-    add("case 1 >= 2.0x PyTorch", by_id["1"]["jax_over_torch"], 2.0,
-        by_id["1"]["jax_over_torch"] >= 2.0,
-        "row 1 jax_over_torch; vs flush-to-zero PyTorch: "
-        f"{by_id['1'].get('jax_over_torch_ftz', math.nan):.3g}x")
-    add("case 1 achieved GFLOP/s >= 50% of matmul peak",
-        by_id["1"]["achieved_gflop_s"] / peak, 0.5,
-        by_id["1"]["achieved_gflop_s"] / peak >= 0.5, f"peak {peak:.1f} GFLOP/s")
-  for c in ("2", "4"):
+  checks = []  # (name, value, threshold, met, detail)
+  for c, target in (("1", 2.0), ("2", 1.5), ("4", 1.5)):
     if c in by_id:
-      detail = f"row {c} jax_over_torch"
-      if c == "2":
-        detail += (f"; vs flush-to-zero PyTorch: "
-                   f"{by_id['2'].get('jax_over_torch_ftz', math.nan):.3g}x")
-      add(f"case {c} >= 1.5x PyTorch", by_id[c]["jax_over_torch"], 1.5,
-          by_id[c]["jax_over_torch"] >= 1.5, detail)
+      ratio, ftz = by_id[c]["jax_over_torch"], by_id[c].get("jax_over_torch_ftz")
+      checks.append((f"case {c} >= {target}x PyTorch", ratio, target, ratio >= target,
+                     f"row {c} jax_over_torch" + (f"; vs flush-to-zero PyTorch: {ftz:.3g}x"
+                                                  if ftz else "")))
+  if "1" in by_id:
+    share = by_id["1"]["achieved_gflop_s"] / peak
+    checks.append(("case 1 achieved GFLOP/s >= 50% of matmul peak", share, 0.5, share >= 0.5,
+                   f"peak {peak:.1f} GFLOP/s"))
   if "5.2.none" in by_id:
-    default_method = make_config("wgan_gp", DCGAN).penalty.method
-    pen = by_id["5.2.jvp" if default_method == "jvp" else "5.2.dbl"]
-    ratio = by_id["5.2.none"]["critic_steps_per_s"] / pen["critic_steps_per_s"]
-    flop_ratio = pen["xla_gflop_per_call"] / by_id["5.2.none"]["xla_gflop_per_call"]
-    add("conv critic update with penalty <= 1.6x without", ratio, 1.6, ratio <= 1.6,
-        f"{pen['row']} ({default_method}) vs 5.2.none; XLA FLOPs ratio {flop_ratio:.3g}")
+    method = make_config("wgan_gp", DCGAN).penalty.method
+    pen, none = by_id["5.2.jvp" if method == "jvp" else "5.2.dbl"], by_id["5.2.none"]
+    ratio = none["critic_steps_per_s"] / pen["critic_steps_per_s"]
+    checks.append(("conv critic update with penalty <= 1.6x without", ratio, 1.6, ratio <= 1.6,
+                   f"{pen['row']} ({method}) vs 5.2.none; XLA FLOPs ratio "
+                   f"{pen['xla_gflop_per_call'] / none['xla_gflop_per_call']:.3g}"))
   if "3" in by_id:
-    add("default recipe compile < 15 s", by_id["3"]["compile_s"], 15.0,
-        by_id["3"]["compile_s"] < 15.0, "row 3 compile_s")
-  return out
+    seconds = by_id["3"]["compile_s"]
+    checks.append(("default recipe compile < 15 s", seconds, 15.0, seconds < 15.0,
+                   "row 3 compile_s"))
+  return [{"target": n, "value": _round(v), "threshold": t, "met": bool(ok), "detail": d}
+          for n, v, t, ok, d in checks]
 
 
 COLUMNS = [
@@ -661,12 +678,140 @@ def readme_table(rows, peak):
   return "\n".join(lines)
 
 
+# --- Populations and devices -------------------------------------------------------
+
+
+def _train_cases(only):
+  cases = [c for c in (only or TRAIN_CASES) if c in TRAIN_CASES]
+  if not cases:
+    raise SystemExit(f"--members/--devices time the training cases {', '.join(TRAIN_CASES)}")
+  return cases
+
+
+def members_rows(only, ks, repeats, peak):
+  """Per (case, K): a population (vmap, map) against its K single runs in turn."""
+  rows = []
+  for c in _train_cases(only):
+    name, recipe, arg = TRAIN_CASES[c]
+    for k in ks:
+      load_before = os.getloadavg()
+      over = {"population.size": k}
+      group = {m: JaxMember(make_config(recipe, arg, dict(over, **{"population.method": m})))
+               for m in ("vmap", "map")}
+      group["single"] = Sequential(make_config(recipe, arg, over))
+      cpu = {}
+      times, calls = time_group(group, repeats, cpu=cpu)
+      rate = {m: k / statistics.median(t) for m, t in times.items()}
+      cpu_rate = {m: k / statistics.median(t) for m, t in cpu.items()}
+      flops = group["single"].flops  # map's while loop would count one member's body
+      row = {"case": name, "row": c, "recipe": f"{recipe}.py" + (f":{arg}" if arg else ""),
+             "members": k, "flops_per_member_step": flops,
+             "single_compile_s": group["single"].compile_s}
+      for m in group:
+        row[f"{m}_member_steps_s"] = rate[m]
+        row[f"{m}_member_steps_per_cpu_s"] = cpu_rate[m]
+        row[f"{m}_fraction_of_peak"] = rate[m] * flops / 1e9 / peak
+      for m in ("vmap", "map"):
+        row[f"{m}_population_over_sequential"] = rate[m] / rate["single"]
+        row[f"{m}_cpu_population_over_sequential"] = cpu_rate[m] / cpu_rate["single"]
+        row[f"{m}_compile_s"] = group[m].compile_s
+      # What a population run gets by default (population.method "auto").
+      row["default_method"] = population.resolve_method(make_config(recipe, arg, over))
+      row["population_over_sequential"] = row[
+          f"{row['default_method']}_population_over_sequential"]
+      row.update(repeats=repeats, calls_per_repeat=calls,
+                 load_before=[round(x, 2) for x in load_before],
+                 load_after=[round(x, 2) for x in os.getloadavg()])
+      rows.append({key: _round(v) for key, v in row.items()})
+      print(json.dumps(rows[-1]), flush=True)
+  return rows
+
+
+def members_table(rows, peak) -> str:
+  lines = [f"Matmul peak measured in this run: {peak:.0f} GFLOP/s. Member-steps/s; "
+           "population over sequential = over K single runs one after another (wall time; "
+           "per CPU-second of this process in brackets).", "",
+           "| case | K | K single runs | vmap | vmap over sequential | map | map over "
+           "sequential | compile: K single runs / vmap / map | of matmul peak: single / vmap / map "
+           "| load before -> after |", "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in rows:
+    v, m = "vmap_population_over_sequential", "map_population_over_sequential"
+    lines.append(
+        f"| {r['case']} | {r['members']} | {r['single_member_steps_s']:.1f} | "
+        f"{r['vmap_member_steps_s']:.1f} | {r[v]:.2f}x ({r['vmap_cpu_' + v[5:]]:.2f}x) | "
+        f"{r['map_member_steps_s']:.1f} | {r[m]:.2f}x ({r['map_cpu_' + m[4:]]:.2f}x) | "
+        f"{r['single_compile_s']:.1f} / {r['vmap_compile_s']:.1f} / {r['map_compile_s']:.1f} s"
+        f" | {r['single_fraction_of_peak']:.0%} / {r['vmap_fraction_of_peak']:.0%} / "
+        f"{r['map_fraction_of_peak']:.0%} | {r['load_before'][0]:.1f} -> "
+        f"{r['load_after'][0]:.1f} |")
+  return "\n".join(lines)
+
+
+def devices_rows(only, n, repeats):
+  """Per case: the same global batch on a mesh of 1 device and of all n."""
+  rows = []
+  for c in _train_cases(only):
+    name, recipe, arg = TRAIN_CASES[c]
+    config = make_config(recipe, arg)
+    group = {d: JaxMember(config, devices=d) for d in (1, n)}
+    times, calls = time_group(group, repeats)
+    sec = {d: statistics.median(t) for d, t in times.items()}
+    examples = config.train.n_critic * config.train.batch_size
+    row = {"case": name, "row": c, "devices": n, "generator_it_per_s": 1 / sec[n],
+           "one_device_it_per_s": 1 / sec[1], "over_one_device": sec[1] / sec[n],
+           "examples_per_s": examples / sec[n], "compile_s": group[n].compile_s,
+           "one_device_compile_s": group[1].compile_s, "repeats": repeats,
+           "calls_per_repeat": {str(d): k for d, k in calls.items()}}
+    rows.append({key: _round(v) for key, v in row.items()})
+    print(json.dumps(rows[-1]), flush=True)
+  return rows
+
+
+def devices_table(rows) -> str:
+  lines = ["| case | devices | it/s | 1 device it/s | over 1 device | examples/s | "
+           "compile: N / 1 device |", "|---|---|---|---|---|---|---|"]
+  for r in rows:
+    lines.append(f"| {r['case']} | {r['devices']} | {_cell(r['generator_it_per_s'])} | "
+                 f"{_cell(r['one_device_it_per_s'])} | {r['over_one_device']:.2f}x | "
+                 f"{_cell(r['examples_per_s'])} | {r['compile_s']:.1f} / "
+                 f"{r['one_device_compile_s']:.1f} s |")
+  return "\n".join(lines)
+
+
+def run_info(args, t_start, load_start, torch_info=None) -> dict:
+  """The run's metadata: machine, devices, versions, load, commit."""
+  info = torch_info or {}
+  return {
+      "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {run_meta.cpu_name()}",
+      "cpus_used": len(os.sched_getaffinity(0)),
+      "python": platform.python_version(), "jax": jax.__version__,
+      "jaxlib": jaxlib.__version__, "backend": jax.default_backend(),
+      "device_kind": jax.devices()[0].device_kind, "devices": jax.device_count(),
+      "torch": info.get("torch", run_meta.version("torch")),
+      "torch_device": info.get("device"), "repeats": args.repeats,
+      "resnet_width": args.resnet_width or "recipes' (128; SNGAN generator 256)",
+      "load_average_start": [round(x, 2) for x in load_start],
+      "load_average_end": [round(x, 2) for x in os.getloadavg()],
+      "wall_s": round(time.time() - t_start, 1), "commit": run_meta.git_commit(),
+      "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+  }
+
+
+def write(out, stem, title, md, payload):
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, f"{stem}.json"), "w") as f:
+    json.dump(payload, f, indent=1)
+  with open(os.path.join(out, f"{stem}.md"), "w") as f:
+    f.write(f"# {title} (benchmarks/step_throughput.py)\n\n{md}\n\n## Run\n\n```json\n"
+            + json.dumps(payload["meta"], indent=1) + "\n```\n")
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--repeats", type=int, default=7, help="timed repeats per row")
   parser.add_argument("--only", default="", help="comma-separated case numbers, e.g. 1,5")
   parser.add_argument("--out", default=os.path.join(HERE, "results"),
-                      help="directory for step_throughput.{json,md}")
+                      help="directory for the .json and .md output")
   parser.add_argument("--resnet-width", type=int, default=0,
                       help="critic width of the ResNets in cases 5-7 (SNGAN generator: "
                            "twice it) for smoke runs; 0 = the recipes' (128, SNGAN G 256)")
@@ -674,25 +819,50 @@ def main():
                       help="pin this process tree to the first N CPUs and give PyTorch N "
                            "threads (XLA:CPU sizes its pool from the CPUs it may use); "
                            "0 = every CPU, PyTorch 2 threads")
+  parser.add_argument("--members", default="",
+                      help="population sizes K, e.g. 1,2,4,8: populations against their "
+                           "K single runs in turn (-> population.{json,md})")
+  parser.add_argument("--devices", type=int, default=0,
+                      help="N forced CPU devices: each case on 1 and on N devices "
+                           "(-> multi_device.{json,md})")
   args = parser.parse_args()
   RESNET_WIDTH[0] = args.resnet_width
+  only = [c for c in args.only.split(",") if c]
   if args.threads:
     # Before the first JAX computation, which creates XLA:CPU's thread pool; the
     # PyTorch workers inherit the affinity.
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
   jax.config.update("jax_enable_compilation_cache", False)  # compile_s is a real compile
-  t_start = time.time()
-  load_start = os.getloadavg()
+  t_start, load_start = time.time(), os.getloadavg()
+  if args.devices:
+    if jax.device_count() != args.devices:
+      raise SystemExit(f"--devices {args.devices}: JAX sees {jax.device_count()} devices")
+    rows = devices_rows(only, args.devices, args.repeats)
+    md = devices_table(rows)
+    print(md)
+    write(args.out, "multi_device", f"Step on 1 and {args.devices} devices", md,
+          {"meta": run_info(args, t_start, load_start), "rows": rows})
+    return
+  if args.members:
+    peak = run_meta.matmul_peak()
+    rows = members_rows(only, [int(k) for k in args.members.split(",")], args.repeats, peak)
+    peak = max(peak, run_meta.matmul_peak())
+    md = members_table(rows, peak)
+    print(md)
+    write(args.out, "population", "Population throughput", md,
+          {"meta": run_info(args, t_start, load_start), "matmul_peak_gflop_s": peak,
+           "rows": rows})
+    return
   workers = {"ftz": TorchWorker(flush_denormal=True, threads=args.threads),
              "default": TorchWorker(flush_denormal=False, threads=args.threads)}
   worker = workers["default"]
   assert workers["ftz"].info["flush_denormal"] and not worker.info["flush_denormal"]
   bench = Bench(args.repeats, workers)
   try:
-    peak_before = matmul_peak()
+    peak_before = run_meta.matmul_peak()
     print(json.dumps({"matmul_peak_gflop_s_before": _round(peak_before)}), flush=True)
-    run_all(bench, set(filter(None, args.only.split(","))))
-    peak_after = matmul_peak()
+    run_all(bench, set(only))
+    peak_after = run_meta.matmul_peak()
     torch_mm = worker.call(cmd="matmul", n=2048, repeats=7)["gflops"]
   finally:
     for w in workers.values():
@@ -700,42 +870,27 @@ def main():
   peak = max(peak_before, peak_after)
   for r in bench.rows:
     r["fraction_of_matmul_peak"] = _round(r["achieved_gflop_s"] / peak)
-  meta = {
-      "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {run_meta.cpu_name()}",
-      "cpus_used": len(os.sched_getaffinity(0)),
-      "python": platform.python_version(), "jax": jax.__version__,
-      "backend": jax.default_backend(), "torch": worker.info["torch"],
+  meta = run_info(args, t_start, load_start, worker.info)
+  meta.update({
       "torch_threads": worker.info["threads"],
       "torch_interop_threads": worker.info["interop_threads"],
       "torch_flush_denormal": "main twins: no (PyTorch default); torch_ftz twins: yes",
-      "repeats": args.repeats,
-      "resnet_width": args.resnet_width or "recipes' (128; SNGAN generator 256)",
       "matmul_peak_gflop_s": _round(peak),
       "matmul_gflop_s_before_after": [_round(peak_before), _round(peak_after)],
       "torch_mm_2048_gflop_s": _round(torch_mm),
-      "load_average_start": [round(x, 2) for x in load_start],
-      "load_average_end": [round(x, 2) for x in os.getloadavg()],
-      "wall_s": round(time.time() - t_start, 1),
-      "commit": run_meta.git_commit(),
-      "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-  }
+  })
   targets = check_targets(bench.rows, peak)
   for t in targets:
     print(json.dumps(t), flush=True)
   print(json.dumps(meta), flush=True)
   md = table(bench.rows, peak)
   print(md)
-  os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, "step_throughput.json"), "w") as f:
-    json.dump({"meta": meta, "targets": targets, "rows": bench.rows}, f, indent=1)
-  with open(os.path.join(args.out, "step_throughput.md"), "w") as f:
-    f.write("# Step throughput (benchmarks/step_throughput.py)\n\n")
-    f.write(md + "\n\n## Headline rows (README)\n\n" + readme_table(bench.rows, peak))
-    f.write("\n\n## Targets (issue 5)\n\n")
-    for t in targets:
-      f.write(f"- {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}"
-              f" ({t['detail']})\n")
-    f.write("\n## Run\n\n```json\n" + json.dumps(meta, indent=1) + "\n```\n")
+  md += "\n\n## Headline rows (README)\n\n" + readme_table(bench.rows, peak)
+  md += "\n\n## Targets\n\n" + "".join(
+      f"- {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'} ({t['detail']})\n"
+      for t in targets)
+  write(args.out, "step_throughput", "Step throughput", md,
+        {"meta": meta, "targets": targets, "rows": bench.rows})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ training-mode forward call (so a critic update that scores reals, fakes and
 penalty points advances u three times, where jaxgan advances it once); in eval
 mode it uses the stored u and v without iterating.
 
-`python benchmarks/torch_models.py` checks the twins against the Flax models:
+`python benchmarks/references/torch_models.py` checks the twins against the Flax models:
 equal parameter counts, and, with the Flax parameters (and spectral u vectors)
 copied in, equal outputs in float32.
 """

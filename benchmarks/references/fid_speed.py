@@ -1,7 +1,7 @@
 """Throughput of the FID Inception-v3: jaxgan (JAX, compiled) vs pytorch-fid, same images.
 
     . /work/venv-fidref/bin/activate        # the [fid_reference] venv (torch + jax)
-    python benchmarks/fid_speed.py --cifar /tmp/cifar10-jpeg/train
+    python benchmarks/references/fid_speed.py --cifar /tmp/cifar10-jpeg/train
 
 Both networks get the same seeded weights (see fid_reference.py) and the same CIFAR-10
 images (32x32, resized to 299x299 by each network's own input handling); torch is
@@ -27,13 +27,13 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks import fid_reference  # noqa: E402
+from benchmarks.references import fid_reference  # noqa: E402
 from benchmarks import run_meta  # noqa: E402
 from tests import inception_testing as inception  # noqa: E402
 from jaxgan.eval import metrics  # noqa: E402
@@ -178,7 +178,7 @@ def markdown(r: dict) -> str:
   names = list(r["median_images_per_s"])
   lines = [
       "# FID Inception-v3 throughput: jaxgan vs pytorch-fid", "",
-      f"`benchmarks/fid_speed.py` at commit {r['commit']}; {r['cpu']} ({r['cpu_count']} "
+      f"`benchmarks/references/fid_speed.py` at commit {r['commit']}; {r['cpu']} ({r['cpu_count']} "
       f"CPUs, shared with other jobs), jax {r['jax']} on {', '.join(r['devices'])}, torch "
       f"{r['torch']} with {r['torch_threads']} threads. Load average before / after: "
       f"{r['load_before']} / {r['load_after']}.", "",

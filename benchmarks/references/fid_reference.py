@@ -4,7 +4,7 @@
     python3 -m venv /work/venv-fidref && . /work/venv-fidref/bin/activate
     pip install -e '.[fid_reference]'
     tar -xzf ../shared/data/cifar10-train-jpeg.tar.gz -C /tmp   # real images
-    python benchmarks/fid_reference.py --cifar /tmp/cifar10-jpeg/train
+    python benchmarks/references/fid_reference.py --cifar /tmp/cifar10-jpeg/train
 
 No weights are downloaded. Both networks get the same deterministic random weights:
 `inception.seeded_variables(SEED)` (NumPy), BatchNorm statistics calibrated by
@@ -44,7 +44,7 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -342,7 +342,7 @@ def golden(extractor, model, fc) -> dict:
   return {
       "about": "PyTorch (pytorch-fid) features of tests' golden images under "
                f"inception.seeded_calibrated_variables({SEED}); written by "
-               "benchmarks/fid_reference.py",
+               "benchmarks/references/fid_reference.py",
       "seed": SEED, "torch": torch.__version__,
       "pool3_indices": list(GOLDEN_POOL3_INDICES),
       "logit_indices": list(GOLDEN_LOGIT_INDICES),
@@ -362,7 +362,7 @@ def markdown(result: dict) -> str:
   n = len(f["labels"])
   lines = [
       "# jaxgan FID Inception-v3 vs pytorch-fid (same seeded weights)", "",
-      f"Written by `benchmarks/fid_reference.py` at commit {result['commit']} on "
+      f"Written by `benchmarks/references/fid_reference.py` at commit {result['commit']} on "
       f"{result['cpu']}; torch {result['torch']}, pytorch-fid {result['pytorch_fid']}, "
       f"torch-fidelity {result['torch_fidelity']}, prdc {result['prdc']}, jax "
       f"{result['jax']}. Load average before / after: {result['load_before']} / "

@@ -9,7 +9,7 @@ parameters frozen (`requires_grad_(False)`) during the generator update.
 
 The models mirror jaxgan's (jaxgan/models/{mlp,dcgan,resnet}.py) layer by layer,
 init scheme aside (PyTorch defaults here; the ResNets' own init in
-benchmarks/torch_models.py):
+benchmarks/references/torch_models.py):
   MLP     z -> hidden ReLU layers -> prod(data_shape) (tanh for images);
           critic: flatten -> hidden ReLU layers -> 1.
   DCGAN   generator: Linear -> [B, width*2^(n-1), s0, s0] -> BN -> ReLU ->
@@ -19,7 +19,7 @@ benchmarks/torch_models.py):
           critic: n x [Conv2d(4, stride 2, pad 1), (LayerNorm over C,H,W for
           blocks > 0 if critic_norm="layer"), LeakyReLU(0.2)] -> Linear -> 1.
   ResNet  the WGAN-GP authors' CIFAR-10 ResNet ("resnet") and SNGAN's ("sngan"):
-          benchmarks/torch_models.py, written as the authors' (spectral norm by
+          benchmarks/references/torch_models.py, written as the authors' (spectral norm by
           torch.nn.utils.spectral_norm: one power iteration per training-mode
           forward call, as the SNGAN authors' Chainer code).
 Data is NCHW (PyTorch's layout); jaxgan's is NHWC. The loss and penalty maths are
@@ -39,14 +39,14 @@ Denormals: by default PyTorch computes with denormal floats, as the seeds do;
 XLA:CPU always flushes them to zero. `--flush-denormal` gives a worker process
 XLA's behaviour (torch.set_flush_denormal(True) before any thread exists, so every
 OpenMP thread inherits it); the benchmark reports that twin alongside. In the toy
-WGAN-GP, denormals appear in the critic's Adam first moments after ~20 generator
-iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
+WGAN-GP, denormals appear in the critic's Adam first moments within the first tens of
+generator iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
 
-Run as `python benchmarks/torch_reference.py --serve`, it is the benchmark's
+Run as `python benchmarks/references/torch_reference.py --serve`, it is the benchmark's
 worker: it reads one JSON command per line on stdin and answers one JSON line on
 stdout (build / run / matmul / quit), so the PyTorch side runs in its own process
 (its OpenMP pool never competes with XLA's threads) yet in the same run,
-alternating repeat by repeat with the JAX side. `python benchmarks/torch_reference.py`
+alternating repeat by repeat with the JAX side. `python benchmarks/references/torch_reference.py`
 alone runs a short smoke test of every step.
 """
 
@@ -62,9 +62,13 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-import torch_models  # benchmarks/, the script's own directory
+import torch_models  # benchmarks/references/, the script's own directory
 
 NUM_THREADS = 2
+# The twin runs where PyTorch would train: a GPU when it sees one (cuDNN picking
+# its fastest kernels per shape, as a tuned PyTorch run does), else the CPU.
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+torch.backends.cudnn.benchmark = True
 _BASE_SIZES = (4, 7)
 
 
@@ -201,12 +205,12 @@ def penalty_points(pen, real, fake):
   """WGAN-GP interpolates or DRAGAN perturbed reals (jaxgan.penalties' maths)."""
   b = real.shape[0]
   if pen["name"] == "wgan_gp":
-    alpha = _per_example(torch.rand(b), real.dim())
+    alpha = _per_example(torch.rand(b, device=real.device), real.dim())
     return alpha * real + (1 - alpha) * fake
   if pen["perturbation"] == "gaussian":
     return real + math.sqrt(pen["noise_variance"]) * torch.randn_like(real)
   perturbed = real + pen["noise_scale"] * real.std(unbiased=False) * torch.rand_like(real)
-  alpha = _per_example(torch.rand(b), real.dim())
+  alpha = _per_example(torch.rand(b, device=real.device), real.dim())
   return real + alpha * (perturbed - real)
 
 
@@ -253,8 +257,8 @@ class Reference:
                               spec["generator_batch_norm"], 1.0 - spec["bn_momentum"])
       self.D = DCGANCritic(size, channels, spec["width"], spec["critic_norm"])
       example_shape = (channels, size, size)  # NCHW
-    self.G.train()
-    self.D.train()
+    self.G.to(DEVICE).train()
+    self.D.to(DEVICE).train()
     self.opt_d, self.sched_d = self._adam(self.D, spec["critic_opt"])
     self.opt_g, self.sched_g = self._adam(self.G, spec["generator_opt"])
     self.batch = spec["batch_size"]
@@ -262,7 +266,8 @@ class Reference:
     self.dequantization = spec.get("dequantization", 0.0)
     self.n_critic = spec["n_critic"]
     # One real batch per critic update, already in memory (as jaxgan's on device).
-    self.real = torch.rand((self.n_critic, self.batch) + example_shape) * 2 - 1
+    self.real = torch.rand((self.n_critic, self.batch) + example_shape,
+                           device=DEVICE) * 2 - 1
 
   @staticmethod
   def _adam(module, opt):
@@ -281,7 +286,7 @@ class Reference:
 
   def critic_step(self, real):
     spec, pen = self.spec, self.spec["penalty"]
-    z = torch.randn(self.batch, spec["z_dim"])
+    z = torch.randn(self.batch, spec["z_dim"], device=DEVICE)
     with torch.no_grad():
       fake = self.G(z)
     if self.dequantization:
@@ -301,7 +306,7 @@ class Reference:
   def generator_step(self):
     for p in self.D.parameters():
       p.requires_grad_(False)
-    z = torch.randn(self.generator_batch, self.spec["z_dim"])
+    z = torch.randn(self.generator_batch, self.spec["z_dim"], device=DEVICE)
     self.opt_g.zero_grad(set_to_none=True)
     loss = generator_loss(self.spec["loss"], self.D(self.G(z)))
     loss.backward()
@@ -331,18 +336,18 @@ class Reference:
     else:
       for _ in range(n):
         loss = self.critic_step(self.real[0])
-    loss.item()  # eager mode has already run; this only mirrors the JAX side's sync
+    loss.item()  # waits for a GPU; on the CPU eager mode has already run
     return time.perf_counter() - start
 
 
 def matmul_gflops(n: int, repeats: int) -> float:
   """Median GFLOP/s of an n x n float32 torch.mm (informational)."""
-  a, b = torch.randn(n, n), torch.randn(n, n)
-  torch.mm(a, b)
+  a, b = torch.randn(n, n, device=DEVICE), torch.randn(n, n, device=DEVICE)
+  torch.mm(a, b).sum().item()
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
-    torch.mm(a, b)
+    torch.mm(a, b).sum().item()  # .item(): wait for a GPU
     times.append(time.perf_counter() - start)
   times.sort()
   return 2 * n**3 / times[len(times) // 2] / 1e9
@@ -374,7 +379,9 @@ def serve() -> None:
       elif cmd == "info":
         answer = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                   "interop_threads": torch.get_num_interop_threads(),
-                  "flush_denormal": _flushes_denormals()}
+                  "flush_denormal": _flushes_denormals(),
+                  "device": (torch.cuda.get_device_name() if DEVICE.type == "cuda"
+                             else "cpu")}
       elif cmd == "quit":
         out.write(json.dumps({"ok": True}) + "\n")
         out.flush()
