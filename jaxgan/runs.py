@@ -5,7 +5,10 @@ a config trains: a single run is one member (index 0, the config's seed, no
 sub-folder, no tag); a population (jaxgan/population.py) is K members, each with
 its own seed, swept values, config, output sub-folder and TensorBoard tag. Code
 downstream (the recorder, sampling, evaluation, export, restore) loops over
-`runs.members` and asks nothing else.
+`runs.members` and asks nothing else: what differs for a population (its
+step's per-member metrics and divergence, its statistics records, its one
+picture of every member, its evaluation summary) comes from `Runs` methods
+that are the identity, or nothing, for a single run.
 
 `setup(config)` builds, once, what training, sampling, evaluation, benchmarks and
 tests all need: the data shape, the StepSpec, the device mesh, the abstract
