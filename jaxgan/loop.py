@@ -114,7 +114,7 @@ class _Recorder:
                                           fields=progress_lib.fields(self.config))
     self.evaluators = None
     self.diverged = {}  # member index -> the step it diverged at
-    self._why = {}  # member index -> (what was non-finite, its values)
+    self._why = {}  # member index -> (what was non-finite, at which step, the values)
     self.pending = None  # (step, device metrics) not fetched yet
     self._host = None  # (step, host state): one device->host copy per step at most
 
@@ -157,18 +157,15 @@ class _Recorder:
     newly = [m for m, (_, at) in zip(self.runs.members, per_member)
              if at and m.index not in self.diverged]
     for m in newly:
-      self.diverged[m.index] = per_member[m.index][1]
+      at = self.diverged[m.index] = per_member[m.index][1]
       bad = sorted(k for k, v in metrics[m.index].items() if not math.isfinite(float(v)))
-      self._why[m.index] = (f"non-finite {', '.join(bad)}" if bad else
-                            "non-finite parameters or optimizer state",
-                            ", ".join(f"{k}={float(metrics[m.index][k])}" for k in bad))
+      self._why[m.index] = (
+          f"non-finite {', '.join(bad)}" if bad else "non-finite parameters or optimizer state",
+          at, ", ".join(f"{k}={float(metrics[m.index][k])}" for k in bad))
     training = self.training()
     if not training:
-      raise errors.NonFiniteError("; ".join(
-          f"{m.name + ': ' if m.name else ''}{self._why[m.index][0]} at step "
-          f"{self.diverged[m.index]}" + (f" ({self._why[m.index][1]})"
-                                         if self._why[m.index][1] else "")
-          for m in self.runs.members) + f"; stopped without saving; {self._last_good()}")
+      raise errors.NonFiniteError(f"{self.runs.divergence(self._why)}; stopped without "
+                                  f"saving; {self._last_good()}")
     for m in newly:
       logger.warning(
           "WARNING: %s diverged at step %d (%s); it stays frozen at its step-%d state and "

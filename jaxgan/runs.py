@@ -184,6 +184,15 @@ class Runs:
            else (metrics[m.index], m.tag, m.fields) for m in self.members]
     return out + member_statistics(self.groups, metrics, diverged, rate)
 
+  def divergence(self, why: dict[int, tuple[str, int, str]]) -> str:
+    """Why the members stopped, from {member index: (what was non-finite, the step,
+    its values)}: a single run's quantities and values, a population's steps."""
+    if not self.many:
+      what, at, values = why[0]
+      return f"{what} at step {at}" + (f" ({values})" if values else "")
+    return "every member diverged (" + ", ".join(
+        f"member {i} at step {at}" for i, (_, at, _) in sorted(why.items())) + ")"
+
   def progress_note(self, training: list[int]) -> str:
     """What a progress line adds: over how many members its means are."""
     return f" | means over {len(training)} of {len(self)} members" if self.many else ""
