@@ -702,7 +702,7 @@ def drift_rows(recipe, checkpoints, data_dir, method):
     for i, member in enumerate(members):
       _, single_run, single = singles[i][k]
       state = pop.runs.member_state(pstate, member.index)
-      outs.append(sample.generate_samples(single_run.spec, single, z))
+      outs.append(sample.generator_output(single_run.spec, single, z))
       row["members"].append({
           "member": member.index,
           "bitwise": all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in
@@ -710,7 +710,7 @@ def drift_rows(recipe, checkpoints, data_dir, method):
           "generator_rel_l2": _rel_l2(single.generator_params, state.generator_params),
           "critic_rel_l2": _rel_l2(single.critic_params, state.critic_params),
           "samples_max_abs_diff": float(np.max(np.abs(
-              outs[-1] - sample.generate_samples(pop.spec, state, z))))})
+              outs[-1] - sample.generator_output(pop.spec, state, z))))})
     row["seed0_vs_seed1_samples_max_abs_diff"] = float(np.max(np.abs(outs[0] - outs[1])))
     rows.append(row)
   return rows

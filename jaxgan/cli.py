@@ -116,27 +116,21 @@ def train(config, workdir: str, *, allow_config_change: bool) -> None:
 def sample(config, workdir: str, step, *, class_id: int | None = None, member=None) -> None:
   from jaxgan import restore  # pylint: disable=g-import-not-at-top
   out = restore.sample_from_checkpoint(config, workdir, step, class_id=class_id, member=member)
-  step = out.pop("step")
-  members = out.pop("members", None)
-  groups = out.items() if isinstance(next(iter(out)), int) else [(None, out)]
-  for index, written in groups:
-    who = "" if index is None else f"member {index}, "
+  step = out["step"]
+  for m, written in out["written"]:
+    who = f"{m.name}, " if m.name else ""
     for label, paths in written.items():
       print(f"step {step} ({who}{label} generator): wrote {paths['png']} and {paths['npy']}")
-  if members is not None:
-    print(f"step {step}: wrote {members} (one picture, a row or panel per member)")
+  if out["picture"] is not None:
+    print(f"step {step}: wrote {out['picture']} (one picture, a row or panel per member)")
 
 
 def evaluate(config, workdir: str, step, member=None) -> None:
-  from jaxgan import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   from jaxgan import restore  # pylint: disable=g-import-not-at-top
   result = restore.evaluate_from_checkpoint(config, workdir, step, member=member)
-  if "groups" in result:  # a population's
-    print(f"step {result['step']}: {evaluate_lib.population_summary_line(result)}")
-    print(f"wrote {result['path']} and each member's eval/member_NN/")
-    return
-  print(f"step {result['step']}: {evaluate_lib.summary_line(result)}")
-  print(f"wrote {result['path']} and {', '.join(result['plots'])}")
+  line, written = result["report"]
+  print(f"step {result['step']}: {line}")
+  print(f"wrote {written[0]} and {', '.join(written[1:])}")
 
 
 def export(config, workdir: str, step, member, to) -> None:

@@ -60,7 +60,8 @@ def make_mesh(devices=None, *, members: int = 1) -> Mesh:
               (POPULATION, DATA))
 
 
-def is_population(mesh: Mesh) -> bool:
+def _has_members(mesh: Mesh) -> bool:
+  """Whether `mesh` holds a population's members (a second axis beside DATA)."""
   return POPULATION in mesh.axis_names
 
 
@@ -70,13 +71,13 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 def state_sharding(mesh: Mesh) -> NamedSharding:
   """A single run's state: replicated. A population's: split along its member axis."""
-  return NamedSharding(mesh, P(POPULATION) if is_population(mesh) else P())
+  return NamedSharding(mesh, P(POPULATION) if _has_members(mesh) else P())
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
   """[n_critic, B, ...] split along B over the DATA axis; a population's
   [members, n_critic, B, ...] also along its member axis over POPULATION."""
-  if is_population(mesh):
+  if _has_members(mesh):
     return NamedSharding(mesh, P(POPULATION, None, DATA))
   return NamedSharding(mesh, P(None, DATA))
 
@@ -86,7 +87,7 @@ def check_batch_size(global_batch_size: int, mesh: Mesh) -> None:
   devices = mesh.shape[DATA]
   if global_batch_size % devices:
     where = (f"{jax.process_count()} process(es) x {jax.local_device_count()} local"
-             if not is_population(mesh) else
+             if not _has_members(mesh) else
              f"the data axis of {mesh.size} devices shared by {mesh.shape[POPULATION]} "
              f"member group(s)")
     raise errors.ConfigError(
@@ -94,17 +95,11 @@ def check_batch_size(global_batch_size: int, mesh: Mesh) -> None:
         f"devices ({where}); use a multiple of {devices}")
 
 
-def put_replicated(tree, mesh: Mesh):
-  """Host values (identical on every process) -> arrays replicated over the mesh."""
-  return _put(tree, replicated(mesh))
-
-
 def put_state(tree, mesh: Mesh):
-  """A host state -> arrays placed as `state_sharding(mesh)` says."""
-  return _put(tree, state_sharding(mesh))
+  """A host state (identical on every process) -> arrays placed as
+  `state_sharding(mesh)` says: replicated, or a population's split by member."""
+  sharding = state_sharding(mesh)
 
-
-def _put(tree, sharding: NamedSharding):
   def put(x):
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
@@ -147,7 +142,7 @@ def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
   communicate, while XLA still partitions the batch over DATA.
   """
   fn = functools.partial(step_fn, spec=spec)
-  if is_population(mesh):
+  if _has_members(mesh):
     # check_vma=False: the step's loop carries start as constants that the
     # varying-across-devices check would want marked; nothing here communicates.
     fn = jax.shard_map(fn, mesh=mesh, in_specs=(P(POPULATION), P(POPULATION)),

@@ -83,23 +83,6 @@ HIGHER_IS_BETTER = ("modes_covered", "modes_covered_strict", "hq_percent",
 # --- Members ------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Member:
-  """One run of a population: its index, seed and swept values."""
-
-  index: int
-  seed: int
-  values: tuple[tuple[str, float], ...]  # (sweep field, value) of the swept fields
-
-  def describe(self) -> str:
-    """'member 3 (seed 1, penalty_weight=1)'."""
-    parts = [f"seed {self.seed}"] + [f"{k}={v:g}" for k, v in self.values]
-    return f"member {self.index} ({', '.join(parts)})"
-
-  def as_json(self) -> dict:
-    return {"member": self.index, "seed": self.seed, **dict(self.values)}
-
-
 def member_dir(index: int) -> str:
   """The sub-directory of a member's files in a population's samples/ and eval/."""
   return f"member_{index:02d}"
@@ -121,14 +104,12 @@ def is_population(config) -> bool:
   return num_members(config) > 1
 
 
-def members(config) -> list[Member]:
-  """Every member, in index order (sweep combinations outer, seeds inner)."""
+def combinations(config) -> list[tuple[int, tuple[tuple[str, float], ...]]]:
+  """(seed, swept values) of every member, in index order (sweep combinations
+  outer, seeds inner); jaxgan/runs.py makes them its Members."""
   grid = swept(config)
-  out = []
-  for combo in itertools.product(*grid.values()):
-    for s in range(config.population.size):
-      out.append(Member(len(out), config.seed + s, tuple(zip(grid, combo))))
-  return out
+  return [(config.seed + s, tuple(zip(grid, combo)))
+          for combo in itertools.product(*grid.values()) for s in range(config.population.size)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,25 +123,16 @@ class Group:
 
 def groups(config) -> list[Group]:
   """The sweep combinations in member order, each with its members' indices."""
-  size, every = config.population.size, members(config)
-  return [Group(every[g].values, tuple(range(g, g + size))) for g in range(0, len(every), size)]
-
-
-def member(config, index: int) -> Member:
-  """Member `index`; raises ValueError naming the population's size if out of range."""
-  every = members(config)
-  if not 0 <= index < len(every):
-    raise ValueError(f"member {index} does not exist: the population has {len(every)} "
-                     f"members, 0 to {len(every) - 1}")
-  return every[index]
+  size, every = config.population.size, combinations(config)
+  return [Group(every[g][1], tuple(range(g, g + size))) for g in range(0, len(every), size)]
 
 
 def member_config(config, index: int) -> ml_collections.ConfigDict:
   """The single-run config of member `index`: its seed and values, no population."""
-  m = member(config, index)
+  seed, values = combinations(config)[index]
   out = config.copy_and_resolve_references()
-  out.seed = m.seed
-  for field, value in m.values:
+  out.seed = seed
+  for field, value in values:
     group, leaf = SWEEPABLE[field].rsplit(".", 1)
     node = out
     for part in group.split("."):
@@ -202,8 +174,8 @@ def with_config_hparams(state: PopulationState, config) -> PopulationState:
 
 def init_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
   """Every member's initial state, each exactly its single run's (host arrays)."""
-  states = [train_lib.init_state(spec, rng_lib.run_key(m.seed), data_shape)
-            for m in members(config)]
+  states = [train_lib.init_state(spec, rng_lib.run_key(seed), data_shape)
+            for seed, _ in combinations(config)]
   return PopulationState(
       members=jax.tree.map(lambda *x: np.stack([np.asarray(v) for v in x]), *states),
       hparams=stacked_hparams(config),
@@ -335,7 +307,7 @@ class PopulationIterator:
       it.close()
 
 
-# --- Summaries -------------------------------------------------------------------------
+# --- Statistics over the members ---------------------------------------------------------
 
 
 def summarize(values) -> dict:
@@ -355,7 +327,7 @@ def summarize(values) -> dict:
 
 
 def summary_fields(values: dict, members: int) -> dict:
-  """The fields of a summary record in metrics.jsonl: summary="population", the
+  """The fields of a statistics record in metrics.jsonl: summary="population", the
   sweep combination it covers (none with no sweep) and how many members it used."""
   fields = {"summary": "population"}
   if values:
@@ -364,11 +336,34 @@ def summary_fields(values: dict, members: int) -> dict:
   return fields
 
 
-def summary_tag(values: dict) -> str:
-  """TensorBoard prefix of a summary: population/ or population/penalty_weight_1/
-  (TensorBoard turns '=' and ',' in tags into '_')."""
+def statistics_tag(values: dict) -> str:
+  """TensorBoard prefix of a statistics record: population/ or
+  population/penalty_weight_1/ (TensorBoard turns '=' and ',' in tags into '_')."""
   label = "_".join(f"{k}_{v:g}" for k, v in values.items())
   return f"population/{label}/" if label else "population/"
+
+
+def member_statistics(groups_: list[Group], metrics: list[dict], diverged: dict,
+                      rate: float) -> list[tuple[dict, str, dict]]:
+  """(values, TensorBoard prefix, record fields) of each sweep combination's
+  statistics of one step: KEY/mean, KEY/std, KEY/ci95 over its members still
+  training (not in `diverged`); the first also carries the steps per second
+  (`rate`) and the member steps per second."""
+  training = [i for i in range(len(metrics)) if i not in diverged]
+  out = []
+  for g, group in enumerate(groups_):
+    used = [i for i in group.members if i not in diverged]
+    values = {}
+    for key in metrics[0]:
+      stats_ = summarize([metrics[i][key] for i in used]) if used else {}
+      values.update({f"{key}/{s}": stats_[s] for s in ("mean", "std", "ci95")
+                     if stats_.get(s) is not None})
+    if g == 0:
+      values["perf/steps_per_second"] = rate
+      values["perf/member_steps_per_second"] = rate * len(training)
+    sweep = dict(group.values)
+    out.append((values, statistics_tag(sweep), summary_fields(sweep, len(used))))
+  return out
 
 
 def best_member(values: dict, metric: str):

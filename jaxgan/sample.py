@@ -3,8 +3,9 @@
 Samples are always drawn with the generator in evaluation mode (BatchNorm uses
 its running averages), from latents that depend only on the seed, so grids
 from different steps, or from a checkpoint restored months later, are
-comparable image for image. `write_generators` is the one helper that training
-and `--mode=sample` both use to write a step's grids.
+comparable image for image. `write_grids` writes one run's grids (a single run,
+or one member of a population) for training and `--mode=sample` alike;
+`write_members_picture` a population's one picture of all its members.
 
 A class-conditional run's grid has one row per class, titled by the class name,
 and one column per latent: column j is the same latent z_j under every class, so
@@ -25,7 +26,6 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
-from jaxgan import population as population_lib
 from jaxgan import rng as rng_lib
 from jaxgan import train as train_lib
 from jaxgan.data import toy as toy_data
@@ -69,13 +69,21 @@ def class_grid_inputs(seed: int, num: int, z_dim: int, num_classes: int,
           jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), cols))
 
 
-def generate_samples(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
+# Generator forward passes per jitted call (evaluation draws tens of thousands).
+_CHUNK = 1000
+
+
+def generator_output(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
                      use_ema: bool = False, labels=None) -> np.ndarray:
   """Generator outputs for latents z (classes `labels` if conditional) in eval mode, as
-  a host float32 array."""
+  one host float32 array, computed in chunks of _CHUNK latents."""
   params = state.ema_params if use_ema else state.generator_params
-  samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z, labels)
-  return np.asarray(jax.device_get(samples), dtype=np.float32)
+  chunks = []
+  for i in range(0, z.shape[0], _CHUNK):
+    samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z[i:i + _CHUNK],
+                                None if labels is None else labels[i:i + _CHUNK])
+    chunks.append(np.asarray(jax.device_get(samples), dtype=np.float32))
+  return np.concatenate(chunks)
 
 
 _generate_eval = jax.jit(
@@ -218,7 +226,7 @@ def toy_reference(config, num: int) -> np.ndarray | None:
   return toy_data.sample(config.dataset.name, np.random.default_rng(config.seed), num)
 
 
-def write_generators(spec: train_lib.StepSpec, state: train_lib.GANState, config,
+def write_grids(spec: train_lib.StepSpec, state: train_lib.GANState, config,
                      directory: str, step: int, *, num: int | None = None,
                      suffix: str = "", class_names=(), class_id: int | None = None) -> dict:
   """Samples of every generator of the run (raw, EMA) for the fixed latents.
@@ -248,7 +256,7 @@ def write_generators(spec: train_lib.StepSpec, state: train_lib.GANState, config
   real = toy_reference(config, num * 10)
   out = {}
   for label, use_ema in generators(config):
-    samples = generate_samples(spec, state, z, use_ema=use_ema, labels=labels)
+    samples = generator_output(spec, state, z, use_ema=use_ema, labels=labels)
     notes = [n for n in (label_note, f"{label} generator" if use_ema else "") if n]
     out[label] = write_samples(
         samples, directory, step, real=real,
@@ -264,40 +272,26 @@ def write_generators(spec: train_lib.StepSpec, state: train_lib.GANState, config
 MEMBER_ROW = 10
 
 
-def write_population(spec: train_lib.StepSpec, state, config, directory: str, step: int, *,
-                     members=None, num: int | None = None, suffix: str = "",
-                     note: str = "") -> dict:
-  """A population's samples: each member's grids, as its single run draws them,
-  and one picture with a row per member.
+def write_members_picture(spec: train_lib.StepSpec, members, config, directory: str,
+                          step: int, *, suffix: str = "", note: str = "") -> str:
+  """A population's one picture: DIR/step_N_members{suffix}.png; returns its path.
 
-  Writes DIR/member_NN/step_N{suffix}.{png,npy} (and _ema) for each member in
-  `members` (indices; default all) and DIR/step_N_members{suffix}.png: the raw
-  generator's first MEMBER_ROW samples of every member (toy data: every sample,
-  a panel per member), titled with `note`. Returns {member index: {label:
-  paths}, "members": path of the one picture}.
+  The raw generator's first MEMBER_ROW samples of every member, a row each (toy
+  data: every sample, a panel per member), titled with `note`.
 
   Args:
-    state: the host PopulationState.
+    members: (runs.Member, its host GANState) of every member, in index order.
     config: the population's config.
   """
-  every = population_lib.members(config)
-  chosen = range(len(every)) if members is None else members
-  out = {}
-  for i in chosen:
-    out[i] = write_generators(
-        spec, population_lib.member_state(state, i), population_lib.member_config(config, i),
-        os.path.join(directory, population_lib.member_dir(i)), step, num=num, suffix=suffix)
-  num = config.log.num_samples if num is None else num
+  num = config.log.num_samples
   rows = []
-  for m in every:
-    z = fixed_latents(m.seed, num, config.model.z_dim)
-    samples = generate_samples(spec, population_lib.member_state(state, m.index), z)
+  for m, state in members:
+    samples = generator_output(spec, state, fixed_latents(m.seed, num, config.model.z_dim))
     rows.append(samples if samples.ndim == 2 else samples[:MEMBER_ROW])
   path = os.path.join(directory, f"step_{step:06d}_members{suffix}.png")
   os.makedirs(directory, exist_ok=True)
   layout = "one panel per member" if rows[0].ndim == 2 else "one row per member"
-  title = f"step {step}: {layout}, 0 to {len(every) - 1}" + (f"; {note}" if note else "")
+  title = f"step {step}: {layout}, 0 to {len(rows) - 1}" + (f"; {note}" if note else "")
   save_member_rows(np.stack(rows), path, title=title, real=toy_reference(config, num * 10),
-                   labels=[m.describe() for m in every])
-  out["members"] = path
-  return out
+                   labels=[m.describe() for m, _ in members])
+  return path

@@ -14,7 +14,7 @@ its step, marked `"evaluated_later": true`, so the steps stay in order.
 
 A population (jaxgan/population.py) writes one record per member,
 `{"step": N, "member": i, ...}` (TensorBoard tags `member_i/...`), and one
-summary record over its members, `{"step": N, "summary": "population", ...}`
+record of statistics over its members, `{"step": N, "summary": "population", ...}`
 (tags `population/...`); a single run's records have neither field.
 """
 

@@ -127,6 +127,16 @@ class Workdir:
       raise errors.WorkdirError(f"{self.classes_path} must hold {{\"class_names\": [names]}}")
     return tuple(names)
 
+  def check_classes(self, names) -> None:
+    """Raises WorkdirError, before anything is written, if the run here was trained
+    on other classes than `names` (a conditional run's; () checks nothing)."""
+    old = self.read_classes() if names else None
+    if old is not None and old != tuple(names) and self.holds_run():
+      raise errors.WorkdirError(
+          f"{self.classes_path} names the run's classes {list(old)}, but the data now has "
+          f"{list(names)}; label k would change meaning. Use a new --workdir, or restore "
+          f"the data's classes")
+
   def write_classes(self, names) -> None:
     """Writes classes.json (atomically) for a conditional run's class names, unless it
     already holds them. The loop refuses a run whose classes changed before this."""
@@ -181,8 +191,8 @@ class Workdir:
       raise errors.WorkdirError(
           f"workdir {self.path} holds {_describe_members(_members(old))}; this config "
           f"trains {_describe_members(_members(new))}. A run's number of members cannot "
-          f"change: use a new --workdir (--mode=export --member=i writes one member of a "
-          f"population as its own run)")
+          f"change: use a new --workdir (--mode=export --member=i writes one of a "
+          f"population's members as its own run)")
     if allow_change:
       return
     for key in [k for k in old if k in config_io.RETIRED_KEYS]:

@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from configs import dragan, lsgan, nsgan, wgan, wgan_gp  # noqa: E402
-from jaxgan import factory, rng, train, validation  # noqa: E402
+from jaxgan import runs, train  # noqa: E402
 
 KEYS = ("critic/loss", "critic/penalty", "generator/loss", "critic/param_grad_norm",
         "generator/param_grad_norm")
@@ -44,9 +44,8 @@ def run_case(name):
   config.train.n_critic = min(config.train.n_critic, 3)
   config.model.hidden = (16, 16)
   config.model.width = 8
-  shape = validation.validate(config)
-  spec = factory.make_step_spec(config, shape)
-  state = train.init_state(spec, rng.run_key(0), shape)
+  run = runs.setup(config)
+  spec, shape, state = run.spec, run.data_shape, run.init_state()
   real = np.random.default_rng(0).normal(size=(config.train.n_critic, 8) + shape)
   real = (np.tanh(real) if len(shape) == 3 else real).astype(np.float32)
   _, metrics = jax.jit(functools.partial(train.train_step, spec=spec))(state, real)

@@ -16,18 +16,16 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])  # repo root
 
 from configs import dragan, wgan_gp  # noqa: E402
-from jaxgan import errors, factory, mesh, rng, train, validation  # noqa: E402
+from jaxgan import errors, mesh, runs, validation  # noqa: E402
 
 RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan}
 
 
-def run(config, shape, batches, devices):
-  spec = factory.make_step_spec(config, shape)
-  m = mesh.make_mesh(devices)
-  state = mesh.put_replicated(train.init_state(spec, rng.run_key(0), shape), m)
-  step = mesh.compile_step(spec, m, state, mesh.global_batch(batches[0], m))
+def run(config, batches, devices):
+  s = runs.setup(config, devices=devices)
+  step, state = s.compile(s.init_state())
   for b in batches:
-    batch = mesh.global_batch(b, m)
+    batch = s.global_batch(b)
     state, metrics = step(state, batch)
   return state, metrics, batch
 
@@ -42,8 +40,8 @@ def main():
   rng = np.random.default_rng(0)
   batches = [np.tanh(rng.normal(size=(config.train.n_critic, 16) + shape)).astype(np.float32)
              for _ in range(steps)]
-  single, _, _ = run(config, shape, batches, jax.devices()[:1])
-  multi, metrics, batch = run(config, shape, batches, jax.devices())
+  single, _, _ = run(config, batches, jax.devices()[:1])
+  multi, metrics, batch = run(config, batches, jax.devices())
   replicated = all(
       all(np.array_equal(np.asarray(x.addressable_data(0)), np.asarray(s.data))
           for s in x.addressable_shards)

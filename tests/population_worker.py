@@ -16,21 +16,18 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])  # repo root
 
 from configs import dragan, wgan_gp  # noqa: E402
-from jaxgan import factory, mesh, population, validation  # noqa: E402
+from jaxgan import mesh, runs, validation  # noqa: E402
 
 RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan}
 
 
-def run(config, shape, batches, devices):
-  spec = factory.make_step_spec(config, shape)
-  m = mesh.make_mesh(devices, members=population.num_members(config))
-  state = mesh.put_state(population.init_state(config, spec, shape), m)
-  step = mesh.compile_step(spec, m, state, mesh.global_batch(batches[0], m),
-                           step_fn=population.step_fn(config))
+def run(config, batches, devices):
+  s = runs.setup(config, devices=devices)
+  step, state = s.compile(s.init_state())
   for b in batches:
-    batch = mesh.global_batch(b, m)
+    batch = s.global_batch(b)
     state, _ = step(state, batch)
-  return m, state, batch
+  return s.mesh, state, batch
 
 
 def main():
@@ -45,8 +42,8 @@ def main():
   rng = np.random.default_rng(0)
   batches = [np.tanh(rng.normal(size=(members, config.train.n_critic, 16) + shape)).astype(
       np.float32) for _ in range(3)]
-  _, single, _ = run(config, shape, batches, jax.devices()[:1])
-  m, multi, batch = run(config, shape, batches, jax.devices())
+  _, single, _ = run(config, batches, jax.devices()[:1])
+  m, multi, batch = run(config, batches, jax.devices())
   worst = 0.0
   for a, b in zip(jax.tree.leaves(mesh.to_host(single)), jax.tree.leaves(mesh.to_host(multi))):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

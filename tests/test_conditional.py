@@ -21,10 +21,10 @@ import pytest
 from configs import dragan, sngan, wgan_gp
 from jaxgan import errors
 from jaxgan import factory
-from jaxgan import loop
 from jaxgan.eval import metrics as metrics_lib
 from jaxgan import penalties
 from jaxgan import rng as rng_lib
+from jaxgan import runs
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
 from jaxgan import validation
@@ -575,14 +575,14 @@ def test_a_conditional_grid_has_one_row_per_class_and_one_latent_per_column(tmp_
   spec, config, shape = _spec()
   state = jax.device_get(train_lib.init_state(spec, jax.random.key(0), shape))
   names = tuple(f"class {k}" for k in range(K))
-  out = sample_lib.write_generators(spec, state, config, str(tmp_path), 7, num=30,
+  out = sample_lib.write_grids(spec, state, config, str(tmp_path), 7, num=30,
                                     class_names=names)["raw"]
   samples, labels = np.load(out["npy"]), np.load(out["labels"])
   assert samples.shape == (30, 8, 8, 1)
   np.testing.assert_array_equal(labels, np.repeat(np.arange(K), 3))
   z = sample_lib.fixed_latents(config.seed, 3, config.model.z_dim)
   for k in (0, 4, 9):
-    expected = sample_lib.generate_samples(spec, state, z, labels=jnp.full((3,), k))
+    expected = sample_lib.generator_output(spec, state, z, labels=jnp.full((3,), k))
     np.testing.assert_allclose(samples[3 * k:3 * k + 3], expected, rtol=1e-6, atol=1e-6)
   # PNG: K rows of 32-pixel cells (8x8 enlarged) below the title band, the class names
   # in a band on the left of every row.
@@ -595,11 +595,11 @@ def test_a_conditional_grid_has_one_row_per_class_and_one_latent_per_column(tmp_
     top = sample_lib._TITLE_HEIGHT + k * cell
     assert (image[top:top + cell, :band] < 128).any(), f"no title on row {k}"
 
-  one = sample_lib.write_generators(spec, state, config, str(tmp_path), 7, num=12,
+  one = sample_lib.write_grids(spec, state, config, str(tmp_path), 7, num=12,
                                     class_names=names, class_id=4)["raw"]
   assert one["png"].endswith("step_000007_class4.png")
   np.testing.assert_array_equal(np.load(one["labels"]), np.full(12, 4))
-  np.testing.assert_allclose(np.load(one["npy"]), sample_lib.generate_samples(
+  np.testing.assert_allclose(np.load(one["npy"]), sample_lib.generator_output(
       spec, state, sample_lib.fixed_latents(config.seed, 12, config.model.z_dim),
       labels=jnp.full((12,), 4)), rtol=1e-6, atol=1e-6)
 
@@ -614,14 +614,13 @@ def test_classes_json_round_trips_and_is_what_sampling_reads(tmp_path, monkeypat
     assert json.load(f) == {"num_classes": 3, "class_names": list(names)}
   config = wgan_gp.get_config("conditional=acgan")
   # The run's own file wins over the data (which may be gone months later).
-  monkeypatch.setattr(loop.data_lib, "class_names", lambda cfg: pytest.fail("data read"))
-  assert loop.run_classes(config, wd.path) == names
-  assert loop.run_classes(wgan_gp.get_config(), wd.path) == ()
+  monkeypatch.setattr(runs.data_lib, "class_names", lambda cfg: pytest.fail("data read"))
+  assert runs.setup(config, classes=wd.read_classes()).classes == names
+  assert runs.setup(wgan_gp.get_config(), classes=wd.read_classes()).classes == ()
   # Training on in a workdir whose run has other classes is refused before any write.
   os.makedirs(os.path.join(wd.checkpoints, "10"))
-  monkeypatch.setattr(loop.data_lib, "class_names", lambda cfg: ("a", "b", "c"))
   with pytest.raises(errors.WorkdirError, match=r"names the run's classes \['zero'"):
-    loop._training_classes(config, wd)
+    wd.check_classes(("a", "b", "c"))
   with open(wd.classes_path, "w") as f:
     f.write("{not json")
   with pytest.raises(errors.WorkdirError, match="cannot read"):

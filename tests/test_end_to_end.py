@@ -403,7 +403,7 @@ def test_sampling_one_class_of_a_conditional_run_and_a_bad_class_is_one_line(
   assert "it is unconditional (model.conditional='none')" in _error_lines(result)[0]
 
 
-@pytest.mark.slow  # three compilations and the digits data: ~50 s on 2 busy cores
+@pytest.mark.slow  # three compilations and the digits data
 def test_a_resumed_conditional_run_is_bitwise_identical_to_an_uninterrupted_one(tmp_path):
   def config(num_steps):
     c = wgan_gp.get_config("conditional=projection")  # digits, 10 classes

@@ -55,5 +55,5 @@ def test_one_process_global_batch_is_the_local_batch_and_round_trips():
   assert batch.sharding.is_equivalent_to(mesh.batch_sharding(m), 3)
   np.testing.assert_array_equal(np.asarray(batch), local)
   tree = {"a": np.float32(3.0), "b": np.ones((2, 2), np.int32)}
-  back = mesh.to_host(mesh.put_replicated(tree, m))
+  back = mesh.to_host(mesh.put_state(tree, m))
   assert back["b"].dtype == np.int32 and float(back["a"]) == 3.0

@@ -13,7 +13,7 @@ import pytest
 
 from configs import wgan_gp
 from jaxgan import checkpoint as checkpoint_lib
-from jaxgan import loop
+from jaxgan import runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["--config=configs/wgan_gp.py:dataset=8gaussians", "--config.train.num_steps=12",
@@ -45,7 +45,7 @@ def _restore(workdir):
   config.train.batch_size = 64
   ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), read_only=True)
   try:
-    return ckpt.restore(loop.build(config)[2])
+    return ckpt.restore(runs.setup(config).abstract_state)
   finally:
     ckpt.close()
 

@@ -27,6 +27,7 @@ from jaxgan import restore
 from jaxgan import mesh
 from jaxgan import population
 from jaxgan import rng
+from jaxgan import runs
 from jaxgan import train
 from jaxgan import validation
 
@@ -58,7 +59,7 @@ def _toy(size=2, steps=6, **sweep):
 def test_members_cross_sweep_values_with_seeds_the_seed_varying_fastest():
   config = _toy(size=2, penalty_weight=(1, 10.0))
   config.seed = 5
-  got = [(m.index, m.seed, dict(m.values)) for m in population.members(config)]
+  got = [(m.index, m.seed, dict(m.values)) for m in runs.Runs(config).members]
   assert got == [(0, 5, {"penalty_weight": 1.0}), (1, 6, {"penalty_weight": 1.0}),
                  (2, 5, {"penalty_weight": 10.0}), (3, 6, {"penalty_weight": 10.0})]
   assert [g.members for g in population.groups(config)] == [(0, 1), (2, 3)]
@@ -67,15 +68,15 @@ def test_members_cross_sweep_values_with_seeds_the_seed_varying_fastest():
   assert not population.is_population(single) and not population.swept(single)
   validation.validate(single)  # a plain single-run config
   assert config.seed == 5 and config.penalty.weight == 0.1  # the population's is untouched
-  with pytest.raises(ValueError, match="member 4 does not exist: the population has 4"):
-    population.member(config, 4)
+  with pytest.raises(errors.ConfigError, match="member 4 does not exist: the population has 4"):
+    runs.Runs(config).member(4)
 
 
 def test_each_sweep_field_sets_the_config_key_the_step_reads_it_from():
   config = _toy(size=1)
   for i, field in enumerate(population.SWEEPABLE):
     config.population.sweep[field] = (0.25 + i / 100, 0.5 + i / 100)
-  for member in population.members(config)[:3] + population.members(config)[-3:]:
+  for member in runs.Runs(config).members[:3] + runs.Runs(config).members[-3:]:
     hparams = factory.hparams(population.member_config(config, member.index))
     assert {f: getattr(hparams, f) for f, _ in member.values} == dict(member.values)
   # Every step hyperparameter but the AC-GAN weights (a population is unconditional).
@@ -193,36 +194,15 @@ def test_each_members_data_is_its_single_runs_from_any_position(variant, tmp_pat
   assert not np.array_equal(expected[3], expected[4])
 
 
-def _train_population(config, steps):
-  shape = validation.validate(config)
-  spec = factory.make_step_spec(config, shape)
-  m = mesh.make_mesh(jax.devices()[:1], members=population.num_members(config))
-  state = mesh.put_state(population.init_state(config, spec, shape), m)
-  seeds = [member.seed for member in population.members(config)]
-  items = population.PopulationIterator(data_lib.make_iterators(
-      config.dataset, global_batch_size=config.train.batch_size,
-      n_critic=config.train.n_critic, seeds=sorted(set(seeds))), seeds)
-  batch = mesh.global_batch(next(items), m)
-  step = mesh.compile_step(spec, m, state, batch, step_fn=population.step_fn(config))
+def _train(config, steps):
+  """`steps` steps of the runs of `config` on one device: (host state, last metrics)."""
+  run = runs.setup(config, devices=jax.devices()[:1])
+  step, state = run.compile(run.init_state())
+  items = run.open_data()
   for _ in range(steps):
-    state, metrics = step(state, batch)
-    batch = mesh.global_batch(next(items), m)
+    state, metrics = step(state, run.global_batch(next(items)))
   return mesh.to_host(state), jax.device_get(metrics)
 
-
-def _train_single(config, steps):
-  shape = validation.validate(config)
-  spec = factory.make_step_spec(config, shape)
-  m = mesh.make_mesh(jax.devices()[:1])
-  state = mesh.put_state(train.init_state(spec, rng.run_key(config.seed), shape), m)
-  items = data_lib.make_iterator(config.dataset, global_batch_size=config.train.batch_size,
-                                 n_critic=config.train.n_critic, seed=config.seed)
-  step = mesh.compile_step(spec, m, state, mesh.global_batch(next(items), m))
-  items = data_lib.make_iterator(config.dataset, global_batch_size=config.train.batch_size,
-                                 n_critic=config.train.n_critic, seed=config.seed)
-  for _ in range(steps):
-    state, metrics = step(state, mesh.global_batch(next(items), m))
-  return mesh.to_host(state), jax.device_get(metrics)
 
 
 def _rel_l2(a, b):
@@ -244,9 +224,9 @@ def test_with_map_the_toy_member_trains_bitwise_as_its_single_run():
   config.population.size = 2
   config.population.method = "map"
   config.seed = 7
-  pop_state, pop_metrics = _train_population(config, 8)
+  pop_state, pop_metrics = _train(config, 8)
   for i in range(2):
-    single, metrics = _train_single(population.member_config(config, i), 8)
+    single, metrics = _train(population.member_config(config, i), 8)
     for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(
         population.member_state(pop_state, i))):
       np.testing.assert_array_equal(np.asarray(a), b)
@@ -259,8 +239,8 @@ def test_with_vmap_a_member_stays_within_float_rounding_of_its_single_run():
   # O(1) apart (measured: benchmarks/results/population_drift_*.md).
   config = _toy(size=2)
   config.population.method = "vmap"
-  pop_state, _ = _train_population(config, 8)
-  singles = [_train_single(population.member_config(config, i), 8)[0] for i in range(2)]
+  pop_state, _ = _train(config, 8)
+  singles = [_train(population.member_config(config, i), 8)[0] for i in range(2)]
   for i in range(2):
     member = population.member_state(pop_state, i)
     assert _rel_l2(singles[i].generator_params, member.generator_params) < 1e-4
@@ -271,8 +251,8 @@ def test_with_vmap_a_member_stays_within_float_rounding_of_its_single_run():
 def test_a_swept_member_trains_as_the_single_run_with_that_value():
   config = _toy(size=1, critic_lr=(1e-4, 3e-4))
   config.population.method = "map"
-  pop_state, _ = _train_population(config, 4)
-  single, _ = _train_single(population.member_config(config, 1), 4)
+  pop_state, _ = _train(config, 4)
+  single, _ = _train(population.member_config(config, 1), 4)
   assert population.member_config(config, 1).optimizer.critic.learning_rate == 3e-4
   # The swept value reaches the step as data, not as the single run's constant:
   # float rounding may differ where XLA folds a constant.
@@ -371,7 +351,7 @@ def test_evaluations_per_member_and_a_population_summary_naming_the_best(toy_pop
   for m in range(4):
     with open(os.path.join(workdir, "eval", f"member_{m:02d}", "step_000006.json")) as f:
       member = json.load(f)
-    assert member["member"] == population.members(config)[m].as_json()
+    assert member["member"] == runs.Runs(config).members[m].as_json()
     per_member[m] = member["generators"]["raw"]["sliced_wasserstein"]
   best = min(per_member, key=per_member.get)
   assert result["best_metric"] == "sliced_wasserstein"
@@ -410,14 +390,15 @@ def test_tensorboard_tags_carry_the_member_and_the_population(toy_population):
 def test_member_flag_samples_and_evaluates_one_member(toy_population, tmp_path):
   config, workdir = toy_population
   out = restore.sample_from_checkpoint(config, workdir, member=3)
-  assert set(out) == {3, "step"} and "member_03" in out[3]["raw"]["png"]
+  (member, written), = out["written"]
+  assert member.index == 3 and out["picture"] is None and "member_03" in written["raw"]["png"]
   result = restore.evaluate_from_checkpoint(config, workdir, step=3, member=1)
   assert result["member"]["member"] == 1 and result["step"] == 3
   with pytest.raises(errors.ConfigError, match="--member=4: member 4 does not exist"):
     restore.sample_from_checkpoint(config, workdir, member=4)
   single = _toy(size=1)
   with pytest.raises(errors.ConfigError, match="is a single run, not a population"):
-    restore.check_member(single, workdir, 0)
+    runs.Runs(single).member(0)
 
 
 def test_eval_mode_prints_each_combinations_interval_and_the_best_member(toy_population,
@@ -472,7 +453,7 @@ def test_a_checkpoint_from_before_a_hyperparameter_was_added_resumes_bitwise(
   old_dir = str(tmp_path / "old")
   _, state, position = checkpoint_lib.Checkpointer(
       os.path.join(workdir, "checkpoints"), read_only=True).restore(
-          loop.build(config)[2], 3)
+          runs.setup(config).abstract_state, 3)
   state = population.with_config_hparams(state, config)  # restored as placeholders
   written = {"members": state.members, "diverged_at": state.diverged_at,
              "hparams": {f.name: getattr(state.hparams, f.name)

@@ -14,7 +14,7 @@ import pytest
 
 from configs import wgan_gp
 from jaxgan import checkpoint as checkpoint_lib
-from jaxgan import loop
+from jaxgan import runs
 import launcher
 from launcher import launch
 from launcher import records as _records
@@ -43,7 +43,7 @@ def _final_state(workdir, num_steps):
   config.population.sweep.penalty_weight = (0.1, 1)
   ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), read_only=True)
   try:
-    return ckpt.restore(loop.build(config)[2])
+    return ckpt.restore(runs.setup(config).abstract_state)
   finally:
     ckpt.close()
 

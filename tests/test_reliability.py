@@ -12,7 +12,9 @@ import pytest
 
 from configs import wgan_gp
 from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import errors
 from jaxgan import loop
+from jaxgan import runs
 from launcher import launch
 from launcher import records
 from launcher import start
@@ -33,7 +35,7 @@ def _wait_for_steps(proc, workdir, n, timeout=120):
 
 
 def _abstract(config):
-  return loop.build(config)[2]
+  return runs.setup(config).abstract_state
 
 
 def _final_state(workdir, config):
@@ -174,7 +176,7 @@ def test_divergence_stops_naming_step_and_quantity_and_saves_nothing(tmp_path):
   config.train.num_steps = 50
   config.optimizer.critic.learning_rate = 1e30  # blows the critic up within a few steps
   config.optimizer.generator.learning_rate = 1e30
-  with pytest.raises(loop.NonFiniteError, match=r"non-finite .* at step (\d+)") as info:
+  with pytest.raises(errors.NonFiniteError, match=r"non-finite .* at step (\d+)") as info:
     loop.train_and_evaluate(config, workdir, allow_config_change=True)
   bad_step = int(str(info.value).split(" at step ")[1].split(" ")[0])
   saved = [int(s) for s in os.listdir(os.path.join(workdir, "checkpoints"))]

@@ -12,7 +12,6 @@ from jaxgan.eval.evaluator import Evaluator
 from jaxgan.eval.evaluator import classifier_dir
 from jaxgan.eval.evaluator import eval_latents
 from jaxgan.eval.evaluator import flat_scalars
-from jaxgan.eval.evaluator import generator_output
 from jaxgan.eval.evaluator import population_result
 from jaxgan.eval.evaluator import population_scalars
 from jaxgan.eval.evaluator import population_summary_line
@@ -20,6 +19,6 @@ from jaxgan.eval.evaluator import summary_line
 from jaxgan.eval.evaluator import write_result
 
 __all__ = ["CLASSIFIER_SEED", "Evaluator", "classifier_dir", "eval_latents",
-           "flat_scalars", "generator_output", "population_result",
+           "flat_scalars", "population_result",
            "population_scalars", "population_summary_line", "summary_line",
            "write_result"]

@@ -35,8 +35,6 @@ from jaxgan.population import best_member, summarize, summary_fields
 # Stream id (rng.stream_key) of the evaluation latents: disjoint from the training
 # stream and from the sample-grid latents.
 _EVAL_LATENT_STREAM = 0xE7A1
-# Generator forward passes per jitted call while drawing evaluation samples.
-_GENERATE_CHUNK = 1000
 # The evaluation classifier and the Inception reference subset are measuring
 # instruments: one per dataset, made with this fixed seed (not the run's), so numbers
 # from different runs are comparable.
@@ -51,17 +49,6 @@ def eval_latents(seed: int, num: int, z_dim: int):
 def eval_labels(num: int, num_classes: int) -> np.ndarray:
   """The classes asked of a conditional generator in evaluation: sample i gets i mod K."""
   return (np.arange(num) % num_classes).astype(np.int32)
-
-
-def generator_output(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
-                     use_ema: bool, labels=None) -> np.ndarray:
-  """Generator outputs (eval mode) for all of z (classes `labels` if conditional), in
-  chunks, as one host array."""
-  chunks = [sample_lib.generate_samples(
-      spec, state, z[i:i + _GENERATE_CHUNK], use_ema=use_ema,
-      labels=None if labels is None else labels[i:i + _GENERATE_CHUNK])
-            for i in range(0, z.shape[0], _GENERATE_CHUNK)]
-  return np.concatenate(chunks)
 
 
 def classifier_dir(config) -> str:
@@ -156,7 +143,7 @@ class Evaluator:
       result["class_names"] = list(self.class_names)
     plot_paths = []
     for label, use_ema in sample_lib.generators(config):
-      samples = generator_output(self.spec, state, self.z, use_ema=use_ema,
+      samples = sample_lib.generator_output(self.spec, state, self.z, use_ema=use_ema,
                                  labels=self.labels)
       values = {}
       for e in self.evaluators:
