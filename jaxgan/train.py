@@ -172,14 +172,14 @@ def optimizer(opt: OptimizerSpec, lr, b1, b2, decay) -> optax.GradientTransforma
   return optax.rmsprop(schedule, decay=decay, eps=opt.eps, eps_in_sqrt=False)
 
 
-def _critic_tx(spec: StepSpec, hp: HParams):
-  return optimizer(spec.critic_opt, hp.critic_lr, hp.critic_b1, hp.critic_b2,
-                   hp.critic_decay)
+def _critic_tx(spec: StepSpec, hparams: HParams):
+  return optimizer(spec.critic_opt, hparams.critic_lr, hparams.critic_b1, hparams.critic_b2,
+                   hparams.critic_decay)
 
 
-def _generator_tx(spec: StepSpec, hp: HParams):
-  return optimizer(spec.generator_opt, hp.generator_lr, hp.generator_b1,
-                   hp.generator_b2, hp.generator_decay)
+def _generator_tx(spec: StepSpec, hparams: HParams):
+  return optimizer(spec.generator_opt, hparams.generator_lr, hparams.generator_b1,
+                   hparams.generator_b2, hparams.generator_decay)
 
 
 # --- State ---------------------------------------------------------------------
@@ -299,7 +299,7 @@ def _acgan_terms(logits, labels):
   return ce, accuracy
 
 
-def _penalty(spec: StepSpec, hp: HParams, critic_at, key, real, fake, real_labels=None,
+def _penalty(spec: StepSpec, hparams: HParams, critic_at, key, real, fake, real_labels=None,
              fake_labels=None):
   """(penalty, per-example gradient norms) of spec.penalty at its points.
 
@@ -321,14 +321,14 @@ def _penalty(spec: StepSpec, hp: HParams, critic_at, key, real, fake, real_label
     points = penalties.interpolates(keys, real, fake)
   else:
     points = penalties.dragan_points(
-        keys, real, perturbation=pen.perturbation, noise_variance=hp.noise_variance,
-        noise_scale=hp.noise_scale)
+        keys, real, perturbation=pen.perturbation, noise_variance=hparams.noise_variance,
+        noise_scale=hparams.noise_scale)
   return penalties.gradient_penalty(critic_fn, points, target=pen.target,
                                     one_sided=pen.one_sided, method=pen.method)
 
 
 def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_key,
-                   hp: HParams, apply_penalty=True, real_labels=None, fake_labels=None):
+                   hparams: HParams, apply_penalty=True, real_labels=None, fake_labels=None):
   """Critic objective (loss + weight * penalty [+ AC-GAN term]), its metrics and the
   new spectral state.
 
@@ -349,14 +349,14 @@ def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_
     penalty, grad_norm = zero, zero
   else:
     def with_penalty():
-      p, norms = _penalty(spec, hp, critic_at, penalty_key, real, fake, real_labels,
+      p, norms = _penalty(spec, hparams, critic_at, penalty_key, real, fake, real_labels,
                           fake_labels)
       return p, jnp.mean(jax.lax.stop_gradient(norms))
     if spec.penalty.lazy_interval > 1:
       penalty, grad_norm = jax.lax.cond(apply_penalty, with_penalty, lambda: (zero, zero))
     else:
       penalty, grad_norm = with_penalty()
-  weight = hp.penalty_weight * spec.penalty.lazy_interval
+  weight = hparams.penalty_weight * spec.penalty.lazy_interval
   total = loss + weight * penalty
   metrics = {
       "critic/loss": total,
@@ -372,7 +372,7 @@ def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_
     # only (gan_cifar_resnet.py's disc_acgan_fake_accs).
     ce_real, accuracy_real = _acgan_terms(logits_real, real_labels)
     _, accuracy_fake = _acgan_terms(logits_fake, fake_labels)
-    total = total + hp.acgan_scale * ce_real
+    total = total + hparams.acgan_scale * ce_real
     metrics.update({"critic/loss": total, "critic/acgan_loss": ce_real,
                     "critic/acgan_accuracy_real": accuracy_real,
                     "critic/acgan_accuracy_fake": accuracy_fake})
@@ -396,14 +396,14 @@ def _fake_labels(spec: StepSpec, key, real_labels):
   return _labels_uniform(spec, key, real_labels.shape[0])
 
 
-def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None = None,
+def critic_update(spec: StepSpec, state: GANState, real, key, hparams: HParams | None = None,
                   index=0, labels=None):
   """One critic update on real[B, ...] (labels[B] if conditional) -> (state, metrics).
 
   `index` is the update's number within the step (lazy regularisation counts
   updates over the whole run: step * n_critic + index).
   """
-  hp = spec.hparams if hp is None else hp
+  hparams = spec.hparams if hparams is None else hparams
   z_key, penalty_key = jax.random.split(key)
   real = _dequantize(spec, jax.random.fold_in(key, 3), real)
   z = _latents(spec, z_key, real.shape[0])
@@ -416,11 +416,11 @@ def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None
   update_number = state.step * spec.n_critic + index
   apply_penalty = update_number % spec.penalty.lazy_interval == 0
   grads, (metrics, spectral) = jax.grad(critic_loss_fn, argnums=1, has_aux=True)(
-      spec, state.critic_params, state.critic_spectral, real, fake, penalty_key, hp,
+      spec, state.critic_params, state.critic_spectral, real, fake, penalty_key, hparams,
       apply_penalty, labels, fake_labels)
   metrics["critic/param_grad_norm"] = optax.tree.norm(grads)
   metrics["critic/penalty_applied"] = apply_penalty.astype(jnp.float32)
-  updates, opt_state = _critic_tx(spec, hp).update(grads, state.critic_opt_state,
+  updates, opt_state = _critic_tx(spec, hparams).update(grads, state.critic_opt_state,
                                                    state.critic_params)
   params = optax.apply_updates(state.critic_params, updates)
   if spec.weight_clip is not None:
@@ -431,13 +431,13 @@ def critic_update(spec: StepSpec, state: GANState, real, key, hp: HParams | None
 
 
 def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
-                     hp: HParams | None = None):
+                     hparams: HParams | None = None):
   """One generator update -> (state, metrics).
 
   A conditional generator draws one class per example, uniformly (the authors'
   fake_labels), from `fold_in(key, _LABEL_STREAM)`.
   """
-  hp = spec.hparams if hp is None else hp
+  hparams = spec.hparams if hparams is None else hparams
   z = _latents(spec, key, batch_size)
   labels = (_labels_uniform(spec, jax.random.fold_in(key, _LABEL_STREAM), batch_size)
             if spec.num_classes else None)
@@ -452,7 +452,7 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
     metrics = {"generator/score_fake": jnp.mean(d_fake)}
     if spec.conditional == "acgan":
       ce, _ = _acgan_terms(logits, labels)
-      loss = adversarial + hp.acgan_scale_g * ce  # ACGAN_SCALE_G x CE on its labels
+      loss = adversarial + hparams.acgan_scale_g * ce  # ACGAN_SCALE_G x CE on its labels
       metrics.update({"generator/loss_adversarial": adversarial, "generator/acgan_loss": ce})
     metrics["generator/loss"] = loss
     return loss, (batch_stats, metrics)
@@ -460,7 +460,7 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
   grads, (batch_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.generator_params)
   metrics = jax.tree.map(jax.lax.stop_gradient, metrics)
   metrics["generator/param_grad_norm"] = optax.tree.norm(grads)
-  updates, opt_state = _generator_tx(spec, hp).update(grads, state.generator_opt_state,
+  updates, opt_state = _generator_tx(spec, hparams).update(grads, state.generator_opt_state,
                                                       state.generator_params)
   params = optax.apply_updates(state.generator_params, updates)
   state = state.replace(generator_params=params, generator_opt_state=opt_state,
@@ -509,18 +509,18 @@ def train_step(state: GANState, real, labels=None, *, spec: StepSpec,
   if labels is not None and labels.shape != real.shape[:2]:
     raise ValueError(f"labels have shape {labels.shape}, the reals {real.shape[:2]} "
                      f"(expected [n_critic, B])")
-  hp = spec.hparams if hparams is None else hparams
+  hparams = spec.hparams if hparams is None else hparams
   keys = rng_lib.step_keys(state.key, state.step, ("critic", "generator"))
   labels_at = (lambda i: None) if labels is None else (lambda i: labels[i])
 
   def body(i, carry):
     s, metric_sums = carry
-    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i), hp, i,
+    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i), hparams, i,
                                labels_at(i))
     return s, jax.tree.map(jnp.add, metric_sums, metrics)
 
   metric_shapes = jax.eval_shape(
-      lambda: critic_update(spec, state, real[0], keys["critic"], hp, 0, labels_at(0))[1])
+      lambda: critic_update(spec, state, real[0], keys["critic"], hparams, 0, labels_at(0))[1])
   zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
   start_step = state.step
   if spec.n_critic == 1:
@@ -541,17 +541,17 @@ def train_step(state: GANState, real, labels=None, *, spec: StepSpec,
     metrics["critic/penalty_updates"] = applied
 
   batch = spec.generator_batch_size or real.shape[1]
-  state, g_metrics = generator_update(spec, state, batch, keys["generator"], hp)
+  state, g_metrics = generator_update(spec, state, batch, keys["generator"], hparams)
   metrics.update(g_metrics)
   # The rates of this step's first critic update and of its generator update.
-  metrics["critic/learning_rate"] = learning_rate(spec.critic_opt, hp.critic_lr,
+  metrics["critic/learning_rate"] = learning_rate(spec.critic_opt, hparams.critic_lr,
                                                   start_step * spec.n_critic)
-  metrics["generator/learning_rate"] = learning_rate(spec.generator_opt, hp.generator_lr,
+  metrics["generator/learning_rate"] = learning_rate(spec.generator_opt, hparams.generator_lr,
                                                      start_step)
   new_step = state.step + 1
   state = state.replace(
       step=new_step,
       ema_params=_update_ema(spec, state.ema_params, state.generator_params, new_step,
-                             hp.ema_decay),
+                             hparams.ema_decay),
   )
   return state, metrics
