@@ -515,8 +515,8 @@ def train_step(state: GANState, real, labels=None, *, spec: StepSpec,
 
   def body(i, carry):
     s, metric_sums = carry
-    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i), hparams, i,
-                               labels_at(i))
+    s, metrics = critic_update(spec, s, real[i], jax.random.fold_in(keys["critic"], i),
+                               hparams, i, labels_at(i))
     return s, jax.tree.map(jnp.add, metric_sums, metrics)
 
   metric_shapes = jax.eval_shape(
