@@ -134,15 +134,6 @@ def launch(*args, **kw):
   return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, env=env, **kw)
 
 
-def write(out: str, stem: str, payload: dict, md: str | None = None) -> None:
-  os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, f"{stem}.json"), "w") as f:
-    json.dump(payload, f, indent=1)
-  if md is not None:
-    with open(os.path.join(out, f"{stem}.md"), "w") as f:
-      f.write(md)
-
-
 def _csv(text: str, allowed, what: str) -> list[str]:
   items = [x.strip() for x in text.split(",") if x.strip()]
   bad = [x for x in items if x not in allowed]
@@ -381,8 +372,9 @@ def run_toy(args):
     }
     goal, det = toy_checks(rows)
     # Written after every run, so an interrupted table keeps what finished.
-    write(args.out, "toy_table", {"meta": meta, "goal": goal, "ema_raw_matches_plain": det,
-                                  "rows": rows}, toy_markdown(rows, meta))
+    run_meta.write(args.out, "toy_table", {"meta": meta, "goal": goal,
+                                           "ema_raw_matches_plain": det, "rows": rows},
+                   toy_markdown(rows, meta))
   print(toy_table(rows))
 
 
@@ -566,8 +558,8 @@ def run_conditional(args):
       t0 = time.monotonic()
       launch(f"--config=configs/wgan_gp.py:conditional={variant}", f"--workdir={workdir}",
              f"--config.train.num_steps={n}", check=True, capture_output=True, text=True)
-      write(os.path.dirname(wall_file), os.path.basename(workdir) + ".wall",
-            {"wall_seconds": round(time.monotonic() - t0, 1), "uptime_before": before})
+      run_meta.write(os.path.dirname(wall_file), os.path.basename(workdir) + ".wall",
+                     {"wall_seconds": round(time.monotonic() - t0, 1), "uptime_before": before})
     with open(wall_file) as f:
       timing = json.load(f)
     evaluation = read_eval(workdir, n)
@@ -590,7 +582,7 @@ def run_conditional(args):
     os.makedirs(args.out, exist_ok=True)
     shutil.copy(os.path.join(workdir, "samples", f"step_{n:06d}.png"),
                 os.path.join(args.out, f"conditional_digits_{variant}.png"))
-  write(args.out, "conditional_digits", results)
+  run_meta.write(args.out, "conditional_digits", results)
   print(json.dumps(results, indent=2))
 
 
@@ -656,8 +648,8 @@ def run_seeds(args):
                           os.path.join(args.workdir_root, name), args.data_dir))
     print(json.dumps(rows[-1]), flush=True)
     meta["load_after"] = os.getloadavg()
-    write(args.out, "population_seeds", {"meta": meta, "rows": rows},
-          f"Seed table ({meta}).\n\n{seeds_table(rows)}\n")
+    run_meta.write(args.out, "population_seeds", {"meta": meta, "rows": rows},
+                   f"Seed table ({meta}).\n\n{seeds_table(rows)}\n")
   print(seeds_table(rows))
 
 
@@ -739,8 +731,8 @@ def run_drift(args):
           "jax": jax.__version__, "devices": str(jax.devices()),
           "date": time.strftime("%Y-%m-%d %H:%M")}
   table = drift_table(rows)
-  write(args.out, f"population_drift_{rows[0]['method']}", {"meta": meta, "rows": rows},
-        f"Drift of population members from their single runs ({meta}).\n\n{table}\n")
+  run_meta.write(args.out, f"population_drift_{rows[0]['method']}", {"meta": meta, "rows": rows},
+                 f"Drift of population members from their single runs ({meta}).\n\n{table}\n")
   print(table)
 
 

@@ -1,9 +1,10 @@
-"""What the benchmark scripts record about the machine and the code they measured:
-the CPU, commit, package versions, the load during a run and the float32 matmul
-peak their rows are set against."""
+"""What the benchmark scripts share: what they record about the machine and the code
+they measured (the CPU, commit, package versions, the load during a run and the
+float32 matmul peak their rows are set against) and how they write a results table."""
 
 import contextlib
 from importlib import metadata
+import json
 import os
 import platform
 import statistics
@@ -37,6 +38,17 @@ def version(dist: str) -> str:
   with contextlib.suppress(metadata.PackageNotFoundError):
     return metadata.version(dist)
   return ""
+
+
+def write(out: str, stem: str, payload: dict, md: str | None = None) -> None:
+  """A results table: <out>/<stem>.json and, given `md`, <out>/<stem>.md."""
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, f"{stem}.json"), "w") as f:
+    json.dump(payload, f, indent=1)
+    f.write("\n")
+  if md is not None:
+    with open(os.path.join(out, f"{stem}.md"), "w") as f:
+      f.write(md)
 
 
 class LoadSampler:
