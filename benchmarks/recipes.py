@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import json
 import logging
 import os
@@ -84,20 +83,6 @@ logger = logging.getLogger("jaxgan")
 
 
 # --- Shared -------------------------------------------------------------------------
-
-
-def recipe_config(recipe: str, variant: str | None, overrides: dict | None = None):
-  """configs/<recipe>.py's config for `variant` with dotted-key `overrides` applied."""
-  config = importlib.import_module(f"configs.{recipe}").get_config(variant)
-  for key, value in (overrides or {}).items():
-    node = config
-    *parents, leaf = key.split(".")
-    for name in parents:
-      node = node[name]
-    if leaf not in node:
-      raise SystemExit(f"error: unknown config key {key!r}")
-    node[leaf] = type(node[leaf])(value) if node[leaf] is not None else value
-  return config
 
 
 def read_eval(workdir: str, step: int) -> dict:
@@ -164,7 +149,7 @@ ANCHORS = (("GAN", "25gaussians", 3.3, 0.5), ("Unrolled GAN", "25gaussians", 23.
 
 def toy_config(recipe, dataset, *, seed, steps, ema, overrides=None):
   """The recipe's toy config: the seed, budget, EMA, one evaluation at the end."""
-  config = recipe_config(recipe, f"dataset={dataset}", overrides)
+  config = run_meta.recipe_config(recipe, f"dataset={dataset}", overrides)
   config.seed = seed
   if steps is not None:
     config.train.num_steps = steps
@@ -594,7 +579,7 @@ SEED_METRICS = ("fd_digits_classifier", "classes_covered")
 def seeds_row(name, seeds, steps, workdir, data_dir) -> dict:
   """Trains (or finds complete) one recipe's population; its table row."""
   over = {"population.size": seeds, "dataset.data_dir": data_dir}
-  config = recipe_config(name, "dataset=digits", over)
+  config = run_meta.recipe_config(name, "dataset=digits", over)
   if steps:
     config.train.num_steps = steps
   config.log.eval_every = config.train.num_steps  # one evaluation, at the end
@@ -680,7 +665,7 @@ def _rel_l2(a, b) -> float:
 def drift_rows(recipe, checkpoints, data_dir, method):
   """Member i of a 2-seed population against the single run of seed i."""
   over = {"population.size": 2, "population.method": method, "dataset.data_dir": data_dir}
-  config = recipe_config(recipe, "dataset=digits", over)
+  config = run_meta.recipe_config(recipe, "dataset=digits", over)
   pops = list(_trained(config, checkpoints))
   members = pops[0][1].runs.members
   singles = [list(_trained(m.config, checkpoints)) for m in members]

@@ -20,31 +20,29 @@ other penalty method (1, 2, 4, 6), the other critic loop (train.critic_unroll; 1
 the MLP steps (1, 3), no donation, a host sync every step, the batch fed from host
 memory, and matmul precision "highest".
 
-jaxgan's side is built as a run builds it: jaxgan.runs.setup(config) and
-Setup.compile (state donated, batch sharded along its example axis), compiled ahead
-of time (compile_s; the persistent cache is off). The PyTorch twin
-(references/torch_reference.py: eager, autograd.grad(create_graph=True), Adam, the
-same model, batch and maths; on a GPU when torch sees one) runs in a child process
-driven from here; a second twin flushes denormals to zero as XLA:CPU does
+jaxgan's side is built as a run builds it (jaxgan.runs.setup, Setup.compile: state
+donated, batch sharded), compiled ahead of time with the persistent cache off
+(compile_s). The PyTorch twin (references/torch_reference.py) runs in a child
+process; a second twin flushes denormals to zero as XLA:CPU does
 (jax_over_torch_ftz). Every member of a group (twins and the jaxgan variants compared
 with them) is warmed up, calibrated to ~0.4 s per repeat, and the repeats run
 round-robin so a change of load hits all alike; a row's time is the median over
 repeats. Per row: generator it/s, critic updates/s, examples/s, jax/torch, compile
 time, XLA's FLOPs per call (a rolled loop takes its unrolled twin's: XLA counts a
 loop body once), achieved GFLOP/s and its fraction of the matmul peak measured in the
-run (run_meta.matmul_peak). Output: JSON rows on stdout, <out>/step_throughput.json
-and .md, with the run's machine, device kind and package versions.
+run. Output: JSON rows on stdout, <out>/step_throughput.{json,md} with the run's
+machine, device kind and package versions.
 
 --members K1,K2,...: per selected training case and K, a population of K members in
 one compiled step (population.method vmap and map) against its K single runs trained
 one after another (each member's own runs.setup), round-robin: member-steps/s,
 population_over_sequential (by wall and by CPU time of this process), compile
-times, fraction of peak. Output: <out>/population.json and .md.
+times, fraction of peak. Output: <out>/population.{json,md}.
 
 --devices N: runs again in a child with N forced CPU devices (XLA_FLAGS, fixed when
 JAX starts); each selected training case steps its global batch on a mesh of 1 and
 of N devices, round-robin: it/s and over_one_device. N CPU devices share the cores:
-this measures the data-parallel step's overhead. Output: <out>/multi_device.json, .md.
+this measures the data-parallel step's overhead. Output: <out>/multi_device.{json,md}.
 """
 
 from __future__ import annotations
@@ -52,6 +50,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import itertools
 import json
 import math
 import os
@@ -89,11 +88,9 @@ import jaxlib  # noqa: E402
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import numpy as np  # noqa: E402
 
-from configs import dragan, sngan, wgan_gp  # noqa: E402
 from jaxgan import factory, mesh, population, runs, train  # noqa: E402
 from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
-RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan, "sngan": sngan}
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
 RESNET, SNGAN = "dataset=cifar10,arch=resnet", "dataset=cifar10"
 # The training cases --members and --devices run: (case, recipe, variant).
@@ -113,16 +110,10 @@ MAX_CALLS = 200
 
 def make_config(recipe, variant, overrides=None):
   """The recipe's config with `overrides` ({"penalty.method": "jvp", ...}) applied."""
-  config = RECIPES[recipe].get_config(variant)
+  config = run_meta.recipe_config(recipe, variant, overrides)
   if config.model.arch in RESNET_ARCHS and RESNET_WIDTH[0]:
     config.model.width = RESNET_WIDTH[0]
     config.model.generator_width = 2 * RESNET_WIDTH[0] if config.model.arch == "sngan" else 0
-  for key, value in (overrides or {}).items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
   return config
 
 
@@ -262,16 +253,15 @@ class Sequential:
 
 
 class TorchWorker:
-  """The PyTorch reference in a child process (references/torch_reference.py --serve)."""
+  """The PyTorch reference in a child process (references/torch_reference.py)."""
 
   def __init__(self, flush_denormal, threads=None):
     self.proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "references", "torch_reference.py"), "--serve"]
+        [sys.executable, os.path.join(HERE, "references", "torch_reference.py")]
         + (["--flush-denormal"] if flush_denormal else [])
         + ([f"--threads={threads}"] if threads else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     self.info = self.call(cmd="info")
-    self._next = 0
 
   def call(self, **msg):
     self.proc.stdin.write(json.dumps(msg) + "\n")
@@ -284,9 +274,6 @@ class TorchWorker:
       raise RuntimeError(f"PyTorch worker: {answer['error']}")
     return answer
 
-  def member(self, config, mode="train", extra=None):
-    return TorchMember(self, config, mode, extra)
-
   def close(self):
     with contextlib.suppress(Exception):
       self.call(cmd="quit")
@@ -294,13 +281,12 @@ class TorchWorker:
 
 
 class TorchMember:
-  """One PyTorch twin living in the worker."""
+  """One PyTorch twin living in `worker`."""
+  _keys = itertools.count()
 
-  def __init__(self, worker, config, mode, extra=None):
-    self.worker, self.mode, self.config = worker, mode, config
-    self.key = f"m{worker._next}"
-    worker._next += 1
-    spec = dict(torch_spec(config, runs.setup(config).data_shape), **(extra or {}))
+  def __init__(self, worker, config, mode):
+    self.worker, self.mode, self.key = worker, mode, f"m{next(self._keys)}"
+    spec = torch_spec(config, runs.setup(config).data_shape)
     self.num_params = worker.call(cmd="build", key=self.key, spec=spec)
 
   def run(self, calls):
@@ -434,7 +420,7 @@ class Bench:
     for name, over in twins.items():
       worker = self.workers[over.get("torch.worker", "default")]
       over = {k: v for k, v in over.items() if not k.startswith("torch.")}
-      members[name] = worker.member(make_config(recipe, arg, over), torch_mode)
+      members[name] = TorchMember(worker, make_config(recipe, arg, over), torch_mode)
     for row_id, label, over, kwargs, twin in variants:
       kwargs = dict(kwargs)
       mode = kwargs.pop("mode", "train")
@@ -480,24 +466,19 @@ def unrolled_flops(jm):
 _UNROLLED_FLOPS = {}
 
 
-def _overheads():
-  return [
-      ("no donation", {}, {"donate": False}),
-      ("host sync every step", {}, {"sync_each_step": True}),
-      ("real batch from host each step", {}, {"host_batch": True}),
-      ('matmul precision "highest"', {}, {"precision": "highest"}),
-  ]
+OVERHEADS = [  # (label, jax kwargs): rows 1.x1-1.x4 and 3.x1-3.x3
+    ("no donation", {"donate": False}),
+    ("host sync every step", {"sync_each_step": True}),
+    ("real batch from host each step", {"host_batch": True}),
+    ('matmul precision "highest"', {"precision": "highest"}),
+]
 
 
-def _other_method(recipe, arg):
+def _method_variant(row_id, recipe, arg):
+  """The penalty method the default does not use."""
   method = make_config(recipe, arg).penalty.method
-  return "jvp" if method == "double_backward" else "double_backward"
-
-
-def _method_variant(row_id, recipe, arg, twin="torch", mode="train"):
-  other = _other_method(recipe, arg)
-  kwargs = {} if mode == "train" else {"mode": mode}
-  return (row_id, f"penalty.method={other}", {"penalty.method": other}, kwargs, twin)
+  other = "jvp" if method == "double_backward" else "double_backward"
+  return (row_id, f"penalty.method={other}", {"penalty.method": other}, {}, "torch")
 
 
 def _unroll_variant(row_id, recipe, arg, twin="torch"):
@@ -520,8 +501,8 @@ def run_all(bench, only):
     variants = [("1", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("1.method", "wgan_gp", TOY),
                 _unroll_variant("1.unroll", "wgan_gp", TOY)]
-    for i, (label, over, kw) in enumerate(_overheads()):
-      variants.append((f"1.x{i + 1}", label, over, kw, "torch"))
+    variants += [(f"1.x{i + 1}", label, {}, kw, "torch")
+                 for i, (label, kw) in enumerate(OVERHEADS)]
     bench.run_group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
                     torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("2"):
@@ -552,8 +533,8 @@ def run_all(bench, only):
     variants = [("3", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("3.method", "wgan_gp", DIGITS),
                 _unroll_variant("3.unroll", "wgan_gp", DIGITS)]
-    for i, (label, over, kw) in enumerate(_overheads()[:3]):
-      variants.append((f"3.x{i + 1}", label, over, kw, "torch"))
+    variants += [(f"3.x{i + 1}", label, {}, kw, "torch")
+                 for i, (label, kw) in enumerate(OVERHEADS[:3])]
     bench.run_group("3 default digits recipe", "wgan_gp", DIGITS, variants,
                     torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("4"):

@@ -1,7 +1,6 @@
 """PyTorch twins of jaxgan's models and GAN steps, for benchmarks/step_throughput.py.
 
-    python benchmarks/references/torch_reference.py --serve   # the benchmark's worker
-    python benchmarks/references/torch_reference.py           # ResNet twins vs Flax
+    python benchmarks/references/torch_reference.py [--flush-denormal] [--threads N]
 
 The steps are written the way the seeds are (the WGAN-GP authors' PyTorch ports, e.g.
 caogang/wgan-gp gan_toy.py / gan_cifar10.py, and the DRAGAN authors' code): eager
@@ -51,18 +50,16 @@ OpenMP thread inherits it); the benchmark reports that twin alongside. In the to
 WGAN-GP, denormals appear in the critic's Adam first moments within the first tens of
 generator iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
 
-With --serve it reads one JSON command per line on stdin and answers one JSON line on
-stdout (build / run / drop / matmul / info / quit), so the PyTorch side runs in its own
-process (its OpenMP pool never competes with XLA's threads) yet in the same run,
-alternating repeat by repeat with the JAX side. Alone, it checks the ResNet twins
-against the Flax models: equal parameter counts and, with the Flax parameters (and
-spectral u vectors) copied in, equal outputs in float32.
+Run, it is the benchmark's worker: it reads one JSON command per line on stdin and
+answers one JSON line on stdout (build / run / drop / matmul / info / quit), so the
+PyTorch side runs in its own process (its OpenMP pool never competes with XLA's
+threads) yet in the same run, alternating repeat by repeat with the JAX side. The
+benchmark asserts every twin's parameter counts equal the jaxgan model's.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import sys
@@ -78,7 +75,6 @@ NUM_THREADS = 2
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 torch.backends.cudnn.benchmark = True
 _BASE_SIZES = (4, 7)
-Z_DIM = 128  # both ResNet papers' latent size
 
 
 def num_blocks(image_size: int) -> int:
@@ -242,7 +238,7 @@ class OptimizedBlock(nn.Module):
 class ResNetGenerator(nn.Module):
   """z[B, 128] -> images[B, 3, 32, 32] in [-1, 1]."""
 
-  def __init__(self, width, bn_momentum, bn_eps, z_dim=Z_DIM):
+  def __init__(self, width, bn_momentum, bn_eps, z_dim):
     super().__init__()
     self.width = width
 
@@ -512,108 +508,8 @@ def _flushes_denormals() -> bool:
   return bool((tiny * 0.01).item() == 0.0)
 
 
-# --- Checks against the Flax models ----------------------------------------------------
-
-
-def load_flax_variables(module, variables):
-  """Copies Flax params (NHWC/HWIO layouts) and spectral u vectors into `module`."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  import jax  # pylint: disable=import-outside-toplevel
-
-  named = dict(module.named_parameters())
-  named.update(dict(module.named_buffers()))
-  with torch.no_grad():
-    for path, value in jax.tree_util.tree_flatten_with_path(variables["params"])[0]:
-      keys = [k.key for k in path]
-      prefix, leaf = ".".join(keys[:-1]), keys[-1]
-      value = np.array(value)
-      if leaf == "kernel":
-        value = value.transpose(3, 2, 0, 1) if value.ndim == 4 else value.T
-        name = f"{prefix}.weight_orig" if f"{prefix}.weight_orig" in named else f"{prefix}.weight"
-      elif leaf == "scale":
-        name = f"{prefix}.weight"
-      else:
-        name = f"{prefix}.bias"
-      target = named[name]
-      assert tuple(target.shape) == value.shape, (name, target.shape, value.shape)
-      target.copy_(torch.from_numpy(np.ascontiguousarray(value)))
-    for path, value in jax.tree_util.tree_flatten_with_path(variables.get("spectral", {}))[0]:
-      keys = [k.key for k in path]
-      if not keys[-1].endswith("/u"):
-        continue
-      layer = keys[-1].split("/")[0]
-      named[".".join(keys[:-2] + [layer, "weight_u"])].copy_(
-          torch.from_numpy(np.array(value)[0]))
-
-
-def check(width=16, batch=4):
-  """Twin vs Flax: parameter counts at the papers' widths, outputs at `width`.
-
-  Returns a list of (name, flax count, torch count, max |output difference|).
-  """
-  import jax  # pylint: disable=import-outside-toplevel
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
-  from jaxgan.models import resnet  # pylint: disable=import-outside-toplevel
-
-  def flax_count(module, x, **kw):
-    shapes = jax.eval_shape(lambda: module.init(jax.random.key(0), x, **kw))
-    return sum(math.prod(s.shape) for s in jax.tree.leaves(shapes["params"]))
-
-  def twin(m):  # torch BatchNorm momentum = 1 - flax's
-    if isinstance(m, resnet.ResNetGenerator):
-      return ResNetGenerator(m.width, 1 - m.bn_momentum, m.bn_epsilon)
-    return ResNetCritic(m.width, norm=m.norm, spectral_norm=m.spectral_norm,
-                        pooling=m.pooling, output_bias=m.output_bias)
-
-  critic = functools.partial(resnet.ResNetCritic, width=128)
-  cases = [  # gan_cifar_resnet.py (TF BatchNorm eps 1e-5) and SNGAN (Chainer's 2e-5)
-      ("wgan_gp generator", resnet.ResNetGenerator(width=128, bn_momentum=0.9,
-                                                   bn_epsilon=1e-5)),
-      ("wgan_gp critic", critic()),
-      ("wgan_gp critic, layer norm", critic(norm="layer")),
-      ("wgan_gp critic, spectral norm", critic(spectral_norm=True)),
-      ("sngan generator", resnet.ResNetGenerator(width=256, bn_momentum=0.9,
-                                                 bn_epsilon=2e-5)),
-      ("sngan critic", critic(spectral_norm=True, pooling="sum", output_bias=False)),
-  ]
-  rng = np.random.default_rng(0)
-  rows = []
-  for name, flax_module in cases:
-    is_generator = isinstance(flax_module, resnet.ResNetGenerator)
-    kw = {"train": False} if is_generator else {}
-    x = jnp.zeros((2, Z_DIM) if is_generator else (2, 32, 32, 3))
-    counts = flax_count(flax_module, x, **kw), count_parameters(twin(flax_module))
-    # Outputs at a small width, with the Flax parameters copied in.
-    small_flax = flax_module.clone(width=width)
-    small_torch = twin(small_flax)
-    if is_generator:
-      inputs = rng.normal(size=(batch, Z_DIM)).astype(np.float32)
-    else:
-      inputs = np.tanh(rng.normal(size=(batch, 32, 32, 3))).astype(np.float32)
-    variables = small_flax.init(jax.random.key(1), jnp.asarray(inputs), **kw)
-    # Perturb every parameter so zero biases and unit scales do not hide a mix-up.
-    variables = {**variables, "params": jax.tree.map(
-        lambda p: p + 0.05 * jnp.asarray(rng.normal(size=p.shape), p.dtype),
-        variables["params"])}
-    load_flax_variables(small_torch, variables)
-    small_torch.train()  # batch statistics; spectral norm: one power iteration from u
-    with torch.no_grad():
-      if is_generator:
-        flax_out, _ = small_flax.apply(variables, jnp.asarray(inputs), train=True,
-                                       mutable=["batch_stats"])
-        torch_out = small_torch(torch.from_numpy(inputs)).permute(0, 2, 3, 1).numpy()
-      else:
-        flax_out = small_flax.apply(variables, jnp.asarray(inputs))
-        torch_out = small_torch(torch.from_numpy(inputs).permute(0, 3, 1, 2)).numpy()
-    rows.append((name, counts[0], counts[1],
-                 float(np.abs(np.asarray(flax_out) - torch_out).max())))
-  return rows
-
-
-def main() -> int:
+def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--serve", action="store_true", help="run as the benchmark's worker")
   parser.add_argument("--flush-denormal", action="store_true",
                       help="flush denormals to zero in every thread, as XLA:CPU does")
   parser.add_argument("--threads", type=int, default=NUM_THREADS,
@@ -622,20 +518,8 @@ def main() -> int:
   if args.flush_denormal and not torch.set_flush_denormal(True):
     raise SystemExit("this CPU cannot flush denormals (no SSE3)")
   torch.set_num_threads(args.threads)
-  if args.serve:
-    serve()
-    return 0
-  torch.manual_seed(0)
-  ok = True
-  print(f"{'model':34s} {'flax params':>12s} {'torch params':>12s} {'max |diff|':>11s}")
-  for name, flax_count, torch_count, diff in check():
-    # Outputs are O(1) (tanh images) or O(10) (sum-pooled scores); float32 round-off.
-    good = flax_count == torch_count and diff < 1e-3
-    ok &= good
-    print(f"{name:34s} {flax_count:12,d} {torch_count:12,d} {diff:11.2e}  "
-          f"{'ok' if good else 'MISMATCH'}")
-  return 0 if ok else 1
+  serve()
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  main()
