@@ -338,10 +338,10 @@ def _rates(config, mode, seconds):
   }
 
 
-def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
-             torch_name=None, torch_times=None, torch_calls=None, other_twins=None,
+def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls, twins,
              flops_from=None, note=""):
-  """One flat JSON row: the jaxgan variant, its PyTorch twin (if any) and the ratio."""
+  """One flat JSON row: the jaxgan variant, its PyTorch twins ({name: (times, calls)},
+  the first one's jax_over_torch, the others' jax_over_<name>) and the ratios."""
   config, mode = jm.config, jm.mode
   sec = statistics.median(times)
   flops = jm.flops if flops_from is None else flops_from
@@ -369,18 +369,19 @@ def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
   })
   if flops_from is not None:
     row["flops_note"] = "XLA counts a while-loop body once; FLOPs of the unrolled twin"
-  if torch_times is not None:
-    tsec = statistics.median(torch_times)
+  for i, (name, (twin_times, twin_calls)) in enumerate(twins.items()):
+    tsec = statistics.median(twin_times)
+    if i:
+      row[f"{name}_ms_per_call"] = 1e3 * tsec
+      row[f"jax_over_{name}"] = tsec / sec
+      continue
     row.update({
-        "torch_twin": torch_name, "torch_ms_per_call": 1e3 * tsec,
+        "torch_twin": name, "torch_ms_per_call": 1e3 * tsec,
         "torch_generator_it_per_s": 1.0 / tsec if mode in ("train", "generator") else None,
         "torch_critic_steps_per_s": _rates(config, mode, tsec)["critic_steps_per_s"],
-        "torch_calls_per_repeat": torch_calls,
+        "torch_calls_per_repeat": twin_calls,
         "jax_over_torch": tsec / sec,
     })
-  for name, other in (other_twins or {}).items():
-    row[f"{name}_ms_per_call"] = 1e3 * statistics.median(other)
-    row[f"jax_over_{name}"] = statistics.median(other) / sec
   if note:
     row["note"] = note
   return row
@@ -399,55 +400,45 @@ class Bench:
 
   def __init__(self, repeats, workers):
     self.repeats, self.workers, self.rows = repeats, workers, []
-    self.torch_ms = {}  # torch twin name -> ms per call (for rows without a twin)
+    self.twins = {}  # twin name -> (parameter counts, times, calls) of its latest group
 
   def emit(self, row):
     row = {k: _round(v) for k, v in row.items()}
     self.rows.append(row)
     print(json.dumps(row), flush=True)
 
-  def group(self, recipe, arg, variants, *, torch_mode="train", torch_twins=None,
-            single=False):
+  def group(self, case, recipe, arg, variants, *, torch_mode="train", torch_twins=None,
+            single=False, note=""):
     """variants: (row_id, label, overrides, jax kwargs, twin name(s) or None).
 
-    torch_twins: {twin name: config overrides}; "torch.worker": "ftz" puts the
-    twin in the PyTorch process that flushes denormals (else: PyTorch's default).
-    A variant's first twin gives its jax_over_torch; further twins add
-    jax_over_<name> fields.
+    torch_twins: {twin name: config overrides}, timed with the variants;
+    "torch.worker": "ftz" puts the twin in the PyTorch process that flushes
+    denormals (else: PyTorch's default). A variant may name a twin of an earlier
+    group. single: one warm-up and one timed call per member.
     """
-    members, meta = {}, {}
-    twins = torch_twins if torch_twins is not None else {}
-    for name, over in twins.items():
+    members, rows = {}, {}
+    for name, over in (torch_twins or {}).items():
       worker = self.workers[over.get("torch.worker", "default")]
       over = {k: v for k, v in over.items() if not k.startswith("torch.")}
       members[name] = TorchMember(worker, make_config(recipe, arg, over), torch_mode)
     for row_id, label, over, kwargs, twin in variants:
       kwargs = dict(kwargs)
-      mode = kwargs.pop("mode", "train")
-      jm = JaxMember(make_config(recipe, arg, over), mode, **kwargs)
+      jm = members[row_id] = JaxMember(make_config(recipe, arg, over),
+                                       kwargs.pop("mode", "train"), **kwargs)
       names = () if twin is None else (twin,) if isinstance(twin, str) else tuple(twin)
-      for name in names:
-        tw = members[name].num_params
-        assert tw == jm.num_params, (row_id, name, tw, jm.num_params)  # same architecture
-      members[row_id] = jm
-      meta[row_id] = (label, over, names)
+      for name in names:  # the same architecture
+        tw = members[name].num_params if name in members else self.twins[name][0]
+        assert tw == jm.num_params, (row_id, name, tw, jm.num_params)
+      rows[row_id] = (label, over, names)
     times, calls = time_group(members, self.repeats, single=single)
-    for name in twins:
-      self.torch_ms[name] = 1e3 * statistics.median(times[name])
+    for name in torch_twins or {}:
+      self.twins[name] = (members[name].num_params, times[name], calls[name])
       members[name].drop()
-    for row_id, (label, over, names) in meta.items():
-      extra = {}
-      if names:
-        extra = {"torch_name": names[0], "torch_times": times[names[0]],
-                 "torch_calls": calls[names[0]],
-                 "other_twins": {n: times[n] for n in names[1:]}}
-      yield row_id, label, over, members[row_id], times[row_id], calls[row_id], extra
-
-  def run_group(self, case, recipe, arg, variants, **kw):
-    results = list(self.group(recipe, arg, variants, **kw))
-    for row_id, label, over, jm, times, calls, extra in results:
-      self.emit(make_row(row_id, case, label, recipe, arg, over, jm, times, calls,
-                         flops_from=unrolled_flops(jm), **extra))
+    for row_id, (label, over, names) in rows.items():
+      twins = {n: self.twins[n][1:] for n in names}
+      self.emit(make_row(row_id, case, label, recipe, arg, over, members[row_id],
+                         times[row_id], calls[row_id], twins,
+                         flops_from=unrolled_flops(members[row_id]), note=note))
 
 
 def unrolled_flops(jm):
@@ -481,14 +472,14 @@ def _method_variant(row_id, recipe, arg):
   return (row_id, f"penalty.method={other}", {"penalty.method": other}, {}, "torch")
 
 
-def _unroll_variant(row_id, recipe, arg, twin="torch"):
+def _unroll_variant(row_id, recipe, arg):
   """The critic loop the default does not use: rolled (1) or fully unrolled (n_critic)."""
   config = make_config(recipe, arg)
   n_critic = config.train.n_critic
   if factory.resolve_unroll(config) < n_critic:
     return (row_id, f"critic_unroll={n_critic} (unrolled loop)",
-            {"train.critic_unroll": n_critic}, {}, twin)
-  return (row_id, "critic_unroll=1 (rolled loop)", {"train.critic_unroll": 1}, {}, twin)
+            {"train.critic_unroll": n_critic}, {}, "torch")
+  return (row_id, "critic_unroll=1 (rolled loop)", {"train.critic_unroll": 1}, {}, "torch")
 
 
 def run_all(bench, only):
@@ -503,12 +494,12 @@ def run_all(bench, only):
                 _unroll_variant("1.unroll", "wgan_gp", TOY)]
     variants += [(f"1.x{i + 1}", label, {}, kw, "torch")
                  for i, (label, kw) in enumerate(OVERHEADS)]
-    bench.run_group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
-                    torch_twins={"torch": {}, "torch_ftz": FTZ})
+    bench.group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
+                torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("2"):
     upsample = make_config("wgan_gp", DCGAN).model.upsample
     other = "conv_transpose" if upsample == "depth_to_space" else "depth_to_space"
-    bench.run_group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
+    bench.group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
         ("2", "default", {}, {}, ("torch", "torch_ftz")),
         _method_variant("2.method", "wgan_gp", DCGAN),
         ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
@@ -516,40 +507,30 @@ def run_all(bench, only):
     # The rolled DCGAN loop is far slower on XLA:CPU (results/step_throughput.md, row
     # 2.rolled): one warm-up and one timed call; its PyTorch number is the case-2 twin
     # measured just above.
-    for row_id, label, over, jm, times, calls, _ in bench.group(
-        "wgan_gp", DCGAN, [_unroll_variant("2.rolled", "wgan_gp", DCGAN, None)],
-        single=True):
-      default = next(r for r in bench.rows if r["row"] == "2")
-      row = make_row(row_id, "2 WGAN-GP DCGAN32", label, "wgan_gp", DCGAN, over, jm,
-                     times, calls, flops_from=default["xla_gflop_per_call"] * 1e9,
-                     note="1 warm-up + 1 timed call; PyTorch: the case-2 twin above")
-      tsec = bench.torch_ms["torch"] / 1e3
-      row.update({"torch_twin": "torch (row 2)", "torch_ms_per_call": 1e3 * tsec,
-                  "torch_generator_it_per_s": 1 / tsec,
-                  "torch_critic_steps_per_s": jm.spec.n_critic / tsec,
-                  "jax_over_torch": tsec / statistics.median(times)})
-      bench.emit(row)
+    bench.group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN,
+                [_unroll_variant("2.rolled", "wgan_gp", DCGAN)], single=True,
+                note="1 warm-up + 1 timed call; PyTorch: the case-2 twin above")
   if wanted("3"):
     variants = [("3", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("3.method", "wgan_gp", DIGITS),
                 _unroll_variant("3.unroll", "wgan_gp", DIGITS)]
     variants += [(f"3.x{i + 1}", label, {}, kw, "torch")
                  for i, (label, kw) in enumerate(OVERHEADS[:3])]
-    bench.run_group("3 default digits recipe", "wgan_gp", DIGITS, variants,
-                    torch_twins={"torch": {}, "torch_ftz": FTZ})
+    bench.group("3 default digits recipe", "wgan_gp", DIGITS, variants,
+                torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("4"):
-    bench.run_group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
+    bench.group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
         ("4", "default", {}, {}, "torch"),
         _method_variant("4.method", "dragan", DCGAN),
     ], torch_twins={"torch": {}})
     # Where a DRAGAN step's time goes: its generator update alone (G forward, critic
     # forward and input gradient, G backward, Adam), beside PyTorch's.
-    bench.run_group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
+    bench.group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
         ("4.generator", "generator update alone", {}, {"mode": "generator"}, "torch_g"),
     ], torch_mode="generator", torch_twins={"torch_g": {}})
   if wanted("5"):
     for base, arg in (("1", TOY), ("2", DCGAN), ("6", RESNET)):
-      bench.run_group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [
+      bench.group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [
           (f"5.{base}.none", "no penalty", {"penalty.name": "none"}, {"mode": "critic"},
            "torch_none"),
           (f"5.{base}.dbl", "penalty.method=double_backward",
@@ -561,7 +542,7 @@ def run_all(bench, only):
   if wanted("6"):
     # The flush-to-zero twin matters here: in smoke runs at reduced width the
     # default twin spent most of its time on denormal floats.
-    bench.run_group("6 WGAN-GP ResNet32", "wgan_gp", RESNET, [
+    bench.group("6 WGAN-GP ResNet32", "wgan_gp", RESNET, [
         ("6", "default", {}, {}, ("torch", "torch_ftz")),
         _method_variant("6.method", "wgan_gp", RESNET),
         # PyTorch twin in float32: bf16 on XLA:CPU against PyTorch's usual CPU step.
@@ -569,7 +550,7 @@ def run_all(bench, only):
          ("torch", "torch_ftz")),
     ], torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("7"):
-    bench.run_group("7 SNGAN ResNet32", "sngan", SNGAN, [
+    bench.group("7 SNGAN ResNet32", "sngan", SNGAN, [
         ("7", "default", {}, {}, ("torch", "torch_ftz")),
     ], torch_twins={"torch": {}, "torch_ftz": FTZ})
 
