@@ -68,15 +68,14 @@ if ROOT not in sys.path:
 DEVICES_FLAG = "--xla_force_host_platform_device_count"
 
 
-def _forced_devices() -> int:
-  """--devices N (0 without it); run again with N CPU devices unless this is that run."""
+def _forced_devices():
+  """With --devices N, runs again with N CPU devices unless this is that run."""
   argv = " ".join(sys.argv[1:]).replace("--devices ", "--devices=").split()
   n = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--devices=")), 0))
   if n and f"{DEVICES_FLAG}={n}" not in os.environ.get("XLA_FLAGS", ""):
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} {DEVICES_FLAG}={n}".strip())
     sys.exit(subprocess.run([sys.executable, *sys.argv], env=env, check=False).returncode)
-  return n
 
 
 if __name__ == "__main__":
@@ -395,17 +394,18 @@ def _round(value):
   return value
 
 
+def emit(rows, row):
+  """Rounds `row`, appends it to `rows` and prints it as a JSON line."""
+  rows.append({k: _round(v) for k, v in row.items()})
+  print(json.dumps(rows[-1]), flush=True)
+
+
 class Bench:
   """Runs the groups, prints and collects the rows."""
 
   def __init__(self, repeats, workers):
     self.repeats, self.workers, self.rows = repeats, workers, []
     self.twins = {}  # twin name -> (parameter counts, times, calls) of its latest group
-
-  def emit(self, row):
-    row = {k: _round(v) for k, v in row.items()}
-    self.rows.append(row)
-    print(json.dumps(row), flush=True)
 
   def group(self, case, recipe, arg, variants, *, torch_mode="train", torch_twins=None,
             single=False, note=""):
@@ -436,9 +436,9 @@ class Bench:
       members[name].drop()
     for row_id, (label, over, names) in rows.items():
       twins = {n: self.twins[n][1:] for n in names}
-      self.emit(make_row(row_id, case, label, recipe, arg, over, members[row_id],
-                         times[row_id], calls[row_id], twins,
-                         flops_from=unrolled_flops(members[row_id]), note=note))
+      emit(self.rows, make_row(row_id, case, label, recipe, arg, over, members[row_id],
+                               times[row_id], calls[row_id], twins,
+                               flops_from=unrolled_flops(members[row_id]), note=note))
 
 
 def unrolled_flops(jm):
@@ -684,8 +684,7 @@ def members_rows(only, ks, repeats, peak):
       row.update(repeats=repeats, calls_per_repeat=calls,
                  load_before=[round(x, 2) for x in load_before],
                  load_after=[round(x, 2) for x in os.getloadavg()])
-      rows.append({key: _round(v) for key, v in row.items()})
-      print(json.dumps(rows[-1]), flush=True)
+      emit(rows, row)
   return rows
 
 
@@ -724,8 +723,7 @@ def devices_rows(only, n, repeats):
            "examples_per_s": examples / sec[n], "compile_s": group[n].compile_s,
            "one_device_compile_s": group[1].compile_s, "repeats": repeats,
            "calls_per_repeat": {str(d): k for d, k in calls.items()}}
-    rows.append({key: _round(v) for key, v in row.items()})
-    print(json.dumps(rows[-1]), flush=True)
+    emit(rows, row)
   return rows
 
 
@@ -760,12 +758,8 @@ def run_info(args, t_start, load_start, torch_info=None) -> dict:
 
 
 def write(out, stem, title, md, payload):
-  os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, f"{stem}.json"), "w") as f:
-    json.dump(payload, f, indent=1)
-  with open(os.path.join(out, f"{stem}.md"), "w") as f:
-    f.write(f"# {title} (benchmarks/step_throughput.py)\n\n{md}\n\n## Run\n\n```json\n"
-            + json.dumps(payload["meta"], indent=1) + "\n```\n")
+  run_meta.write(out, stem, payload, f"# {title} (benchmarks/step_throughput.py)\n\n{md}\n\n"
+                 "## Run\n\n```json\n" + json.dumps(payload["meta"], indent=1) + "\n```\n")
 
 
 def main():

@@ -92,37 +92,12 @@ def num_blocks(image_size: int) -> int:
 # --- Models -------------------------------------------------------------------
 
 
-class MLPGenerator(nn.Module):
-
-  def __init__(self, z_dim, hidden, data_shape, tanh_output):
-    super().__init__()
-    layers, width = [], z_dim
-    for h in hidden:
-      layers += [nn.Linear(width, h), nn.ReLU()]
-      width = h
-    layers.append(nn.Linear(width, math.prod(data_shape)))
-    if tanh_output:
-      layers.append(nn.Tanh())
-    self.net = nn.Sequential(*layers)
-    self.data_shape = tuple(data_shape)
-
-  def forward(self, z):
-    return self.net(z).view((z.shape[0],) + self.data_shape)
-
-
-class MLPCritic(nn.Module):
-
-  def __init__(self, hidden, data_shape):
-    super().__init__()
-    layers, width = [], math.prod(data_shape)
-    for h in hidden:
-      layers += [nn.Linear(width, h), nn.ReLU()]
-      width = h
-    layers.append(nn.Linear(width, 1))
-    self.net = nn.Sequential(*layers)
-
-  def forward(self, x):
-    return self.net(x.reshape(x.shape[0], -1)).view(-1)
+def mlp(sizes, tanh_output=False):
+  """Linear layers from sizes[0] to sizes[-1] with ReLU between them (tanh after)."""
+  layers = []
+  for a, b in zip(sizes, sizes[1:]):
+    layers += [nn.Linear(a, b), nn.ReLU()]
+  return nn.Sequential(*layers[:-1], *([nn.Tanh()] if tanh_output else []))
 
 
 def _upsample(c_in, c_out, method):
@@ -348,8 +323,10 @@ class Reference:
     self.spec = spec
     shape = tuple(spec["data_shape"])  # one example's shape as jaxgan reports it (NHWC)
     if spec["arch"] == "mlp":
-      self.G = MLPGenerator(spec["z_dim"], spec["hidden"], shape, len(shape) == 3)
-      self.D = MLPCritic(spec["hidden"], shape)
+      size = math.prod(shape)
+      self.G = nn.Sequential(mlp([spec["z_dim"], *spec["hidden"], size], len(shape) == 3),
+                             nn.Unflatten(1, shape))
+      self.D = nn.Sequential(nn.Flatten(), mlp([size, *spec["hidden"], 1]), nn.Flatten(0))
       example_shape = shape  # the MLPs flatten whatever layout they get
     elif spec["arch"] in ("resnet", "sngan"):
       sngan = spec["arch"] == "sngan"
