@@ -468,26 +468,23 @@ def jax_rate(extractor, images: np.ndarray) -> float:
 def timed_evaluation(extractor, images: np.ndarray, real: np.ndarray) -> dict:
   """Seconds of one evaluation: features of `images`, then each metric against `real`."""
   out = {}
-  start = time.perf_counter()
-  pool3, _ = extractor.activations(images)
-  out["network"] = time.perf_counter() - start
-  start = time.perf_counter()
-  logits = extractor.score_logits(pool3)
-  mu_f, sigma_f = metrics.feature_statistics(pool3)
-  mu_r, sigma_r = metrics.feature_statistics(real)  # cached in a run, here timed too
-  out["statistics_both_sets"] = time.perf_counter() - start
-  start = time.perf_counter()
-  metrics.frechet_distance_from_stats(mu_f, sigma_f, mu_r, sigma_r)
-  out["frechet_sqrtm"] = time.perf_counter() - start
-  start = time.perf_counter()
-  metrics.inception_score(logits, num_splits=10)
-  out["inception_score"] = time.perf_counter() - start
-  start = time.perf_counter()
-  metrics.kernel_inception_distance(pool3, real, num_subsets=100, subset_size=1000, rng=0)
-  out["kid_100x1000"] = time.perf_counter() - start
-  start = time.perf_counter()
-  metrics.precision_recall_density_coverage(real, pool3, k=5)
-  out["prdc_k5"] = time.perf_counter() - start
+
+  def timed(name, fn, *a, **kw):
+    start = time.perf_counter()
+    value = fn(*a, **kw)
+    out[name] = time.perf_counter() - start
+    return value
+
+  pool3, _ = timed("network", extractor.activations, images)
+  logits, (mu_f, sigma_f), (mu_r, sigma_r) = timed(  # real's cached in a run, timed here
+      "statistics_both_sets", lambda: (extractor.score_logits(pool3),
+                                       metrics.feature_statistics(pool3),
+                                       metrics.feature_statistics(real)))
+  timed("frechet_sqrtm", metrics.frechet_distance_from_stats, mu_f, sigma_f, mu_r, sigma_r)
+  timed("inception_score", metrics.inception_score, logits, num_splits=10)
+  timed("kid_100x1000", metrics.kernel_inception_distance, pool3, real, num_subsets=100,
+        subset_size=1000, rng=0)
+  timed("prdc_k5", metrics.precision_recall_density_coverage, real, pool3, k=5)
   out["metrics"] = sum(v for k, v in out.items() if k != "network")
   out["total"] = out["network"] + out["metrics"]
   return {k: round(v, 1) for k, v in out.items()}
@@ -565,8 +562,8 @@ def speed_markdown(r: dict) -> str:
       "# FID Inception-v3 throughput: jaxgan vs pytorch-fid", "",
       f"`benchmarks/references/fid_reference.py --speed` at commit {r['commit']}; "
       f"{r['cpu']} ({r['cpu_count']} CPUs, shared with other jobs), jax {r['jax']} on "
-      f"{', '.join(r['devices'])}, torch {r['torch']} with {r['torch_threads']} threads. Load average before / after: "
-      f"{r['load_before']} / {r['load_after']}.", "",
+      f"{', '.join(r['devices'])}, torch {r['torch']} with {r['torch_threads']} threads. "
+      f"Load average before / after: {r['load_before']} / {r['load_after']}.", "",
       f"Images/s, same seeded weights, same {r['images_per_round']} CIFAR-10 images "
       "(32x32 -> 299x299), rounds alternating:", "",
       "| round | " + " | ".join(names) + " | load (1 min) |",
@@ -692,8 +689,8 @@ def main() -> int:
     f.write("\n")
 
   result = {"commit": run_meta.git_commit(), "cpu": run_meta.cpu_name(),
-            "torch": torch.__version__, "pytorch_fid": _version("pytorch-fid"),
-            "torch_fidelity": _version("torch-fidelity"), "prdc": _version("prdc"),
+            "torch": torch.__version__, "pytorch_fid": run_meta.version("pytorch-fid"),
+            "torch_fidelity": run_meta.version("torch-fidelity"), "prdc": run_meta.version("prdc"),
             "jax": jax.__version__, "seed": SEED, "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()], "features": features,
             "float64": float64, "resize": resize, "frechet": frechet,
@@ -707,11 +704,6 @@ def main() -> int:
         and all(c["within_tolerance"] for c in frechet.values())
         and other["prdc_k5"]["equal"])
   return 0 if ok else 1
-
-
-def _version(dist: str) -> str:
-  from importlib import metadata  # pylint: disable=g-import-not-at-top
-  return metadata.version(dist)
 
 
 if __name__ == "__main__":

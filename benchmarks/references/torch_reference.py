@@ -1,4 +1,4 @@
-"""PyTorch twins of jaxgan's models and GAN steps, for benchmarks/step_throughput.py.
+"""PyTorch twins of jaxgan's models and GAN steps: benchmarks/step_throughput.py's worker.
 
     python benchmarks/references/torch_reference.py [--flush-denormal] [--threads N]
 
@@ -9,52 +9,42 @@ mode, the penalty through `torch.autograd.grad(..., create_graph=True)`, Adam,
 mode, so its BatchNorm statistics move, as jaxgan's do), and the critic's
 parameters frozen (`requires_grad_(False)`) during the generator update.
 
-The models mirror jaxgan's (jaxgan/models/{mlp,dcgan,resnet}.py) layer by layer:
-  MLP     z -> hidden ReLU layers -> prod(data_shape) (tanh for images);
-          critic: flatten -> hidden ReLU layers -> 1. PyTorch's default init.
-  DCGAN   generator: Linear -> [B, width*2^(n-1), s0, s0] -> BN -> ReLU ->
-          (n-1) x [upsample(C/2) -> BN -> ReLU] -> upsample(channels) -> tanh;
-          upsample = ConvTranspose2d(4, stride 2, pad 1) ("conv_transpose") or
-          Conv2d(3, pad 1) to 4C + PixelShuffle(2) ("depth_to_space").
-          critic: n x [Conv2d(4, stride 2, pad 1), (LayerNorm over C,H,W for
-          blocks > 0 if critic_norm="layer"), LeakyReLU(0.2)] -> Linear -> 1.
-          PyTorch's default init.
-  ResNet  as the authors wrote theirs: NCHW 3x3 convs and 1x1 shortcuts, BatchNorm2d
-          in the generator, 2x2 average pooling, nearest-neighbour upsampling,
-          torch.nn.utils.spectral_norm for SN (one power iteration at every
-          training-mode forward call, as the SNGAN authors' Chainer code; jaxgan
-          advances u once per update), the authors' init (Xavier-uniform, gain
-          sqrt(2) on the residual 3x3 convs, 1 elsewhere; zero biases).
-          "resnet": gan_cifar_resnet.py, generator and critic width 128, critic
-          global mean pool, optional layer norm (nn.GroupNorm(1, C), as tflib's
-          Layernorm), optional SN. "sngan": sngan_projection resnet_32.py /
-          snresnet_32.py, generator width 256, critic width 128 with SN on every
-          layer, global sum pool, no output bias.
-Data is NCHW (PyTorch's layout); jaxgan's is NHWC. The loss and penalty maths are
-jaxgan's: Wasserstein, non-saturating (softplus) or hinge losses; the gradient
-norm over every non-batch axis with 1e-12 inside the sqrt; WGAN-GP interpolates
-with one U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x) U[0,1], then a
-random per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)). The
-generator update draws `generator_batch_size` latents (0 = the critic's batch),
+The models mirror jaxgan/models/{mlp,dcgan,resnet}.py layer by layer, in NCHW
+(jaxgan: NHWC). MLP and DCGAN keep PyTorch's default init; DCGAN upsamples by
+ConvTranspose2d(4, stride 2, pad 1) ("conv_transpose") or Conv2d(3, pad 1) to 4C +
+PixelShuffle(2) ("depth_to_space"), its critic's LayerNorm (critic_norm="layer")
+normalises C, H, W of blocks > 0. The ResNets are written as the authors' ("resnet":
+gan_cifar_resnet.py, width 128, global mean pool, optional layer norm as
+nn.GroupNorm(1, C) like tflib's Layernorm, optional SN; "sngan": sngan_projection
+resnet_32.py / snresnet_32.py, generator width 256, SN on every critic layer, global
+sum pool, no output bias): 3x3 convs and 1x1 shortcuts, nearest-neighbour
+upsampling, 2x2 average pooling, the authors' init (Xavier-uniform, gain sqrt(2) on
+the residual 3x3 convs, 1 elsewhere; zero biases) and torch.nn.utils.spectral_norm
+(one power iteration at every training-mode forward call, as the SNGAN authors'
+Chainer code; jaxgan advances u once per update).
+
+The loss and penalty maths are jaxgan's: Wasserstein, non-saturating (softplus) or
+hinge losses; the gradient norm over every non-batch axis with 1e-12 inside the sqrt;
+WGAN-GP interpolates with one U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x)
+U[0,1], then a random per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)).
+The generator update draws `generator_batch_size` latents (0 = the critic's batch),
 and `dequantization` d adds U[0, d) to the real batch of every critic update, as
 gan_cifar_resnet.py.
 
-Threads: torch.set_num_threads(2), which is also PyTorch's default on this 2-core
-machine (one intra-op thread per core); `--threads N` for the benchmark's
-`--threads` runs.
+Threads: torch.set_num_threads(2), PyTorch's default on this 2-core machine;
+`--threads N` for the benchmark's `--threads` runs. Denormals: by default PyTorch
+computes with denormal floats, as the seeds do; XLA:CPU always flushes them to zero.
+`--flush-denormal` gives a worker XLA's behaviour (torch.set_flush_denormal(True)
+before any thread exists, so every OpenMP thread inherits it); the benchmark reports
+that twin alongside. In the toy WGAN-GP, denormals appear in the critic's Adam first
+moments within the first tens of generator iterations (gradients of dead ReLU units
+decaying by beta1 = 0.5 per update).
 
-Denormals: by default PyTorch computes with denormal floats, as the seeds do;
-XLA:CPU always flushes them to zero. `--flush-denormal` gives a worker process
-XLA's behaviour (torch.set_flush_denormal(True) before any thread exists, so every
-OpenMP thread inherits it); the benchmark reports that twin alongside. In the toy
-WGAN-GP, denormals appear in the critic's Adam first moments within the first tens of
-generator iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
-
-Run, it is the benchmark's worker: it reads one JSON command per line on stdin and
-answers one JSON line on stdout (build / run / drop / matmul / info / quit), so the
-PyTorch side runs in its own process (its OpenMP pool never competes with XLA's
-threads) yet in the same run, alternating repeat by repeat with the JAX side. The
-benchmark asserts every twin's parameter counts equal the jaxgan model's.
+The worker reads one JSON command per line on stdin and answers one JSON line on
+stdout (build / run / drop / matmul / info / quit), so the PyTorch side runs in its
+own process (its OpenMP pool never competes with XLA's threads) yet in the same run,
+alternating repeat by repeat with the JAX side. The benchmark asserts that every
+twin has the jaxgan model's parameter counts.
 """
 
 from __future__ import annotations
