@@ -104,9 +104,6 @@ REPEAT_SECONDS = 0.4   # calibrated length of one timed repeat
 MAX_CALLS = 200
 
 
-# --- Configs -------------------------------------------------------------------
-
-
 def make_config(recipe, variant, overrides=None):
   """The recipe's config with `overrides` ({"penalty.method": "jvp", ...}) applied."""
   config = run_meta.recipe_config(recipe, variant, overrides)
@@ -161,9 +158,6 @@ def _flops(compiled):
 
 def _num_params(tree):
   return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
-
-
-# --- The two sides -------------------------------------------------------------
 
 
 class JaxMember:
@@ -295,9 +289,6 @@ class TorchMember:
     self.worker.call(cmd="drop", key=self.key)
 
 
-# --- Timing --------------------------------------------------------------------
-
-
 def time_group(members, repeats, *, single=False, cpu=None):
   """{name: [seconds per call, one per repeat]} timed round-robin (see module doc).
 
@@ -319,9 +310,6 @@ def time_group(members, repeats, *, single=False, cpu=None):
       if cpu is not None:
         cpu.setdefault(name, []).append((time.process_time() - start) / calls[name])
   return times, calls
-
-
-# --- Rows ----------------------------------------------------------------------
 
 
 def _rates(config, mode, seconds):
@@ -555,9 +543,6 @@ def run_all(bench, only):
     ], torch_twins={"torch": {}, "torch_ftz": FTZ})
 
 
-# --- Targets and table ------------------------------------------------------------
-
-
 def check_targets(rows, peak):
   """The targets the rows are read against: value, threshold, met, detail."""
   by_id = {r["row"]: r for r in rows}
@@ -638,9 +623,6 @@ def readme_table(rows, peak):
                    f"{r['jax_over_torch']:.2f}x | {r['compile_s']:.1f} s | "
                    f"{100 * r['achieved_gflop_s'] / peak:.0f}% |")
   return "\n".join(lines)
-
-
-# --- Populations and devices -------------------------------------------------------
 
 
 def _train_cases(only):

@@ -100,9 +100,6 @@ def sha256(array: np.ndarray) -> str:
   return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-# ------------------------------------------------------------------ torch side
-
-
 def seeded_weights(torch_home: str):
   """inception.seeded_calibrated_variables(SEED) and its PyTorch state dict, saved where
   pytorch-fid's loader looks under `torch_home` (made TORCH_HOME); (variables, state
@@ -161,9 +158,6 @@ def deviation(ours: np.ndarray, ref: np.ndarray, tol: float) -> dict:
           "tolerance_rel_to_max": tol, "within_tolerance": bool(rel.max() <= tol)}
 
 
-# ------------------------------------------------------------------ images
-
-
 def cifar_images(root: str, count: int, offset: int = 0) -> list[np.ndarray]:
   """`count` CIFAR-10 JPEGs (32x32 RGB) spread over the classes, as uint8."""
   classes = sorted(os.listdir(root))
@@ -199,9 +193,6 @@ def write_folder(path: str, images: list[np.ndarray]) -> None:
   os.makedirs(path, exist_ok=True)
   for i, image in enumerate(images):
     Image.fromarray(image).save(os.path.join(path, f"{i:05d}.png"))
-
-
-# ------------------------------------------------------------------ checks
 
 
 def float64_check(weights_npz: str, cifar_root: str) -> dict:
@@ -444,9 +435,6 @@ def markdown(result: dict) -> str:
             f"pytorch-fid {c['seconds_pytorch_fid_cli']} s, jaxgan {c['seconds_jaxgan_cli']} s "
             "(throughput: benchmarks/results/fid_speed.md).", ""]
   return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ --speed
 
 
 def torch_rate(model, images: np.ndarray, batch: int) -> float:

@@ -79,9 +79,6 @@ def num_blocks(image_size: int) -> int:
   raise ValueError(f"DCGAN cannot build {image_size}x{image_size} images")
 
 
-# --- Models -------------------------------------------------------------------
-
-
 def mlp(sizes, tanh_output=False):
   """Linear layers from sizes[0] to sizes[-1] with ReLU between them (tanh after)."""
   layers = []
@@ -250,9 +247,6 @@ def count_parameters(module):
   return sum(p.numel() for p in module.parameters())
 
 
-# --- Losses and penalty ---------------------------------------------------------
-
-
 def critic_loss(name, d_real, d_fake):
   if name == "wasserstein":
     return d_fake.mean() - d_real.mean()
@@ -300,9 +294,6 @@ def gradient_penalty(critic, x, target, one_sided):
   if one_sided:
     gap = F.relu(gap)
   return gap.pow(2).mean()
-
-
-# --- The step -------------------------------------------------------------------
 
 
 class Reference:
@@ -427,9 +418,6 @@ def matmul_gflops(n: int, repeats: int) -> float:
     times.append(time.perf_counter() - start)
   times.sort()
   return 2 * n**3 / times[len(times) // 2] / 1e9
-
-
-# --- Worker ---------------------------------------------------------------------
 
 
 def serve() -> None:
