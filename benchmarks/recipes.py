@@ -363,8 +363,7 @@ def run_toy(args):
 
 NICE = 10  # the training run's niceness: it shares the machine
 _CLOCK = r"(\d\d:\d\d:\d\d)"
-_LOG_LINES = {"start": re.compile(_CLOCK + r" training: "),
-              "compiled": re.compile(_CLOCK + r" train step compiled \(([\d.]+)s\)"),
+_LOG_LINES = {"compiled": re.compile(_CLOCK + r" train step compiled \(([\d.]+)s\)"),
               "classifier": re.compile(_CLOCK + r" evaluation: classifier (\w+) \(([\d.]+)s"),
               "eval": re.compile(_CLOCK + r" eval at step (\d+) \(([\d.]+)s\)")}
 _COLUMNS = (("fd_", "classifier FD"), ("kid_", "KID"), ("classes_covered", "classes"),
@@ -372,7 +371,7 @@ _COLUMNS = (("fd_", "classifier FD"), ("kid_", "KID"), ("classes_covered", "clas
 
 
 def read_log(path: str) -> dict:
-  """Clock times of the launch log: start, compile, classifier, each evaluation."""
+  """Clock times of the launch log: compile, classifier, each evaluation (since start)."""
   out, first = {"evals": {}}, None
   with open(path) as f:
     for line in f:
@@ -382,9 +381,7 @@ def read_log(path: str) -> dict:
       h, m, s = map(int, clock.group(1).split(":"))
       first = 3600 * h + 60 * m + s if first is None else first
       elapsed = (3600 * h + 60 * m + s - first) % 86400  # a run crossing midnight
-      if _LOG_LINES["start"].match(line):
-        out["start_s"] = elapsed
-      elif hit := _LOG_LINES["compiled"].match(line):
+      if hit := _LOG_LINES["compiled"].match(line):
         out["compile_s"] = float(hit.group(2))
       elif hit := _LOG_LINES["classifier"].match(line):
         out["classifier"] = (hit.group(2), float(hit.group(3)))
@@ -513,14 +510,13 @@ CONDITIONAL_STEPS = 10_000  # the digits recipes' budget (configs/common.py)
 def judge():
   """A logistic regression on real digits (as tests/test_default_run.py), in the
   digits builder's [-1, 1] scaling; and its held-out accuracy."""
-  from sklearn.datasets import load_digits  # pylint: disable=import-outside-toplevel
-  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
-  from sklearn.model_selection import train_test_split  # pylint: disable=import-outside-toplevel
-  digits = load_digits()
+  # pylint: disable-next=import-outside-toplevel
+  from sklearn import datasets, linear_model, model_selection
+  digits = datasets.load_digits()
   x = np.round(digits.data * 255 / 16) / 127.5 - 1
-  x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.3,
-                                                      random_state=0)
-  model = LogisticRegression(max_iter=2000, C=0.1).fit(x_train, y_train)
+  x_train, x_test, y_train, y_test = model_selection.train_test_split(
+      x, digits.target, test_size=0.3, random_state=0)
+  model = linear_model.LogisticRegression(max_iter=2000, C=0.1).fit(x_train, y_train)
   return model, float(model.score(x_test, y_test))
 
 

@@ -171,7 +171,7 @@ class JaxMember:
                sync_each_step=False, precision=None, devices=1):
     self.config, self.mode, self.sync_each_step = config, mode, sync_each_step
     run = runs.setup(config, devices=jax.devices()[:devices])
-    self.spec, self.members = run.spec, len(run.runs)
+    self.spec = run.spec
     state = run.init_state()
     one = run.runs.member_state(state, 0)  # a population: its first member
     self.num_params = {"generator_params": _num_params(one.generator_params),
@@ -217,9 +217,8 @@ class JaxMember:
       if self.sync_each_step:
         jax.device_get(metrics)
     jax.block_until_ready((state, metrics))
-    seconds = time.perf_counter() - start
     self.state = state
-    return seconds
+    return time.perf_counter() - start
 
 
 class Sequential:
