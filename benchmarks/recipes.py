@@ -91,15 +91,12 @@ def read_eval(workdir: str, step: int) -> dict:
 
 
 class EvalSeconds(logging.Handler):
-  """Collects the loop's "eval at step N (S s)" log records: {step: seconds}."""
-
-  def __init__(self):
-    super().__init__()
-    self.seconds = {}
+  """Sums the seconds of the loop's "eval at step N (S s)" log records."""
+  seconds = 0.0
 
   def emit(self, record):
     if record.msg.startswith("eval at step") and len(record.args) >= 2:
-      self.seconds[int(record.args[0])] = float(record.args[1])
+      self.seconds += float(record.args[1])
 
 
 def train(config, workdir: str) -> tuple[float, float]:
@@ -109,7 +106,7 @@ def train(config, workdir: str) -> tuple[float, float]:
   try:
     t0 = time.monotonic()
     loop.train_and_evaluate(config, workdir)
-    return time.monotonic() - t0, sum(handler.seconds.values())
+    return time.monotonic() - t0, handler.seconds
   finally:
     logger.removeHandler(handler)
 
