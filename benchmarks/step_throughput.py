@@ -151,8 +151,6 @@ def _real_batch(run):
 
 def _flops(compiled):
   cost = compiled.cost_analysis()
-  if isinstance(cost, (list, tuple)):  # older jax: one dict per executable
-    cost = cost[0] if cost else {}
   return float(cost.get("flops", math.nan)) if cost else math.nan
 
 
