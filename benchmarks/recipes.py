@@ -1,14 +1,14 @@
 """Recipes trained through the library and tabulated: one table per subcommand.
 
     python benchmarks/recipes.py toy [--only wgan_gp,dragan] [--datasets 25gaussians]
-        [--steps 3000] [--seed 0] [--set penalty.weight=0.1 --variant lambda0.1] [--fresh]
+        [--steps 3000] [--set penalty.weight=0.1 --variant lambda0.1] [--fresh]
     python benchmarks/recipes.py cifar --data=/tmp/cifar10-jpeg/train --workdir=/tmp/sngan_cifar \
-        --nice=10 -- --config=configs/sngan.py:dataset=folder --config.model.width=16 \
+        -- --config=configs/sngan.py:dataset=folder --config.model.width=16 \
         --config.model.generator_width=32 --config.train.num_steps=1000 \
         --config.log.eval_every=200 --config.log.sample_every=200
     python benchmarks/recipes.py cifar --workdir=/tmp/sngan_cifar --report-only
     python benchmarks/recipes.py conditional [--root runs/conditional_digits]
-    python benchmarks/recipes.py seeds [--recipes wgan,...] [--seeds 8] [--steps 0] [--table]
+    python benchmarks/recipes.py seeds [--recipes wgan,...] [--seeds 8] [--steps 0]
     python benchmarks/recipes.py drift --drift 10,100,1000 [--method map|vmap] [--recipes ...]
 
 Every table trains through jaxgan (jaxgan.loop.train_and_evaluate in this process,
@@ -16,22 +16,22 @@ or launch.py in a subprocess), reads the run's eval/step_N.json and writes
 <out>/<table>.json and .md (default out: benchmarks/results):
 
 toy (toy_table): every recipe on 8gaussians, 25gaussians and swissroll, each from
-  scratch with the recipe's toy config (configs/<recipe>.py:dataset=<set>), one seed,
+  scratch with the recipe's toy config (configs/<recipe>.py:dataset=<set>), seed 0,
   in a temporary workdir, evaluated once at its last step (2,500 generated points):
   the VEEGAN protocol on the mode sets (a sample is high quality, HQ, within 3 std of
   its nearest mode; modes covered, and strictly with >= 1% of the samples; % HQ; KL
   of the HQ mode histogram from uniform) and the sliced 2-Wasserstein distance to
   fresh real data on every set, beside a second real sample ("real data" row); plus
-  one EMA row (--ema_recipe on --ema_datasets) whose raw generator must equal the
+  one EMA row (wgan_gp on 25gaussians) whose raw generator must equal the
   plain row's (a determinism check). Train wall is the training call without the
   evaluation; the load average is sampled every 5 s. Rows merge into toy_table.json
   by (recipe, dataset, variant); --fresh starts empty. Critic plots of --plots go to
   <out>/toy_plots/.
-cifar (cifar_run): launch.py (the flags after `--`) under `nice` on CIFAR-10 JPEG
+cifar (cifar_run): launch.py (the flags after `--`) under `nice -n 10` on CIFAR-10 JPEG
   class folders, its log in WORKDIR.log, command in WORKDIR.cmd, load each minute in
   WORKDIR.load; then per run one row per evaluation (wall clock since launch, the
-  evaluation classifier's FD, KID, classes covered, confidence) and its sample grids
-  copied as cifar_run_<run>_step_N.png. The classifier is jaxgan's small CIFAR
+  evaluation classifier's FD, KID, classes covered, confidence) and its last sample
+  grid copied as cifar_run_<run>_step_N.png. The classifier is jaxgan's small CIFAR
   classifier, not Inception: the numbers compare jaxgan runs with each other.
 conditional (conditional_digits): configs/wgan_gp.py:conditional=acgan and
   =projection on their default budget (unless ROOT/<variant> holds the finished
@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import json
 import logging
 import os
@@ -86,35 +85,18 @@ logger = logging.getLogger("jaxgan")
 # --- Shared -------------------------------------------------------------------------
 
 
-def recipe_config(recipe: str, variant: str | None, overrides: dict | None = None):
-  """configs/<recipe>.py's config for `variant` with dotted-key `overrides` applied."""
-  config = importlib.import_module(f"configs.{recipe}").get_config(variant)
-  for key, value in (overrides or {}).items():
-    node = config
-    *parents, leaf = key.split(".")
-    for name in parents:
-      node = node[name]
-    if leaf not in node:
-      raise SystemExit(f"error: unknown config key {key!r}")
-    node[leaf] = type(node[leaf])(value) if node[leaf] is not None else value
-  return config
-
-
 def read_eval(workdir: str, step: int) -> dict:
   with open(os.path.join(workdir, "eval", f"step_{step:06d}.json")) as f:
     return json.load(f)
 
 
 class EvalSeconds(logging.Handler):
-  """Collects the loop's "eval at step N (S s)" log records: {step: seconds}."""
-
-  def __init__(self):
-    super().__init__()
-    self.seconds = {}
+  """Sums the seconds of the loop's "eval at step N (S s)" log records."""
+  seconds = 0.0
 
   def emit(self, record):
     if record.msg.startswith("eval at step") and len(record.args) >= 2:
-      self.seconds[int(record.args[0])] = float(record.args[1])
+      self.seconds += float(record.args[1])
 
 
 def train(config, workdir: str) -> tuple[float, float]:
@@ -124,7 +106,7 @@ def train(config, workdir: str) -> tuple[float, float]:
   try:
     t0 = time.monotonic()
     loop.train_and_evaluate(config, workdir)
-    return time.monotonic() - t0, sum(handler.seconds.values())
+    return time.monotonic() - t0, handler.seconds
   finally:
     logger.removeHandler(handler)
 
@@ -132,15 +114,6 @@ def train(config, workdir: str) -> tuple[float, float]:
 def launch(*args, **kw):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   return subprocess.run([sys.executable, "launch.py", *args], cwd=ROOT, env=env, **kw)
-
-
-def write(out: str, stem: str, payload: dict, md: str | None = None) -> None:
-  os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, f"{stem}.json"), "w") as f:
-    json.dump(payload, f, indent=1)
-  if md is not None:
-    with open(os.path.join(out, f"{stem}.md"), "w") as f:
-      f.write(md)
 
 
 def _csv(text: str, allowed, what: str) -> list[str]:
@@ -165,16 +138,18 @@ def _minutes(seconds: float) -> str:
 TOY_SETS = ("8gaussians", "25gaussians", "swissroll")
 GOAL = {"25gaussians": (25, 90.0), "8gaussians": (8, 95.0)}  # (modes, minimum % HQ)
 GOAL_RECIPES = ("wgan_gp", "dragan")
+SEED = 0  # config.seed of every toy run
+EMA_ROW = ("wgan_gp", "25gaussians")  # the EMA row, beside the plain run it must equal
 # Published numbers beside ours (VEEGAN paper, Srivastava et al. 2017, Table 1:
 # 2,500 samples, HQ = within 3 std of a mode). 8-mode ring: VEEGAN only.
 ANCHORS = (("GAN", "25gaussians", 3.3, 0.5), ("Unrolled GAN", "25gaussians", 23.6, 16.0),
            ("VEEGAN", "25gaussians", 24.6, 40.0), ("VEEGAN", "8gaussians", 8.0, 52.9))
 
 
-def toy_config(recipe, dataset, *, seed, steps, ema, overrides=None):
-  """The recipe's toy config: the seed, budget, EMA, one evaluation at the end."""
-  config = recipe_config(recipe, f"dataset={dataset}", overrides)
-  config.seed = seed
+def toy_config(recipe, dataset, *, steps, ema, overrides=None):
+  """The recipe's toy config: SEED, the budget, EMA, one evaluation at the end."""
+  config = run_meta.recipe_config(recipe, f"dataset={dataset}", overrides)
+  config.seed = SEED
   if steps is not None:
     config.train.num_steps = steps
   n = config.train.num_steps
@@ -199,16 +174,15 @@ def _row_schedule(row: dict) -> str:
                    over.get("optimizer.generator.schedule", "constant"))
 
 
-def toy_row(recipe, dataset, *, seed, steps, ema, workroot, plots_dir, keep, overrides,
-            variant) -> dict:
+def toy_row(recipe, dataset, *, steps, ema, workroot, plots_dir, overrides, variant) -> dict:
   """Trains one (recipe, toy set) from scratch; its row from the final evaluation."""
-  config = toy_config(recipe, dataset, seed=seed, steps=steps, ema=ema, overrides=overrides)
+  config = toy_config(recipe, dataset, steps=steps, ema=ema, overrides=overrides)
   variant = "ema" if ema else variant
   tag = f"{recipe}{'_' + variant if variant else ''}_{dataset}"
   workdir = tempfile.mkdtemp(prefix=f"toy_{tag}_", dir=workroot)
   n = config.train.num_steps
   logger.info("=== %s: %d steps, n_critic %d, seed %d, workdir %s", tag, n,
-              config.train.n_critic, seed, workdir)
+              config.train.n_critic, SEED, workdir)
   with run_meta.LoadSampler() as load:
     wall, eval_s = train(config, workdir)
   if not os.path.exists(os.path.join(workdir, "eval", f"step_{n:06d}.json")):
@@ -224,7 +198,7 @@ def toy_row(recipe, dataset, *, seed, steps, ema, workroot, plots_dir, keep, ove
       "recipe": recipe, "dataset": dataset, "variant": variant,
       "overrides": dict(overrides or {}), "loss": config.loss.name,
       "penalty": config.penalty.name, "penalty_weight": float(config.penalty.weight),
-      "n_critic": int(config.train.n_critic), "num_steps": n, "seed": seed,
+      "n_critic": int(config.train.n_critic), "num_steps": n, "seed": SEED,
       "batch_size": int(config.train.batch_size),
       "lr_schedule": _schedule(config.optimizer.critic.schedule,
                                config.optimizer.generator.schedule),
@@ -245,10 +219,7 @@ def toy_row(recipe, dataset, *, seed, steps, ema, workroot, plots_dir, keep, ove
       dest = os.path.join(plots_dir, f"{recipe}{label}_{dataset}{suffix}_critic.png")
       shutil.copyfile(path, dest)
       row.setdefault("plots", []).append(os.path.relpath(dest, ROOT))
-  if keep:
-    row["workdir"] = workdir
-  else:
-    shutil.rmtree(workdir, ignore_errors=True)
+  shutil.rmtree(workdir, ignore_errors=True)
   return row
 
 
@@ -333,7 +304,6 @@ def toy_markdown(rows, meta) -> str:
 def run_toy(args):
   recipes = _csv(args.only, RECIPES, "recipe")
   datasets = _csv(args.datasets, TOY_SETS, "dataset")
-  ema_sets = [d for d in _csv(args.ema_datasets, TOY_SETS, "dataset") if d in datasets]
   plot_pairs = {tuple(p.split(":")) for p in args.plots.split(",") if p}
   overrides = {}
   for k, _, v in (item.partition("=") for item in args.set.split(",") if item.strip()):
@@ -346,8 +316,8 @@ def run_toy(args):
   jax.config.update("jax_compilation_cache_dir",
                     os.path.expanduser(os.path.join("~", ".cache", "jaxgan", "xla")))
   todo = [(r, d, False) for d in datasets for r in recipes]
-  if args.ema_recipe and not overrides:
-    todo += [(args.ema_recipe, d, True) for d in ema_sets]
+  if EMA_ROW[1] in datasets and not overrides:
+    todo.append((*EMA_ROW, True))
   path = os.path.join(args.out, "toy_table.json")
   rows = []
   if not args.fresh and os.path.exists(path):
@@ -357,16 +327,15 @@ def run_toy(args):
   for recipe, dataset, ema in todo:
     plots = (os.path.join(args.out, "toy_plots")
              if (recipe, dataset) in plot_pairs and not ema else None)
-    row = toy_row(recipe, dataset, seed=args.seed, steps=args.steps, ema=ema,
-                  workroot=args.workroot, plots_dir=plots, keep=args.keep,
-                  overrides=overrides, variant=args.variant)
+    row = toy_row(recipe, dataset, steps=args.steps, ema=ema, workroot=args.workroot,
+                  plots_dir=plots, overrides=overrides, variant=args.variant)
     key = (row["recipe"], row["dataset"], row["variant"])
     rows = [r for r in rows if (r["recipe"], r["dataset"], r["variant"]) != key] + [row]
     meta = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {run_meta.cpu_name()}",
         "python": platform.python_version(), "jax": jax.__version__,
         "backend": jax.default_backend(),
-        "num_samples": int(toy_config(recipe, dataset, seed=0, steps=None,
+        "num_samples": int(toy_config(recipe, dataset, steps=None,
                                       ema=False).eval.num_samples),
         "command": " ".join(sys.argv),
         "this_invocation": {
@@ -381,16 +350,17 @@ def run_toy(args):
     }
     goal, det = toy_checks(rows)
     # Written after every run, so an interrupted table keeps what finished.
-    write(args.out, "toy_table", {"meta": meta, "goal": goal, "ema_raw_matches_plain": det,
-                                  "rows": rows}, toy_markdown(rows, meta))
+    run_meta.write(args.out, "toy_table", {"meta": meta, "goal": goal,
+                                           "ema_raw_matches_plain": det, "rows": rows},
+                   toy_markdown(rows, meta))
   print(toy_table(rows))
 
 
 # --- cifar: cifar_run -------------------------------------------------------------------
 
+NICE = 10  # the training run's niceness: it shares the machine
 _CLOCK = r"(\d\d:\d\d:\d\d)"
-_LOG_LINES = {"start": re.compile(_CLOCK + r" training: "),
-              "compiled": re.compile(_CLOCK + r" train step compiled \(([\d.]+)s\)"),
+_LOG_LINES = {"compiled": re.compile(_CLOCK + r" train step compiled \(([\d.]+)s\)"),
               "classifier": re.compile(_CLOCK + r" evaluation: classifier (\w+) \(([\d.]+)s"),
               "eval": re.compile(_CLOCK + r" eval at step (\d+) \(([\d.]+)s\)")}
 _COLUMNS = (("fd_", "classifier FD"), ("kid_", "KID"), ("classes_covered", "classes"),
@@ -398,7 +368,7 @@ _COLUMNS = (("fd_", "classifier FD"), ("kid_", "KID"), ("classes_covered", "clas
 
 
 def read_log(path: str) -> dict:
-  """Clock times of the launch log: start, compile, classifier, each evaluation."""
+  """Clock times of the launch log: compile, classifier, each evaluation (since start)."""
   out, first = {"evals": {}}, None
   with open(path) as f:
     for line in f:
@@ -408,9 +378,7 @@ def read_log(path: str) -> dict:
       h, m, s = map(int, clock.group(1).split(":"))
       first = 3600 * h + 60 * m + s if first is None else first
       elapsed = (3600 * h + 60 * m + s - first) % 86400  # a run crossing midnight
-      if _LOG_LINES["start"].match(line):
-        out["start_s"] = elapsed
-      elif hit := _LOG_LINES["compiled"].match(line):
+      if hit := _LOG_LINES["compiled"].match(line):
         out["compile_s"] = float(hit.group(2))
       elif hit := _LOG_LINES["classifier"].match(line):
         out["classifier"] = (hit.group(2), float(hit.group(3)))
@@ -431,8 +399,8 @@ def _cells(values: dict) -> list[str]:
   return cells
 
 
-def cifar_section(workdir: str, out: str, grids) -> list[str]:
-  """The report's lines for one run (copying its sample grids into `out`)."""
+def cifar_section(workdir: str, out: str) -> list[str]:
+  """The report's lines for one run (copying its last sample grid into `out`)."""
   base = workdir.rstrip("/")
   name = os.path.basename(base).removeprefix("run_")
   with open(os.path.join(workdir, "config.json")) as f:
@@ -491,12 +459,11 @@ def cifar_section(workdir: str, out: str, grids) -> list[str]:
   written = sorted(int(m.group(1)) for m in map(
       re.compile(r"step_(\d+)\.png").fullmatch, os.listdir(os.path.join(workdir, "samples")))
                    if m)
-  for step in sorted({written[-1] if g == "last" else int(g) for g in grids if written}):
-    src = os.path.join(workdir, "samples", f"step_{step:06d}.png")
-    if os.path.exists(src):
-      dst = f"cifar_run_{name}_step_{step}.png"
-      shutil.copyfile(src, os.path.join(out, dst))
-      lines += ["", f"Samples at step {step} (fixed latents): ![{name} step {step}]({dst})"]
+  for step in written[-1:]:
+    dst = f"cifar_run_{name}_step_{step}.png"
+    shutil.copyfile(os.path.join(workdir, "samples", f"step_{step:06d}.png"),
+                    os.path.join(out, dst))
+    lines += ["", f"Samples at step {step} (fixed latents): ![{name} step {step}]({dst})"]
   return lines + [""]
 
 
@@ -508,21 +475,20 @@ def run_cifar(args):
     flags = [*args.launch_args, f"--config.dataset.path={args.data}",
              f"--workdir={args.workdir[0]}"]
     with open(base + ".cmd", "w") as f:
-      f.write(" ".join(["nice", "-n", str(args.nice), "python", "launch.py", *flags]) + "\n")
+      f.write(" ".join(["nice", "-n", str(NICE), "python", "launch.py", *flags]) + "\n")
     with open(base + ".log", "a") as log, run_meta.LoadSampler(60.0, base + ".load"):
-      code = subprocess.run(["nice", "-n", str(args.nice), sys.executable, "launch.py",
+      code = subprocess.run(["nice", "-n", str(NICE), sys.executable, "launch.py",
                              *flags], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
     if code:
       print(f"launch.py exited with {code}; see {base}.log", file=sys.stderr)
   os.makedirs(args.out, exist_ok=True)
-  grids = [g for g in args.grids.split(",") if g]
   lines = ["# Short CIFAR-10 runs on this CPU (benchmarks/recipes.py cifar)", "",
            "The evaluation classifier is jaxgan's small CIFAR classifier trained on the "
            "folder, not Inception: FD and KID here compare jaxgan runs with each other, "
            "not with published FIDs. The JPEGs are re-encodings of CIFAR-10.", ""]
   lines += [f"- {note}" for note in args.note] + ([""] if args.note else [])
   for workdir in args.workdir:
-    lines += cifar_section(workdir, args.out, grids)
+    lines += cifar_section(workdir, args.out)
   lines += ["## Report", "", "```json", json.dumps({
       "commit": run_meta.git_commit(), "machine": f"{os.cpu_count()} CPUs, "
       f"{run_meta.cpu_name()}", "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
@@ -541,14 +507,13 @@ CONDITIONAL_STEPS = 10_000  # the digits recipes' budget (configs/common.py)
 def judge():
   """A logistic regression on real digits (as tests/test_default_run.py), in the
   digits builder's [-1, 1] scaling; and its held-out accuracy."""
-  from sklearn.datasets import load_digits  # pylint: disable=import-outside-toplevel
-  from sklearn.linear_model import LogisticRegression  # pylint: disable=import-outside-toplevel
-  from sklearn.model_selection import train_test_split  # pylint: disable=import-outside-toplevel
-  digits = load_digits()
+  # pylint: disable-next=import-outside-toplevel
+  from sklearn import datasets, linear_model, model_selection
+  digits = datasets.load_digits()
   x = np.round(digits.data * 255 / 16) / 127.5 - 1
-  x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.3,
-                                                      random_state=0)
-  model = LogisticRegression(max_iter=2000, C=0.1).fit(x_train, y_train)
+  x_train, x_test, y_train, y_test = model_selection.train_test_split(
+      x, digits.target, test_size=0.3, random_state=0)
+  model = linear_model.LogisticRegression(max_iter=2000, C=0.1).fit(x_train, y_train)
   return model, float(model.score(x_test, y_test))
 
 
@@ -566,8 +531,8 @@ def run_conditional(args):
       t0 = time.monotonic()
       launch(f"--config=configs/wgan_gp.py:conditional={variant}", f"--workdir={workdir}",
              f"--config.train.num_steps={n}", check=True, capture_output=True, text=True)
-      write(os.path.dirname(wall_file), os.path.basename(workdir) + ".wall",
-            {"wall_seconds": round(time.monotonic() - t0, 1), "uptime_before": before})
+      run_meta.write(os.path.dirname(wall_file), os.path.basename(workdir) + ".wall",
+                     {"wall_seconds": round(time.monotonic() - t0, 1), "uptime_before": before})
     with open(wall_file) as f:
       timing = json.load(f)
     evaluation = read_eval(workdir, n)
@@ -590,7 +555,7 @@ def run_conditional(args):
     os.makedirs(args.out, exist_ok=True)
     shutil.copy(os.path.join(workdir, "samples", f"step_{n:06d}.png"),
                 os.path.join(args.out, f"conditional_digits_{variant}.png"))
-  write(args.out, "conditional_digits", results)
+  run_meta.write(args.out, "conditional_digits", results)
   print(json.dumps(results, indent=2))
 
 
@@ -602,7 +567,7 @@ SEED_METRICS = ("fd_digits_classifier", "classes_covered")
 def seeds_row(name, seeds, steps, workdir, data_dir) -> dict:
   """Trains (or finds complete) one recipe's population; its table row."""
   over = {"population.size": seeds, "dataset.data_dir": data_dir}
-  config = recipe_config(name, "dataset=digits", over)
+  config = run_meta.recipe_config(name, "dataset=digits", over)
   if steps:
     config.train.num_steps = steps
   config.log.eval_every = config.train.num_steps  # one evaluation, at the end
@@ -642,12 +607,6 @@ def seeds_table(rows) -> str:
 
 
 def run_seeds(args):
-  if args.table:
-    with open(os.path.join(args.out, "population_seeds.json")) as f:
-      saved = json.load(f)
-    with open(os.path.join(args.out, "population_seeds.md"), "w") as f:
-      f.write(f"Seed table ({saved['meta']}).\n\n{seeds_table(saved['rows'])}\n")
-    return
   rows = []
   meta = {"commit": run_meta.git_commit(), "cpu": run_meta.cpu_name(), "jax": jax.__version__,
           "started": time.strftime("%Y-%m-%d %H:%M"), "load_before": os.getloadavg()}
@@ -656,8 +615,8 @@ def run_seeds(args):
                           os.path.join(args.workdir_root, name), args.data_dir))
     print(json.dumps(rows[-1]), flush=True)
     meta["load_after"] = os.getloadavg()
-    write(args.out, "population_seeds", {"meta": meta, "rows": rows},
-          f"Seed table ({meta}).\n\n{seeds_table(rows)}\n")
+    run_meta.write(args.out, "population_seeds", {"meta": meta, "rows": rows},
+                   f"Seed table ({meta}).\n\n{seeds_table(rows)}\n")
   print(seeds_table(rows))
 
 
@@ -688,7 +647,7 @@ def _rel_l2(a, b) -> float:
 def drift_rows(recipe, checkpoints, data_dir, method):
   """Member i of a 2-seed population against the single run of seed i."""
   over = {"population.size": 2, "population.method": method, "dataset.data_dir": data_dir}
-  config = recipe_config(recipe, "dataset=digits", over)
+  config = run_meta.recipe_config(recipe, "dataset=digits", over)
   pops = list(_trained(config, checkpoints))
   members = pops[0][1].runs.members
   singles = [list(_trained(m.config, checkpoints)) for m in members]
@@ -739,8 +698,8 @@ def run_drift(args):
           "jax": jax.__version__, "devices": str(jax.devices()),
           "date": time.strftime("%Y-%m-%d %H:%M")}
   table = drift_table(rows)
-  write(args.out, f"population_drift_{rows[0]['method']}", {"meta": meta, "rows": rows},
-        f"Drift of population members from their single runs ({meta}).\n\n{table}\n")
+  run_meta.write(args.out, f"population_drift_{rows[0]['method']}", {"meta": meta, "rows": rows},
+                 f"Drift of population members from their single runs ({meta}).\n\n{table}\n")
   print(table)
 
 
@@ -755,10 +714,6 @@ def main():
   toy.add_argument("--datasets", default=",".join(TOY_SETS), help="toy sets, comma-separated")
   toy.add_argument("--steps", type=int, default=None,
                    help="generator steps of every run (default: each recipe's toy budget)")
-  toy.add_argument("--seed", type=int, default=0, help="config.seed of every run")
-  toy.add_argument("--ema_recipe", default="wgan_gp", help="recipe of the EMA row ('': none)")
-  toy.add_argument("--ema_datasets", default="25gaussians",
-                   help="toy sets of the EMA row (only those also in --datasets)")
   toy.add_argument("--plots", default="wgan_gp:25gaussians,dragan:25gaussians",
                    help="recipe:dataset pairs whose critic plots go to <out>/toy_plots")
   toy.add_argument("--fresh", action="store_true", help="discard the rows in toy_table.json")
@@ -766,15 +721,11 @@ def main():
                    "penalty.weight=0.1,train.n_critic=5 (needs --variant)")
   toy.add_argument("--variant", default="", help="label of the rows with --set")
   toy.add_argument("--workroot", default=None, help="parent of the temporary workdirs")
-  toy.add_argument("--keep", action="store_true", help="keep the run workdirs")
   cifar = tables.add_parser("cifar", help="cifar_run: a short CIFAR-10 run and its report")
   cifar.add_argument("--workdir", required=True, action="append",
                      help="the run's directory; repeat it to report several runs")
   cifar.add_argument("--data", help="the CIFAR-10 JPEG class folders (train/)")
-  cifar.add_argument("--nice", type=int, default=10, help="niceness of the training run")
   cifar.add_argument("--report-only", action="store_true")
-  cifar.add_argument("--grids", default="last",
-                     help="steps whose sample grids to copy, e.g. 200,last")
   cifar.add_argument("--note", action="append", default=[],
                      help="a line for the report (what the tables cannot say); repeatable")
   cifar.add_argument("launch_args", nargs="*", help="launch.py flags, after --")
@@ -787,8 +738,6 @@ def main():
   seeds.add_argument("--seeds", type=int, default=8)
   seeds.add_argument("--steps", type=int, default=0, help="0 = the recipe's budget")
   seeds.add_argument("--workdir_root", default="/tmp/jaxgan_population_seeds")
-  seeds.add_argument("--table", action="store_true",
-                     help="only rewrite population_seeds.md from its .json")
   drift = tables.add_parser("drift", help="population_drift_<method>: members vs single runs")
   drift.add_argument("--drift", required=True, help="step counts, e.g. 10,100,1000")
   drift.add_argument("--recipes", default=",".join(RECIPES))

@@ -1,9 +1,12 @@
-"""What the benchmark scripts record about the machine and the code they measured:
-the CPU, commit, package versions, the load during a run and the float32 matmul
-peak their rows are set against."""
+"""What the benchmark scripts share: what they record about the machine and the code
+they measured (the CPU, commit, package versions, the load during a run and the
+float32 matmul peak their rows are set against), how they make a recipe's config and
+how they write a results table."""
 
 import contextlib
+import importlib
 from importlib import metadata
+import json
 import os
 import platform
 import statistics
@@ -37,6 +40,32 @@ def version(dist: str) -> str:
   with contextlib.suppress(metadata.PackageNotFoundError):
     return metadata.version(dist)
   return ""
+
+
+def recipe_config(recipe: str, variant: str | None = None, overrides: dict | None = None):
+  """configs/<recipe>.py's config for `variant` with dotted-key `overrides` applied
+  ({"penalty.method": "jvp", ...}; a value takes the type of the key's default)."""
+  config = importlib.import_module(f"configs.{recipe}").get_config(variant)
+  for key, value in (overrides or {}).items():
+    node = config
+    *parents, leaf = key.split(".")
+    for name in parents:
+      node = node[name]
+    if leaf not in node:
+      raise SystemExit(f"error: unknown config key {key!r}")
+    node[leaf] = type(node[leaf])(value) if node[leaf] is not None else value
+  return config
+
+
+def write(out: str, stem: str, payload: dict, md: str | None = None) -> None:
+  """A results table: <out>/<stem>.json and, given `md`, <out>/<stem>.md."""
+  os.makedirs(out, exist_ok=True)
+  with open(os.path.join(out, f"{stem}.json"), "w") as f:
+    json.dump(payload, f, indent=1)
+    f.write("\n")
+  if md is not None:
+    with open(os.path.join(out, f"{stem}.md"), "w") as f:
+      f.write(md)
 
 
 class LoadSampler:

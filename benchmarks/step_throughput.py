@@ -20,31 +20,29 @@ other penalty method (1, 2, 4, 6), the other critic loop (train.critic_unroll; 1
 the MLP steps (1, 3), no donation, a host sync every step, the batch fed from host
 memory, and matmul precision "highest".
 
-jaxgan's side is built as a run builds it: jaxgan.runs.setup(config) and
-Setup.compile (state donated, batch sharded along its example axis), compiled ahead
-of time (compile_s; the persistent cache is off). The PyTorch twin
-(references/torch_reference.py: eager, autograd.grad(create_graph=True), Adam, the
-same model, batch and maths; on a GPU when torch sees one) runs in a child process
-driven from here; a second twin flushes denormals to zero as XLA:CPU does
+jaxgan's side is built as a run builds it (jaxgan.runs.setup, Setup.compile: state
+donated, batch sharded), compiled ahead of time with the persistent cache off
+(compile_s). The PyTorch twin (references/torch_reference.py) runs in a child
+process; a second twin flushes denormals to zero as XLA:CPU does
 (jax_over_torch_ftz). Every member of a group (twins and the jaxgan variants compared
 with them) is warmed up, calibrated to ~0.4 s per repeat, and the repeats run
 round-robin so a change of load hits all alike; a row's time is the median over
 repeats. Per row: generator it/s, critic updates/s, examples/s, jax/torch, compile
 time, XLA's FLOPs per call (a rolled loop takes its unrolled twin's: XLA counts a
 loop body once), achieved GFLOP/s and its fraction of the matmul peak measured in the
-run (run_meta.matmul_peak). Output: JSON rows on stdout, <out>/step_throughput.json
-and .md, with the run's machine, device kind and package versions.
+run. Output: JSON rows on stdout, <out>/step_throughput.{json,md} with the run's
+machine, device kind and package versions.
 
 --members K1,K2,...: per selected training case and K, a population of K members in
 one compiled step (population.method vmap and map) against its K single runs trained
 one after another (each member's own runs.setup), round-robin: member-steps/s,
 population_over_sequential (by wall and by CPU time of this process), compile
-times, fraction of peak. Output: <out>/population.json and .md.
+times, fraction of peak. Output: <out>/population.{json,md}.
 
 --devices N: runs again in a child with N forced CPU devices (XLA_FLAGS, fixed when
 JAX starts); each selected training case steps its global batch on a mesh of 1 and
 of N devices, round-robin: it/s and over_one_device. N CPU devices share the cores:
-this measures the data-parallel step's overhead. Output: <out>/multi_device.json, .md.
+this measures the data-parallel step's overhead. Output: <out>/multi_device.{json,md}.
 """
 
 from __future__ import annotations
@@ -52,6 +50,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import itertools
 import json
 import math
 import os
@@ -69,15 +68,14 @@ if ROOT not in sys.path:
 DEVICES_FLAG = "--xla_force_host_platform_device_count"
 
 
-def _forced_devices() -> int:
-  """--devices N (0 without it); run again with N CPU devices unless this is that run."""
+def _forced_devices():
+  """With --devices N, runs again with N CPU devices unless this is that run."""
   argv = " ".join(sys.argv[1:]).replace("--devices ", "--devices=").split()
   n = int(next((a.split("=", 1)[1] for a in argv if a.startswith("--devices=")), 0))
   if n and f"{DEVICES_FLAG}={n}" not in os.environ.get("XLA_FLAGS", ""):
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} {DEVICES_FLAG}={n}".strip())
     sys.exit(subprocess.run([sys.executable, *sys.argv], env=env, check=False).returncode)
-  return n
 
 
 if __name__ == "__main__":
@@ -89,11 +87,9 @@ import jaxlib  # noqa: E402
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import numpy as np  # noqa: E402
 
-from configs import dragan, sngan, wgan_gp  # noqa: E402
 from jaxgan import factory, mesh, population, runs, train  # noqa: E402
 from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
-RECIPES = {"wgan_gp": wgan_gp, "dragan": dragan, "sngan": sngan}
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
 RESNET, SNGAN = "dataset=cifar10,arch=resnet", "dataset=cifar10"
 # The training cases --members and --devices run: (case, recipe, variant).
@@ -108,21 +104,12 @@ REPEAT_SECONDS = 0.4   # calibrated length of one timed repeat
 MAX_CALLS = 200
 
 
-# --- Configs -------------------------------------------------------------------
-
-
 def make_config(recipe, variant, overrides=None):
   """The recipe's config with `overrides` ({"penalty.method": "jvp", ...}) applied."""
-  config = RECIPES[recipe].get_config(variant)
+  config = run_meta.recipe_config(recipe, variant, overrides)
   if config.model.arch in RESNET_ARCHS and RESNET_WIDTH[0]:
     config.model.width = RESNET_WIDTH[0]
     config.model.generator_width = 2 * RESNET_WIDTH[0] if config.model.arch == "sngan" else 0
-  for key, value in (overrides or {}).items():
-    node = config
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
   return config
 
 
@@ -164,16 +151,11 @@ def _real_batch(run):
 
 def _flops(compiled):
   cost = compiled.cost_analysis()
-  if isinstance(cost, (list, tuple)):  # older jax: one dict per executable
-    cost = cost[0] if cost else {}
   return float(cost.get("flops", math.nan)) if cost else math.nan
 
 
 def _num_params(tree):
   return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
-
-
-# --- The two sides -------------------------------------------------------------
 
 
 class JaxMember:
@@ -187,7 +169,7 @@ class JaxMember:
                sync_each_step=False, precision=None, devices=1):
     self.config, self.mode, self.sync_each_step = config, mode, sync_each_step
     run = runs.setup(config, devices=jax.devices()[:devices])
-    self.spec, self.members = run.spec, len(run.runs)
+    self.spec = run.spec
     state = run.init_state()
     one = run.runs.member_state(state, 0)  # a population: its first member
     self.num_params = {"generator_params": _num_params(one.generator_params),
@@ -233,9 +215,8 @@ class JaxMember:
       if self.sync_each_step:
         jax.device_get(metrics)
     jax.block_until_ready((state, metrics))
-    seconds = time.perf_counter() - start
     self.state = state
-    return seconds
+    return time.perf_counter() - start
 
 
 class Sequential:
@@ -262,16 +243,15 @@ class Sequential:
 
 
 class TorchWorker:
-  """The PyTorch reference in a child process (references/torch_reference.py --serve)."""
+  """The PyTorch reference in a child process (references/torch_reference.py)."""
 
   def __init__(self, flush_denormal, threads=None):
     self.proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "references", "torch_reference.py"), "--serve"]
+        [sys.executable, os.path.join(HERE, "references", "torch_reference.py")]
         + (["--flush-denormal"] if flush_denormal else [])
         + ([f"--threads={threads}"] if threads else []),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     self.info = self.call(cmd="info")
-    self._next = 0
 
   def call(self, **msg):
     self.proc.stdin.write(json.dumps(msg) + "\n")
@@ -284,9 +264,6 @@ class TorchWorker:
       raise RuntimeError(f"PyTorch worker: {answer['error']}")
     return answer
 
-  def member(self, config, mode="train", extra=None):
-    return TorchMember(self, config, mode, extra)
-
   def close(self):
     with contextlib.suppress(Exception):
       self.call(cmd="quit")
@@ -294,13 +271,12 @@ class TorchWorker:
 
 
 class TorchMember:
-  """One PyTorch twin living in the worker."""
+  """One PyTorch twin living in `worker`."""
+  _keys = itertools.count()
 
-  def __init__(self, worker, config, mode, extra=None):
-    self.worker, self.mode, self.config = worker, mode, config
-    self.key = f"m{worker._next}"
-    worker._next += 1
-    spec = dict(torch_spec(config, runs.setup(config).data_shape), **(extra or {}))
+  def __init__(self, worker, config, mode):
+    self.worker, self.mode, self.key = worker, mode, f"m{next(self._keys)}"
+    spec = torch_spec(config, runs.setup(config).data_shape)
     self.num_params = worker.call(cmd="build", key=self.key, spec=spec)
 
   def run(self, calls):
@@ -308,9 +284,6 @@ class TorchMember:
 
   def drop(self):
     self.worker.call(cmd="drop", key=self.key)
-
-
-# --- Timing --------------------------------------------------------------------
 
 
 def time_group(members, repeats, *, single=False, cpu=None):
@@ -336,9 +309,6 @@ def time_group(members, repeats, *, single=False, cpu=None):
   return times, calls
 
 
-# --- Rows ----------------------------------------------------------------------
-
-
 def _rates(config, mode, seconds):
   """Rates of one call: a train step, a critic update or a generator update."""
   if mode == "generator":  # generator updates/s; examples = fakes the update makes
@@ -352,10 +322,10 @@ def _rates(config, mode, seconds):
   }
 
 
-def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
-             torch_name=None, torch_times=None, torch_calls=None, other_twins=None,
+def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls, twins,
              flops_from=None, note=""):
-  """One flat JSON row: the jaxgan variant, its PyTorch twin (if any) and the ratio."""
+  """One flat JSON row: the jaxgan variant, its PyTorch twins ({name: (times, calls)},
+  the first one's jax_over_torch, the others' jax_over_<name>) and the ratios."""
   config, mode = jm.config, jm.mode
   sec = statistics.median(times)
   flops = jm.flops if flops_from is None else flops_from
@@ -383,18 +353,19 @@ def make_row(row_id, case, variant, recipe, arg, overrides, jm, times, calls,
   })
   if flops_from is not None:
     row["flops_note"] = "XLA counts a while-loop body once; FLOPs of the unrolled twin"
-  if torch_times is not None:
-    tsec = statistics.median(torch_times)
+  for i, (name, (twin_times, twin_calls)) in enumerate(twins.items()):
+    tsec = statistics.median(twin_times)
+    if i:
+      row[f"{name}_ms_per_call"] = 1e3 * tsec
+      row[f"jax_over_{name}"] = tsec / sec
+      continue
     row.update({
-        "torch_twin": torch_name, "torch_ms_per_call": 1e3 * tsec,
+        "torch_twin": name, "torch_ms_per_call": 1e3 * tsec,
         "torch_generator_it_per_s": 1.0 / tsec if mode in ("train", "generator") else None,
         "torch_critic_steps_per_s": _rates(config, mode, tsec)["critic_steps_per_s"],
-        "torch_calls_per_repeat": torch_calls,
+        "torch_calls_per_repeat": twin_calls,
         "jax_over_torch": tsec / sec,
     })
-  for name, other in (other_twins or {}).items():
-    row[f"{name}_ms_per_call"] = 1e3 * statistics.median(other)
-    row[f"jax_over_{name}"] = statistics.median(other) / sec
   if note:
     row["note"] = note
   return row
@@ -408,60 +379,51 @@ def _round(value):
   return value
 
 
+def emit(rows, row):
+  """Rounds `row`, appends it to `rows` and prints it as a JSON line."""
+  rows.append({k: _round(v) for k, v in row.items()})
+  print(json.dumps(rows[-1]), flush=True)
+
+
 class Bench:
   """Runs the groups, prints and collects the rows."""
 
   def __init__(self, repeats, workers):
     self.repeats, self.workers, self.rows = repeats, workers, []
-    self.torch_ms = {}  # torch twin name -> ms per call (for rows without a twin)
+    self.twins = {}  # twin name -> (parameter counts, times, calls) of its latest group
 
-  def emit(self, row):
-    row = {k: _round(v) for k, v in row.items()}
-    self.rows.append(row)
-    print(json.dumps(row), flush=True)
-
-  def group(self, recipe, arg, variants, *, torch_mode="train", torch_twins=None,
-            single=False):
+  def group(self, case, recipe, arg, variants, *, torch_mode="train", torch_twins=None,
+            single=False, note=""):
     """variants: (row_id, label, overrides, jax kwargs, twin name(s) or None).
 
-    torch_twins: {twin name: config overrides}; "torch.worker": "ftz" puts the
-    twin in the PyTorch process that flushes denormals (else: PyTorch's default).
-    A variant's first twin gives its jax_over_torch; further twins add
-    jax_over_<name> fields.
+    torch_twins: {twin name: config overrides}, timed with the variants;
+    "torch.worker": "ftz" puts the twin in the PyTorch process that flushes
+    denormals (else: PyTorch's default). A variant may name a twin of an earlier
+    group. single: one warm-up and one timed call per member.
     """
-    members, meta = {}, {}
-    twins = torch_twins if torch_twins is not None else {}
-    for name, over in twins.items():
+    members, rows = {}, {}
+    for name, over in (torch_twins or {}).items():
       worker = self.workers[over.get("torch.worker", "default")]
       over = {k: v for k, v in over.items() if not k.startswith("torch.")}
-      members[name] = worker.member(make_config(recipe, arg, over), torch_mode)
+      members[name] = TorchMember(worker, make_config(recipe, arg, over), torch_mode)
     for row_id, label, over, kwargs, twin in variants:
       kwargs = dict(kwargs)
-      mode = kwargs.pop("mode", "train")
-      jm = JaxMember(make_config(recipe, arg, over), mode, **kwargs)
+      jm = members[row_id] = JaxMember(make_config(recipe, arg, over),
+                                       kwargs.pop("mode", "train"), **kwargs)
       names = () if twin is None else (twin,) if isinstance(twin, str) else tuple(twin)
-      for name in names:
-        tw = members[name].num_params
-        assert tw == jm.num_params, (row_id, name, tw, jm.num_params)  # same architecture
-      members[row_id] = jm
-      meta[row_id] = (label, over, names)
+      for name in names:  # the same architecture
+        tw = members[name].num_params if name in members else self.twins[name][0]
+        assert tw == jm.num_params, (row_id, name, tw, jm.num_params)
+      rows[row_id] = (label, over, names)
     times, calls = time_group(members, self.repeats, single=single)
-    for name in twins:
-      self.torch_ms[name] = 1e3 * statistics.median(times[name])
+    for name in torch_twins or {}:
+      self.twins[name] = (members[name].num_params, times[name], calls[name])
       members[name].drop()
-    for row_id, (label, over, names) in meta.items():
-      extra = {}
-      if names:
-        extra = {"torch_name": names[0], "torch_times": times[names[0]],
-                 "torch_calls": calls[names[0]],
-                 "other_twins": {n: times[n] for n in names[1:]}}
-      yield row_id, label, over, members[row_id], times[row_id], calls[row_id], extra
-
-  def run_group(self, case, recipe, arg, variants, **kw):
-    results = list(self.group(recipe, arg, variants, **kw))
-    for row_id, label, over, jm, times, calls, extra in results:
-      self.emit(make_row(row_id, case, label, recipe, arg, over, jm, times, calls,
-                         flops_from=unrolled_flops(jm), **extra))
+    for row_id, (label, over, names) in rows.items():
+      twins = {n: self.twins[n][1:] for n in names}
+      emit(self.rows, make_row(row_id, case, label, recipe, arg, over, members[row_id],
+                               times[row_id], calls[row_id], twins,
+                               flops_from=unrolled_flops(members[row_id]), note=note))
 
 
 def unrolled_flops(jm):
@@ -480,34 +442,29 @@ def unrolled_flops(jm):
 _UNROLLED_FLOPS = {}
 
 
-def _overheads():
-  return [
-      ("no donation", {}, {"donate": False}),
-      ("host sync every step", {}, {"sync_each_step": True}),
-      ("real batch from host each step", {}, {"host_batch": True}),
-      ('matmul precision "highest"', {}, {"precision": "highest"}),
-  ]
+OVERHEADS = [  # (label, jax kwargs): rows 1.x1-1.x4 and 3.x1-3.x3
+    ("no donation", {"donate": False}),
+    ("host sync every step", {"sync_each_step": True}),
+    ("real batch from host each step", {"host_batch": True}),
+    ('matmul precision "highest"', {"precision": "highest"}),
+]
 
 
-def _other_method(recipe, arg):
+def _method_variant(row_id, recipe, arg):
+  """The penalty method the default does not use."""
   method = make_config(recipe, arg).penalty.method
-  return "jvp" if method == "double_backward" else "double_backward"
+  other = "jvp" if method == "double_backward" else "double_backward"
+  return (row_id, f"penalty.method={other}", {"penalty.method": other}, {}, "torch")
 
 
-def _method_variant(row_id, recipe, arg, twin="torch", mode="train"):
-  other = _other_method(recipe, arg)
-  kwargs = {} if mode == "train" else {"mode": mode}
-  return (row_id, f"penalty.method={other}", {"penalty.method": other}, kwargs, twin)
-
-
-def _unroll_variant(row_id, recipe, arg, twin="torch"):
+def _unroll_variant(row_id, recipe, arg):
   """The critic loop the default does not use: rolled (1) or fully unrolled (n_critic)."""
   config = make_config(recipe, arg)
   n_critic = config.train.n_critic
   if factory.resolve_unroll(config) < n_critic:
     return (row_id, f"critic_unroll={n_critic} (unrolled loop)",
-            {"train.critic_unroll": n_critic}, {}, twin)
-  return (row_id, "critic_unroll=1 (rolled loop)", {"train.critic_unroll": 1}, {}, twin)
+            {"train.critic_unroll": n_critic}, {}, "torch")
+  return (row_id, "critic_unroll=1 (rolled loop)", {"train.critic_unroll": 1}, {}, "torch")
 
 
 def run_all(bench, only):
@@ -520,14 +477,14 @@ def run_all(bench, only):
     variants = [("1", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("1.method", "wgan_gp", TOY),
                 _unroll_variant("1.unroll", "wgan_gp", TOY)]
-    for i, (label, over, kw) in enumerate(_overheads()):
-      variants.append((f"1.x{i + 1}", label, over, kw, "torch"))
-    bench.run_group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
-                    torch_twins={"torch": {}, "torch_ftz": FTZ})
+    variants += [(f"1.x{i + 1}", label, {}, kw, "torch")
+                 for i, (label, kw) in enumerate(OVERHEADS)]
+    bench.group("1 WGAN-GP toy MLP", "wgan_gp", TOY, variants,
+                torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("2"):
     upsample = make_config("wgan_gp", DCGAN).model.upsample
     other = "conv_transpose" if upsample == "depth_to_space" else "depth_to_space"
-    bench.run_group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
+    bench.group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN, [
         ("2", "default", {}, {}, ("torch", "torch_ftz")),
         _method_variant("2.method", "wgan_gp", DCGAN),
         ("2.upsample", f"upsample={other}", {"model.upsample": other}, {}, "torch_up"),
@@ -535,40 +492,30 @@ def run_all(bench, only):
     # The rolled DCGAN loop is far slower on XLA:CPU (results/step_throughput.md, row
     # 2.rolled): one warm-up and one timed call; its PyTorch number is the case-2 twin
     # measured just above.
-    for row_id, label, over, jm, times, calls, _ in bench.group(
-        "wgan_gp", DCGAN, [_unroll_variant("2.rolled", "wgan_gp", DCGAN, None)],
-        single=True):
-      default = next(r for r in bench.rows if r["row"] == "2")
-      row = make_row(row_id, "2 WGAN-GP DCGAN32", label, "wgan_gp", DCGAN, over, jm,
-                     times, calls, flops_from=default["xla_gflop_per_call"] * 1e9,
-                     note="1 warm-up + 1 timed call; PyTorch: the case-2 twin above")
-      tsec = bench.torch_ms["torch"] / 1e3
-      row.update({"torch_twin": "torch (row 2)", "torch_ms_per_call": 1e3 * tsec,
-                  "torch_generator_it_per_s": 1 / tsec,
-                  "torch_critic_steps_per_s": jm.spec.n_critic / tsec,
-                  "jax_over_torch": tsec / statistics.median(times)})
-      bench.emit(row)
+    bench.group("2 WGAN-GP DCGAN32", "wgan_gp", DCGAN,
+                [_unroll_variant("2.rolled", "wgan_gp", DCGAN)], single=True,
+                note="1 warm-up + 1 timed call; PyTorch: the case-2 twin above")
   if wanted("3"):
     variants = [("3", "default", {}, {}, ("torch", "torch_ftz")),
                 _method_variant("3.method", "wgan_gp", DIGITS),
                 _unroll_variant("3.unroll", "wgan_gp", DIGITS)]
-    for i, (label, over, kw) in enumerate(_overheads()[:3]):
-      variants.append((f"3.x{i + 1}", label, over, kw, "torch"))
-    bench.run_group("3 default digits recipe", "wgan_gp", DIGITS, variants,
-                    torch_twins={"torch": {}, "torch_ftz": FTZ})
+    variants += [(f"3.x{i + 1}", label, {}, kw, "torch")
+                 for i, (label, kw) in enumerate(OVERHEADS[:3])]
+    bench.group("3 default digits recipe", "wgan_gp", DIGITS, variants,
+                torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("4"):
-    bench.run_group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
+    bench.group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
         ("4", "default", {}, {}, "torch"),
         _method_variant("4.method", "dragan", DCGAN),
     ], torch_twins={"torch": {}})
     # Where a DRAGAN step's time goes: its generator update alone (G forward, critic
     # forward and input gradient, G backward, Adam), beside PyTorch's.
-    bench.run_group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
+    bench.group("4 DRAGAN DCGAN32", "dragan", DCGAN, [
         ("4.generator", "generator update alone", {}, {"mode": "generator"}, "torch_g"),
     ], torch_mode="generator", torch_twins={"torch_g": {}})
   if wanted("5"):
     for base, arg in (("1", TOY), ("2", DCGAN), ("6", RESNET)):
-      bench.run_group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [
+      bench.group(f"5 critic update alone, case-{base} critic", "wgan_gp", arg, [
           (f"5.{base}.none", "no penalty", {"penalty.name": "none"}, {"mode": "critic"},
            "torch_none"),
           (f"5.{base}.dbl", "penalty.method=double_backward",
@@ -580,7 +527,7 @@ def run_all(bench, only):
   if wanted("6"):
     # The flush-to-zero twin matters here: in smoke runs at reduced width the
     # default twin spent most of its time on denormal floats.
-    bench.run_group("6 WGAN-GP ResNet32", "wgan_gp", RESNET, [
+    bench.group("6 WGAN-GP ResNet32", "wgan_gp", RESNET, [
         ("6", "default", {}, {}, ("torch", "torch_ftz")),
         _method_variant("6.method", "wgan_gp", RESNET),
         # PyTorch twin in float32: bf16 on XLA:CPU against PyTorch's usual CPU step.
@@ -588,12 +535,9 @@ def run_all(bench, only):
          ("torch", "torch_ftz")),
     ], torch_twins={"torch": {}, "torch_ftz": FTZ})
   if wanted("7"):
-    bench.run_group("7 SNGAN ResNet32", "sngan", SNGAN, [
+    bench.group("7 SNGAN ResNet32", "sngan", SNGAN, [
         ("7", "default", {}, {}, ("torch", "torch_ftz")),
     ], torch_twins={"torch": {}, "torch_ftz": FTZ})
-
-
-# --- Targets and table ------------------------------------------------------------
 
 
 def check_targets(rows, peak):
@@ -678,9 +622,6 @@ def readme_table(rows, peak):
   return "\n".join(lines)
 
 
-# --- Populations and devices -------------------------------------------------------
-
-
 def _train_cases(only):
   cases = [c for c in (only or TRAIN_CASES) if c in TRAIN_CASES]
   if not cases:
@@ -722,8 +663,7 @@ def members_rows(only, ks, repeats, peak):
       row.update(repeats=repeats, calls_per_repeat=calls,
                  load_before=[round(x, 2) for x in load_before],
                  load_after=[round(x, 2) for x in os.getloadavg()])
-      rows.append({key: _round(v) for key, v in row.items()})
-      print(json.dumps(rows[-1]), flush=True)
+      emit(rows, row)
   return rows
 
 
@@ -762,8 +702,7 @@ def devices_rows(only, n, repeats):
            "examples_per_s": examples / sec[n], "compile_s": group[n].compile_s,
            "one_device_compile_s": group[1].compile_s, "repeats": repeats,
            "calls_per_repeat": {str(d): k for d, k in calls.items()}}
-    rows.append({key: _round(v) for key, v in row.items()})
-    print(json.dumps(rows[-1]), flush=True)
+    emit(rows, row)
   return rows
 
 
@@ -798,12 +737,8 @@ def run_info(args, t_start, load_start, torch_info=None) -> dict:
 
 
 def write(out, stem, title, md, payload):
-  os.makedirs(out, exist_ok=True)
-  with open(os.path.join(out, f"{stem}.json"), "w") as f:
-    json.dump(payload, f, indent=1)
-  with open(os.path.join(out, f"{stem}.md"), "w") as f:
-    f.write(f"# {title} (benchmarks/step_throughput.py)\n\n{md}\n\n## Run\n\n```json\n"
-            + json.dumps(payload["meta"], indent=1) + "\n```\n")
+  run_meta.write(out, stem, payload, f"# {title} (benchmarks/step_throughput.py)\n\n{md}\n\n"
+                 "## Run\n\n```json\n" + json.dumps(payload["meta"], indent=1) + "\n```\n")
 
 
 def main():

@@ -5,6 +5,7 @@
     pip install -e '.[fid_reference]'
     tar -xzf ../shared/data/cifar10-train-jpeg.tar.gz -C /tmp   # real images
     python benchmarks/references/fid_reference.py --cifar /tmp/cifar10-jpeg/train
+    python benchmarks/references/fid_reference.py --speed --cifar /tmp/cifar10-jpeg/train
 
 No weights are downloaded. Both networks get the same deterministic random weights:
 `inception.seeded_variables(SEED)` (NumPy), BatchNorm statistics calibrated by
@@ -29,6 +30,18 @@ Checks, each with its measured deviation and a stated float32 tolerance:
 It also writes the golden values tests/test_inception.py pins: PyTorch's features of
 three fixed NumPy images under the same weights. Results: benchmarks/results/
 fid_reference.{json,md}.
+
+--speed: throughput of the two networks on the same CIFAR-10 images (32x32, resized
+to 299x299 by each network's own input handling); torch is limited to --threads CPU
+threads. Each side runs at batch 50 (pytorch-fid's default) and at a small batch
+(--small-batch), rounds alternating so a change in machine load hits all four;
+images/s is the median over rounds, after one warm-up call (jaxgan's first call
+includes its compilation, reported separately). Then one whole evaluation as a
+training run does it, timed: jaxgan's features of --evaluation-samples CIFAR-10
+images (stand-ins for generated ones) at the faster batch size, and every metric
+against a reference of that many real features (FID with its 2048x2048 matrix square
+root, IS, KID with 100 subsets of 1,000, precision / recall / density / coverage with
+k = 5). Results: benchmarks/results/fid_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ import hashlib
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,7 +100,20 @@ def sha256(array: np.ndarray) -> str:
   return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-# ------------------------------------------------------------------ torch side
+def seeded_weights(torch_home: str):
+  """inception.seeded_calibrated_variables(SEED) and its PyTorch state dict, saved where
+  pytorch-fid's loader looks under `torch_home` (made TORCH_HOME); (variables, state
+  dict, that file)."""
+  from pytorch_fid import inception as pf  # pylint: disable=g-import-not-at-top
+  hub_file = os.path.join(torch_home, "hub", "checkpoints", os.path.basename(pf.FID_WEIGHTS_URL))
+  os.makedirs(os.path.dirname(hub_file))
+  os.environ["TORCH_HOME"] = torch_home
+  print("seeded weights + BatchNorm calibration (JAX) ...", flush=True)
+  variables = inception.seeded_calibrated_variables(SEED)
+  state = {k: torch.tensor(v)  # a copy: the arrays are read-only views
+           for k, v in inception.state_dict_from_variables(variables).items()}
+  torch.save(state, hub_file)
+  return variables, state, hub_file
 
 
 def torch_models(state_dict_path: str):
@@ -131,9 +158,6 @@ def deviation(ours: np.ndarray, ref: np.ndarray, tol: float) -> dict:
           "tolerance_rel_to_max": tol, "within_tolerance": bool(rel.max() <= tol)}
 
 
-# ------------------------------------------------------------------ images
-
-
 def cifar_images(root: str, count: int, offset: int = 0) -> list[np.ndarray]:
   """`count` CIFAR-10 JPEGs (32x32 RGB) spread over the classes, as uint8."""
   classes = sorted(os.listdir(root))
@@ -169,9 +193,6 @@ def write_folder(path: str, images: list[np.ndarray]) -> None:
   os.makedirs(path, exist_ok=True)
   for i, image in enumerate(images):
     Image.fromarray(image).save(os.path.join(path, f"{i:05d}.png"))
-
-
-# ------------------------------------------------------------------ checks
 
 
 def float64_check(weights_npz: str, cifar_root: str) -> dict:
@@ -416,6 +437,152 @@ def markdown(result: dict) -> str:
   return "\n".join(lines)
 
 
+def torch_rate(model, images: np.ndarray, batch: int) -> float:
+  """Images/s of pytorch-fid's InceptionV3 on uint8 images (ToTensor + model)."""
+  start = time.perf_counter()
+  with torch.no_grad():
+    for i in range(0, len(images), batch):
+      x = torch.from_numpy(images[i:i + batch]).permute(0, 3, 1, 2).float().div(255)
+      model(x)
+  return len(images) / (time.perf_counter() - start)
+
+
+def jax_rate(extractor, images: np.ndarray) -> float:
+  start = time.perf_counter()
+  extractor.activations(images)  # returns host arrays: the work is finished
+  return len(images) / (time.perf_counter() - start)
+
+
+def timed_evaluation(extractor, images: np.ndarray, real: np.ndarray) -> dict:
+  """Seconds of one evaluation: features of `images`, then each metric against `real`."""
+  out = {}
+
+  def timed(name, fn, *a, **kw):
+    start = time.perf_counter()
+    value = fn(*a, **kw)
+    out[name] = time.perf_counter() - start
+    return value
+
+  pool3, _ = timed("network", extractor.activations, images)
+  logits, (mu_f, sigma_f), (mu_r, sigma_r) = timed(  # real's cached in a run, timed here
+      "statistics_both_sets", lambda: (extractor.score_logits(pool3),
+                                       metrics.feature_statistics(pool3),
+                                       metrics.feature_statistics(real)))
+  timed("frechet_sqrtm", metrics.frechet_distance_from_stats, mu_f, sigma_f, mu_r, sigma_r)
+  timed("inception_score", metrics.inception_score, logits, num_splits=10)
+  timed("kid_100x1000", metrics.kernel_inception_distance, pool3, real, num_subsets=100,
+        subset_size=1000, rng=0)
+  timed("prdc_k5", metrics.precision_recall_density_coverage, real, pool3, k=5)
+  out["metrics"] = sum(v for k, v in out.items() if k != "network")
+  out["total"] = out["network"] + out["metrics"]
+  return {k: round(v, 1) for k, v in out.items()}
+
+
+def speed(args) -> int:
+  """Images/s of both networks and one timed evaluation: fid_speed.{json,md}."""
+  load_before = os.getloadavg()
+
+  from pytorch_fid import inception as pf  # pylint: disable=g-import-not-at-top
+  variables, _, _ = seeded_weights(tempfile.mkdtemp(prefix="fid_speed_"))
+  model = pf.InceptionV3([3]).eval()
+  small = inception.Extractor(variables, batch_size=args.small_batch)
+  large = inception.Extractor(variables, batch_size=args.batch)
+  images = np.stack(cifar_images(args.cifar, args.images))
+
+  start = time.perf_counter()
+  large.activations(images[:args.batch])
+  first_call = time.perf_counter() - start
+  start = time.perf_counter()
+  large.activations(images[:args.batch])
+  warm_call = time.perf_counter() - start
+  small.activations(images[:args.small_batch])
+  torch_rate(model, images[:args.batch], args.batch)  # warm-up
+  sides = {f"jaxgan_b{args.small_batch}": lambda: jax_rate(small, images),
+           f"jaxgan_b{args.batch}": lambda: jax_rate(large, images),
+           f"pytorch_fid_b{args.batch}": lambda: torch_rate(model, images, args.batch),
+           f"pytorch_fid_b{args.small_batch}": lambda: torch_rate(model, images,
+                                                                  args.small_batch)}
+  rounds = []
+  for r in range(args.rounds):
+    rates = {name: round(run(), 3) for name, run in sides.items()}
+    rates["load"] = round(os.getloadavg()[0], 2)
+    rounds.append(rates)
+    print(json.dumps({"round": r, **rates}), flush=True)
+  medians = {name: statistics.median(r[name] for r in rounds) for name in sides}
+  best_jax = max((k for k in medians if k.startswith("jaxgan")), key=medians.get)
+  best_torch = max((k for k in medians if k.startswith("pytorch")), key=medians.get)
+
+  evaluation = None
+  if args.evaluation_samples:
+    n = args.evaluation_samples
+    print(f"one evaluation with {n} samples ...", flush=True)
+    extractor = small if best_jax.endswith(f"_b{args.small_batch}") else large
+    eval_images = np.stack(cifar_images(args.cifar, n, offset=args.images))
+    # Stand-in real features (the cost does not depend on their values).
+    rng = np.random.default_rng(0)
+    real = np.abs(rng.standard_normal((n, inception.NUM_FEATURES))).astype(np.float32)
+    evaluation = timed_evaluation(extractor, eval_images, real)
+    evaluation["batch"] = extractor.batch_size
+    print(json.dumps(evaluation), flush=True)
+
+  result = {
+      "commit": run_meta.git_commit(), "cpu": run_meta.cpu_name(),
+      "cpu_count": os.cpu_count(), "jax": jax.__version__, "torch": torch.__version__,
+      "devices": [str(d) for d in jax.devices()], "torch_threads": args.threads,
+      "images_per_round": args.images, "load_before": [round(x, 2) for x in load_before],
+      "load_after": [round(x, 2) for x in os.getloadavg()], "rounds": rounds,
+      "median_images_per_s": {k: round(v, 3) for k, v in medians.items()},
+      "best": {"jaxgan": best_jax, "pytorch_fid": best_torch,
+               "ratio": round(medians[best_jax] / medians[best_torch], 3)},
+      "jaxgan_first_call_s_incl_compile": round(first_call, 2),
+      "jaxgan_compile_s_estimate": round(first_call - warm_call, 2),
+      "evaluation_samples": args.evaluation_samples, "evaluation_seconds": evaluation,
+      "cifar10_train_reference_estimate_s": round(50_000 / medians[best_jax], 1),
+  }
+  run_meta.write(args.out, "fid_speed", result, speed_markdown(result))
+  print(speed_markdown(result))
+  return 0
+
+
+def speed_markdown(r: dict) -> str:
+  names = list(r["median_images_per_s"])
+  lines = [
+      "# FID Inception-v3 throughput: jaxgan vs pytorch-fid", "",
+      f"`benchmarks/references/fid_reference.py --speed` at commit {r['commit']}; "
+      f"{r['cpu']} ({r['cpu_count']} CPUs, shared with other jobs), jax {r['jax']} on "
+      f"{', '.join(r['devices'])}, torch {r['torch']} with {r['torch_threads']} threads. "
+      f"Load average before / after: {r['load_before']} / {r['load_after']}.", "",
+      f"Images/s, same seeded weights, same {r['images_per_round']} CIFAR-10 images "
+      "(32x32 -> 299x299), rounds alternating:", "",
+      "| round | " + " | ".join(names) + " | load (1 min) |",
+      "|---|" + "---|" * (len(names) + 1),
+  ]
+  for i, x in enumerate(r["rounds"]):
+    lines.append(f"| {i} | " + " | ".join(f"{x[n]:.2f}" for n in names) + f" | {x['load']} |")
+  b = r["best"]
+  lines += [
+      "| median | " + " | ".join(f"{r['median_images_per_s'][n]:.2f}" for n in names)
+      + " | |", "",
+      f"Fastest of each: {b['jaxgan']} vs {b['pytorch_fid']}: ratio {b['ratio']}. "
+      f"jaxgan's first call took {r['jaxgan_first_call_s_incl_compile']} s, about "
+      f"{r['jaxgan_compile_s_estimate']} s of it compilation.", "",
+  ]
+  e = r["evaluation_seconds"]
+  if e:
+    lines += [
+        f"One evaluation with {r['evaluation_samples']:,} samples (jaxgan, batch "
+        f"{e['batch']}), seconds: network {e['network']}, metrics {e['metrics']} ("
+        + ", ".join(f"{k} {e[k]}" for k in ("statistics_both_sets", "frechet_sqrtm",
+                                           "inception_score", "kid_100x1000", "prdc_k5"))
+        + f"); total {e['total']} s = {e['total'] / 60:.1f} min per generator (raw and "
+        "EMA: twice), plus generating the samples.", "",
+    ]
+  lines += [f"The CIFAR-10 training-set reference (50,000 images, computed once and "
+            f"cached) at the fastest rate: about "
+            f"{r['cifar10_train_reference_estimate_s'] / 60:.0f} min.", ""]
+  return "\n".join(lines)
+
+
 def main() -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--cifar", required=True,
@@ -429,26 +596,26 @@ def main() -> int:
   parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
   parser.add_argument("--float64-check", metavar="WEIGHTS_NPZ",
                       help="internal: run only the float64 check (needs JAX_ENABLE_X64=1)")
+  parser.add_argument("--speed", action="store_true", help="time the networks instead")
+  parser.add_argument("--images", type=int, default=200,
+                      help="--speed: images per round and side")
+  parser.add_argument("--rounds", type=int, default=3, help="--speed: timed rounds")
+  parser.add_argument("--batch", type=int, default=50, help="--speed: pytorch-fid's default")
+  parser.add_argument("--small-batch", type=int, default=10, help="--speed")
+  parser.add_argument("--evaluation-samples", type=int, default=10_000,
+                      help="--speed: images of the timed evaluation (0: skip it)")
   args = parser.parse_args()
   torch.set_num_threads(args.threads)
   if args.float64_check:
     print(json.dumps(float64_check(args.float64_check, args.cifar)))
     return 0
+  if args.speed:
+    return speed(args)
   load_before = os.getloadavg()
 
   work = tempfile.mkdtemp(prefix="fid_reference_")
-  torch_home = os.path.join(work, "torch_home")
-  from pytorch_fid import inception as pf  # pylint: disable=g-import-not-at-top
-  hub_file = os.path.join(torch_home, "hub", "checkpoints", os.path.basename(pf.FID_WEIGHTS_URL))
-  os.makedirs(os.path.dirname(hub_file))
-  os.environ["TORCH_HOME"] = torch_home
-  env = dict(os.environ, TORCH_HOME=torch_home, PYTHONPATH=run_meta.ROOT)
-
-  print("seeded weights + BatchNorm calibration (JAX) ...", flush=True)
-  variables = inception.seeded_calibrated_variables(SEED)
-  state = {k: torch.tensor(v)  # a copy: the arrays are read-only views
-           for k, v in inception.state_dict_from_variables(variables).items()}
-  torch.save(state, hub_file)
+  variables, state, hub_file = seeded_weights(os.path.join(work, "torch_home"))
+  env = dict(os.environ, PYTHONPATH=run_meta.ROOT)
   # jaxgan reads the same weights through its own .pth path (a name without a hub hash).
   weights_pth = os.path.join(work, "fid_inception_seeded.pth")
   torch.save(state, weights_pth)
@@ -510,19 +677,14 @@ def main() -> int:
     f.write("\n")
 
   result = {"commit": run_meta.git_commit(), "cpu": run_meta.cpu_name(),
-            "torch": torch.__version__, "pytorch_fid": _version("pytorch-fid"),
-            "torch_fidelity": _version("torch-fidelity"), "prdc": _version("prdc"),
+            "torch": torch.__version__, "pytorch_fid": run_meta.version("pytorch-fid"),
+            "torch_fidelity": run_meta.version("torch-fidelity"), "prdc": run_meta.version("prdc"),
             "jax": jax.__version__, "seed": SEED, "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in os.getloadavg()], "features": features,
             "float64": float64, "resize": resize, "frechet": frechet,
             "other_metrics": other, "cli": cli,
             "golden_deviation": gold["flax_deviation_here"]}
-  os.makedirs(args.out, exist_ok=True)
-  with open(os.path.join(args.out, "fid_reference.json"), "w") as f:
-    json.dump(result, f, indent=1)
-    f.write("\n")
-  with open(os.path.join(args.out, "fid_reference.md"), "w") as f:
-    f.write(markdown(result))
+  run_meta.write(args.out, "fid_reference", result, markdown(result))
   print(markdown(result))
   ok = (features["pool3"]["within_tolerance"] and features["logits"]["within_tolerance"]
         and float64["pool3"]["within_tolerance"] and float64["logits"]["within_tolerance"]
@@ -530,11 +692,6 @@ def main() -> int:
         and all(c["within_tolerance"] for c in frechet.values())
         and other["prdc_k5"]["equal"])
   return 0 if ok else 1
-
-
-def _version(dist: str) -> str:
-  from importlib import metadata  # pylint: disable=g-import-not-at-top
-  return metadata.version(dist)
 
 
 if __name__ == "__main__":

@@ -1,53 +1,50 @@
-"""PyTorch reference GAN steps for benchmarks/step_throughput.py.
+"""PyTorch twins of jaxgan's models and GAN steps: benchmarks/step_throughput.py's worker.
 
-Written the way the seeds are (the WGAN-GP authors' PyTorch ports, e.g.
+    python benchmarks/references/torch_reference.py [--flush-denormal] [--threads N]
+
+The steps are written the way the seeds are (the WGAN-GP authors' PyTorch ports, e.g.
 caogang/wgan-gp gan_toy.py / gan_cifar10.py, and the DRAGAN authors' code): eager
 mode, the penalty through `torch.autograd.grad(..., create_graph=True)`, Adam,
 `fake = netG(z)` under `torch.no_grad()` for the critic updates (generator in train
 mode, so its BatchNorm statistics move, as jaxgan's do), and the critic's
 parameters frozen (`requires_grad_(False)`) during the generator update.
 
-The models mirror jaxgan's (jaxgan/models/{mlp,dcgan,resnet}.py) layer by layer,
-init scheme aside (PyTorch defaults here; the ResNets' own init in
-benchmarks/references/torch_models.py):
-  MLP     z -> hidden ReLU layers -> prod(data_shape) (tanh for images);
-          critic: flatten -> hidden ReLU layers -> 1.
-  DCGAN   generator: Linear -> [B, width*2^(n-1), s0, s0] -> BN -> ReLU ->
-          (n-1) x [upsample(C/2) -> BN -> ReLU] -> upsample(channels) -> tanh;
-          upsample = ConvTranspose2d(4, stride 2, pad 1) ("conv_transpose") or
-          Conv2d(3, pad 1) to 4C + PixelShuffle(2) ("depth_to_space").
-          critic: n x [Conv2d(4, stride 2, pad 1), (LayerNorm over C,H,W for
-          blocks > 0 if critic_norm="layer"), LeakyReLU(0.2)] -> Linear -> 1.
-  ResNet  the WGAN-GP authors' CIFAR-10 ResNet ("resnet") and SNGAN's ("sngan"):
-          benchmarks/references/torch_models.py, written as the authors' (spectral norm by
-          torch.nn.utils.spectral_norm: one power iteration per training-mode
-          forward call, as the SNGAN authors' Chainer code).
-Data is NCHW (PyTorch's layout); jaxgan's is NHWC. The loss and penalty maths are
-jaxgan's: Wasserstein, non-saturating (softplus) or hinge losses; the gradient
-norm over every non-batch axis with 1e-12 inside the sqrt; WGAN-GP interpolates
-with one U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x) U[0,1], then a
-random per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)). The
-generator update draws `generator_batch_size` latents (0 = the critic's batch),
+The models mirror jaxgan/models/{mlp,dcgan,resnet}.py layer by layer, in NCHW
+(jaxgan: NHWC). MLP and DCGAN keep PyTorch's default init; DCGAN upsamples by
+ConvTranspose2d(4, stride 2, pad 1) ("conv_transpose") or Conv2d(3, pad 1) to 4C +
+PixelShuffle(2) ("depth_to_space"), its critic's LayerNorm (critic_norm="layer")
+normalises C, H, W of blocks > 0. The ResNets are written as the authors' ("resnet":
+gan_cifar_resnet.py, width 128, global mean pool, optional layer norm as
+nn.GroupNorm(1, C) like tflib's Layernorm, optional SN; "sngan": sngan_projection
+resnet_32.py / snresnet_32.py, generator width 256, SN on every critic layer, global
+sum pool, no output bias): 3x3 convs and 1x1 shortcuts, nearest-neighbour
+upsampling, 2x2 average pooling, the authors' init (Xavier-uniform, gain sqrt(2) on
+the residual 3x3 convs, 1 elsewhere; zero biases) and torch.nn.utils.spectral_norm
+(one power iteration at every training-mode forward call, as the SNGAN authors'
+Chainer code; jaxgan advances u once per update).
+
+The loss and penalty maths are jaxgan's: Wasserstein, non-saturating (softplus) or
+hinge losses; the gradient norm over every non-batch axis with 1e-12 inside the sqrt;
+WGAN-GP interpolates with one U[0,1] per example; DRAGAN "std_uniform" (x + 0.5 std(x)
+U[0,1], then a random per-example interpolate) or "gaussian" (x + sqrt(c) N(0, I)).
+The generator update draws `generator_batch_size` latents (0 = the critic's batch),
 and `dequantization` d adds U[0, d) to the real batch of every critic update, as
 gan_cifar_resnet.py.
 
-Threads: torch.set_num_threads(2), which is also PyTorch's default on this 2-core
-machine (one intra-op thread per core); `--threads N` for the benchmark's
-`--threads` runs.
+Threads: torch.set_num_threads(2), PyTorch's default on this 2-core machine;
+`--threads N` for the benchmark's `--threads` runs. Denormals: by default PyTorch
+computes with denormal floats, as the seeds do; XLA:CPU always flushes them to zero.
+`--flush-denormal` gives a worker XLA's behaviour (torch.set_flush_denormal(True)
+before any thread exists, so every OpenMP thread inherits it); the benchmark reports
+that twin alongside. In the toy WGAN-GP, denormals appear in the critic's Adam first
+moments within the first tens of generator iterations (gradients of dead ReLU units
+decaying by beta1 = 0.5 per update).
 
-Denormals: by default PyTorch computes with denormal floats, as the seeds do;
-XLA:CPU always flushes them to zero. `--flush-denormal` gives a worker process
-XLA's behaviour (torch.set_flush_denormal(True) before any thread exists, so every
-OpenMP thread inherits it); the benchmark reports that twin alongside. In the toy
-WGAN-GP, denormals appear in the critic's Adam first moments within the first tens of
-generator iterations (gradients of dead ReLU units decaying by beta1 = 0.5 per update).
-
-Run as `python benchmarks/references/torch_reference.py --serve`, it is the benchmark's
-worker: it reads one JSON command per line on stdin and answers one JSON line on
-stdout (build / run / matmul / quit), so the PyTorch side runs in its own process
-(its OpenMP pool never competes with XLA's threads) yet in the same run,
-alternating repeat by repeat with the JAX side. `python benchmarks/references/torch_reference.py`
-alone runs a short smoke test of every step.
+The worker reads one JSON command per line on stdin and answers one JSON line on
+stdout (build / run / drop / matmul / info / quit), so the PyTorch side runs in its
+own process (its OpenMP pool never competes with XLA's threads) yet in the same run,
+alternating repeat by repeat with the JAX side. The benchmark asserts that every
+twin has the jaxgan model's parameter counts.
 """
 
 from __future__ import annotations
@@ -61,8 +58,6 @@ import time
 import torch
 from torch import nn
 import torch.nn.functional as F
-
-import torch_models  # benchmarks/references/, the script's own directory
 
 NUM_THREADS = 2
 # The twin runs where PyTorch would train: a GPU when it sees one (cuDNN picking
@@ -84,40 +79,12 @@ def num_blocks(image_size: int) -> int:
   raise ValueError(f"DCGAN cannot build {image_size}x{image_size} images")
 
 
-# --- Models -------------------------------------------------------------------
-
-
-class MLPGenerator(nn.Module):
-
-  def __init__(self, z_dim, hidden, data_shape, tanh_output):
-    super().__init__()
-    layers, width = [], z_dim
-    for h in hidden:
-      layers += [nn.Linear(width, h), nn.ReLU()]
-      width = h
-    layers.append(nn.Linear(width, math.prod(data_shape)))
-    if tanh_output:
-      layers.append(nn.Tanh())
-    self.net = nn.Sequential(*layers)
-    self.data_shape = tuple(data_shape)
-
-  def forward(self, z):
-    return self.net(z).view((z.shape[0],) + self.data_shape)
-
-
-class MLPCritic(nn.Module):
-
-  def __init__(self, hidden, data_shape):
-    super().__init__()
-    layers, width = [], math.prod(data_shape)
-    for h in hidden:
-      layers += [nn.Linear(width, h), nn.ReLU()]
-      width = h
-    layers.append(nn.Linear(width, 1))
-    self.net = nn.Sequential(*layers)
-
-  def forward(self, x):
-    return self.net(x.reshape(x.shape[0], -1)).view(-1)
+def mlp(sizes, tanh_output=False):
+  """Linear layers from sizes[0] to sizes[-1] with ReLU between them (tanh after)."""
+  layers = []
+  for a, b in zip(sizes, sizes[1:]):
+    layers += [nn.Linear(a, b), nn.ReLU()]
+  return nn.Sequential(*layers[:-1], *([nn.Tanh()] if tanh_output else []))
 
 
 def _upsample(c_in, c_out, method):
@@ -176,7 +143,108 @@ class DCGANCritic(nn.Module):
     return self.fc(h.reshape(h.shape[0], -1)).view(-1)
 
 
-# --- Losses and penalty ---------------------------------------------------------
+def _init(module, gain):
+  nn.init.xavier_uniform_(module.weight, gain)
+  if module.bias is not None:
+    nn.init.zeros_(module.bias)
+  return module
+
+
+def _conv(c_in, c_out, size, gain, spectral_norm):
+  conv = _init(nn.Conv2d(c_in, c_out, size, padding=size // 2), gain)
+  return nn.utils.spectral_norm(conv) if spectral_norm else conv
+
+
+class ResidualBlock(nn.Module):
+  """norm, ReLU, conv1, norm, ReLU, conv2 (+ resampling), plus a shortcut."""
+
+  def __init__(self, c_in, c_out, resample, norm=None, spectral_norm=False):
+    super().__init__()
+    self.resample = resample
+    mid = c_in if resample == "down" else c_out
+    self.norm1 = norm(c_in) if norm else nn.Identity()
+    self.conv1 = _conv(c_in, mid, 3, math.sqrt(2), spectral_norm)
+    self.norm2 = norm(mid) if norm else nn.Identity()
+    self.conv2 = _conv(mid, c_out, 3, math.sqrt(2), spectral_norm)
+    self.shortcut = None
+    if resample is not None or c_in != c_out:
+      self.shortcut = _conv(c_in, c_out, 1, 1.0, spectral_norm)
+
+  def _up(self, x):
+    return F.interpolate(x, scale_factor=2, mode="nearest") if self.resample == "up" else x
+
+  def _down(self, x):
+    return F.avg_pool2d(x, 2) if self.resample == "down" else x
+
+  def forward(self, x):
+    shortcut = x if self.shortcut is None else self._down(self.shortcut(self._up(x)))
+    h = self.conv1(self._up(F.relu(self.norm1(x))))
+    h = self._down(self.conv2(F.relu(self.norm2(h))))
+    return shortcut + h
+
+
+class OptimizedBlock(nn.Module):
+  """The critic's first block: conv, ReLU, conv, pool; shortcut pool then 1x1 conv."""
+
+  def __init__(self, c_in, c_out, spectral_norm=False):
+    super().__init__()
+    self.conv1 = _conv(c_in, c_out, 3, math.sqrt(2), spectral_norm)
+    self.conv2 = _conv(c_out, c_out, 3, math.sqrt(2), spectral_norm)
+    self.shortcut = _conv(c_in, c_out, 1, 1.0, spectral_norm)
+
+  def forward(self, x):
+    return (self.shortcut(F.avg_pool2d(x, 2))
+            + F.avg_pool2d(self.conv2(F.relu(self.conv1(x))), 2))
+
+
+class ResNetGenerator(nn.Module):
+  """z[B, 128] -> images[B, 3, 32, 32] in [-1, 1]."""
+
+  def __init__(self, width, bn_momentum, bn_eps, z_dim):
+    super().__init__()
+    self.width = width
+
+    def norm(c):
+      return nn.BatchNorm2d(c, eps=bn_eps, momentum=bn_momentum)  # torch momentum = 1 - flax's
+
+    self.input = _init(nn.Linear(z_dim, 16 * width), 1.0)
+    self.block1 = ResidualBlock(width, width, "up", norm)
+    self.block2 = ResidualBlock(width, width, "up", norm)
+    self.block3 = ResidualBlock(width, width, "up", norm)
+    self.output_norm = norm(width)
+    self.output = _init(nn.Conv2d(width, 3, 3, padding=1), 1.0)
+
+  def forward(self, z):
+    h = self.input(z).view(z.shape[0], self.width, 4, 4)
+    h = self.block3(self.block2(self.block1(h)))
+    return torch.tanh(self.output(F.relu(self.output_norm(h))))
+
+
+class ResNetCritic(nn.Module):
+  """images[B, 3, H, W] -> scores[B]."""
+
+  def __init__(self, width, norm="none", spectral_norm=False, pooling="mean",
+               output_bias=True, channels=3):
+    super().__init__()
+    layer_norm = (lambda c: nn.GroupNorm(1, c, eps=1e-5)) if norm == "layer" else None
+    self.pooling = pooling
+    self.block1 = OptimizedBlock(channels, width, spectral_norm)
+    self.block2 = ResidualBlock(width, width, "down", layer_norm, spectral_norm)
+    self.block3 = ResidualBlock(width, width, None, layer_norm, spectral_norm)
+    self.block4 = ResidualBlock(width, width, None, layer_norm, spectral_norm)
+    self.output = _init(nn.Linear(width, 1, bias=output_bias), 1.0)
+    if spectral_norm:
+      self.output = nn.utils.spectral_norm(self.output)
+
+  def forward(self, x):
+    h = F.relu(self.block4(self.block3(self.block2(self.block1(x)))))
+    h = h.mean(dim=(2, 3)) if self.pooling == "mean" else h.sum(dim=(2, 3))
+    return self.output(h).view(-1)
+
+
+def count_parameters(module):
+  """Trainable parameters (spectral norm's u and v are buffers, not counted)."""
+  return sum(p.numel() for p in module.parameters())
 
 
 def critic_loss(name, d_real, d_fake):
@@ -228,9 +296,6 @@ def gradient_penalty(critic, x, target, one_sided):
   return gap.pow(2).mean()
 
 
-# --- The step -------------------------------------------------------------------
-
-
 class Reference:
   """Models, optimizers and one fixed real batch [n_critic, B, ...] held in memory."""
 
@@ -239,15 +304,17 @@ class Reference:
     self.spec = spec
     shape = tuple(spec["data_shape"])  # one example's shape as jaxgan reports it (NHWC)
     if spec["arch"] == "mlp":
-      self.G = MLPGenerator(spec["z_dim"], spec["hidden"], shape, len(shape) == 3)
-      self.D = MLPCritic(spec["hidden"], shape)
+      size = math.prod(shape)
+      self.G = nn.Sequential(mlp([spec["z_dim"], *spec["hidden"], size], len(shape) == 3),
+                             nn.Unflatten(1, shape))
+      self.D = nn.Sequential(nn.Flatten(), mlp([size, *spec["hidden"], 1]), nn.Flatten(0))
       example_shape = shape  # the MLPs flatten whatever layout they get
     elif spec["arch"] in ("resnet", "sngan"):
       sngan = spec["arch"] == "sngan"
-      self.G = torch_models.ResNetGenerator(
+      self.G = ResNetGenerator(
           spec["generator_width"] or spec["width"], 1.0 - spec["bn_momentum"],
           spec["bn_epsilon"], z_dim=spec["z_dim"])
-      self.D = torch_models.ResNetCritic(
+      self.D = ResNetCritic(
           spec["width"], norm=spec["critic_norm"], spectral_norm=spec["spectral_norm"],
           pooling="sum" if sngan else "mean", output_bias=not sngan)
       example_shape = (3, 32, 32)  # NCHW
@@ -353,9 +420,6 @@ def matmul_gflops(n: int, repeats: int) -> float:
   return 2 * n**3 / times[len(times) // 2] / 1e9
 
 
-# --- Worker ---------------------------------------------------------------------
-
-
 def serve() -> None:
   """JSON-lines worker: build / run / matmul / quit (see the module docstring)."""
   out = sys.stdout
@@ -367,8 +431,8 @@ def serve() -> None:
     try:
       if cmd == "build":
         ref = refs[msg["key"]] = Reference(msg["spec"])
-        answer = {"generator_params": sum(p.numel() for p in ref.G.parameters()),
-                  "critic_params": sum(p.numel() for p in ref.D.parameters())}
+        answer = {"generator_params": count_parameters(ref.G),
+                  "critic_params": count_parameters(ref.D)}
       elif cmd == "run":
         answer = {"seconds": refs[msg["key"]].run(msg["mode"], msg["n"])}
       elif cmd == "drop":
@@ -399,26 +463,8 @@ def _flushes_denormals() -> bool:
   return bool((tiny * 0.01).item() == 0.0)
 
 
-def _smoke_spec(arch, penalty="wgan_gp"):
-  opt = {"learning_rate": 1e-4, "b1": 0.5, "b2": 0.9, "eps": 1e-8}
-  shapes = {"mlp": [2], "dcgan": [8, 8, 3], "resnet": [32, 32, 3], "sngan": [32, 32, 3]}
-  return {
-      "arch": arch, "data_shape": shapes[arch], "z_dim": 4,
-      "hidden": [16, 16], "width": 8, "generator_width": 0, "upsample": "depth_to_space",
-      "generator_batch_norm": True, "bn_momentum": 0.9, "bn_epsilon": 1e-5,
-      "critic_norm": "layer" if arch != "sngan" else "none",
-      "spectral_norm": arch == "sngan", "loss": "hinge" if arch == "sngan" else "wasserstein",
-      "penalty": {"name": penalty, "weight": 10.0, "target": 1.0, "one_sided": False,
-                  "perturbation": "std_uniform", "noise_variance": 10.0,
-                  "noise_scale": 0.5},
-      "n_critic": 2, "batch_size": 4, "generator_batch_size": 8, "dequantization": 1 / 128,
-      "critic_opt": opt, "generator_opt": opt,
-  }
-
-
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--serve", action="store_true", help="run as the benchmark's worker")
   parser.add_argument("--flush-denormal", action="store_true",
                       help="flush denormals to zero in every thread, as XLA:CPU does")
   parser.add_argument("--threads", type=int, default=NUM_THREADS,
@@ -427,13 +473,7 @@ def main() -> None:
   if args.flush_denormal and not torch.set_flush_denormal(True):
     raise SystemExit("this CPU cannot flush denormals (no SSE3)")
   torch.set_num_threads(args.threads)
-  if args.serve:
-    serve()
-    return
-  for arch in ("mlp", "dcgan", "resnet", "sngan"):
-    for penalty in ("none", "wgan_gp", "dragan"):
-      ref = Reference(_smoke_spec(arch, penalty))
-      print(arch, penalty, "train step ok, loss", float(ref.train_step()))
+  serve()
 
 
 if __name__ == "__main__":
