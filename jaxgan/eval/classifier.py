@@ -56,8 +56,6 @@ FEATURE_DIM = 128
 BASE_WIDTH = 32
 MAX_WIDTH = 128
 
-CacheWarning = cache.CacheWarning
-
 
 @typing.runtime_checkable
 class FeatureExtractor(typing.Protocol):
@@ -129,7 +127,6 @@ def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
 
 def num_classes(dataset_cfg: ml_collections.ConfigDict) -> int:
   """Number of label classes of the dataset (TFDS metadata or class sub-folders)."""
-  check_dataset(dataset_cfg)
   return len(data.class_names(dataset_cfg))
 
 
@@ -307,12 +304,6 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
 # -------------------------------------------------------------------------- caching
 
 
-def save(path: str, params, metadata: dict) -> None:
-  """Writes params (one array per "a/b/c" key) and metadata to one .npz (and a .json
-  copy for people, never read back)."""
-  cache.save(path, cache.flatten(params), metadata, json_copy=True)
-
-
 def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, seed: int,
                   num_steps: int = 1500, batch_size: int = 64) -> Classifier:
   """The dataset's classifier: loaded from cache_dir, or trained on "train" and cached.
@@ -390,7 +381,7 @@ def slug(name: str) -> str:
 def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
                   real_images: np.ndarray, real_labels: np.ndarray, *, num_classes: int,
                   rng: Any, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                  strict_fraction: float = 0.01) -> dict[str, float | int]:
+                  strict_fraction: float = 0.01, requested=None) -> dict[str, float | int]:
   """Scores generated images [N, H, W, C] against real held-out images [M, ...].
 
   real_labels [M] give the real class histogram; the extractor's probabilities, if
@@ -398,66 +389,49 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
   None). rng (int or JAX key) draws KID's kid_subsets subsets of kid_subset_size
   (Binkowski et al.'s 100 and 1000, clamped to min(N, M): with fewer held-out images,
   digits' 300, every subset is nearly the whole set and kid_stderr understates the
-  uncertainty); strict_fraction as in metrics.class_histogram_metrics.
+  uncertainty); strict_fraction as in metrics.class_histogram_metrics. requested [N]:
+  the classes a conditional generator was asked for (None if unconditional).
 
   Returns a flat dict of Python numbers: "fd_<slug>" (metrics.frechet_distance of the
   features; <slug> is slug(extractor.name)), "kid_<slug>" and "kid_stderr_<slug>",
   num_samples, and if the extractor classifies classes_covered,
   classes_covered_strict, class_kl (inf if a sample lands in a class absent from
-  real_labels), mean_max_prob and num_classes.
+  real_labels), mean_max_prob and num_classes. With `requested`, also the
+  requested-class accuracies (metrics.requested_class_metrics), "intra_fd_<slug>"
+  (the mean over classes of metrics.intra_frechet_distances against the real images
+  of each class) and "intra_fd_<slug>_class{k}" each; NaN where a class had no samples.
   """
-  name = extractor.name
+  name = slug(extractor.name)
   # Class checks first: a mismatched extractor fails before the costly distances.
   probs = extractor.probabilities(generated)
-  classes = {}
-  if probs is not None:
-    if probs.shape[1] != num_classes:
-      raise ValueError(f"{name} gives probabilities over {probs.shape[1]} classes; the "
-                       f"dataset has {num_classes}")
-    classes = metrics.class_histogram_metrics(probs, real_labels=np.asarray(real_labels),
-                                              strict_fraction=strict_fraction)
+  if probs is None and requested is not None:
+    raise ValueError(f"{extractor.name} does not classify the dataset's {num_classes} "
+                     "classes; conditional metrics need one that does")
+  if probs is not None and probs.shape[1] != num_classes:
+    raise ValueError(f"{extractor.name} gives probabilities over {probs.shape[1]} "
+                     f"classes; the dataset has {num_classes}")
   feats_fake = extractor.features(generated)
   feats_real = extractor.features(real_images)
   kid, kid_stderr = metrics.kernel_inception_distance(
       feats_fake, feats_real, num_subsets=kid_subsets, subset_size=kid_subset_size,
       rng=rng)
-  result = {
-      f"fd_{slug(name)}": metrics.frechet_distance(feats_fake, feats_real),
-      f"kid_{slug(name)}": kid,
-      f"kid_stderr_{slug(name)}": kid_stderr,
-      "num_samples": int(len(generated)),
-  }
-  for key in ("classes_covered", "classes_covered_strict", "class_kl", "mean_max_prob",
-              "num_classes"):
-    if key in classes:
+  result = {f"fd_{name}": metrics.frechet_distance(feats_fake, feats_real),
+            f"kid_{name}": kid, f"kid_stderr_{name}": kid_stderr,
+            "num_samples": int(len(generated))}
+  if probs is not None:
+    classes = metrics.class_histogram_metrics(probs, real_labels=np.asarray(real_labels),
+                                              strict_fraction=strict_fraction)
+    for key in ("classes_covered", "classes_covered_strict", "class_kl", "mean_max_prob",
+                "num_classes"):
       result[key] = classes[key]
+  if requested is not None:
+    result.update(metrics.requested_class_metrics(probs, requested))
+    distances = metrics.intra_frechet_distances(feats_fake, requested, feats_real,
+                                                real_labels, num_classes)
+    finite = [d for d in distances if not math.isnan(d)]
+    result[f"intra_fd_{name}"] = float(np.mean(finite)) if finite else math.nan
+    result.update({f"intra_fd_{name}_class{k}": d for k, d in enumerate(distances)})
   return result
-
-
-def conditional_image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
-                              requested: np.ndarray, real_images: np.ndarray,
-                              real_labels: np.ndarray, *, num_classes: int) -> dict:
-  """Scores a conditional generator's images against the classes `requested` [N].
-
-  The extractor must classify the dataset's num_classes classes. Returns the
-  requested-class accuracies (metrics.requested_class_metrics), "intra_fd_<slug>" (the
-  mean over classes of metrics.intra_frechet_distances against the real held-out
-  images of each class) and "intra_fd_<slug>_class{k}" each; NaN where a class had no
-  samples.
-  """
-  probs = extractor.probabilities(generated)
-  if probs is None or probs.shape[1] != num_classes:
-    raise ValueError(f"{extractor.name} does not classify the dataset's {num_classes} "
-                     "classes; conditional metrics need one that does")
-  out = metrics.requested_class_metrics(probs, requested)
-  distances = metrics.intra_frechet_distances(
-      extractor.features(generated), requested, extractor.features(real_images),
-      real_labels, num_classes)
-  key = f"intra_fd_{slug(extractor.name)}"
-  finite = [d for d in distances if not math.isnan(d)]
-  out[key] = float(np.mean(finite)) if finite else math.nan
-  out.update({f"{key}_class{k}": d for k, d in enumerate(distances)})
-  return out
 
 
 # ------------------------------------------------------------------------ evaluator
@@ -511,14 +485,11 @@ class ClassifierEvaluator:
   def _metrics(self, samples: np.ndarray, requested) -> dict:
     ev = self.config.eval
     images, labels = self._heldout
-    k = int(self.classifier.num_classes)
-    out = image_metrics(self.classifier, samples, images, labels, num_classes=k,
-                        kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
-                        strict_fraction=ev.strict_fraction, rng=self.config.seed)
-    if requested is not None:
-      out.update(conditional_image_metrics(self.classifier, samples, requested, images,
-                                           labels, num_classes=k))
-    return out
+    return image_metrics(self.classifier, samples, images, labels,
+                         num_classes=int(self.classifier.num_classes),
+                         kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
+                         strict_fraction=ev.strict_fraction, rng=self.config.seed,
+                         requested=requested)
 
   def run(self, samples: np.ndarray, requested=None) -> dict:
     """The metrics of samples [N, H, W, C]; `requested` [N]: a conditional generator's
