@@ -306,21 +306,12 @@ def torch_names() -> dict[tuple[str, ...], str]:
   return {path: ".".join(path[1:-1] + (_TORCH_LEAF[path[-1]],)) for path in flat}
 
 
-def _to_flax_layout(array: np.ndarray) -> np.ndarray:
-  """PyTorch conv [O, I, kh, kw] -> [kh, kw, I, O]; linear [O, I] -> [I, O]."""
+def to_flax_layout(array: np.ndarray, *, inverse: bool = False) -> np.ndarray:
+  """PyTorch conv [O, I, kh, kw] -> [kh, kw, I, O], linear [O, I] -> [I, O]; `inverse`
+  the other way."""
   if array.ndim == 4:
-    return array.transpose(2, 3, 1, 0)
-  if array.ndim == 2:
-    return array.T
-  return array
-
-
-def _to_torch_layout(array: np.ndarray) -> np.ndarray:
-  if array.ndim == 4:
-    return array.transpose(3, 2, 0, 1)
-  if array.ndim == 2:
-    return array.T
-  return array
+    return array.transpose((3, 2, 0, 1) if inverse else (2, 3, 1, 0))
+  return array.T if array.ndim == 2 else array
 
 
 def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
@@ -347,9 +338,9 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   shapes = traverse_util.flatten_dict(variable_shapes())
   flat = {}
   for path, key in names.items():
-    array = _to_flax_layout(np.asarray(state_dict[key], dtype=np.float32))
+    array = to_flax_layout(np.asarray(state_dict[key], dtype=np.float32))
     if array.shape != shapes[path].shape:
-      expected_shape = _to_torch_layout(np.zeros(shapes[path].shape)).shape
+      expected_shape = to_flax_layout(np.zeros(shapes[path].shape), inverse=True).shape
       raise ValueError(f"{key}: shape {np.shape(state_dict[key])} does not fit the FID "
                        f"Inception-v3 (expected {expected_shape})")
     flat[path] = array
@@ -461,28 +452,21 @@ def load_weights(path: str) -> tuple[dict, dict]:
 # ------------------------------------------------------------------ extraction
 
 
-def _data_mesh() -> Mesh:
-  """The training mesh's layout over this process's devices (extraction is local)."""
-  return mesh_lib.make_mesh(jax.local_devices())
-
-
 class Extractor:
-  """The FID Inception-v3 with its weights, compiled once; a classifier.FeatureExtractor.
+  """The FID Inception-v3 with its weights, compiled once.
 
-  Batches are split over a mesh's devices (axis "data", default every local device)
-  with the weights replicated. Images become 8-bit pixels first (`to_uint8`).
+  Batches are split over a mesh's devices (axis "data", default every local device:
+  extraction is local to the process) with the weights replicated. Images become 8-bit pixels first (`to_uint8`).
   batch_size (images per compiled call) is rounded up to a multiple of the device
   count and the last batch padded, so one shape compiles per image size; metadata is
   `load_weights`' (what the weights are, for caches).
   """
 
-  name = NAME
-
   def __init__(self, variables, *, batch_size: int, metadata: Mapping[str, Any] | None = None,
                mesh: Mesh | None = None):
     if batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    self.mesh = _data_mesh() if mesh is None else mesh
+    self.mesh = mesh_lib.make_mesh(jax.local_devices()) if mesh is None else mesh
     devices = self.mesh.devices.size
     self.batch_size = -(-batch_size // devices) * devices
     self.metadata = dict(metadata or {})
@@ -538,12 +522,8 @@ class Extractor:
         images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size))
 
   def features(self, images) -> np.ndarray:
-    """pool3 features float32 [N, 2048] (FeatureExtractor)."""
+    """pool3 features float32 [N, 2048]."""
     return self.activations(images)[0]
-
-  def probabilities(self, images) -> None:
-    """None: ImageNet's classes are not a dataset's (FeatureExtractor)."""
-    del images
 
   def score_logits(self, pool3) -> np.ndarray:
     """float64 pool3 @ W: the logits Salimans et al.'s Inception score uses (no bias).
@@ -621,11 +601,6 @@ def _reference_arrays(reference: Reference) -> dict:
 def _reference(arrays: dict, metadata: dict) -> Reference:
   return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
                    num_images=int(arrays["num_images"]), metadata=metadata)
-
-
-def load_reference(path: str) -> Reference:
-  """A Reference cached by `load_or_compute_reference`."""
-  return _reference(*cache.load(path))
 
 
 def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor: Extractor,
