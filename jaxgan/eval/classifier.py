@@ -72,8 +72,6 @@ class FeatureExtractor(typing.Protocol):
     """[N, H, W, C] in [-1, 1] -> softmax [N, K], or None if it does not classify."""
 
 
-# ------------------------------------------------------------------------------ data
-
 # Datasets with labels and a held-out split: the labelled TFDS datasets with a test
 # split, and a folder with one sub-folder per class (its layout decides).
 EVALUABLE = tuple(name for name, entry in registry.DATASETS.items()
@@ -147,9 +145,6 @@ def _data_key(dataset_cfg: ml_collections.ConfigDict, channels: int) -> dict:
   return {} if channels == entry.channels else dict(channels=channels)
 
 
-# ----------------------------------------------------------------------------- model
-
-
 class ConvClassifier(nn.Module):
   """x[B, H, W, C] -> (features[B, feature_dim], logits[B, num_classes]).
 
@@ -196,9 +191,6 @@ def _init(model: ConvClassifier, key: jax.Array, image_shape: tuple[int, ...]):
 def _forward_jit(model: ConvClassifier, params, images):
   # The module is a hashable dataclass: equal architectures share one compilation.
   return model.apply({"params": params}, images)
-
-
-# ------------------------------------------------------------------------ classifier
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -255,9 +247,6 @@ class Classifier:
     return float(np.mean(np.argmax(self._forward(images)[1], axis=1) == labels))
 
 
-# -------------------------------------------------------------------------- training
-
-
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _train_step(model: ConvClassifier, learning_rate: float, params, opt_state, images,
                 labels):
@@ -299,9 +288,6 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
     if (step + 1) % 500 == 0:
       logging.info("classifier step %d/%d: loss %.4f", step + 1, num_steps, float(loss))
   return params
-
-
-# -------------------------------------------------------------------------- caching
 
 
 def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, seed: int,
@@ -370,9 +356,6 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                     trained=trained, metadata=metadata)
 
 
-# --------------------------------------------------------------------------- metrics
-
-
 def slug(name: str) -> str:
   """A feature extractor's name as a metric-key part: "digits classifier" -> "digits_classifier"."""
   return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -434,16 +417,14 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
   return result
 
 
-# ------------------------------------------------------------------------ evaluator
-
-
 class ClassifierEvaluator:
   """The classifier metrics of generated images (and, conditional, of their classes).
 
-  Set up on first use (or taken from `share`, another member's ClassifierEvaluator):
-  the dataset's classifier (trained once, cached in `cache_dir` with `seed`), the
-  held-out split, and `real_data_reference`: real training images scored like a
-  generator, the floor of FD / KID and the classifier's view of real data.
+  Set up on first use, once for it and every evaluator made with `share` (another
+  member's ClassifierEvaluator): the dataset's classifier (trained once, cached in
+  `cache_dir` with `seed`), the held-out split, and `real_data_reference`: real
+  training images scored like a generator, the floor of FD / KID and the classifier's
+  view of real data.
   """
 
   def __init__(self, config, num_classes: int, *, cache_dir: str, seed: int,
@@ -451,42 +432,38 @@ class ClassifierEvaluator:
     self.config = config
     self.conditional = bool(num_classes)
     self.num_samples = int(config.eval.num_samples)
-    self.real_data_reference = None
     self.setup_seconds = 0.0
-    self.classifier = None
-    self._cache_dir, self._seed, self._share = cache_dir, seed, share
-    self._heldout = None
+    self._cache_dir, self._seed = cache_dir, seed
+    self._shared = {} if share is None else share._shared  # pylint: disable=protected-access
+
+  @property
+  def real_data_reference(self) -> dict | None:
+    return self._shared.get("real_data_reference")
 
   def _setup(self) -> None:
-    if self.classifier is not None:
-      return
-    if self._share is not None:
-      # pylint: disable=protected-access
-      share = self._share
-      share._setup()
-      self.classifier, self._heldout, self.real_data_reference = (
-          share.classifier, share._heldout, share.real_data_reference)
+    if "real_data_reference" in self._shared:
       return
     dataset = self.config.dataset
     t0 = start = time.monotonic()
     logging.info("evaluation: loading or training the %s classifier (cached in %s; "
                  "trained once per dataset)", dataset.name, self._cache_dir)
-    self.classifier = load_or_train(dataset, self._cache_dir, seed=self._seed)
+    classifier = load_or_train(dataset, self._cache_dir, seed=self._seed)
     logging.info("evaluation: classifier %s (%.1fs, held-out accuracy %.3f)",
-                 "trained" if self.classifier.trained else "loaded",
-                 time.monotonic() - t0, self.classifier.test_accuracy)
+                 "trained" if classifier.trained else "loaded",
+                 time.monotonic() - t0, classifier.test_accuracy)
     t0 = time.monotonic()
-    self._heldout = real_split(dataset, "test")
+    self._shared.update(classifier=classifier, heldout=real_split(dataset, "test"))
     real, real_labels = real_split(dataset, "train", limit=self.num_samples)
-    self.real_data_reference = self._metrics(real, real_labels if self.conditional else None)
+    self._shared["real_data_reference"] = self._metrics(
+        real, real_labels if self.conditional else None)
     logging.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
     self.setup_seconds += time.monotonic() - start
 
   def _metrics(self, samples: np.ndarray, requested) -> dict:
-    ev = self.config.eval
-    images, labels = self._heldout
-    return image_metrics(self.classifier, samples, images, labels,
-                         num_classes=int(self.classifier.num_classes),
+    ev, classifier = self.config.eval, self._shared["classifier"]
+    images, labels = self._shared["heldout"]
+    return image_metrics(classifier, samples, images, labels,
+                         num_classes=int(classifier.num_classes),
                          kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
                          strict_fraction=ev.strict_fraction, rng=self.config.seed,
                          requested=requested)
@@ -498,4 +475,5 @@ class ClassifierEvaluator:
     return self._metrics(samples, requested)
 
   def describe(self) -> dict:
-    return {} if self.classifier is None else {"feature_extractor": self.classifier.name}
+    classifier = self._shared.get("classifier")
+    return {} if classifier is None else {"feature_extractor": classifier.name}

@@ -233,9 +233,6 @@ def summary_line(result: dict) -> str:
                    for label, values in result["generators"].items())
 
 
-# --- Populations ---------------------------------------------------------------------
-
-
 def _summarized_keys(per_member: dict) -> list[str]:
   """The numbers of members' results worth a mean (not counts fixed by the config)."""
   return sorted({k for values in per_member.values() for k, v in values.items()

@@ -61,9 +61,6 @@ _NPZ_FORMAT = 1
 _PRECISION = jax.lax.Precision.HIGHEST
 
 
-# ------------------------------------------------------------------------- network
-
-
 class _ConvBN(nn.Module):
   """torchvision's BasicConv2d: conv without bias -> BatchNorm(eps=1e-3) -> ReLU."""
 
@@ -223,9 +220,6 @@ class FIDInceptionV3(nn.Module):
     return pool3, logits
 
 
-# --------------------------------------------------------------- input handling
-
-
 def bilinear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
   """[out_size, in_size] float32 rows of PyTorch's bilinear weights (align_corners=False).
 
@@ -293,8 +287,6 @@ def variable_shapes() -> dict:
       jax.random.key(0), jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32)))
 
 
-# ------------------------------------------------------------ PyTorch state dicts
-
 # flax leaf name -> PyTorch parameter / buffer name.
 _TORCH_LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias",
                "mean": "running_mean", "var": "running_var"}
@@ -345,9 +337,6 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
                        f"Inception-v3 (expected {expected_shape})")
     flat[path] = array
   return traverse_util.unflatten_dict(flat)
-
-
-# ---------------------------------------------------------------- weight files
 
 
 def missing_weights_message(path: str) -> str:
@@ -447,9 +436,6 @@ def load_weights(path: str) -> tuple[dict, dict]:
     warnings.warn(f"could not cache the converted weights at {converted} ({e}); they are "
                   "converted again next time", stacklevel=2)
   return variables, dict(metadata, format=_NPZ_FORMAT)
-
-
-# ------------------------------------------------------------------ extraction
 
 
 class Extractor:
@@ -557,9 +543,6 @@ def _rebatch(chunks: Iterable[np.ndarray], size: int):
     yield np.concatenate(buffer)
 
 
-# -------------------------------------------------------- real-data reference
-
-
 @dataclasses.dataclass(frozen=True)
 class Reference:
   """Real images' Inception statistics, what generated images are compared with.
@@ -576,42 +559,17 @@ class Reference:
   metadata: dict
 
 
-def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
-                           num_features: int, seed: int,
-                           metadata: Mapping[str, Any] | None = None) -> Reference:
-  """The Reference of every image of `batches`, keeping the features of
-  min(N, num_features) images drawn by np.random.default_rng(seed), in order.
-  """
-  pool3, _ = extractor.activations_of_batches(batches)
-  if len(pool3) < 2:
-    raise ValueError(f"a reference needs at least 2 images, got {len(pool3)}")
-  mu, sigma = metrics.feature_statistics(pool3)
-  keep = np.sort(np.random.default_rng(seed).choice(
-      len(pool3), min(len(pool3), num_features), replace=False))
-  return Reference(mu=mu, sigma=sigma, features=pool3[keep], num_images=len(pool3),
-                   metadata=dict(metadata or {}))
-
-
-def _reference_arrays(reference: Reference) -> dict:
-  """mu and sigma under pytorch-fid's names (its loader reads the file too)."""
-  return {"mu": reference.mu, "sigma": reference.sigma, "features": reference.features,
-          "num_images": np.int64(reference.num_images)}
-
-
-def _reference(arrays: dict, metadata: dict) -> Reference:
-  return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
-                   num_images=int(arrays["num_images"]), metadata=metadata)
-
-
 def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor: Extractor,
                               batches: Callable[[], Iterable[Any]], *, num_features: int,
                               seed: int) -> Reference:
   """The Reference cached in cache_dir under `key`, or computed from batches() and cached.
 
-  `key` says what the images are (dataset, split, image size, ...); the file name adds
-  the weights' SHA-256, num_features and seed, so a reference is reused only for
-  exactly the images, network and subset it was computed with. An unreadable or
-  mismatched cache file is recomputed with a warning. batches() is called only then.
+  The Reference holds the statistics of every image of batches() and the features of
+  min(N, num_features) of them drawn by np.random.default_rng(seed), in order. `key`
+  says what the images are (dataset, split, image size, ...); the file name adds the
+  weights' SHA-256, num_features and seed, so a reference is reused only for exactly
+  the images, network and subset it was computed with. An unreadable or mismatched
+  cache file is recomputed with a warning. batches() is called only then.
   """
   meta_key = dict(key, weights_sha256=extractor.metadata.get("source_sha256", "unknown"),
                   num_features=int(num_features), seed=int(seed), format=_NPZ_FORMAT)
@@ -619,14 +577,19 @@ def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor:
 
   def compute():
     logging.info("computing the Inception reference statistics of %s", key)
-    reference = reference_from_batches(extractor, batches(), num_features=num_features,
-                                       seed=seed, metadata=meta_key)
-    return _reference_arrays(reference), meta_key
+    pool3, _ = extractor.activations_of_batches(batches())
+    mu, sigma = metrics.feature_statistics(pool3)
+    keep = np.sort(np.random.default_rng(seed).choice(
+        len(pool3), min(len(pool3), num_features), replace=False))
+    # mu and sigma under pytorch-fid's names (its loader reads the file too).
+    return {"mu": mu, "sigma": sigma, "features": pool3[keep],
+            "num_images": np.int64(len(pool3))}, meta_key
 
   arrays, metadata, _ = cache.load_or_compute(
       cache.path(cache_dir, f"inception_reference_{readable}px", meta_key), meta_key,
       compute, what="Inception reference")
-  return _reference(arrays, metadata)
+  return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
+                   num_images=int(arrays["num_images"]), metadata=metadata)
 
 
 def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
@@ -640,9 +603,6 @@ def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
   from jaxgan.data import load  # pylint: disable=g-import-not-at-top
   for batch in load.image_chunks(dataset_cfg, split, chunk=chunk):
     yield to_uint8(batch)
-
-
-# ------------------------------------------------------------------- metrics
 
 
 def metric_keys() -> tuple[str, ...]:
@@ -673,66 +633,59 @@ def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Re
   return dict(zip(metric_keys(), values))
 
 
-# ------------------------------------------------------------------ evaluator
-
-
 class InceptionEvaluator:
   """The FID Inception-v3 metrics of generated images against a dataset's training split.
 
   The extractor and the reference statistics (every training image, cached in
-  `cache_dir`, the KID / PRDC subset drawn with `seed`) are set up on first use, or
-  taken from `share` (another member's InceptionEvaluator).
+  `cache_dir`, the KID / PRDC subset drawn with `seed`) are set up on first use, once
+  for it and every evaluator made with `share` (another member's InceptionEvaluator).
   """
+
+  real_data_reference = None  # the FID's real side is the cached Reference
+  setup_seconds = 0.0
 
   def __init__(self, config, *, cache_dir: str, seed: int,
                share: "InceptionEvaluator | None" = None):
     self.config = config
     self.num_samples = int(config.eval.inception_num_samples)
-    self.real_data_reference = None  # the FID's real side is `self._reference`
-    self.setup_seconds = 0.0
-    self._cache_dir, self._seed, self._share = cache_dir, seed, share
-    self._extractor = self._reference = None
+    self._cache_dir, self._seed = cache_dir, seed
+    self._shared = {} if share is None else share._shared  # pylint: disable=protected-access
 
-  def _setup(self):
-    if self._extractor is not None:
-      return self._extractor, self._reference
-    if self._share is not None:
-      self._extractor, self._reference = self._share._setup()  # pylint: disable=protected-access
-      return self._extractor, self._reference
-    ev, dataset = self.config.eval, self.config.dataset
-    batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
-    self._extractor = Extractor.from_file(ev.inception_weights, batch_size=batch)
-    key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
-    if dataset.name == "folder":
-      from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
-      key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
-                 files=folder.contents_digest(folder.read_folder(dataset.path)))
-    self._reference = load_or_compute_reference(
-        self._cache_dir, key, self._extractor,
-        lambda: real_image_batches(dataset, "train"),
-        num_features=ev.inception_real_features, seed=self._seed)
-    return self._extractor, self._reference
+  def _setup(self) -> tuple[Extractor, Reference]:
+    if not self._shared:
+      ev, dataset = self.config.eval, self.config.dataset
+      batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
+      extractor = Extractor.from_file(ev.inception_weights, batch_size=batch)
+      key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
+      if dataset.name == "folder":
+        from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
+        key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
+                   files=folder.contents_digest(folder.read_folder(dataset.path)))
+      self._shared.update(extractor=extractor, reference=load_or_compute_reference(
+          self._cache_dir, key, extractor, lambda: real_image_batches(dataset, "train"),
+          num_features=ev.inception_real_features, seed=self._seed))
+    return self._shared["extractor"], self._shared["reference"]
 
   def run(self, samples: np.ndarray, requested=None) -> dict:
     """The metrics of `inception_metrics` for samples [N, H, W, C] in [-1, 1]."""
     del requested  # ImageNet's classes are not the dataset's
-    self._setup()
+    extractor, reference = self._setup()
     ev = self.config.eval
-    pool3, _ = self._extractor.activations(samples)
+    pool3, _ = extractor.activations(samples)
     return inception_metrics(
-        pool3, self._extractor.score_logits(pool3), self._reference,
-        is_splits=ev.is_splits, kid_subsets=ev.kid_subsets,
-        kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k, rng=self.config.seed)
+        pool3, extractor.score_logits(pool3), reference, is_splits=ev.is_splits,
+        kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k,
+        rng=self.config.seed)
 
   def describe(self) -> dict:
     """The protocol, so the numbers can be put beside a paper's."""
-    if self._extractor is None:
+    if not self._shared:
       return {}
-    metadata = self._extractor.metadata
+    extractor, reference = self._setup()
     return {"inception": {
-        "weights": metadata.get("source", self.config.eval.inception_weights),
-        "weights_sha256": metadata.get("source_sha256"),
+        "weights": extractor.metadata.get("source", self.config.eval.inception_weights),
+        "weights_sha256": extractor.metadata.get("source_sha256"),
         "num_samples": self.num_samples,
         "reference": f"{self.config.dataset.name} train split, all "
-                     f"{self._reference.num_images} images",
-        "reference_features_kid_prdc": int(len(self._reference.features))}}
+                     f"{reference.num_images} images",
+        "reference_features_kid_prdc": int(len(reference.features))}}

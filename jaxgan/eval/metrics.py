@@ -37,9 +37,6 @@ _KERNEL_BLOCK = 1024
 _TOY_CHUNK = 65536
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
 def _numpy_rng(rng: Any) -> np.random.Generator:
   """A fresh NumPy Generator derived from an int seed or a JAX PRNG key.
 
@@ -149,9 +146,6 @@ def _unbiased_mmd2(kernel: Callable[[np.ndarray, np.ndarray], np.ndarray],
   return kxx + kyy - 2.0 * kxy
 
 
-# --------------------------------------------------------------------- toy 2D metrics
-
-
 def toy_mode_metrics(samples: Any, modes: Any, mode_std: float, *,
                      hq_sigmas: float = 3.0,
                      strict_fraction: float = 0.01) -> dict[str, float | int]:
@@ -208,9 +202,6 @@ def toy_mode_metrics(samples: Any, modes: Any, mode_std: float, *,
       'hq_percent': 100.0 * num_hq / n,
       'mode_kl': float(mode_kl),
   }
-
-
-# ------------------------------------------------------------ distances for toy sets
 
 
 def sliced_wasserstein(x: Any, y: Any, *, num_projections: int, rng: Any,
@@ -270,9 +261,6 @@ def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
     return np.exp(-sq[..., None] * inv_two_var).sum(axis=-1)
 
   return _unbiased_mmd2(kernel, a, b)
-
-
-# ------------------------------------------------------------- image-feature metrics
 
 
 def frechet_distance_from_stats(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *,
@@ -466,9 +454,6 @@ def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[s
   }
 
 
-# ------------------------------------------------------- classifier label metrics
-
-
 def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
                             real_labels: Any = None,
                             strict_fraction: float = 0.01) -> dict[str, float | int]:
@@ -519,9 +504,6 @@ def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
       'class_kl': _kl_from_counts(counts.astype(np.float64), p_real),
       'mean_max_prob': float(np.mean(np.max(probs, axis=1))),
   }
-
-
-# ------------------------------------------------------ class-conditional metrics
 
 
 def _class_ids(labels: Any, name: str, n: int | None, num_classes: int) -> np.ndarray:
