@@ -193,7 +193,8 @@ def test_npz_round_trip_and_pth_cache_beside_it_is_used_without_torch(tmp_path,
     np.testing.assert_array_equal(a, b)
   # A changed .pth no longer matches its conversion; reading it needs torch.
   pth.write_bytes(b"another file")
-  with pytest.raises(ValueError, match="needs PyTorch"):
+  with pytest.raises(ValueError, match="needs PyTorch"), pytest.warns(
+      cache.CacheWarning, match="converting it"):
     inception.load_weights(str(pth))
 
 

@@ -27,7 +27,6 @@ import functools
 import hashlib
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -59,6 +58,7 @@ _NPZ_FORMAT = 1
 # measuring instrument that must equal pytorch-fid's float32 numbers asks for full
 # float32 (on CPU this changes nothing).
 _PRECISION = jax.lax.Precision.HIGHEST
+_NETWORK = "the FID Inception-v3"  # what weights files are checked against
 
 
 class _ConvBN(nn.Module):
@@ -394,7 +394,7 @@ def load_npz(path: str) -> tuple[dict, dict]:
     raise ValueError(f"{path} has format {metadata.get('format')}, expected "
                      f"{_NPZ_FORMAT}; convert the .pth again")
   try:
-    cache.check_arrays(arrays, variable_shapes(), "the FID Inception-v3")
+    cache.check_arrays(arrays, variable_shapes(), _NETWORK)
   except ValueError as e:
     raise ValueError(f"{path}: {e}") from None
   return cache.unflatten(arrays), metadata
@@ -403,8 +403,8 @@ def load_npz(path: str) -> tuple[dict, dict]:
 def load_weights(path: str) -> tuple[dict, dict]:
   """(variables, metadata) from pytorch-fid's .pth or its converted .npz.
 
-  A .pth is read with torch once; the conversion is cached as <name>.npz beside it (if
-  writable) and reused while the .pth's SHA-256 (metadata["source_sha256"], which keys
+  A .pth is read with torch once; the conversion is cached as <name>.npz beside it
+  (cache.load_or_compute: a warning if not writable) and reused while the .pth's SHA-256 (metadata["source_sha256"], which keys
   the reference caches) is the one converted. FileNotFoundError (with
   `missing_weights_message`) if `path` does not exist; ValueError for other weights or
   a .pth without torch.
@@ -419,23 +419,18 @@ def load_weights(path: str) -> tuple[dict, dict]:
     raise ValueError(f"weights file {path!r}: expected pytorch-fid's .pth or a "
                      "converted .npz")
   sha256 = _sha256(path)
-  converted = stem + ".npz"
-  if os.path.exists(converted):
-    try:
-      variables, metadata = load_npz(converted)
-      if metadata["source_sha256"] == sha256:
-        return variables, metadata
-    except (OSError, ValueError, KeyError) as e:
-      logging.warning("converted weights %s unusable (%s); converting again", converted, e)
-  _check_hub_hash(path, sha256)
-  variables = variables_from_state_dict(_read_pth(path))
-  metadata = {"source": os.path.basename(path), "source_sha256": sha256}
-  try:
-    save_npz(converted, variables, metadata)
-  except OSError as e:
-    warnings.warn(f"could not cache the converted weights at {converted} ({e}); they are "
-                  "converted again next time", stacklevel=2)
-  return variables, dict(metadata, format=_NPZ_FORMAT)
+
+  def convert():
+    _check_hub_hash(path, sha256)
+    variables = variables_from_state_dict(_read_pth(path))
+    return cache.flatten(variables), {"source": os.path.basename(path),
+                                      "source_sha256": sha256, "format": _NPZ_FORMAT}
+
+  arrays, metadata, _ = cache.load_or_compute(
+      stem + ".npz", {"source_sha256": sha256, "format": _NPZ_FORMAT}, convert,
+      check=lambda arrays: cache.check_arrays(arrays, variable_shapes(), _NETWORK),
+      what="converted Inception weights", redo="converting")
+  return cache.unflatten(arrays), metadata
 
 
 class Extractor:
