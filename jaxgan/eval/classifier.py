@@ -115,7 +115,7 @@ def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
     raise ValueError(f"unknown split {split!r}; allowed: train, test")
   if limit is not None and limit < 1:
     raise ValueError(f"limit must be >= 1 or None, got {limit}")
-  # TF costs ~10 s to import; callers that never touch real images don't pay it.
+  # TF costs seconds to import; callers that never touch real images don't pay it.
   from jaxgan.data import load  # pylint: disable=g-import-not-at-top
   entry = registry.info(dataset_cfg.name)
   if entry.kind == registry.TFDS:
@@ -182,8 +182,8 @@ def conv_widths(image_size: int, *, base_width: int, max_width: int) -> tuple[in
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
 def _init(model: ConvClassifier, key: jax.Array, image_shape: tuple[int, ...]):
-  # Compiled: op by op, flax's init took over twice as long on a 2-core CPU, and the
-  # compiled one is reused by every later call with this architecture.
+  # Compiled: faster than flax's op-by-op init, and reused by every later call with
+  # this architecture.
   return model.init(key, jnp.zeros((1, *image_shape), jnp.float32))["params"]
 
 
@@ -368,21 +368,19 @@ def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
   """Scores generated images [N, H, W, C] against real held-out images [M, ...].
 
   real_labels [M] give the real class histogram; the extractor's probabilities, if
-  any, must have num_classes columns (one whose classes are not the dataset's returns
-  None). rng (int or JAX key) draws KID's kid_subsets subsets of kid_subset_size
-  (Binkowski et al.'s 100 and 1000, clamped to min(N, M): with fewer held-out images,
-  digits' 300, every subset is nearly the whole set and kid_stderr understates the
-  uncertainty); strict_fraction as in metrics.class_histogram_metrics. requested [N]:
-  the classes a conditional generator was asked for (None if unconditional).
+  any, must have num_classes columns. rng (int or JAX key) draws KID's kid_subsets
+  subsets of kid_subset_size (Binkowski et al.'s 100 and 1000, clamped to min(N, M):
+  with fewer held-out images, digits' 300, every subset is nearly the whole set and
+  kid_stderr understates the uncertainty); strict_fraction as in
+  metrics.class_histogram_metrics. requested [N]: the classes a conditional
+  generator was asked for (None if unconditional).
 
-  Returns a flat dict of Python numbers: "fd_<slug>" (metrics.frechet_distance of the
-  features; <slug> is slug(extractor.name)), "kid_<slug>" and "kid_stderr_<slug>",
-  num_samples, and if the extractor classifies classes_covered,
-  classes_covered_strict, class_kl (inf if a sample lands in a class absent from
-  real_labels), mean_max_prob and num_classes. With `requested`, also the
-  requested-class accuracies (metrics.requested_class_metrics), "intra_fd_<slug>"
-  (the mean over classes of metrics.intra_frechet_distances against the real images
-  of each class) and "intra_fd_<slug>_class{k}" each; NaN where a class had no samples.
+  Returns a flat dict of Python numbers, keys suffixed by <slug> = slug(extractor.name):
+  fd_<slug> (metrics.frechet_distance of the features), kid_<slug>,
+  kid_stderr_<slug>, num_samples; if the extractor classifies, classes_covered,
+  classes_covered_strict, class_kl, mean_max_prob and num_classes; with `requested`,
+  metrics.requested_class_metrics, intra_fd_<slug> (the mean over classes of
+  metrics.intra_frechet_distances) and intra_fd_<slug>_class{k} (NaN: no samples).
   """
   name = slug(extractor.name)
   # Class checks first: a mismatched extractor fails before the costly distances.

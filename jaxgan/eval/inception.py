@@ -35,7 +35,7 @@ import flax.linen as nn
 from flax import traverse_util
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 
 from jaxgan import mesh as mesh_lib
@@ -436,33 +436,31 @@ def load_weights(path: str) -> tuple[dict, dict]:
 class Extractor:
   """The FID Inception-v3 with its weights, compiled once.
 
-  Batches are split over a mesh's devices (axis "data", default every local device:
-  extraction is local to the process) with the weights replicated. Images become 8-bit pixels first (`to_uint8`).
-  batch_size (images per compiled call) is rounded up to a multiple of the device
-  count and the last batch padded, so one shape compiles per image size; metadata is
-  `load_weights`' (what the weights are, for caches).
+  Batches are split over this process's devices (the training mesh's "data" axis:
+  extraction is local) with the weights replicated; images become 8-bit pixels first
+  (`to_uint8`). batch_size (images per compiled call) is rounded up to a multiple of
+  the device count and the last batch padded, so one shape compiles per image size;
+  metadata is `load_weights`' (what the weights are, for caches).
   """
 
-  def __init__(self, variables, *, batch_size: int, metadata: Mapping[str, Any] | None = None,
-               mesh: Mesh | None = None):
+  def __init__(self, variables, *, batch_size: int, metadata: Mapping[str, Any] | None = None):
     if batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    self.mesh = mesh_lib.make_mesh(jax.local_devices()) if mesh is None else mesh
-    devices = self.mesh.devices.size
-    self.batch_size = -(-batch_size // devices) * devices
+    mesh = mesh_lib.make_mesh(jax.local_devices())
+    self.batch_size = -(-batch_size // mesh.devices.size) * mesh.devices.size
     self.metadata = dict(metadata or {})
-    replicated = NamedSharding(self.mesh, P())
-    self._batch_sharding = NamedSharding(self.mesh, P(mesh_lib.DATA))
+    replicated = NamedSharding(mesh, P())
+    self._batch_sharding = NamedSharding(mesh, P(mesh_lib.DATA))
     self._variables = jax.device_put(jax.tree.map(np.asarray, variables), replicated)
-    self._fc = (np.asarray(variables["params"]["fc"]["kernel"], np.float64))
+    self._fc = np.asarray(variables["params"]["fc"]["kernel"], np.float64)
     self._apply = jax.jit(_forward, in_shardings=(replicated, self._batch_sharding),
                           out_shardings=(self._batch_sharding, self._batch_sharding))
 
   @classmethod
-  def from_file(cls, path: str, *, batch_size: int, mesh: Mesh | None = None) -> "Extractor":
+  def from_file(cls, path: str, *, batch_size: int) -> "Extractor":
     """An Extractor with the weights of `path` (see `load_weights`)."""
     variables, metadata = load_weights(path)
-    return cls(variables, batch_size=batch_size, metadata=metadata, mesh=mesh)
+    return cls(variables, batch_size=batch_size, metadata=metadata)
 
   def activations_of_batches(self, batches: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(pool3 float32 [N, 2048], logits float32 [N, 1008]) of every image of `batches`.
