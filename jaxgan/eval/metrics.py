@@ -43,16 +43,13 @@ def _numpy_rng(rng: Any) -> np.random.Generator:
   A caller's ``np.random.Generator`` is rejected on purpose: drawing from it would
   advance the caller's state, so the same call would not return the same value twice.
   """
-  if isinstance(rng, (bool, np.bool_)):
-    raise TypeError('rng must be an int seed or a JAX PRNG key, got a bool.')
-  if isinstance(rng, (int, np.integer)):
-    if rng < 0:
-      raise ValueError(f'rng seed must be non-negative, got {rng}.')
-    return np.random.default_rng(int(rng))
-  if isinstance(rng, np.random.Generator):
+  if isinstance(rng, (bool, np.bool_, np.random.Generator)):
     raise TypeError(
-        'rng must be an int seed or a JAX PRNG key, not a np.random.Generator: '
-        'drawing from it would mutate the caller\'s state and make the metric impure.')
+        f'rng must be an int seed or a JAX PRNG key, not a {type(rng).__name__}: '
+        'drawing from a np.random.Generator would mutate the caller\'s state and make '
+        'the metric impure.')
+  if isinstance(rng, (int, np.integer)):
+    return np.random.default_rng(int(rng))  # a negative seed is numpy's ValueError
   if isinstance(rng, jax.Array) and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
     data = np.asarray(jax.random.key_data(rng))
   else:
