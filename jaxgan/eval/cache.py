@@ -2,10 +2,8 @@
 
 The evaluation classifier's parameters, the Inception reference statistics and the
 converted Inception weights are each one .npz whose metadata (a JSON string inside the
-file) says what the arrays are, so the two can never disagree. A cache file is named
-by a digest of its key (everything that decides its content) and is reused only when
-its stored metadata repeats that key; a file that cannot be read or does not match is
-computed again with a CacheWarning.
+file) says what the arrays are, so the two can never disagree; `load_or_compute`
+reuses a file only while its metadata repeats the key it is named by (`path`).
 """
 
 from __future__ import annotations
