@@ -238,8 +238,8 @@ def _summary(per_member: dict) -> dict:
   keys = sorted({k for values in per_member.values() for k, v in values.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)
                  and not k.startswith("num_")})
-  return {k: summarize([v[k] for v in per_member.values() if isinstance(v.get(k), (int, float))])
-          for k in keys}
+  return {k: summarize([v[k] for v in per_member.values()
+                        if isinstance(v.get(k), (int, float))]) for k in keys}
 
 
 def _best(per_member: dict, members, metric: str):

@@ -404,10 +404,10 @@ def load_weights(path: str) -> tuple[dict, dict]:
   """(variables, metadata) from pytorch-fid's .pth or its converted .npz.
 
   A .pth is read with torch once; the conversion is cached as <name>.npz beside it
-  (cache.load_or_compute: a warning if not writable) and reused while the .pth's SHA-256 (metadata["source_sha256"], which keys
-  the reference caches) is the one converted. FileNotFoundError (with
-  `missing_weights_message`) if `path` does not exist; ValueError for other weights or
-  a .pth without torch.
+  (cache.load_or_compute: a warning if not writable) and reused while the .pth's
+  SHA-256 (metadata["source_sha256"], which keys the reference caches) is the one
+  converted. FileNotFoundError (with `missing_weights_message`) if `path` does not
+  exist; ValueError for other weights or a .pth without torch.
   """
   path = os.path.expanduser(path)
   if not os.path.exists(path):
