@@ -170,13 +170,13 @@ class ConvClassifier(nn.Module):
     return features, nn.Dense(self.num_classes)(nn.relu(features))
 
 
-def conv_widths(image_size: int, *, base_width: int, max_width: int) -> tuple[int, ...]:
+def conv_widths(image_size: int) -> tuple[int, ...]:
   """Conv channels for `image_size`: enough stride-2 convs to bring the side to <= 4.
 
   8 -> (32, 64); 28 and 32 -> (32, 64, 128, 128) with base 32, max 128.
   """
   downsamples = max(1, math.ceil(math.log2(image_size / 4)))
-  return (base_width,) + tuple(min(base_width * 2**(i + 1), max_width)
+  return (BASE_WIDTH,) + tuple(min(BASE_WIDTH * 2**(i + 1), MAX_WIDTH)
                                for i in range(downsamples))
 
 
@@ -247,11 +247,10 @@ class Classifier:
     return float(np.mean(np.argmax(self._forward(images)[1], axis=1) == labels))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_step(model: ConvClassifier, learning_rate: float, params, opt_state, images,
-                labels):
+@functools.partial(jax.jit, static_argnums=0)
+def _train_step(model: ConvClassifier, params, opt_state, images, labels):
   """One Adam step on the mean softmax cross-entropy of a batch."""
-  optimizer = optax.adam(learning_rate)
+  optimizer = optax.adam(LEARNING_RATE)
 
   def loss_fn(p):
     logits = model.apply({"params": p}, images)[1]
@@ -263,18 +262,16 @@ def _train_step(model: ConvClassifier, learning_rate: float, params, opt_state, 
 
 
 def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
-          key: jax.Array, num_steps: int, batch_size: int, learning_rate: float):
+          key: jax.Array, num_steps: int, batch_size: int):
   """Parameters of `model` fitted to (images, labels) by Adam; a pure function of key.
 
   Epoch e is a permutation drawn with fold_in(shuffle key, e); its incomplete last
-  batch is dropped so every step has one shape (one compilation).
+  batch is dropped so every step has one shape (one compilation). Needs at least
+  batch_size images.
   """
-  if len(images) < batch_size:
-    raise ValueError(f"{len(images)} training images are fewer than one batch "
-                     f"({batch_size})")
   init_key, shuffle_key = jax.random.split(key)
   params = _init(model, init_key, images.shape[1:])
-  opt_state = optax.adam(learning_rate).init(params)
+  opt_state = optax.adam(LEARNING_RATE).init(params)
   per_epoch = len(images) // batch_size
   loss = math.nan
   for step in range(num_steps):
@@ -283,7 +280,7 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
       order = np.asarray(jax.random.permutation(jax.random.fold_in(shuffle_key, epoch),
                                                 len(images)))
     batch = order[index * batch_size:(index + 1) * batch_size]
-    params, opt_state, loss = _train_step(model, learning_rate, params, opt_state,
+    params, opt_state, loss = _train_step(model, params, opt_state,
                                           images[batch], labels[batch])
     if (step + 1) % 500 == 0:
       logging.info("classifier step %d/%d: loss %.4f", step + 1, num_steps, float(loss))
@@ -312,8 +309,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   name, size = dataset_cfg.name, dataset_cfg.image_size
   k = num_classes(dataset_cfg)
   model = ConvClassifier(num_classes=k, feature_dim=FEATURE_DIM,
-                         widths=conv_widths(size, base_width=BASE_WIDTH,
-                                            max_width=MAX_WIDTH))
+                         widths=conv_widths(size))
   image_shape = data.data_shape(dataset_cfg)
   key = jax.random.key(seed)
   meta_key = dict(dataset=name, image_size=size, version=ARCHITECTURE_VERSION,
@@ -330,8 +326,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                  len(train_images), num_steps, batch_size)
     start = time.perf_counter()
     params = train(model, train_images, train_labels, key=jax.random.fold_in(key, 0),
-                   num_steps=num_steps, batch_size=min(batch_size, len(train_images)),
-                   learning_rate=LEARNING_RATE)
+                   num_steps=num_steps, batch_size=min(batch_size, len(train_images)))
     jax.block_until_ready(params)
     seconds = time.perf_counter() - start
     accuracy = Classifier(name=display_name, model=model, params=params,
