@@ -53,18 +53,12 @@ def _read_rgb(path: str) -> np.ndarray:
 
 
 def read_images(files: list[str]):
-  """uint8 [n, H, W, 3] chunks of `files` in order, decoded by a few threads."""
+  """uint8 [1, H, W, 3] images of `files` in order, decoded by a few threads a chunk at
+  a time (Extractor.activations_of_batches regroups them into batches)."""
   with concurrent.futures.ThreadPoolExecutor(_READ_THREADS) as pool:
     for start in range(0, len(files), _READ_CHUNK):
-      images = list(pool.map(_read_rgb, files[start:start + _READ_CHUNK]))
-      # Consecutive images of one size form a chunk; a size change starts another.
-      run = [images[0]]
-      for image in images[1:]:
-        if image.shape != run[0].shape:
-          yield np.stack(run)
-          run = []
-        run.append(image)
-      yield np.stack(run)
+      for image in pool.map(_read_rgb, files[start:start + _READ_CHUNK]):
+        yield image[None]
 
 
 def activations(path: str, extractor: inception.Extractor) -> tuple[np.ndarray, np.ndarray]:

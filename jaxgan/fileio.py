@@ -1,10 +1,7 @@
 """Atomic file writes: a reader, or a crash, sees the old file or the whole new one.
 
 Every file jaxgan writes that another process may read while it is written (results,
-caches, converted weights) goes through `write_atomic`: the content is written to a
-temporary file in the same directory, flushed to disk, and renamed onto the target
-(os.replace is atomic on POSIX). Concurrent writers each use their own temporary file
-and the last rename wins.
+caches, converted weights) goes through `write_atomic`.
 """
 
 from __future__ import annotations
@@ -21,7 +18,9 @@ import numpy as np
 def write_atomic(path: str, write: Callable[[IO], None], mode: str = "wb") -> str:
   """Calls write(file) on a temporary file beside `path`, then renames it onto `path`.
 
-  The directory is created if missing; on any exception (KeyboardInterrupt too) the
+  The content is flushed to disk before the rename (os.replace is atomic on POSIX);
+  concurrent writers each use their own temporary file and the last rename wins. The
+  directory is created if missing; on any exception (KeyboardInterrupt too) the
   temporary file is removed and `path` is left as it was. Returns `path`.
   """
   directory = os.path.dirname(os.path.abspath(path))

@@ -108,15 +108,9 @@ def seeded_calibrated_variables(seed: int, num_calibration: int = 16) -> dict:
                               calibration_pixels(seed, num_calibration))
 
 
-def _to_torch_layout(array: np.ndarray) -> np.ndarray:
-  """conv [kh, kw, I, O] -> [O, I, kh, kw]; linear [I, O] -> [O, I]."""
-  if array.ndim == 4:
-    return array.transpose(3, 2, 0, 1)
-  return array.T if array.ndim == 2 else array
-
-
 def state_dict_from_variables(variables) -> dict[str, np.ndarray]:
   """The inverse of `variables_from_state_dict`: PyTorch keys and layouts (float32)."""
   flat = traverse_util.flatten_dict(jax.device_get(variables))
-  return {key: np.ascontiguousarray(_to_torch_layout(np.asarray(flat[path], np.float32)))
+  return {key: np.ascontiguousarray(inception.to_flax_layout(
+              np.asarray(flat[path], np.float32), inverse=True))
           for path, key in inception.torch_names().items()}

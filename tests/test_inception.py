@@ -21,6 +21,7 @@ from PIL import Image
 
 import inception_testing
 from jaxgan import fid
+from jaxgan.eval import cache
 from jaxgan.eval import inception
 from jaxgan.eval import metrics
 
@@ -192,7 +193,8 @@ def test_npz_round_trip_and_pth_cache_beside_it_is_used_without_torch(tmp_path,
     np.testing.assert_array_equal(a, b)
   # A changed .pth no longer matches its conversion; reading it needs torch.
   pth.write_bytes(b"another file")
-  with pytest.raises(ValueError, match="needs PyTorch"):
+  with pytest.raises(ValueError, match="needs PyTorch"), pytest.warns(
+      cache.CacheWarning, match="converting it"):
     inception.load_weights(str(pth))
 
 
@@ -529,7 +531,7 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
   assert "FID" in evaluation.summary_line(result)
   # The real statistics were cached beside the classifier and are reused.
   (cached,) = (tmp_path / "cache").glob("inception_reference_folder_train_8px_*.npz")
-  np.testing.assert_allclose(inception.load_reference(str(cached)).mu, mu, rtol=1e-6)
+  np.testing.assert_allclose(cache.load(str(cached))[0]["mu"], mu, rtol=1e-6)
 
 
 def test_evaluator_with_a_missing_weights_file_stops_with_the_one_line_message(tmp_path):

@@ -1,10 +1,8 @@
 """Evaluation: evaluators chosen by the config, metrics as pure functions, one cache.
 
-`Evaluator` (evaluator.py) generates a run's evaluation samples once and runs the
-evaluators its config selects: toy.py (2-D toy sets), classifier.py (the small
-classifier of a labelled image dataset), inception.py (the FID Inception-v3); the
-metrics themselves are pure functions in metrics.py, the pictures in plots.py and the
-on-disk cache in cache.py. `python -m jaxgan.fid` is the Inception command line.
+evaluator.py runs the evaluators of toy.py, classifier.py and inception.py on one set
+of samples; metrics.py holds the metrics, plots.py the pictures and cache.py the
+on-disk cache. `python -m jaxgan.fid` is the Inception command line.
 """
 
 from jaxgan.eval.evaluator import CLASSIFIER_SEED
@@ -17,8 +15,4 @@ from jaxgan.eval.evaluator import population_scalars
 from jaxgan.eval.evaluator import population_summary_line
 from jaxgan.eval.evaluator import summary_line
 from jaxgan.eval.evaluator import write_result
-
-__all__ = ["CLASSIFIER_SEED", "Evaluator", "classifier_dir", "eval_latents",
-           "flat_scalars", "population_result",
-           "population_scalars", "population_summary_line", "summary_line",
-           "write_result"]
+from jaxgan.eval.plots import read_metrics

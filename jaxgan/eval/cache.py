@@ -2,10 +2,8 @@
 
 The evaluation classifier's parameters, the Inception reference statistics and the
 converted Inception weights are each one .npz whose metadata (a JSON string inside the
-file) says what the arrays are, so the two can never disagree. A cache file is named
-by a digest of its key (everything that decides its content) and is reused only when
-its stored metadata repeats that key; a file that cannot be read or does not match is
-computed again with a CacheWarning.
+file) says what the arrays are, so the two can never disagree; `load_or_compute`
+reuses a file only while its metadata repeats the key it is named by (`path`).
 """
 
 from __future__ import annotations
@@ -96,7 +94,8 @@ def load_or_compute(file: str, key: dict,
   The file is used when it reads, its metadata repeats every entry of `key` and
   check(arrays) does not raise; otherwise it is recomputed with a CacheWarning
   ("cached <what> <file> is unusable (...); <redo> it"). compute() is called only then
-  and returns (arrays, metadata), the metadata holding `key`.
+  and returns (arrays, metadata), the metadata holding `key`; a file that cannot be
+  written is a CacheWarning too.
   """
   if os.path.exists(file):
     try:
@@ -110,5 +109,9 @@ def load_or_compute(file: str, key: dict,
       warnings.warn(f"cached {what} {file} is unusable ({type(e).__name__}: {e}); "
                     f"{redo} it", CacheWarning, stacklevel=3)
   arrays, metadata = compute()
-  save(file, arrays, metadata, json_copy=json_copy)
+  try:
+    save(file, arrays, metadata, json_copy=json_copy)
+  except OSError as e:  # a read-only cache folder costs time, not the result
+    warnings.warn(f"could not cache {what} at {file} ({e}); it is computed again next "
+                  "time", CacheWarning, stacklevel=3)
   return arrays, metadata, True

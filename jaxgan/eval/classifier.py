@@ -56,8 +56,6 @@ FEATURE_DIM = 128
 BASE_WIDTH = 32
 MAX_WIDTH = 128
 
-CacheWarning = cache.CacheWarning
-
 
 @typing.runtime_checkable
 class FeatureExtractor(typing.Protocol):
@@ -73,8 +71,6 @@ class FeatureExtractor(typing.Protocol):
   def probabilities(self, images: np.ndarray) -> np.ndarray | None:
     """[N, H, W, C] in [-1, 1] -> softmax [N, K], or None if it does not classify."""
 
-
-# ------------------------------------------------------------------------------ data
 
 # Datasets with labels and a held-out split: the labelled TFDS datasets with a test
 # split, and a folder with one sub-folder per class (its layout decides).
@@ -119,7 +115,7 @@ def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
     raise ValueError(f"unknown split {split!r}; allowed: train, test")
   if limit is not None and limit < 1:
     raise ValueError(f"limit must be >= 1 or None, got {limit}")
-  # TF costs ~10 s to import; callers that never touch real images don't pay it.
+  # TF costs seconds to import; callers that never touch real images don't pay it.
   from jaxgan.data import load  # pylint: disable=g-import-not-at-top
   entry = registry.info(dataset_cfg.name)
   if entry.kind == registry.TFDS:
@@ -129,7 +125,6 @@ def real_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
 
 def num_classes(dataset_cfg: ml_collections.ConfigDict) -> int:
   """Number of label classes of the dataset (TFDS metadata or class sub-folders)."""
-  check_dataset(dataset_cfg)
   return len(data.class_names(dataset_cfg))
 
 
@@ -148,9 +143,6 @@ def _data_key(dataset_cfg: ml_collections.ConfigDict, channels: int) -> dict:
                 folder_digest=folder_data.contents_digest(images),
                 channels=channels)
   return {} if channels == entry.channels else dict(channels=channels)
-
-
-# ----------------------------------------------------------------------------- model
 
 
 class ConvClassifier(nn.Module):
@@ -178,20 +170,20 @@ class ConvClassifier(nn.Module):
     return features, nn.Dense(self.num_classes)(nn.relu(features))
 
 
-def conv_widths(image_size: int, *, base_width: int, max_width: int) -> tuple[int, ...]:
+def conv_widths(image_size: int) -> tuple[int, ...]:
   """Conv channels for `image_size`: enough stride-2 convs to bring the side to <= 4.
 
   8 -> (32, 64); 28 and 32 -> (32, 64, 128, 128) with base 32, max 128.
   """
   downsamples = max(1, math.ceil(math.log2(image_size / 4)))
-  return (base_width,) + tuple(min(base_width * 2**(i + 1), max_width)
+  return (BASE_WIDTH,) + tuple(min(BASE_WIDTH * 2**(i + 1), MAX_WIDTH)
                                for i in range(downsamples))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
 def _init(model: ConvClassifier, key: jax.Array, image_shape: tuple[int, ...]):
-  # Compiled: op by op, flax's init took over twice as long on a 2-core CPU, and the
-  # compiled one is reused by every later call with this architecture.
+  # Compiled: faster than flax's op-by-op init, and reused by every later call with
+  # this architecture.
   return model.init(key, jnp.zeros((1, *image_shape), jnp.float32))["params"]
 
 
@@ -199,9 +191,6 @@ def _init(model: ConvClassifier, key: jax.Array, image_shape: tuple[int, ...]):
 def _forward_jit(model: ConvClassifier, params, images):
   # The module is a hashable dataclass: equal architectures share one compilation.
   return model.apply({"params": params}, images)
-
-
-# ------------------------------------------------------------------------ classifier
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -258,14 +247,10 @@ class Classifier:
     return float(np.mean(np.argmax(self._forward(images)[1], axis=1) == labels))
 
 
-# -------------------------------------------------------------------------- training
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_step(model: ConvClassifier, learning_rate: float, params, opt_state, images,
-                labels):
+@functools.partial(jax.jit, static_argnums=0)
+def _train_step(model: ConvClassifier, params, opt_state, images, labels):
   """One Adam step on the mean softmax cross-entropy of a batch."""
-  optimizer = optax.adam(learning_rate)
+  optimizer = optax.adam(LEARNING_RATE)
 
   def loss_fn(p):
     logits = model.apply({"params": p}, images)[1]
@@ -277,18 +262,16 @@ def _train_step(model: ConvClassifier, learning_rate: float, params, opt_state, 
 
 
 def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
-          key: jax.Array, num_steps: int, batch_size: int, learning_rate: float):
+          key: jax.Array, num_steps: int, batch_size: int):
   """Parameters of `model` fitted to (images, labels) by Adam; a pure function of key.
 
   Epoch e is a permutation drawn with fold_in(shuffle key, e); its incomplete last
-  batch is dropped so every step has one shape (one compilation).
+  batch is dropped so every step has one shape (one compilation). Needs at least
+  batch_size images.
   """
-  if len(images) < batch_size:
-    raise ValueError(f"{len(images)} training images are fewer than one batch "
-                     f"({batch_size})")
   init_key, shuffle_key = jax.random.split(key)
   params = _init(model, init_key, images.shape[1:])
-  opt_state = optax.adam(learning_rate).init(params)
+  opt_state = optax.adam(LEARNING_RATE).init(params)
   per_epoch = len(images) // batch_size
   loss = math.nan
   for step in range(num_steps):
@@ -297,20 +280,11 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
       order = np.asarray(jax.random.permutation(jax.random.fold_in(shuffle_key, epoch),
                                                 len(images)))
     batch = order[index * batch_size:(index + 1) * batch_size]
-    params, opt_state, loss = _train_step(model, learning_rate, params, opt_state,
+    params, opt_state, loss = _train_step(model, params, opt_state,
                                           images[batch], labels[batch])
     if (step + 1) % 500 == 0:
       logging.info("classifier step %d/%d: loss %.4f", step + 1, num_steps, float(loss))
   return params
-
-
-# -------------------------------------------------------------------------- caching
-
-
-def save(path: str, params, metadata: dict) -> None:
-  """Writes params (one array per "a/b/c" key) and metadata to one .npz (and a .json
-  copy for people, never read back)."""
-  cache.save(path, cache.flatten(params), metadata, json_copy=True)
 
 
 def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, seed: int,
@@ -335,8 +309,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   name, size = dataset_cfg.name, dataset_cfg.image_size
   k = num_classes(dataset_cfg)
   model = ConvClassifier(num_classes=k, feature_dim=FEATURE_DIM,
-                         widths=conv_widths(size, base_width=BASE_WIDTH,
-                                            max_width=MAX_WIDTH))
+                         widths=conv_widths(size))
   image_shape = data.data_shape(dataset_cfg)
   key = jax.random.key(seed)
   meta_key = dict(dataset=name, image_size=size, version=ARCHITECTURE_VERSION,
@@ -353,8 +326,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                  len(train_images), num_steps, batch_size)
     start = time.perf_counter()
     params = train(model, train_images, train_labels, key=jax.random.fold_in(key, 0),
-                   num_steps=num_steps, batch_size=min(batch_size, len(train_images)),
-                   learning_rate=LEARNING_RATE)
+                   num_steps=num_steps, batch_size=min(batch_size, len(train_images)))
     jax.block_until_ready(params)
     seconds = time.perf_counter() - start
     accuracy = Classifier(name=display_name, model=model, params=params,
@@ -379,9 +351,6 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
                     trained=trained, metadata=metadata)
 
 
-# --------------------------------------------------------------------------- metrics
-
-
 def slug(name: str) -> str:
   """A feature extractor's name as a metric-key part: "digits classifier" -> "digits_classifier"."""
   return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
@@ -390,86 +359,65 @@ def slug(name: str) -> str:
 def image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
                   real_images: np.ndarray, real_labels: np.ndarray, *, num_classes: int,
                   rng: Any, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                  strict_fraction: float = 0.01) -> dict[str, float | int]:
+                  strict_fraction: float = 0.01, requested=None) -> dict[str, float | int]:
   """Scores generated images [N, H, W, C] against real held-out images [M, ...].
 
   real_labels [M] give the real class histogram; the extractor's probabilities, if
-  any, must have num_classes columns (one whose classes are not the dataset's returns
-  None). rng (int or JAX key) draws KID's kid_subsets subsets of kid_subset_size
-  (Binkowski et al.'s 100 and 1000, clamped to min(N, M): with fewer held-out images,
-  digits' 300, every subset is nearly the whole set and kid_stderr understates the
-  uncertainty); strict_fraction as in metrics.class_histogram_metrics.
+  any, must have num_classes columns. rng (int or JAX key) draws KID's kid_subsets
+  subsets of kid_subset_size (Binkowski et al.'s 100 and 1000, clamped to min(N, M):
+  with fewer held-out images, digits' 300, every subset is nearly the whole set and
+  kid_stderr understates the uncertainty); strict_fraction as in
+  metrics.class_histogram_metrics. requested [N]: the classes a conditional
+  generator was asked for (None if unconditional).
 
-  Returns a flat dict of Python numbers: "fd_<slug>" (metrics.frechet_distance of the
-  features; <slug> is slug(extractor.name)), "kid_<slug>" and "kid_stderr_<slug>",
-  num_samples, and if the extractor classifies classes_covered,
-  classes_covered_strict, class_kl (inf if a sample lands in a class absent from
-  real_labels), mean_max_prob and num_classes.
+  Returns a flat dict of Python numbers, keys suffixed by <slug> = slug(extractor.name):
+  fd_<slug> (metrics.frechet_distance of the features), kid_<slug>,
+  kid_stderr_<slug>, num_samples; if the extractor classifies, classes_covered,
+  classes_covered_strict, class_kl, mean_max_prob and num_classes; with `requested`,
+  metrics.requested_class_metrics, intra_fd_<slug> (the mean over classes of
+  metrics.intra_frechet_distances) and intra_fd_<slug>_class{k} (NaN: no samples).
   """
-  name = extractor.name
+  name = slug(extractor.name)
   # Class checks first: a mismatched extractor fails before the costly distances.
   probs = extractor.probabilities(generated)
-  classes = {}
-  if probs is not None:
-    if probs.shape[1] != num_classes:
-      raise ValueError(f"{name} gives probabilities over {probs.shape[1]} classes; the "
-                       f"dataset has {num_classes}")
-    classes = metrics.class_histogram_metrics(probs, real_labels=np.asarray(real_labels),
-                                              strict_fraction=strict_fraction)
+  if probs is None and requested is not None:
+    raise ValueError(f"{extractor.name} does not classify the dataset's {num_classes} "
+                     "classes; conditional metrics need one that does")
+  if probs is not None and probs.shape[1] != num_classes:
+    raise ValueError(f"{extractor.name} gives probabilities over {probs.shape[1]} "
+                     f"classes; the dataset has {num_classes}")
   feats_fake = extractor.features(generated)
   feats_real = extractor.features(real_images)
   kid, kid_stderr = metrics.kernel_inception_distance(
       feats_fake, feats_real, num_subsets=kid_subsets, subset_size=kid_subset_size,
       rng=rng)
-  result = {
-      f"fd_{slug(name)}": metrics.frechet_distance(feats_fake, feats_real),
-      f"kid_{slug(name)}": kid,
-      f"kid_stderr_{slug(name)}": kid_stderr,
-      "num_samples": int(len(generated)),
-  }
-  for key in ("classes_covered", "classes_covered_strict", "class_kl", "mean_max_prob",
-              "num_classes"):
-    if key in classes:
+  result = {f"fd_{name}": metrics.frechet_distance(feats_fake, feats_real),
+            f"kid_{name}": kid, f"kid_stderr_{name}": kid_stderr,
+            "num_samples": int(len(generated))}
+  if probs is not None:
+    classes = metrics.class_histogram_metrics(probs, real_labels=np.asarray(real_labels),
+                                              strict_fraction=strict_fraction)
+    for key in ("classes_covered", "classes_covered_strict", "class_kl", "mean_max_prob",
+                "num_classes"):
       result[key] = classes[key]
+  if requested is not None:
+    result.update(metrics.requested_class_metrics(probs, requested))
+    distances = metrics.intra_frechet_distances(feats_fake, requested, feats_real,
+                                                real_labels, num_classes)
+    finite = [d for d in distances if not math.isnan(d)]
+    result[f"intra_fd_{name}"] = float(np.mean(finite)) if finite else math.nan
+    result.update({f"intra_fd_{name}_class{k}": d for k, d in enumerate(distances)})
   return result
-
-
-def conditional_image_metrics(extractor: FeatureExtractor, generated: np.ndarray,
-                              requested: np.ndarray, real_images: np.ndarray,
-                              real_labels: np.ndarray, *, num_classes: int) -> dict:
-  """Scores a conditional generator's images against the classes `requested` [N].
-
-  The extractor must classify the dataset's num_classes classes. Returns the
-  requested-class accuracies (metrics.requested_class_metrics), "intra_fd_<slug>" (the
-  mean over classes of metrics.intra_frechet_distances against the real held-out
-  images of each class) and "intra_fd_<slug>_class{k}" each; NaN where a class had no
-  samples.
-  """
-  probs = extractor.probabilities(generated)
-  if probs is None or probs.shape[1] != num_classes:
-    raise ValueError(f"{extractor.name} does not classify the dataset's {num_classes} "
-                     "classes; conditional metrics need one that does")
-  out = metrics.requested_class_metrics(probs, requested)
-  distances = metrics.intra_frechet_distances(
-      extractor.features(generated), requested, extractor.features(real_images),
-      real_labels, num_classes)
-  key = f"intra_fd_{slug(extractor.name)}"
-  finite = [d for d in distances if not math.isnan(d)]
-  out[key] = float(np.mean(finite)) if finite else math.nan
-  out.update({f"{key}_class{k}": d for k, d in enumerate(distances)})
-  return out
-
-
-# ------------------------------------------------------------------------ evaluator
 
 
 class ClassifierEvaluator:
   """The classifier metrics of generated images (and, conditional, of their classes).
 
-  Set up on first use (or taken from `share`, another member's ClassifierEvaluator):
-  the dataset's classifier (trained once, cached in `cache_dir` with `seed`), the
-  held-out split, and `real_data_reference`: real training images scored like a
-  generator, the floor of FD / KID and the classifier's view of real data.
+  Set up on first use, once for it and every evaluator made with `share` (another
+  member's ClassifierEvaluator): the dataset's classifier (trained once, cached in
+  `cache_dir` with `seed`), the held-out split, and `real_data_reference`: real
+  training images scored like a generator, the floor of FD / KID and the classifier's
+  view of real data.
   """
 
   def __init__(self, config, num_classes: int, *, cache_dir: str, seed: int,
@@ -477,48 +425,41 @@ class ClassifierEvaluator:
     self.config = config
     self.conditional = bool(num_classes)
     self.num_samples = int(config.eval.num_samples)
-    self.real_data_reference = None
     self.setup_seconds = 0.0
-    self.classifier = None
-    self._cache_dir, self._seed, self._share = cache_dir, seed, share
-    self._heldout = None
+    self._cache_dir, self._seed = cache_dir, seed
+    self._shared = {} if share is None else share._shared  # pylint: disable=protected-access
+
+  @property
+  def real_data_reference(self) -> dict | None:
+    return self._shared.get("real_data_reference")
 
   def _setup(self) -> None:
-    if self.classifier is not None:
-      return
-    if self._share is not None:
-      # pylint: disable=protected-access
-      share = self._share
-      share._setup()
-      self.classifier, self._heldout, self.real_data_reference = (
-          share.classifier, share._heldout, share.real_data_reference)
+    if "real_data_reference" in self._shared:
       return
     dataset = self.config.dataset
     t0 = start = time.monotonic()
     logging.info("evaluation: loading or training the %s classifier (cached in %s; "
                  "trained once per dataset)", dataset.name, self._cache_dir)
-    self.classifier = load_or_train(dataset, self._cache_dir, seed=self._seed)
+    classifier = load_or_train(dataset, self._cache_dir, seed=self._seed)
     logging.info("evaluation: classifier %s (%.1fs, held-out accuracy %.3f)",
-                 "trained" if self.classifier.trained else "loaded",
-                 time.monotonic() - t0, self.classifier.test_accuracy)
+                 "trained" if classifier.trained else "loaded",
+                 time.monotonic() - t0, classifier.test_accuracy)
     t0 = time.monotonic()
-    self._heldout = real_split(dataset, "test")
+    self._shared.update(classifier=classifier, heldout=real_split(dataset, "test"))
     real, real_labels = real_split(dataset, "train", limit=self.num_samples)
-    self.real_data_reference = self._metrics(real, real_labels if self.conditional else None)
+    self._shared["real_data_reference"] = self._metrics(
+        real, real_labels if self.conditional else None)
     logging.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
     self.setup_seconds += time.monotonic() - start
 
   def _metrics(self, samples: np.ndarray, requested) -> dict:
-    ev = self.config.eval
-    images, labels = self._heldout
-    k = int(self.classifier.num_classes)
-    out = image_metrics(self.classifier, samples, images, labels, num_classes=k,
-                        kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
-                        strict_fraction=ev.strict_fraction, rng=self.config.seed)
-    if requested is not None:
-      out.update(conditional_image_metrics(self.classifier, samples, requested, images,
-                                           labels, num_classes=k))
-    return out
+    ev, classifier = self.config.eval, self._shared["classifier"]
+    images, labels = self._shared["heldout"]
+    return image_metrics(classifier, samples, images, labels,
+                         num_classes=int(classifier.num_classes),
+                         kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size,
+                         strict_fraction=ev.strict_fraction, rng=self.config.seed,
+                         requested=requested)
 
   def run(self, samples: np.ndarray, requested=None) -> dict:
     """The metrics of samples [N, H, W, C]; `requested` [N]: a conditional generator's
@@ -527,4 +468,5 @@ class ClassifierEvaluator:
     return self._metrics(samples, requested)
 
   def describe(self) -> dict:
-    return {} if self.classifier is None else {"feature_extractor": self.classifier.name}
+    classifier = self._shared.get("classifier")
+    return {} if classifier is None else {"feature_extractor": classifier.name}

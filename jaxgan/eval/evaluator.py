@@ -166,7 +166,6 @@ class Evaluator:
     for e in self.evaluators:
       if e.real_data_reference is not None:
         result["real_data_reference"] = _finite_or_none(e.real_data_reference)
-    for e in self.evaluators:
       result.update(e.describe())
     if not self.toy and not any(isinstance(e, classifier_lib.ClassifierEvaluator)
                                 for e in self.evaluators):
@@ -220,20 +219,14 @@ def summary_line(result: dict) -> str:
                    for label, values in result["generators"].items())
 
 
-# --- Populations ---------------------------------------------------------------------
-
-
-def _summarized_keys(per_member: dict) -> list[str]:
-  """The numbers of members' results worth a mean (not counts fixed by the config)."""
-  return sorted({k for values in per_member.values() for k, v in values.items()
+def _summary(per_member: dict) -> dict:
+  """population.summarize of each number of members' results worth a mean (not counts
+  fixed by the config)."""
+  keys = sorted({k for values in per_member.values() for k, v in values.items()
                  if isinstance(v, (int, float)) and not isinstance(v, bool)
                  and not k.startswith("num_")})
-
-
-def _summary(per_member: dict) -> dict:
   return {k: summarize([v[k] for v in per_member.values()
-                                       if isinstance(v.get(k), (int, float))])
-          for k in _summarized_keys(per_member)}
+                        if isinstance(v.get(k), (int, float))]) for k in keys}
 
 
 def _best(per_member: dict, members, metric: str):

@@ -27,7 +27,6 @@ import functools
 import hashlib
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -36,7 +35,7 @@ import flax.linen as nn
 from flax import traverse_util
 import jax
 import jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 
 from jaxgan import mesh as mesh_lib
@@ -59,9 +58,7 @@ _NPZ_FORMAT = 1
 # measuring instrument that must equal pytorch-fid's float32 numbers asks for full
 # float32 (on CPU this changes nothing).
 _PRECISION = jax.lax.Precision.HIGHEST
-
-
-# ------------------------------------------------------------------------- network
+_NETWORK = "the FID Inception-v3"  # what weights files are checked against
 
 
 class _ConvBN(nn.Module):
@@ -223,9 +220,6 @@ class FIDInceptionV3(nn.Module):
     return pool3, logits
 
 
-# --------------------------------------------------------------- input handling
-
-
 def bilinear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
   """[out_size, in_size] float32 rows of PyTorch's bilinear weights (align_corners=False).
 
@@ -293,8 +287,6 @@ def variable_shapes() -> dict:
       jax.random.key(0), jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32)))
 
 
-# ------------------------------------------------------------ PyTorch state dicts
-
 # flax leaf name -> PyTorch parameter / buffer name.
 _TORCH_LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias",
                "mean": "running_mean", "var": "running_var"}
@@ -306,21 +298,12 @@ def torch_names() -> dict[tuple[str, ...], str]:
   return {path: ".".join(path[1:-1] + (_TORCH_LEAF[path[-1]],)) for path in flat}
 
 
-def _to_flax_layout(array: np.ndarray) -> np.ndarray:
-  """PyTorch conv [O, I, kh, kw] -> [kh, kw, I, O]; linear [O, I] -> [I, O]."""
+def to_flax_layout(array: np.ndarray, *, inverse: bool = False) -> np.ndarray:
+  """PyTorch conv [O, I, kh, kw] -> [kh, kw, I, O], linear [O, I] -> [I, O]; `inverse`
+  the other way."""
   if array.ndim == 4:
-    return array.transpose(2, 3, 1, 0)
-  if array.ndim == 2:
-    return array.T
-  return array
-
-
-def _to_torch_layout(array: np.ndarray) -> np.ndarray:
-  if array.ndim == 4:
-    return array.transpose(3, 2, 0, 1)
-  if array.ndim == 2:
-    return array.T
-  return array
+    return array.transpose((3, 2, 0, 1) if inverse else (2, 3, 1, 0))
+  return array.T if array.ndim == 2 else array
 
 
 def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
@@ -347,16 +330,13 @@ def variables_from_state_dict(state_dict: Mapping[str, Any]) -> dict:
   shapes = traverse_util.flatten_dict(variable_shapes())
   flat = {}
   for path, key in names.items():
-    array = _to_flax_layout(np.asarray(state_dict[key], dtype=np.float32))
+    array = to_flax_layout(np.asarray(state_dict[key], dtype=np.float32))
     if array.shape != shapes[path].shape:
-      expected_shape = _to_torch_layout(np.zeros(shapes[path].shape)).shape
+      expected_shape = to_flax_layout(np.zeros(shapes[path].shape), inverse=True).shape
       raise ValueError(f"{key}: shape {np.shape(state_dict[key])} does not fit the FID "
                        f"Inception-v3 (expected {expected_shape})")
     flat[path] = array
   return traverse_util.unflatten_dict(flat)
-
-
-# ---------------------------------------------------------------- weight files
 
 
 def missing_weights_message(path: str) -> str:
@@ -414,7 +394,7 @@ def load_npz(path: str) -> tuple[dict, dict]:
     raise ValueError(f"{path} has format {metadata.get('format')}, expected "
                      f"{_NPZ_FORMAT}; convert the .pth again")
   try:
-    cache.check_arrays(arrays, variable_shapes(), "the FID Inception-v3")
+    cache.check_arrays(arrays, variable_shapes(), _NETWORK)
   except ValueError as e:
     raise ValueError(f"{path}: {e}") from None
   return cache.unflatten(arrays), metadata
@@ -423,11 +403,11 @@ def load_npz(path: str) -> tuple[dict, dict]:
 def load_weights(path: str) -> tuple[dict, dict]:
   """(variables, metadata) from pytorch-fid's .pth or its converted .npz.
 
-  A .pth is read with torch once; the conversion is cached as <name>.npz beside it (if
-  writable) and reused while the .pth's SHA-256 (metadata["source_sha256"], which keys
-  the reference caches) is the one converted. FileNotFoundError (with
-  `missing_weights_message`) if `path` does not exist; ValueError for other weights or
-  a .pth without torch.
+  A .pth is read with torch once; the conversion is cached as <name>.npz beside it
+  (cache.load_or_compute: a warning if not writable) and reused while the .pth's
+  SHA-256 (metadata["source_sha256"], which keys the reference caches) is the one
+  converted. FileNotFoundError (with `missing_weights_message`) if `path` does not
+  exist; ValueError for other weights or a .pth without torch.
   """
   path = os.path.expanduser(path)
   if not os.path.exists(path):
@@ -439,65 +419,48 @@ def load_weights(path: str) -> tuple[dict, dict]:
     raise ValueError(f"weights file {path!r}: expected pytorch-fid's .pth or a "
                      "converted .npz")
   sha256 = _sha256(path)
-  converted = stem + ".npz"
-  if os.path.exists(converted):
-    try:
-      variables, metadata = load_npz(converted)
-      if metadata["source_sha256"] == sha256:
-        return variables, metadata
-    except (OSError, ValueError, KeyError) as e:
-      logging.warning("converted weights %s unusable (%s); converting again", converted, e)
-  _check_hub_hash(path, sha256)
-  variables = variables_from_state_dict(_read_pth(path))
-  metadata = {"source": os.path.basename(path), "source_sha256": sha256}
-  try:
-    save_npz(converted, variables, metadata)
-  except OSError as e:
-    warnings.warn(f"could not cache the converted weights at {converted} ({e}); they are "
-                  "converted again next time", stacklevel=2)
-  return variables, dict(metadata, format=_NPZ_FORMAT)
 
+  def convert():
+    _check_hub_hash(path, sha256)
+    variables = variables_from_state_dict(_read_pth(path))
+    return cache.flatten(variables), {"source": os.path.basename(path),
+                                      "source_sha256": sha256, "format": _NPZ_FORMAT}
 
-# ------------------------------------------------------------------ extraction
-
-
-def _data_mesh() -> Mesh:
-  """The training mesh's layout over this process's devices (extraction is local)."""
-  return mesh_lib.make_mesh(jax.local_devices())
+  arrays, metadata, _ = cache.load_or_compute(
+      stem + ".npz", {"source_sha256": sha256, "format": _NPZ_FORMAT}, convert,
+      check=lambda arrays: cache.check_arrays(arrays, variable_shapes(), _NETWORK),
+      what="converted Inception weights", redo="converting")
+  return cache.unflatten(arrays), metadata
 
 
 class Extractor:
-  """The FID Inception-v3 with its weights, compiled once; a classifier.FeatureExtractor.
+  """The FID Inception-v3 with its weights, compiled once.
 
-  Batches are split over a mesh's devices (axis "data", default every local device)
-  with the weights replicated. Images become 8-bit pixels first (`to_uint8`).
-  batch_size (images per compiled call) is rounded up to a multiple of the device
-  count and the last batch padded, so one shape compiles per image size; metadata is
-  `load_weights`' (what the weights are, for caches).
+  Batches are split over this process's devices (the training mesh's "data" axis:
+  extraction is local) with the weights replicated; images become 8-bit pixels first
+  (`to_uint8`). batch_size (images per compiled call) is rounded up to a multiple of
+  the device count and the last batch padded, so one shape compiles per image size;
+  metadata is `load_weights`' (what the weights are, for caches).
   """
 
-  name = NAME
-
-  def __init__(self, variables, *, batch_size: int, metadata: Mapping[str, Any] | None = None,
-               mesh: Mesh | None = None):
+  def __init__(self, variables, *, batch_size: int, metadata: Mapping[str, Any] | None = None):
     if batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    self.mesh = _data_mesh() if mesh is None else mesh
-    devices = self.mesh.devices.size
-    self.batch_size = -(-batch_size // devices) * devices
+    mesh = mesh_lib.make_mesh(jax.local_devices())
+    self.batch_size = -(-batch_size // mesh.devices.size) * mesh.devices.size
     self.metadata = dict(metadata or {})
-    replicated = NamedSharding(self.mesh, P())
-    self._batch_sharding = NamedSharding(self.mesh, P(mesh_lib.DATA))
+    replicated = NamedSharding(mesh, P())
+    self._batch_sharding = NamedSharding(mesh, P(mesh_lib.DATA))
     self._variables = jax.device_put(jax.tree.map(np.asarray, variables), replicated)
-    self._fc = (np.asarray(variables["params"]["fc"]["kernel"], np.float64))
+    self._fc = np.asarray(variables["params"]["fc"]["kernel"], np.float64)
     self._apply = jax.jit(_forward, in_shardings=(replicated, self._batch_sharding),
                           out_shardings=(self._batch_sharding, self._batch_sharding))
 
   @classmethod
-  def from_file(cls, path: str, *, batch_size: int, mesh: Mesh | None = None) -> "Extractor":
+  def from_file(cls, path: str, *, batch_size: int) -> "Extractor":
     """An Extractor with the weights of `path` (see `load_weights`)."""
     variables, metadata = load_weights(path)
-    return cls(variables, batch_size=batch_size, metadata=metadata, mesh=mesh)
+    return cls(variables, batch_size=batch_size, metadata=metadata)
 
   def activations_of_batches(self, batches: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(pool3 float32 [N, 2048], logits float32 [N, 1008]) of every image of `batches`.
@@ -538,12 +501,8 @@ class Extractor:
         images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size))
 
   def features(self, images) -> np.ndarray:
-    """pool3 features float32 [N, 2048] (FeatureExtractor)."""
+    """pool3 features float32 [N, 2048]."""
     return self.activations(images)[0]
-
-  def probabilities(self, images) -> None:
-    """None: ImageNet's classes are not a dataset's (FeatureExtractor)."""
-    del images
 
   def score_logits(self, pool3) -> np.ndarray:
     """float64 pool3 @ W: the logits Salimans et al.'s Inception score uses (no bias).
@@ -577,9 +536,6 @@ def _rebatch(chunks: Iterable[np.ndarray], size: int):
     yield np.concatenate(buffer)
 
 
-# -------------------------------------------------------- real-data reference
-
-
 @dataclasses.dataclass(frozen=True)
 class Reference:
   """Real images' Inception statistics, what generated images are compared with.
@@ -596,47 +552,17 @@ class Reference:
   metadata: dict
 
 
-def reference_from_batches(extractor: Extractor, batches: Iterable[Any], *,
-                           num_features: int, seed: int,
-                           metadata: Mapping[str, Any] | None = None) -> Reference:
-  """The Reference of every image of `batches`, keeping the features of
-  min(N, num_features) images drawn by np.random.default_rng(seed), in order.
-  """
-  pool3, _ = extractor.activations_of_batches(batches)
-  if len(pool3) < 2:
-    raise ValueError(f"a reference needs at least 2 images, got {len(pool3)}")
-  mu, sigma = metrics.feature_statistics(pool3)
-  keep = np.sort(np.random.default_rng(seed).choice(
-      len(pool3), min(len(pool3), num_features), replace=False))
-  return Reference(mu=mu, sigma=sigma, features=pool3[keep], num_images=len(pool3),
-                   metadata=dict(metadata or {}))
-
-
-def _reference_arrays(reference: Reference) -> dict:
-  """mu and sigma under pytorch-fid's names (its loader reads the file too)."""
-  return {"mu": reference.mu, "sigma": reference.sigma, "features": reference.features,
-          "num_images": np.int64(reference.num_images)}
-
-
-def _reference(arrays: dict, metadata: dict) -> Reference:
-  return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
-                   num_images=int(arrays["num_images"]), metadata=metadata)
-
-
-def load_reference(path: str) -> Reference:
-  """A Reference cached by `load_or_compute_reference`."""
-  return _reference(*cache.load(path))
-
-
 def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor: Extractor,
                               batches: Callable[[], Iterable[Any]], *, num_features: int,
                               seed: int) -> Reference:
   """The Reference cached in cache_dir under `key`, or computed from batches() and cached.
 
-  `key` says what the images are (dataset, split, image size, ...); the file name adds
-  the weights' SHA-256, num_features and seed, so a reference is reused only for
-  exactly the images, network and subset it was computed with. An unreadable or
-  mismatched cache file is recomputed with a warning. batches() is called only then.
+  The Reference holds the statistics of every image of batches() and the features of
+  min(N, num_features) of them drawn by np.random.default_rng(seed), in order. `key`
+  says what the images are (dataset, split, image size, ...); the file name adds the
+  weights' SHA-256, num_features and seed, so a reference is reused only for exactly
+  the images, network and subset it was computed with. An unreadable or mismatched
+  cache file is recomputed with a warning. batches() is called only then.
   """
   meta_key = dict(key, weights_sha256=extractor.metadata.get("source_sha256", "unknown"),
                   num_features=int(num_features), seed=int(seed), format=_NPZ_FORMAT)
@@ -644,14 +570,19 @@ def load_or_compute_reference(cache_dir: str, key: Mapping[str, Any], extractor:
 
   def compute():
     logging.info("computing the Inception reference statistics of %s", key)
-    reference = reference_from_batches(extractor, batches(), num_features=num_features,
-                                       seed=seed, metadata=meta_key)
-    return _reference_arrays(reference), meta_key
+    pool3, _ = extractor.activations_of_batches(batches())
+    mu, sigma = metrics.feature_statistics(pool3)
+    keep = np.sort(np.random.default_rng(seed).choice(
+        len(pool3), min(len(pool3), num_features), replace=False))
+    # mu and sigma under pytorch-fid's names (its loader reads the file too).
+    return {"mu": mu, "sigma": sigma, "features": pool3[keep],
+            "num_images": np.int64(len(pool3))}, meta_key
 
   arrays, metadata, _ = cache.load_or_compute(
       cache.path(cache_dir, f"inception_reference_{readable}px", meta_key), meta_key,
       compute, what="Inception reference")
-  return _reference(arrays, metadata)
+  return Reference(mu=arrays["mu"], sigma=arrays["sigma"], features=arrays["features"],
+                   num_images=int(arrays["num_images"]), metadata=metadata)
 
 
 def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
@@ -665,9 +596,6 @@ def real_image_batches(dataset_cfg, split: str = "train", chunk: int = 1000):
   from jaxgan.data import load  # pylint: disable=g-import-not-at-top
   for batch in load.image_chunks(dataset_cfg, split, chunk=chunk):
     yield to_uint8(batch)
-
-
-# ------------------------------------------------------------------- metrics
 
 
 def metric_keys() -> tuple[str, ...]:
@@ -698,66 +626,59 @@ def inception_metrics(pool3: np.ndarray, score_logits: np.ndarray, reference: Re
   return dict(zip(metric_keys(), values))
 
 
-# ------------------------------------------------------------------ evaluator
-
-
 class InceptionEvaluator:
   """The FID Inception-v3 metrics of generated images against a dataset's training split.
 
   The extractor and the reference statistics (every training image, cached in
-  `cache_dir`, the KID / PRDC subset drawn with `seed`) are set up on first use, or
-  taken from `share` (another member's InceptionEvaluator).
+  `cache_dir`, the KID / PRDC subset drawn with `seed`) are set up on first use, once
+  for it and every evaluator made with `share` (another member's InceptionEvaluator).
   """
+
+  real_data_reference = None  # the FID's real side is the cached Reference
+  setup_seconds = 0.0
 
   def __init__(self, config, *, cache_dir: str, seed: int,
                share: "InceptionEvaluator | None" = None):
     self.config = config
     self.num_samples = int(config.eval.inception_num_samples)
-    self.real_data_reference = None  # the FID's real side is `self._reference`
-    self.setup_seconds = 0.0
-    self._cache_dir, self._seed, self._share = cache_dir, seed, share
-    self._extractor = self._reference = None
+    self._cache_dir, self._seed = cache_dir, seed
+    self._shared = {} if share is None else share._shared  # pylint: disable=protected-access
 
-  def _setup(self):
-    if self._extractor is not None:
-      return self._extractor, self._reference
-    if self._share is not None:
-      self._extractor, self._reference = self._share._setup()  # pylint: disable=protected-access
-      return self._extractor, self._reference
-    ev, dataset = self.config.eval, self.config.dataset
-    batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
-    self._extractor = Extractor.from_file(ev.inception_weights, batch_size=batch)
-    key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
-    if dataset.name == "folder":
-      from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
-      key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
-                 files=folder.contents_digest(folder.read_folder(dataset.path)))
-    self._reference = load_or_compute_reference(
-        self._cache_dir, key, self._extractor,
-        lambda: real_image_batches(dataset, "train"),
-        num_features=ev.inception_real_features, seed=self._seed)
-    return self._extractor, self._reference
+  def _setup(self) -> tuple[Extractor, Reference]:
+    if not self._shared:
+      ev, dataset = self.config.eval, self.config.dataset
+      batch = ev.inception_batch_size or (10 if jax.default_backend() == "cpu" else 200)
+      extractor = Extractor.from_file(ev.inception_weights, batch_size=batch)
+      key = {"dataset": dataset.name, "split": "train", "image_size": dataset.image_size}
+      if dataset.name == "folder":
+        from jaxgan.data import folder  # pylint: disable=g-import-not-at-top
+        key.update(path=os.path.abspath(os.path.expanduser(dataset.path)),
+                   files=folder.contents_digest(folder.read_folder(dataset.path)))
+      self._shared.update(extractor=extractor, reference=load_or_compute_reference(
+          self._cache_dir, key, extractor, lambda: real_image_batches(dataset, "train"),
+          num_features=ev.inception_real_features, seed=self._seed))
+    return self._shared["extractor"], self._shared["reference"]
 
   def run(self, samples: np.ndarray, requested=None) -> dict:
     """The metrics of `inception_metrics` for samples [N, H, W, C] in [-1, 1]."""
     del requested  # ImageNet's classes are not the dataset's
-    self._setup()
+    extractor, reference = self._setup()
     ev = self.config.eval
-    pool3, _ = self._extractor.activations(samples)
+    pool3, _ = extractor.activations(samples)
     return inception_metrics(
-        pool3, self._extractor.score_logits(pool3), self._reference,
-        is_splits=ev.is_splits, kid_subsets=ev.kid_subsets,
-        kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k, rng=self.config.seed)
+        pool3, extractor.score_logits(pool3), reference, is_splits=ev.is_splits,
+        kid_subsets=ev.kid_subsets, kid_subset_size=ev.kid_subset_size, prdc_k=ev.prdc_k,
+        rng=self.config.seed)
 
   def describe(self) -> dict:
     """The protocol, so the numbers can be put beside a paper's."""
-    if self._extractor is None:
+    if not self._shared:
       return {}
-    metadata = self._extractor.metadata
+    extractor, reference = self._setup()
     return {"inception": {
-        "weights": metadata.get("source", self.config.eval.inception_weights),
-        "weights_sha256": metadata.get("source_sha256"),
+        "weights": extractor.metadata.get("source", self.config.eval.inception_weights),
+        "weights_sha256": extractor.metadata.get("source_sha256"),
         "num_samples": self.num_samples,
         "reference": f"{self.config.dataset.name} train split, all "
-                     f"{self._reference.num_images} images",
-        "reference_features_kid_prdc": int(len(self._reference.features))}}
+                     f"{reference.num_images} images",
+        "reference_features_kid_prdc": int(len(reference.features))}}

@@ -37,25 +37,19 @@ _KERNEL_BLOCK = 1024
 _TOY_CHUNK = 65536
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
 def _numpy_rng(rng: Any) -> np.random.Generator:
   """A fresh NumPy Generator derived from an int seed or a JAX PRNG key.
 
   A caller's ``np.random.Generator`` is rejected on purpose: drawing from it would
   advance the caller's state, so the same call would not return the same value twice.
   """
-  if isinstance(rng, (bool, np.bool_)):
-    raise TypeError('rng must be an int seed or a JAX PRNG key, got a bool.')
-  if isinstance(rng, (int, np.integer)):
-    if rng < 0:
-      raise ValueError(f'rng seed must be non-negative, got {rng}.')
-    return np.random.default_rng(int(rng))
-  if isinstance(rng, np.random.Generator):
+  if isinstance(rng, (bool, np.bool_, np.random.Generator)):
     raise TypeError(
-        'rng must be an int seed or a JAX PRNG key, not a np.random.Generator: '
-        'drawing from it would mutate the caller\'s state and make the metric impure.')
+        f'rng must be an int seed or a JAX PRNG key, not a {type(rng).__name__}: '
+        'drawing from a np.random.Generator would mutate the caller\'s state and make '
+        'the metric impure.')
+  if isinstance(rng, (int, np.integer)):
+    return np.random.default_rng(int(rng))  # a negative seed is numpy's ValueError
   if isinstance(rng, jax.Array) and jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
     data = np.asarray(jax.random.key_data(rng))
   else:
@@ -83,11 +77,14 @@ def _as_matrix(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
   return arr
 
 
-def _same_dim(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+def _as_pair(x: Any, y: Any, names: str, min_rows: int = 1):
+  """`_as_matrix` of both of x and y ("x, y" names them), of one feature dimension."""
+  name_x, name_y = names.split(', ')
+  a, b = _as_matrix(x, name_x, min_rows), _as_matrix(y, name_y, min_rows)
   if a.shape[1] != b.shape[1]:
-    raise ValueError(
-        f'{name_a} and {name_b} must have the same feature dimension, got '
-        f'{a.shape[1]} and {b.shape[1]}.')
+    raise ValueError(f'{name_x} and {name_y} must have the same feature dimension, got '
+                     f'{a.shape[1]} and {b.shape[1]}.')
+  return a, b
 
 
 def _min_count(fraction: float, n: int) -> int:
@@ -146,9 +143,6 @@ def _unbiased_mmd2(kernel: Callable[[np.ndarray, np.ndarray], np.ndarray],
   return kxx + kyy - 2.0 * kxy
 
 
-# --------------------------------------------------------------------- toy 2D metrics
-
-
 def toy_mode_metrics(samples: Any, modes: Any, mode_std: float, *,
                      hq_sigmas: float = 3.0,
                      strict_fraction: float = 0.01) -> dict[str, float | int]:
@@ -171,9 +165,7 @@ def toy_mode_metrics(samples: Any, modes: Any, mode_std: float, *,
     num_modes, num_samples, hq_percent (100 * HQ / N), and mode_kl: KL(p || uniform)
     in nats of the HQ samples' mode histogram, in [0, log M] (+inf with no HQ sample).
   """
-  x = _as_matrix(samples, 'samples')
-  centres = _as_matrix(modes, 'modes')
-  _same_dim(x, centres, 'samples', 'modes')
+  x, centres = _as_pair(samples, modes, 'samples, modes')
   if not mode_std > 0:
     raise ValueError(f'mode_std must be positive, got {mode_std}.')
   if not hq_sigmas > 0:
@@ -209,9 +201,6 @@ def toy_mode_metrics(samples: Any, modes: Any, mode_std: float, *,
   }
 
 
-# ------------------------------------------------------------ distances for toy sets
-
-
 def sliced_wasserstein(x: Any, y: Any, *, num_projections: int, rng: Any,
                        p: float = 2.0) -> float:
   """Monte-Carlo sliced p-Wasserstein distance between two empirical distributions.
@@ -222,9 +211,7 @@ def sliced_wasserstein(x: Any, y: Any, *, num_projections: int, rng: Any,
   functions' breakpoints merged; nothing dropped or resampled). Scale: for y = x + v,
   SW_2 ~ |v| / sqrt(d).
   """
-  a = _as_matrix(x, 'x')
-  b = _as_matrix(y, 'y')
-  _same_dim(a, b, 'x', 'y')
+  a, b = _as_pair(x, y, 'x, y')
   if num_projections < 1:
     raise ValueError(f'num_projections must be >= 1, got {num_projections}.')
   if not p >= 1:
@@ -258,9 +245,7 @@ def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
   negative for two samples of one distribution. x [N, d], y [M, d], N, M >= 2; returns
   MMD^2, not its root.
   """
-  a = _as_matrix(x, 'x', min_rows=2)
-  b = _as_matrix(y, 'y', min_rows=2)
-  _same_dim(a, b, 'x', 'y')
+  a, b = _as_pair(x, y, 'x, y', min_rows=2)
   sigmas = np.asarray(bandwidths, dtype=np.float64).ravel()
   if sigmas.size == 0 or not np.all(sigmas > 0):
     raise ValueError(
@@ -275,9 +260,6 @@ def mmd_rbf(x: Any, y: Any, *, bandwidths: Sequence[float]) -> float:
   return _unbiased_mmd2(kernel, a, b)
 
 
-# ------------------------------------------------------------- image-feature metrics
-
-
 def frechet_distance_from_stats(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *,
                                 eps: float = 1e-6) -> float:
   """Squared Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al.).
@@ -290,19 +272,14 @@ def frechet_distance_from_stats(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *,
   features whose covariances are fine), else this raises: the covariances are not PSD.
   Not clipped: identical inputs may give a tiny negative number.
   """
-  mu1 = np.atleast_1d(np.asarray(mu1, dtype=np.float64))
-  mu2 = np.atleast_1d(np.asarray(mu2, dtype=np.float64))
-  sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
-  sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
+  mu1, mu2 = (np.atleast_1d(np.asarray(m, dtype=np.float64)) for m in (mu1, mu2))
+  sigma1, sigma2 = (np.atleast_2d(np.asarray(s, dtype=np.float64)) for s in (sigma1, sigma2))
   dim = mu1.shape[0]
-  if mu1.shape != (dim,) or mu2.shape != (dim,):
-    raise ValueError(f'means must both be [D] vectors, got {mu1.shape} and {mu2.shape}.')
-  if sigma1.shape != (dim, dim) or sigma2.shape != (dim, dim):
-    raise ValueError(
-        f'covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}.')
-  for name, arr in (('mu1', mu1), ('mu2', mu2), ('sigma1', sigma1), ('sigma2', sigma2)):
-    if not np.all(np.isfinite(arr)):
-      raise ValueError(f'{name} contains non-finite values.')
+  if {mu1.shape, mu2.shape} != {(dim,)} or {sigma1.shape, sigma2.shape} != {(dim, dim)}:
+    raise ValueError(f'expected means [D] and covariances [D, D], got {mu1.shape}, '
+                     f'{mu2.shape}, {sigma1.shape} and {sigma2.shape}.')
+  if not all(np.all(np.isfinite(a)) for a in (mu1, mu2, sigma1, sigma2)):
+    raise ValueError('the statistics contain non-finite values.')
 
   diff = mu1 - mu2
   covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
@@ -327,13 +304,8 @@ def frechet_distance(feats_a: Any, feats_b: Any, *, eps: float = 1e-6) -> float:
   then `frechet_distance_from_stats`. Biased upwards at finite N: compare values at
   equal sample sizes only.
   """
-  a = _as_matrix(feats_a, 'feats_a', min_rows=2)
-  b = _as_matrix(feats_b, 'feats_b', min_rows=2)
-  _same_dim(a, b, 'feats_a', 'feats_b')
-  # atleast_2d: np.cov returns a 0-d array when D == 1.
-  sigma_a = np.atleast_2d(np.cov(a, rowvar=False))
-  sigma_b = np.atleast_2d(np.cov(b, rowvar=False))
-  return frechet_distance_from_stats(a.mean(axis=0), sigma_a, b.mean(axis=0), sigma_b, eps=eps)
+  a, b = _as_pair(feats_a, feats_b, 'feats_a, feats_b', min_rows=2)
+  return frechet_distance_from_stats(*feature_statistics(a), *feature_statistics(b), eps=eps)
 
 
 def _cubic_polynomial_kernel(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -356,9 +328,7 @@ def kernel_inception_distance(feats_a: Any, feats_b: Any, *, num_subsets: int,
   std_error * sqrt(num_subsets - 1). Per subset the value equals torch-fidelity's and
   the authors' mmd2; their subsets come from other generators.
   """
-  a = _as_matrix(feats_a, 'feats_a', min_rows=2)
-  b = _as_matrix(feats_b, 'feats_b', min_rows=2)
-  _same_dim(a, b, 'feats_a', 'feats_b')
+  a, b = _as_pair(feats_a, feats_b, 'feats_a, feats_b', min_rows=2)
   if num_subsets < 1:
     raise ValueError(f'num_subsets must be >= 1, got {num_subsets}.')
   if subset_size < 2:
@@ -384,6 +354,7 @@ def feature_statistics(feats: Any) -> tuple[np.ndarray, np.ndarray]:
   and "sigma" these are its .npz statistics files.
   """
   a = _as_matrix(feats, 'feats', min_rows=2)
+  # atleast_2d: np.cov returns a 0-d array when D == 1.
   return a.mean(axis=0), np.atleast_2d(np.cov(a, rowvar=False))
 
 
@@ -455,9 +426,7 @@ def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[s
   prdc package's compute_prdc (strict "<", Euclidean), in blocks so 50,000 samples fit
   in memory. real [N, D], fake [M, D], N, M > k (5 in the paper).
   """
-  r = _as_matrix(real, 'real')
-  f = _as_matrix(fake, 'fake')
-  _same_dim(r, f, 'real', 'fake')
+  r, f = _as_pair(real, fake, 'real, fake')
   if k < 1:
     raise ValueError(f'k must be >= 1, got {k}.')
   if r.shape[0] <= k or f.shape[0] <= k:
@@ -480,9 +449,6 @@ def precision_recall_density_coverage(real: Any, fake: Any, *, k: int) -> dict[s
       'density': float((1.0 / k) * np.mean(balls_per_fake)),
       'coverage': float(np.mean(real_covered)),
   }
-
-
-# ------------------------------------------------------- classifier label metrics
 
 
 def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
@@ -520,13 +486,7 @@ def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
     if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
       raise ValueError('real_hist must be finite, non-negative and not all zero.')
   else:
-    labels = np.asarray(real_labels)
-    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-      raise ValueError(
-          'real_labels must be a non-empty 1D integer array, got '
-          f'{labels.dtype} array of shape {labels.shape}.')
-    if labels.min() < 0 or labels.max() >= num_classes:
-      raise ValueError(f'real_labels must lie in [0, {num_classes}).')
+    labels = _class_ids(real_labels, 'real_labels', None, num_classes)
     weights = np.bincount(labels, minlength=num_classes).astype(np.float64)
   p_real = weights / weights.sum()
 
@@ -543,16 +503,15 @@ def class_histogram_metrics(probs_fake: Any, real_hist: Any = None, *,
   }
 
 
-# ------------------------------------------------------ class-conditional metrics
-
-
-def _class_ids(labels: Any, name: str, n: int, num_classes: int) -> np.ndarray:
-  """labels as a 1D int array of length n with values in [0, num_classes), or a ValueError."""
+def _class_ids(labels: Any, name: str, n: int | None, num_classes: int) -> np.ndarray:
+  """labels as a 1D int array of length n (None: any but 0) with values in
+  [0, num_classes), or a ValueError."""
   labels = np.asarray(labels)
-  if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-    raise ValueError(f'{name} must be {n} integer labels, got {labels.dtype} array of '
-                     f'shape {labels.shape}.')
-  if n and (labels.min() < 0 or labels.max() >= num_classes):
+  if (labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer)
+      or (labels.size != n if n is not None else labels.size == 0)):
+    raise ValueError(f'{name} must be {n or "some"} integer labels, got {labels.dtype} '
+                     f'array of shape {labels.shape}.')
+  if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
     raise ValueError(f'{name} must lie in [0, {num_classes}).')
   return labels
 
@@ -589,9 +548,7 @@ def intra_frechet_distances(feats_fake: Any, requested: Any, feats_real: Any,
   given; NaN for a class with fewer than 2 samples on either side. With few real images
   per class it is far more biased than the overall distance: compare at equal sizes.
   """
-  fake = _as_matrix(feats_fake, 'feats_fake')
-  real = _as_matrix(feats_real, 'feats_real')
-  _same_dim(fake, real, 'feats_fake', 'feats_real')
+  fake, real = _as_pair(feats_fake, feats_real, 'feats_fake, feats_real')
   requested = _class_ids(requested, 'requested', fake.shape[0], num_classes)
   real_labels = _class_ids(real_labels, 'real_labels', real.shape[0], num_classes)
   out = []

@@ -64,16 +64,10 @@ def plot_losses(records: list[dict], path: str, *, penalty_weight: float) -> boo
   return True
 
 
-_critic_apply = jax.jit(
+# The critic's value at each point [N, ...] (the first output of critic_scores).
+_critic_values = jax.jit(
     lambda spec, params, spectral, x: train_lib.critic_scores(spec, params, spectral, x)[0],
     static_argnums=0)
-
-
-def critic_scores(spec: train_lib.StepSpec, state: train_lib.GANState,
-                  points: np.ndarray) -> np.ndarray:
-  """The critic's value at each of `points` [N, ...] as a host array [N]."""
-  return np.asarray(_critic_apply(spec, state.critic_params, state.critic_spectral, points),
-                    np.float64)
 
 
 def plot_critic_contour(spec: train_lib.StepSpec, state: train_lib.GANState,
@@ -92,7 +86,8 @@ def plot_critic_contour(spec: train_lib.StepSpec, state: train_lib.GANState,
   ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], _CONTOUR_POINTS)
   gx, gy = np.meshgrid(xs, ys)
   grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-  values = critic_scores(spec, state, grid).reshape(gx.shape)
+  values = np.asarray(_critic_values(spec, state.critic_params, state.critic_spectral,
+                                     grid), np.float64).reshape(gx.shape)
   fig, ax = plt.subplots(figsize=(6, 6))
   contour = ax.contour(gx, gy, values, levels=20, cmap="viridis", linewidths=0.8)
   fig.colorbar(contour, ax=ax, shrink=0.8, label="critic value D(x)")

@@ -25,20 +25,12 @@ _EVAL_DATA_STREAM = 0xE7A2
 def toy_metrics(name: str, samples: np.ndarray, real: np.ndarray, *, hq_sigmas: float,
                 strict_fraction: float, num_projections: int, mmd_bandwidths,
                 seed: int) -> dict:
-  """The toy-set numbers for `samples` [N, 2] of dataset `name`.
+  """The toy-set numbers of `samples` [N, 2] of dataset `name` against fresh `real` points.
 
-  Args:
-    name: one of jaxgan.data.toy.TOY_DATASETS.
-    samples: generated points [N, 2].
-    real: fresh real points, the reference for the distances.
-    hq_sigmas, strict_fraction: see metrics.toy_mode_metrics.
-    num_projections: directions of the sliced Wasserstein estimate.
-    mmd_bandwidths: RBF length scales of the MMD kernel; () skips the MMD.
-    seed: fixes the projections, so every evaluation uses the same ones.
-
-  Returns:
-    A flat dict of Python numbers: the mode metrics (8gaussians, 25gaussians only),
-    sliced_wasserstein, and mmd_rbf when mmd_bandwidths is not empty.
+  hq_sigmas and strict_fraction as in metrics.toy_mode_metrics (8gaussians and
+  25gaussians only); num_projections directions of the sliced Wasserstein estimate,
+  fixed by `seed` so every evaluation uses the same ones; mmd_rbf only when
+  mmd_bandwidths (RBF length scales) is not empty. Returns a flat dict of numbers.
   """
   out = {}
   if name in ("8gaussians", "25gaussians"):
