@@ -15,4 +15,3 @@ from jaxgan.eval.evaluator import population_scalars
 from jaxgan.eval.evaluator import population_summary_line
 from jaxgan.eval.evaluator import summary_line
 from jaxgan.eval.evaluator import write_result
-from jaxgan.eval.plots import read_metrics
