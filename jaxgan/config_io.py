@@ -48,20 +48,6 @@ def flatten(tree: dict, prefix: str = "") -> dict:
   return out
 
 
-def from_flat(flat: dict) -> ml_collections.ConfigDict:
-  """{"a.b": 1} -> a locked ConfigDict (lists become tuples)."""
-  tree: dict = {}
-  for key, value in flat.items():
-    *parents, leaf = key.split(".")
-    node = tree
-    for part in parents:
-      node = node.setdefault(part, {})
-    node[leaf] = tuple(value) if isinstance(value, list) else value
-  config = ml_collections.ConfigDict(tree)
-  config.lock()
-  return config
-
-
 # Keys that jaxgan no longer has, and why a run that set them still means the same.
 RETIRED_KEYS = {
     "model.critic_conv": "every value computed the same critic (a speed option)",
@@ -109,7 +95,16 @@ def load_json(path: str, *, log_upgrade: bool = True) -> ml_collections.ConfigDi
                 "the run as it was trained (listed with --verbosity=1)", path,
                 describe_keys(filled))
     logger.debug("filled in: %s", ", ".join(f"{k}={v!r}" for k, v in sorted(filled.items())))
-  return from_flat({**old, **filled})
+  tree: dict = {}
+  for key, value in {**old, **filled}.items():
+    *parents, leaf = key.split(".")
+    node = tree
+    for part in parents:
+      node = node.setdefault(part, {})
+    node[leaf] = tuple(value) if isinstance(value, list) else value
+  config = ml_collections.ConfigDict(tree)
+  config.lock()
+  return config
 
 
 def override_flag(key: str, value) -> str:

@@ -225,15 +225,12 @@ _SWEEP_USED = {
                     "only DRAGAN's penalty.perturbation='std_uniform' uses "
                     "penalty.noise_scale"),
     "critic_lr": (_always, ""),
-    "critic_b1": (lambda c: c.optimizer.critic.name == "adam", "only Adam has b1"),
-    "critic_b2": (lambda c: c.optimizer.critic.name == "adam", "only Adam has b2"),
-    "critic_decay": (lambda c: c.optimizer.critic.name == "rmsprop",
-                     "only RMSProp has a decay"),
     "generator_lr": (_always, ""),
-    "generator_b1": (lambda c: c.optimizer.generator.name == "adam", "only Adam has b1"),
-    "generator_b2": (lambda c: c.optimizer.generator.name == "adam", "only Adam has b2"),
-    "generator_decay": (lambda c: c.optimizer.generator.name == "rmsprop",
-                        "only RMSProp has a decay"),
+    **{f"{who}_{field}": (lambda c, who=who, opt=opt: c.optimizer[who].name == opt, why)
+       for who in ("critic", "generator")
+       for field, opt, why in [("b1", "adam", "only Adam has b1"),
+                               ("b2", "adam", "only Adam has b2"),
+                               ("decay", "rmsprop", "only RMSProp has a decay")]},
     "ema_decay": (lambda c: c.ema.enabled, "ema.enabled is False"),
 }
 

@@ -74,10 +74,6 @@ class FolderImages:
     return 1 if self.all_grey else 3
 
 
-def _is_image_name(name: str) -> bool:
-  return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
 def _is_grey(im: Image.Image) -> bool:
   """Whether an opened (not yet loaded) image is greyscale, from its header."""
   if im.mode in _GREY_MODES or im.mode.startswith("I;16"):
@@ -109,16 +105,11 @@ def _inspect(path: str) -> tuple[str | None, bool]:
   return None, grey
 
 
-def image_problem(path: str) -> str | None:
-  """Why `path` is not a usable JPEG/PNG image, or None when it is."""
-  return _inspect(path)[0]
-
-
 def undecodable(files, limit: int = 5) -> list[tuple[str, str]]:
   """Up to `limit` (file, reason) pairs PIL cannot fully decode.
 
   A full decode of every file is too slow to run before each training run, so this
-  runs only after TF failed to decode an image that passed `image_problem`.
+  runs only after TF failed to decode an image that passed `scan_folder`'s check.
   """
   found = []
   for path in files:
@@ -170,7 +161,7 @@ def scan_folder(path: str) -> FolderScan:
     raise ValueError(f"dataset.path {path!r} is not a directory")
   images, grey, bad, ignored = [], [], [], []
   for full in _walk(path):
-    if not _is_image_name(full):
+    if not full.lower().endswith(IMAGE_EXTENSIONS):
       ignored.append(full)
       continue
     problem, is_grey = _inspect(full)
@@ -228,8 +219,7 @@ def read_folder(path: str) -> FolderImages:
   Raises:
     ValueError: if `path` is not a directory or holds no usable image.
   """
-  if not os.path.isdir(path):
-    raise ValueError(f"dataset.path {path!r} is not a directory")
+  # A missing path walks as empty; scan_folder then raises (errors are not cached).
   signature = []
   for full in _walk(path):
     stat = os.stat(full)
