@@ -11,7 +11,7 @@ image iterator or loading a split does (and hides GPUs from it).
 """
 
 from jaxgan.data import registry
-from jaxgan.data.errors import DatasetNotPreparedError
+from jaxgan.data.registry import DatasetNotPreparedError
 from jaxgan.data.pipeline import DataIterator
 from jaxgan.data.pipeline import make_iterator
 from jaxgan.data.pipeline import make_iterators
@@ -21,9 +21,8 @@ from jaxgan.data.properties import require_labels
 
 # Derived from the registry, for callers that want plain name tuples.
 DATASETS = registry.NAMES
-TOY_DATASETS = registry.names(registry.TOY)
-IMAGE_DATASETS = tuple(n for n in DATASETS if n not in TOY_DATASETS)
+IMAGE_DATASETS = tuple(n for n in DATASETS if n not in registry.names(registry.TOY))
 
-__all__ = ["DATASETS", "IMAGE_DATASETS", "TOY_DATASETS", "DataIterator",
+__all__ = ["DATASETS", "IMAGE_DATASETS", "DataIterator",
            "DatasetNotPreparedError", "class_names", "data_shape", "make_iterator",
            "make_iterators", "registry", "require_labels"]

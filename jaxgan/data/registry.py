@@ -15,6 +15,12 @@ TOY = "toy"        # 2-D points generated in code (jaxgan.data.toy)
 TFDS = "tfds"      # a TFDS dataset (digits is a local builder, jaxgan.data.digits)
 FOLDER = "folder"  # a directory of JPEG/PNG images (jaxgan.data.folder)
 
+
+
+class DatasetNotPreparedError(ValueError):
+  """A TFDS dataset is not on disk and this machine cannot download it."""
+
+
 # Every TEST_EVERY-th example is held out for evaluation where a dataset has no
 # test split of its own: digits (in sklearn's order, cycling through the classes) and
 # a labelled folder (within each class, in sorted file order).
