@@ -48,26 +48,25 @@ class Rule:
   ok: Callable[[Any], bool]
   allowed: str
   when: Callable[[Any], bool] = _always
-  choices: tuple = ()  # set for a choice among names: "unknown KEY 'x'; allowed: ..."
   # A bound set by other keys: ok(value, config), and `allowed` a function of config.
   of_config: bool = False
-  explain: Callable[[Any], str] | None = None  # the message after "KEY: ", if not the usual
+  explain: Callable[[Any], str] | None = None  # the whole message, if not the usual
 
   def check(self, value, config) -> bool:
     return self.ok(value, config) if self.of_config else self.ok(value)
 
   def message(self, value, config=None) -> str:
     if self.explain is not None:
-      return f"{self.key}: {self.explain(value)}"
-    if self.choices:
-      return f"unknown {self.key} {value!r}; allowed: {', '.join(self.choices)}"
+      return self.explain(value)
     allowed = self.allowed(config) if self.of_config else self.allowed
     return f"{self.key} must be {allowed}, got {value!r}"
 
 
 def choice(key, allowed, when=_always) -> Rule:
+  """`key` is one of the names `allowed`: "unknown KEY 'x'; allowed: a, b"."""
   allowed = tuple(allowed)
-  return Rule(key, lambda v: v in allowed, ", ".join(allowed), when, allowed)
+  return Rule(key, lambda v: v in allowed, ", ".join(allowed), when,
+              explain=lambda v: f"unknown {key} {v!r}; allowed: {', '.join(allowed)}")
 
 
 def at_least(key, low, when=_always) -> Rule:
@@ -102,7 +101,8 @@ def _inception(config) -> bool:
 
 def _missing_weights(path) -> str:
   from jaxgan.eval import inception  # pylint: disable=g-import-not-at-top
-  return inception.missing_weights_message(os.path.expanduser(path))
+  message = inception.missing_weights_message(os.path.expanduser(path))
+  return f"eval.inception_weights: {message}"
 
 
 # The Inception metrics' settings, checked when eval.inception_weights is set. The

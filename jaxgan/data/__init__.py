@@ -1,13 +1,9 @@
 """Real data for the trainer: offline digits, TFDS image datasets, image folders, toy 2D.
 
-The trainer needs `data_shape(config.dataset)` and `make_iterator(config.dataset,
-...)`, an endless, resumable iterator over per-process [n_critic, B_local, ...]
-float32 items, optionally with int32 labels (see `jaxgan.data.pipeline`; a population
-of runs takes one per seed from `make_iterators`), and, for
-class-conditional runs, `class_names(config.dataset)`. `registry` is the one table
-of dataset names. `load.load_split` loads a split into memory (the evaluation
-classifier's data). Importing this package does not import TensorFlow; building an
-image iterator or loading a split does (and hides GPUs from it).
+`make_iterator` (jaxgan.data.pipeline) is the trainer's iterator, `data_shape` and
+`class_names` what the models need; `registry` is the one table of dataset names.
+Importing this package does not import TensorFlow; building an image iterator or
+loading a split does (and hides GPUs from it).
 """
 
 from jaxgan.data import registry

@@ -1,23 +1,16 @@
 """The trainer's one entry into the data: `make_iterator`.
 
-An iterator item is everything one train step consumes from this process: `n_critic`
-batches of real data as one float32 numpy array [n_critic, B_local, ...] (B_local =
-global batch / process_count; images in [-1, 1]), and with labels also their class
-ids, int32 [n_critic, B_local]. Placing items on devices is the train loop's job
-(jax.make_array_from_process_local_data over its Mesh).
+Item `i` (everything one train step consumes from this process, see make_iterator)
+is a fixed function of (dataset, seed, process, i), so an iterator built with
+`position=p` yields exactly the items an uninterrupted one yields from item `p` on;
+the trainer saves `.position` in its checkpoint. Process shards are disjoint.
+Placing items on devices is the train loop's job.
 
-Item `i` is a fixed function of (dataset, seed, process, i), so an iterator built
-with `position=p` yields exactly the items an uninterrupted one yields from item `p`
-on; the trainer saves `.position` in its checkpoint. Process shards are disjoint.
-
-Three paths, chosen by the registry:
-- toy: numpy; item i is this process's slice of the global batch drawn from
-  `default_rng([seed, i])`, so toy data does not depend on the process count;
-- in memory (digits, mnist, fashion_mnist, cifar10): the split is loaded once
-  (`load.load_split`) and served by numpy (`memory.items`);
-- streamed (tf_flowers, celeb_a, folders): tf.data (`stream.items`).
-TensorFlow is imported only for the last two: importing it takes seconds and toy runs
-need none.
+Three paths, chosen by the registry: toy data is drawn by numpy (`toy_items`);
+digits, mnist, fashion_mnist and cifar10 are loaded once (`load.load_split`) and
+served by numpy (`memory.items`); tf_flowers, celeb_a and folders are streamed
+through tf.data (`stream.items`). TensorFlow is imported only for the last two:
+importing it takes seconds and toy runs need none.
 """
 
 from __future__ import annotations
