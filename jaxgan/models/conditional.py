@@ -122,9 +122,8 @@ def acgan_logits(features, num_classes: int, *, spectral_norm: bool, update_stat
   """Class logits [B, K] from phi(x): the AC-GAN head ("acgan" in the parameters)."""
   layer = nn.Dense(num_classes, kernel_init=kernel_init, dtype=dtype,
                    param_dtype=jnp.float32, name="acgan")
-  logits = layers.maybe_spectral_norm(layer, features, spectral_norm=spectral_norm,
-                                      update_stats=update_stats)
-  return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
+  return layers.at_least_float32(layers.maybe_spectral_norm(
+      layer, features, spectral_norm=spectral_norm, update_stats=update_stats))
 
 
 def critic_output(score, features, labels, *, conditional: str, num_classes: int,
