@@ -73,9 +73,7 @@ def at_least(key, low, when=_always) -> Rule:
   return Rule(key, lambda v: v >= low, f">= {low}", when)
 
 
-def unit_interval(key, *, closed: bool = False) -> Rule:
-  if closed:
-    return Rule(key, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+def unit_interval(key) -> Rule:
   return Rule(key, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 
 
@@ -197,7 +195,7 @@ RULES: tuple[Rule, ...] = tuple([
     # Two samples at least: the distances' unbiased estimators need pairs.
     at_least("eval.num_samples", 2),
     Rule("eval.hq_sigmas", lambda v: v > 0, "> 0"),
-    unit_interval("eval.strict_fraction", closed=True),
+    Rule("eval.strict_fraction", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
     at_least("eval.num_projections", 1),
     Rule("eval.mmd_bandwidths", lambda v: all(b > 0 for b in v),
          "positive length scales (or () for no MMD)"),

@@ -54,7 +54,7 @@ class DataIterator:
 
   def close(self) -> None:
     """Stops the source now. A streamed tf.data iterator left to the interpreter's
-    exit made that exit wait on TF's background threads (tens of seconds)."""
+    exit made that exit wait on TF's background threads."""
     close = getattr(self._items, "close", None)
     if close is not None:
       close()
