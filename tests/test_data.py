@@ -241,7 +241,7 @@ def test_toy_items_are_this_processes_slice_of_the_global_batch():
   for i in range(2):
     it = data.make_iterator(cfg, process_index=i, process_count=2, **kwargs)
     halves.append(next(it))
-    assert halves[-1].shape == (3, 4, 2) == it.item_shape and it.position == 1
+    assert halves[-1].shape == (3, 4, 2) and it.position == 1
   np.testing.assert_array_equal(np.concatenate(halves, axis=1), whole)
   assert whole.dtype == np.float32
 

@@ -30,19 +30,13 @@ from jaxgan.data import toy
 class DataIterator:
   """Endless iterator over items; `.position` = index of the next item.
 
-  Attributes:
-    position: index of the next item; save it and pass it back as
-      `make_iterator(..., position=...)` to resume exactly.
-    item_shape: shape of every item's images, (n_critic, B_local, *data_shape).
-    with_labels: items are (images, labels int32 [n_critic, B_local]).
+  Save `.position` and pass it back as `make_iterator(..., position=...)` to resume
+  exactly.
   """
 
-  def __init__(self, items: Iterator, *, position: int, item_shape: tuple[int, ...],
-               with_labels: bool):
+  def __init__(self, items: Iterator, *, position: int):
     self._items = items
     self.position = position
-    self.item_shape = item_shape
-    self.with_labels = with_labels
 
   def __iter__(self) -> "DataIterator":
     return self
@@ -128,7 +122,6 @@ def make_iterators(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size:
     properties.require_labels(dataset_cfg)
   batch_size = global_batch_size // process_count
   shape = properties.data_shape(dataset_cfg)
-  item_shape = (n_critic, batch_size, *shape)
   common = dict(process_index=process_index, process_count=process_count,
                 batch_size=batch_size, n_critic=n_critic, start=position)
   if entry.kind == registry.TOY:
@@ -146,5 +139,4 @@ def make_iterators(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size:
     from jaxgan.data import stream  # pylint: disable=g-import-not-at-top  (TF: see top)
     items = {seed: stream.items(dataset_cfg, channels=shape[-1], with_labels=with_labels,
                                 seed=seed, **common) for seed in seeds}
-  return {seed: DataIterator(it, position=position, item_shape=item_shape,
-                             with_labels=with_labels) for seed, it in items.items()}
+  return {seed: DataIterator(it, position=position) for seed, it in items.items()}
