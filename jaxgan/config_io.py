@@ -1,12 +1,9 @@
 """--config through ml_collections.config_flags, and a run's config.json in and out.
 
 `define_flag` is `config_flags.DEFINE_config_file` (variants `wgan_gp.py:dataset=mnist`
-are its `path:arg`; overrides `--config.train.n_critic=3` are native) that also
-takes a run's config.json (`load_json`: keys jaxgan gained since the run filled in
-from jaxgan/base_config.py) and refuses an unknown key naming the closest one.
-Each key type's parser says what the key takes (a float key also takes None:
-`train.weight_clip`); `parse` makes every flag problem one errors.ConfigError.
-`override_flag` writes a value back as a flag that parses to the same value.
+are its `path:arg`; overrides `--config.train.n_critic=3` are native) that also takes
+a run's config.json (`load_json`) and names the closest key to an unknown one. Each
+key type's parser says what the key takes (a float key also takes None).
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def _inspect(path: str) -> tuple[str | None, bool]:
 
 
 def undecodable(files, limit: int = 5) -> list[tuple[str, str]]:
-  """Up to `limit` (file, reason) pairs PIL cannot fully decode.
+  """Up to `limit` (file, reason) pairs PIL cannot fully decode, to name in an error.
 
   A full decode of every file is too slow to run before each training run, so this
   runs only after TF failed to decode an image that passed `read_folder`'s check.
