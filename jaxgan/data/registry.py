@@ -68,9 +68,7 @@ def _tfds(name: str, *, channels: int, image_size: int, labelled: bool,
                      local_builder=local_builder)
 
 
-def _toy() -> DatasetInfo:
-  return DatasetInfo(kind=TOY, channels=0, image_size=0, labelled=False)
-
+_TOY = DatasetInfo(kind=TOY, channels=0, image_size=0, labelled=False)
 
 # In memory: fixed-size datasets small enough to hold decoded (MNIST 188 MB, CIFAR-10
 # 614 MB as float32); they skip tf.data's per-example work, which made the digits
@@ -93,9 +91,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "celeb_a": _tfds("celeb_a", channels=3, image_size=64, labelled=False,
                      in_memory=False, test_split=None),
     "folder": DatasetInfo(kind=FOLDER, channels=None, image_size=64, labelled=None),
-    "8gaussians": _toy(),
-    "25gaussians": _toy(),
-    "swissroll": _toy(),
+    "8gaussians": _TOY,
+    "25gaussians": _TOY,
+    "swissroll": _TOY,
 }
 
 NAMES = tuple(DATASETS)
