@@ -33,7 +33,7 @@ def builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
     from jaxgan.data import digits  # pylint: disable=g-import-not-at-top
     local = digits.Digits(data_dir=data_dir or None)
     if not local.is_prepared():
-      # A second or so: sklearn ships the data. TFDS's own lines (a "download" of
+      # Quick: sklearn ships the data. TFDS's own lines (a "download" of
       # "Unknown size", progress bars) would only confuse: say what happens instead.
       logger.info("preparing the digits dataset in %s (first use; no download)",
                   local.data_dir_root)
