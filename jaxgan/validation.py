@@ -77,8 +77,8 @@ def unit_interval(key) -> Rule:
   return Rule(key, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 
 
-def _image(config) -> bool:
-  return config.dataset.name in data_lib.IMAGE_DATASETS
+def _image(config) -> bool:  # after the dataset.name rule: a known name
+  return data_lib.registry.info(config.dataset.name).kind != data_lib.registry.TOY
 
 
 def _dcgan(config) -> bool:
@@ -136,7 +136,7 @@ def _optimizer_rules(prefix: str) -> list[Rule]:
 
 RULES: tuple[Rule, ...] = tuple([
     at_least("seed", 0),
-    choice("dataset.name", data_lib.DATASETS),
+    choice("dataset.name", data_lib.registry.NAMES),
     at_least("dataset.image_size", 1, when=_image),
     Rule("dataset.path", bool, "a directory of images when dataset.name='folder'",
          when=lambda c: c.dataset.name == "folder"),

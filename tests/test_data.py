@@ -128,7 +128,6 @@ def test_registry_kinds_and_defaults_are_consistent():
     assert (entry.tfds_name is not None) == (entry.kind == registry.TFDS), name
     assert not entry.in_memory or entry.kind == registry.TFDS, name
   assert registry.names(registry.TOY) == ("8gaussians", "25gaussians", "swissroll")
-  assert data.DATASETS == registry.NAMES and "folder" in data.IMAGE_DATASETS
 
 
 def test_unknown_dataset_name_is_one_error_listing_the_allowed_names():

@@ -15,10 +15,5 @@ from jaxgan.data.properties import class_names
 from jaxgan.data.properties import data_shape
 from jaxgan.data.properties import require_labels
 
-# Derived from the registry, for callers that want plain name tuples.
-DATASETS = registry.NAMES
-IMAGE_DATASETS = tuple(n for n in DATASETS if n not in registry.names(registry.TOY))
-
-__all__ = ["DATASETS", "IMAGE_DATASETS", "DataIterator",
-           "DatasetNotPreparedError", "class_names", "data_shape", "make_iterator",
-           "make_iterators", "registry", "require_labels"]
+__all__ = ["DataIterator", "DatasetNotPreparedError", "class_names", "data_shape",
+           "make_iterator", "make_iterators", "registry", "require_labels"]
