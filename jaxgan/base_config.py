@@ -309,12 +309,10 @@ def is_toy(config) -> bool:
 
 
 # Generator updates per (recipe, dataset kind). The image datasets use the papers'
-# budgets; digits and the toy sets use CPU budgets measured on a 2-core machine
+# budget; digits and the toy sets use CPU budgets measured on a 2-core machine
 # (see README, "Default run").
-_PAPER_STEPS = {"wgan": 100_000, "wgan_gp": 100_000, "dragan": 100_000,
-                "lsgan": 100_000, "nsgan": 100_000, "sngan": 100_000}
-_DIGITS_STEPS = {"wgan": 10_000, "wgan_gp": 10_000, "dragan": 10_000, "lsgan": 10_000,
-                 "nsgan": 10_000, "sngan": 10_000}
+_PAPER_STEPS = 100_000
+_DIGITS_STEPS = 10_000
 # Toy: 3,000 steps; WGAN-GP and DRAGAN, whose toy recipes decay the learning rate
 # linearly to 0, 20,000: their share of high-quality samples rose with the length
 # of the decay (benchmarks/results/toy_table.md, rows lin5k to lin20k), and 20k
@@ -325,11 +323,11 @@ _TOY_STEPS = {"wgan": 3000, "wgan_gp": 20_000, "dragan": 20_000, "lsgan": 3000,
 
 def set_budget(config, recipe: str) -> None:
   """Sets train.num_steps for `recipe` on config's dataset (log.* follow it)."""
-  name = config.dataset.name
+  check_choice("recipe", recipe, _TOY_STEPS)
   if is_toy(config):
     steps = _TOY_STEPS[recipe]
-  elif name == "digits":
-    steps = _DIGITS_STEPS[recipe]
+  elif config.dataset.name == "digits":
+    steps = _DIGITS_STEPS
   else:
-    steps = _PAPER_STEPS[recipe]
-  config.train.num_steps = steps  # generator updates (see the tables above)
+    steps = _PAPER_STEPS
+  config.train.num_steps = steps  # generator updates (see the budgets above)

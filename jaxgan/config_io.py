@@ -1,12 +1,9 @@
 """--config through ml_collections.config_flags, and a run's config.json in and out.
 
 `define_flag` is `config_flags.DEFINE_config_file` (variants `wgan_gp.py:dataset=mnist`
-are its `path:arg`; overrides `--config.train.n_critic=3` are native) that also
-takes a run's config.json (`load_json`: keys jaxgan gained since the run filled in
-from jaxgan/base_config.py) and refuses an unknown key naming the closest one.
-Each key type's parser says what the key takes (a float key also takes None:
-`train.weight_clip`); `parse` makes every flag problem one errors.ConfigError.
-`override_flag` writes a value back as a flag that parses to the same value.
+are its `path:arg`; overrides `--config.train.n_critic=3` are native) that also takes
+a run's config.json (`load_json`) and names the closest key to an unknown one. Each
+key type's parser says what the key takes (a float key also takes None).
 """
 
 from __future__ import annotations
@@ -46,20 +43,6 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     else:
       out[f"{prefix}{key}"] = value
   return out
-
-
-def from_flat(flat: dict) -> ml_collections.ConfigDict:
-  """{"a.b": 1} -> a locked ConfigDict (lists become tuples)."""
-  tree: dict = {}
-  for key, value in flat.items():
-    *parents, leaf = key.split(".")
-    node = tree
-    for part in parents:
-      node = node.setdefault(part, {})
-    node[leaf] = tuple(value) if isinstance(value, list) else value
-  config = ml_collections.ConfigDict(tree)
-  config.lock()
-  return config
 
 
 # Keys that jaxgan no longer has, and why a run that set them still means the same.
@@ -109,7 +92,16 @@ def load_json(path: str, *, log_upgrade: bool = True) -> ml_collections.ConfigDi
                 "the run as it was trained (listed with --verbosity=1)", path,
                 describe_keys(filled))
     logger.debug("filled in: %s", ", ".join(f"{k}={v!r}" for k, v in sorted(filled.items())))
-  return from_flat({**old, **filled})
+  tree: dict = {}
+  for key, value in {**old, **filled}.items():
+    *parents, leaf = key.split(".")
+    node = tree
+    for part in parents:
+      node = node.setdefault(part, {})
+    node[leaf] = tuple(value) if isinstance(value, list) else value
+  config = ml_collections.ConfigDict(tree)
+  config.lock()
+  return config
 
 
 def override_flag(key: str, value) -> str:

@@ -79,9 +79,8 @@ def hinge_critic_loss(d_real, d_fake):
   return jnp.mean(jax.nn.relu(1.0 - d_real)) + jnp.mean(jax.nn.relu(1.0 + d_fake))
 
 
-def hinge_generator_loss(d_fake):
-  """-E[D(G(z))]."""
-  return -jnp.mean(d_fake)
+# -E[D(G(z))]: the hinge generator loss is the Wasserstein one (Lim & Ye 2017).
+hinge_generator_loss = wasserstein_generator_loss
 
 
 # --- Registry -----------------------------------------------------------------

@@ -48,40 +48,37 @@ class Rule:
   ok: Callable[[Any], bool]
   allowed: str
   when: Callable[[Any], bool] = _always
-  choices: tuple = ()  # set for a choice among names: "unknown KEY 'x'; allowed: ..."
   # A bound set by other keys: ok(value, config), and `allowed` a function of config.
   of_config: bool = False
-  explain: Callable[[Any], str] | None = None  # the message after "KEY: ", if not the usual
+  explain: Callable[[Any], str] | None = None  # the whole message, if not the usual
 
   def check(self, value, config) -> bool:
     return self.ok(value, config) if self.of_config else self.ok(value)
 
   def message(self, value, config=None) -> str:
     if self.explain is not None:
-      return f"{self.key}: {self.explain(value)}"
-    if self.choices:
-      return f"unknown {self.key} {value!r}; allowed: {', '.join(self.choices)}"
+      return self.explain(value)
     allowed = self.allowed(config) if self.of_config else self.allowed
     return f"{self.key} must be {allowed}, got {value!r}"
 
 
 def choice(key, allowed, when=_always) -> Rule:
+  """`key` is one of the names `allowed`: "unknown KEY 'x'; allowed: a, b"."""
   allowed = tuple(allowed)
-  return Rule(key, lambda v: v in allowed, ", ".join(allowed), when, allowed)
+  return Rule(key, lambda v: v in allowed, ", ".join(allowed), when,
+              explain=lambda v: f"unknown {key} {v!r}; allowed: {', '.join(allowed)}")
 
 
 def at_least(key, low, when=_always) -> Rule:
   return Rule(key, lambda v: v >= low, f">= {low}", when)
 
 
-def unit_interval(key, *, closed: bool = False) -> Rule:
-  if closed:
-    return Rule(key, lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+def unit_interval(key) -> Rule:
   return Rule(key, lambda v: 0.0 <= v < 1.0, "in [0, 1)")
 
 
-def _image(config) -> bool:
-  return config.dataset.name in data_lib.IMAGE_DATASETS
+def _image(config) -> bool:  # after the dataset.name rule: a known name
+  return data_lib.registry.info(config.dataset.name).kind != data_lib.registry.TOY
 
 
 def _dcgan(config) -> bool:
@@ -102,7 +99,8 @@ def _inception(config) -> bool:
 
 def _missing_weights(path) -> str:
   from jaxgan.eval import inception  # pylint: disable=g-import-not-at-top
-  return inception.missing_weights_message(os.path.expanduser(path))
+  message = inception.missing_weights_message(os.path.expanduser(path))
+  return f"eval.inception_weights: {message}"
 
 
 # The Inception metrics' settings, checked when eval.inception_weights is set. The
@@ -138,7 +136,7 @@ def _optimizer_rules(prefix: str) -> list[Rule]:
 
 RULES: tuple[Rule, ...] = tuple([
     at_least("seed", 0),
-    choice("dataset.name", data_lib.DATASETS),
+    choice("dataset.name", data_lib.registry.NAMES),
     at_least("dataset.image_size", 1, when=_image),
     Rule("dataset.path", bool, "a directory of images when dataset.name='folder'",
          when=lambda c: c.dataset.name == "folder"),
@@ -197,7 +195,7 @@ RULES: tuple[Rule, ...] = tuple([
     # Two samples at least: the distances' unbiased estimators need pairs.
     at_least("eval.num_samples", 2),
     Rule("eval.hq_sigmas", lambda v: v > 0, "> 0"),
-    unit_interval("eval.strict_fraction", closed=True),
+    Rule("eval.strict_fraction", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
     at_least("eval.num_projections", 1),
     Rule("eval.mmd_bandwidths", lambda v: all(b > 0 for b in v),
          "positive length scales (or () for no MMD)"),
@@ -225,15 +223,12 @@ _SWEEP_USED = {
                     "only DRAGAN's penalty.perturbation='std_uniform' uses "
                     "penalty.noise_scale"),
     "critic_lr": (_always, ""),
-    "critic_b1": (lambda c: c.optimizer.critic.name == "adam", "only Adam has b1"),
-    "critic_b2": (lambda c: c.optimizer.critic.name == "adam", "only Adam has b2"),
-    "critic_decay": (lambda c: c.optimizer.critic.name == "rmsprop",
-                     "only RMSProp has a decay"),
     "generator_lr": (_always, ""),
-    "generator_b1": (lambda c: c.optimizer.generator.name == "adam", "only Adam has b1"),
-    "generator_b2": (lambda c: c.optimizer.generator.name == "adam", "only Adam has b2"),
-    "generator_decay": (lambda c: c.optimizer.generator.name == "rmsprop",
-                        "only RMSProp has a decay"),
+    **{f"{who}_{field}": (lambda c, who=who, opt=opt: c.optimizer[who].name == opt, why)
+       for who in ("critic", "generator")
+       for field, opt, why in [("b1", "adam", "only Adam has b1"),
+                               ("b2", "adam", "only Adam has b2"),
+                               ("decay", "rmsprop", "only RMSProp has a decay")]},
     "ema_decay": (lambda c: c.ema.enabled, "ema.enabled is False"),
 }
 

@@ -120,7 +120,7 @@ def test_registry_entries_agree_with_the_tfds_builders_metadata(digits_dir):
 
 def test_registry_kinds_and_defaults_are_consistent():
   for name, entry in registry.DATASETS.items():
-    assert entry.kind in registry.KINDS, name
+    assert entry.kind in (registry.TOY, registry.TFDS, registry.FOLDER), name
     if entry.kind == registry.TOY:
       assert (entry.channels, entry.image_size, entry.labelled) == (0, 0, False), name
     else:
@@ -128,7 +128,6 @@ def test_registry_kinds_and_defaults_are_consistent():
     assert (entry.tfds_name is not None) == (entry.kind == registry.TFDS), name
     assert not entry.in_memory or entry.kind == registry.TFDS, name
   assert registry.names(registry.TOY) == ("8gaussians", "25gaussians", "swissroll")
-  assert data.DATASETS == registry.NAMES and "folder" in data.IMAGE_DATASETS
 
 
 def test_unknown_dataset_name_is_one_error_listing_the_allowed_names():
@@ -241,7 +240,7 @@ def test_toy_items_are_this_processes_slice_of_the_global_batch():
   for i in range(2):
     it = data.make_iterator(cfg, process_index=i, process_count=2, **kwargs)
     halves.append(next(it))
-    assert halves[-1].shape == (3, 4, 2) == it.item_shape and it.position == 1
+    assert halves[-1].shape == (3, 4, 2) and it.position == 1
   np.testing.assert_array_equal(np.concatenate(halves, axis=1), whole)
   assert whole.dtype == np.float32
 
@@ -557,16 +556,15 @@ def test_folder_skips_and_counts_unreadable_files_and_ignores_others(tmp_path, c
   (tmp_path / "bad2.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
   (tmp_path / "notes.txt").write_text("not an image")
   (tmp_path / "._ok0.png").write_bytes(b"macOS resource fork")
-  scan = folder.scan_folder(str(tmp_path))
-  assert [os.path.basename(p) for p in scan.images] == ["ok0.png", "ok1.png"]
-  assert [os.path.basename(p) for p, _ in scan.bad_images] == ["bad1.png", "bad2.jpg"]
-  assert [os.path.basename(p) for p in scan.ignored] == ["notes.txt"]
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.INFO):
+    images = folder.read_folder(str(tmp_path))
     item = next(data.make_iterator(dataset_cfg("folder", path=str(tmp_path)),
                                    global_batch_size=2, n_critic=1, seed=0))
+  assert [os.path.basename(p) for p in images.files] == ["ok0.png", "ok1.png"]
   assert item.shape == (1, 2, 8, 8, 3)
   assert "skipped 2 unreadable image file(s) of 4" in caplog.text
-  assert "bad1.png" in caplog.text
+  assert 0 < caplog.text.index("bad1.png") < caplog.text.index("bad2.jpg")  # named
+  assert "ignored 1 file(s) that are not .jpg/.jpeg/.png" in caplog.text  # notes.txt
 
 
 def test_truncated_jpeg_is_rejected(tmp_path):
@@ -574,7 +572,7 @@ def test_truncated_jpeg_is_rejected(tmp_path):
   Image.fromarray(pixels).save(tmp_path / "a.jpg")
   path = tmp_path / "a.jpg"
   path.write_bytes(path.read_bytes()[:-40])  # a truncated copy
-  assert "truncated" in folder.image_problem(str(path))
+  assert "truncated" in folder._inspect(str(path))[0]  # the pre-training check
 
 
 @pytest.mark.parametrize("setup,message", [

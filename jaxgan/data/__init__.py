@@ -1,17 +1,13 @@
 """Real data for the trainer: offline digits, TFDS image datasets, image folders, toy 2D.
 
-The trainer needs `data_shape(config.dataset)` and `make_iterator(config.dataset,
-...)`, an endless, resumable iterator over per-process [n_critic, B_local, ...]
-float32 items, optionally with int32 labels (see `jaxgan.data.pipeline`; a population
-of runs takes one per seed from `make_iterators`), and, for
-class-conditional runs, `class_names(config.dataset)`. `registry` is the one table
-of dataset names. `load.load_split` loads a split into memory (the evaluation
-classifier's data). Importing this package does not import TensorFlow; building an
-image iterator or loading a split does (and hides GPUs from it).
+`make_iterator` (jaxgan.data.pipeline) is the trainer's iterator, `data_shape` and
+`class_names` what the models need; `registry` is the one table of dataset names.
+Importing this package does not import TensorFlow; building an image iterator or
+loading a split does (and hides GPUs from it).
 """
 
 from jaxgan.data import registry
-from jaxgan.data.errors import DatasetNotPreparedError
+from jaxgan.data.registry import DatasetNotPreparedError
 from jaxgan.data.pipeline import DataIterator
 from jaxgan.data.pipeline import make_iterator
 from jaxgan.data.pipeline import make_iterators
@@ -19,11 +15,5 @@ from jaxgan.data.properties import class_names
 from jaxgan.data.properties import data_shape
 from jaxgan.data.properties import require_labels
 
-# Derived from the registry, for callers that want plain name tuples.
-DATASETS = registry.NAMES
-TOY_DATASETS = registry.names(registry.TOY)
-IMAGE_DATASETS = tuple(n for n in DATASETS if n not in TOY_DATASETS)
-
-__all__ = ["DATASETS", "IMAGE_DATASETS", "TOY_DATASETS", "DataIterator",
-           "DatasetNotPreparedError", "class_names", "data_shape", "make_iterator",
-           "make_iterators", "registry", "require_labels"]
+__all__ = ["DataIterator", "DatasetNotPreparedError", "class_names", "data_shape",
+           "make_iterator", "make_iterators", "registry", "require_labels"]

@@ -13,9 +13,6 @@ import tensorflow_datasets as tfds
 from jaxgan.data import _tf  # noqa: F401  (hides GPUs before TFDS touches TF)
 from jaxgan.data import registry
 
-# Every TEST_EVERY-th example (in sklearn's order) is a test example: sklearn's
-# order cycles through the classes, so both splits stay close to class-balanced.
-TEST_EVERY = registry.TEST_EVERY
 _MAX_VALUE = 16  # load_digits pixel range is 0..16
 
 
@@ -27,7 +24,7 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 def split_indices(num_examples: int, split: str) -> np.ndarray:
   """Indices (into sklearn's order) of the examples of `split` ("train" or "test")."""
   index = np.arange(num_examples)
-  is_test = index % TEST_EVERY == 0
+  is_test = index % registry.TEST_EVERY == 0  # sklearn's order cycles the classes
   if split == "test":
     return index[is_test]
   if split == "train":

@@ -39,16 +39,6 @@ _GREY_MODES = ("1", "L", "LA", "I")
 SPLITS = ("train", "test")
 
 
-@dataclasses.dataclass(frozen=True)
-class FolderScan:
-  """What a folder holds: usable images (and which are grey), rejected images and
-  non-image files, all in sorted walk order."""
-  images: tuple[str, ...]
-  grey: tuple[bool, ...]  # per usable image
-  bad_images: tuple[tuple[str, str], ...]  # (path, reason)
-  ignored: tuple[str, ...]
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class FolderImages:
   """The usable images of a folder and what its layout says about them.
@@ -72,10 +62,6 @@ class FolderImages:
   def channels(self) -> int:
     """1 if every image is grey, else 3."""
     return 1 if self.all_grey else 3
-
-
-def _is_image_name(name: str) -> bool:
-  return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def _is_grey(im: Image.Image) -> bool:
@@ -109,16 +95,11 @@ def _inspect(path: str) -> tuple[str | None, bool]:
   return None, grey
 
 
-def image_problem(path: str) -> str | None:
-  """Why `path` is not a usable JPEG/PNG image, or None when it is."""
-  return _inspect(path)[0]
-
-
 def undecodable(files, limit: int = 5) -> list[tuple[str, str]]:
-  """Up to `limit` (file, reason) pairs PIL cannot fully decode.
+  """Up to `limit` (file, reason) pairs PIL cannot fully decode, to name in an error.
 
   A full decode of every file is too slow to run before each training run, so this
-  runs only after TF failed to decode an image that passed `image_problem`.
+  runs only after TF failed to decode an image that passed `read_folder`'s check.
   """
   found = []
   for path in files:
@@ -160,28 +141,6 @@ def _walk(path: str) -> list[str]:
   return found
 
 
-def scan_folder(path: str) -> FolderScan:
-  """Lists and checks the files under `path`, in a sorted (deterministic) order.
-
-  Raises:
-    ValueError: if `path` is not a directory.
-  """
-  if not os.path.isdir(path):
-    raise ValueError(f"dataset.path {path!r} is not a directory")
-  images, grey, bad, ignored = [], [], [], []
-  for full in _walk(path):
-    if not _is_image_name(full):
-      ignored.append(full)
-      continue
-    problem, is_grey = _inspect(full)
-    if problem is None:
-      images.append(full)
-      grey.append(is_grey)
-    else:
-      bad.append((full, problem))
-  return FolderScan(tuple(images), tuple(grey), tuple(bad), tuple(ignored))
-
-
 def _classes(path: str, files: tuple[str, ...]):
   """(class_names, labels or None, unlabelled_reason) from the folder layout."""
   parts = [os.path.relpath(f, path).split(os.sep) for f in files]
@@ -199,24 +158,34 @@ def _classes(path: str, files: tuple[str, ...]):
 
 @functools.lru_cache(maxsize=4)
 def _read(path: str, signature: tuple) -> FolderImages:
-  """read_folder for a folder whose files have `signature` (cached: scans are slow)."""
+  """read_folder (cached by the files' `signature`: checking every file is slow)."""
   del signature  # only the cache key: any added, removed or changed file rescans
-  scan = scan_folder(path)
-  if scan.bad_images:
-    examples = "; ".join(f"{p} ({why})" for p, why in scan.bad_images[:3])
+  if not os.path.isdir(path):
+    raise ValueError(f"dataset.path {path!r} is not a directory")
+  files, grey, bad, ignored = [], [], [], []
+  for full in _walk(path):
+    if not full.lower().endswith(IMAGE_EXTENSIONS):
+      ignored.append(full)
+      continue
+    problem, is_grey = _inspect(full)
+    if problem is None:
+      files.append(full)
+      grey.append(is_grey)
+    else:
+      bad.append((full, problem))
+  if bad:
+    examples = "; ".join(f"{p} ({why})" for p, why in bad[:3])
     logging.warning("folder %s: skipped %d unreadable image file(s) of %d, e.g. %s",
-                    path, len(scan.bad_images),
-                    len(scan.bad_images) + len(scan.images), examples)
-  if scan.ignored:
+                    path, len(bad), len(bad) + len(files), examples)
+  if ignored:
     logging.info("folder %s: ignored %d file(s) that are not .jpg/.jpeg/.png",
-                 path, len(scan.ignored))
-  if not scan.images:
-    raise ValueError(
-        f"dataset.path {path!r} holds no usable JPEG/PNG image "
-        f"({len(scan.bad_images)} unreadable, {len(scan.ignored)} other files)")
-  names, labels, reason = _classes(path, scan.images)
-  return FolderImages(path=path, files=scan.images, class_names=names, labels=labels,
-                      all_grey=all(scan.grey), unlabelled_reason=reason)
+                 path, len(ignored))
+  if not files:
+    raise ValueError(f"dataset.path {path!r} holds no usable JPEG/PNG image "
+                     f"({len(bad)} unreadable, {len(ignored)} other files)")
+  names, labels, reason = _classes(path, tuple(files))
+  return FolderImages(path=path, files=tuple(files), class_names=names, labels=labels,
+                      all_grey=all(grey), unlabelled_reason=reason)
 
 
 def read_folder(path: str) -> FolderImages:
@@ -228,8 +197,7 @@ def read_folder(path: str) -> FolderImages:
   Raises:
     ValueError: if `path` is not a directory or holds no usable image.
   """
-  if not os.path.isdir(path):
-    raise ValueError(f"dataset.path {path!r} is not a directory")
+  # A missing path walks as empty; _read then raises (errors are not cached).
   signature = []
   for full in _walk(path):
     stat = os.stat(full)

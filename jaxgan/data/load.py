@@ -59,8 +59,7 @@ def load_split(dataset_cfg: ml_collections.ConfigDict, split: str, *,
   if entry.kind == registry.TOY:
     raise ValueError(f"dataset {name!r} is generated 2-D points; there is no split "
                      "to load")
-  if entry.kind == registry.FOLDER:
-    properties.require_labels(dataset_cfg)
+  if entry.kind == registry.FOLDER:  # evaluation_split needs (and checks) labels
     contents = folder.read_folder(dataset_cfg.path)
     files, labels = folder.evaluation_split(contents, split)
     files = files[process_index::process_count][:limit]
@@ -106,10 +105,8 @@ def _tfds_dataset(dataset_cfg, split: str, *, with_labels: bool, limit: int | No
   """This process's shard of a TFDS split, preprocessed like training data."""
   name = dataset_cfg.name
   size, channels = dataset_cfg.image_size, properties.channels(dataset_cfg)
-  builder = tfds_source.builder(name, dataset_cfg.data_dir)
-  shard = tfds.split_for_jax_process(split, process_index=process_index,
-                                     process_count=process_count)
-  ds = tfds_source.as_dataset(builder, name, split=shard, shuffle_files=False)
+  _, ds, _ = tfds_source.shard(name, dataset_cfg.data_dir, split,
+                               process_index=process_index, process_count=process_count)
   if limit is not None:
     ds = ds.take(limit)
 

@@ -1,23 +1,16 @@
 """The trainer's one entry into the data: `make_iterator`.
 
-An iterator item is everything one train step consumes from this process: `n_critic`
-batches of real data as one float32 numpy array [n_critic, B_local, ...] (B_local =
-global batch / process_count; images in [-1, 1]), and with labels also their class
-ids, int32 [n_critic, B_local]. Placing items on devices is the train loop's job
-(jax.make_array_from_process_local_data over its Mesh).
+Item `i` (everything one train step consumes from this process, see make_iterator)
+is a fixed function of (dataset, seed, process, i), so an iterator built with
+`position=p` yields exactly the items an uninterrupted one yields from item `p` on;
+the trainer saves `.position` in its checkpoint. Process shards are disjoint.
+Placing items on devices is the train loop's job.
 
-Item `i` is a fixed function of (dataset, seed, process, i), so an iterator built
-with `position=p` yields exactly the items an uninterrupted one yields from item `p`
-on; the trainer saves `.position` in its checkpoint. Process shards are disjoint.
-
-Three paths, chosen by the registry:
-- toy: numpy; item i is this process's slice of the global batch drawn from
-  `default_rng([seed, i])`, so toy data does not depend on the process count;
-- in memory (digits, mnist, fashion_mnist, cifar10): the split is loaded once
-  (`load.load_split`) and served by numpy (`memory.items`);
-- streamed (tf_flowers, celeb_a, folders): tf.data (`stream.items`).
-TensorFlow is imported only for the last two: importing it takes seconds and toy runs
-need none.
+Three paths, chosen by the registry: toy data is drawn by numpy (`toy_items`);
+digits, mnist, fashion_mnist and cifar10 are loaded once (`load.load_split`) and
+served by numpy (`memory.items`); tf_flowers, celeb_a and folders are streamed
+through tf.data (`stream.items`). TensorFlow is imported only for the last two:
+importing it takes seconds and toy runs need none.
 """
 
 from __future__ import annotations
@@ -37,19 +30,13 @@ from jaxgan.data import toy
 class DataIterator:
   """Endless iterator over items; `.position` = index of the next item.
 
-  Attributes:
-    position: index of the next item; save it and pass it back as
-      `make_iterator(..., position=...)` to resume exactly.
-    item_shape: shape of every item's images, (n_critic, B_local, *data_shape).
-    with_labels: items are (images, labels int32 [n_critic, B_local]).
+  Save `.position` and pass it back as `make_iterator(..., position=...)` to resume
+  exactly.
   """
 
-  def __init__(self, items: Iterator, *, position: int, item_shape: tuple[int, ...],
-               with_labels: bool):
+  def __init__(self, items: Iterator, *, position: int):
     self._items = items
     self.position = position
-    self.item_shape = item_shape
-    self.with_labels = with_labels
 
   def __iter__(self) -> "DataIterator":
     return self
@@ -61,7 +48,7 @@ class DataIterator:
 
   def close(self) -> None:
     """Stops the source now. A streamed tf.data iterator left to the interpreter's
-    exit made that exit wait on TF's background threads (tens of seconds)."""
+    exit made that exit wait on TF's background threads."""
     close = getattr(self._items, "close", None)
     if close is not None:
       close()
@@ -135,7 +122,6 @@ def make_iterators(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size:
     properties.require_labels(dataset_cfg)
   batch_size = global_batch_size // process_count
   shape = properties.data_shape(dataset_cfg)
-  item_shape = (n_critic, batch_size, *shape)
   common = dict(process_index=process_index, process_count=process_count,
                 batch_size=batch_size, n_critic=n_critic, start=position)
   if entry.kind == registry.TOY:
@@ -153,5 +139,4 @@ def make_iterators(dataset_cfg: ml_collections.ConfigDict, *, global_batch_size:
     from jaxgan.data import stream  # pylint: disable=g-import-not-at-top  (TF: see top)
     items = {seed: stream.items(dataset_cfg, channels=shape[-1], with_labels=with_labels,
                                 seed=seed, **common) for seed in seeds}
-  return {seed: DataIterator(it, position=position, item_shape=item_shape,
-                             with_labels=with_labels) for seed, it in items.items()}
+  return {seed: DataIterator(it, position=position) for seed, it in items.items()}

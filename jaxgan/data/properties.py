@@ -16,9 +16,7 @@ from jaxgan.data import registry
 def channels(dataset_cfg: ml_collections.ConfigDict) -> int:
   """Image channels the data is served with: 1 or 3 (0 for toy data).
 
-  `dataset.channels` if it is set (1 or 3: grey images are then repeated into
-  three channels, colour ones converted to grey); else the registry's channels;
-  for a folder, 1 if every image is grey, else 3, which scans the folder.
+  `dataset.channels` if set, else the registry's; a folder's images decide (a scan).
   """
   if dataset_cfg.channels:
     return dataset_cfg.channels

@@ -14,7 +14,12 @@ import dataclasses
 TOY = "toy"        # 2-D points generated in code (jaxgan.data.toy)
 TFDS = "tfds"      # a TFDS dataset (digits is a local builder, jaxgan.data.digits)
 FOLDER = "folder"  # a directory of JPEG/PNG images (jaxgan.data.folder)
-KINDS = (TOY, TFDS, FOLDER)
+
+
+
+class DatasetNotPreparedError(ValueError):
+  """A TFDS dataset is not on disk and this machine cannot download it."""
+
 
 # Every TEST_EVERY-th example is held out for evaluation where a dataset has no
 # test split of its own: digits (in sklearn's order, cycling through the classes) and
@@ -63,9 +68,7 @@ def _tfds(name: str, *, channels: int, image_size: int, labelled: bool,
                      local_builder=local_builder)
 
 
-def _toy() -> DatasetInfo:
-  return DatasetInfo(kind=TOY, channels=0, image_size=0, labelled=False)
-
+_TOY = DatasetInfo(kind=TOY, channels=0, image_size=0, labelled=False)
 
 # In memory: fixed-size datasets small enough to hold decoded (MNIST 188 MB, CIFAR-10
 # 614 MB as float32); they skip tf.data's per-example work, which made the digits
@@ -88,9 +91,9 @@ DATASETS: dict[str, DatasetInfo] = {
     "celeb_a": _tfds("celeb_a", channels=3, image_size=64, labelled=False,
                      in_memory=False, test_split=None),
     "folder": DatasetInfo(kind=FOLDER, channels=None, image_size=64, labelled=None),
-    "8gaussians": _toy(),
-    "25gaussians": _toy(),
-    "swissroll": _toy(),
+    "8gaussians": _TOY,
+    "25gaussians": _TOY,
+    "swissroll": _TOY,
 }
 
 NAMES = tuple(DATASETS)

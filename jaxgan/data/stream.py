@@ -72,14 +72,9 @@ def _tfds_records(cfg: ml_collections.ConfigDict, *, with_labels: bool,
                   process_index: int, process_count: int) -> Source:
   """The train split's encoded images (and labels) of this process's shard."""
   entry = registry.info(cfg.name, registry.TFDS)
-  builder = tfds_source.builder(cfg.name, cfg.data_dir)
-  split = tfds.split_for_jax_process(entry.train_split, process_index=process_index,
-                                     process_count=process_count)
-  ds = tfds_source.as_dataset(builder, cfg.name, split=split, shuffle_files=False,
-                              decoders={"image": tfds.decode.SkipDecoding()})
-  num_records = int(ds.cardinality())
-  if num_records < 0:  # cardinality unknown: fall back on the split's metadata
-    num_records = builder.info.splits[split].num_examples
+  builder, ds, num_records = tfds_source.shard(
+      cfg.name, cfg.data_dir, entry.train_split, process_index=process_index,
+      process_count=process_count, decoders={"image": tfds.decode.SkipDecoding()})
 
   def record(example):
     if with_labels:

@@ -16,7 +16,6 @@ import tensorflow_datasets as tfds
 
 from jaxgan.data import registry
 from jaxgan.data._tf import tf
-from jaxgan.data.errors import DatasetNotPreparedError
 
 logger = logging.getLogger("jaxgan")
 
@@ -26,7 +25,7 @@ LABEL = "label"  # the class-label feature of every labelled TFDS dataset here
 def builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
   """The builder of dataset `name`; a local builder is prepared on first use (offline).
 
-  Whether a TFDS dataset is on disk is checked by `as_dataset`, before any data is
+  Whether a TFDS dataset is on disk is checked by `shard`, before any data is
   read, so a run without it stops at once with DatasetNotPreparedError.
   """
   entry = registry.info(name, registry.TFDS)
@@ -34,7 +33,7 @@ def builder(name: str, data_dir: str) -> tfds.core.DatasetBuilder:
     from jaxgan.data import digits  # pylint: disable=g-import-not-at-top
     local = digits.Digits(data_dir=data_dir or None)
     if not local.is_prepared():
-      # A second or so: sklearn ships the data. TFDS's own lines (a "download" of
+      # Quick: sklearn ships the data. TFDS's own lines (a "download" of
       # "Unknown size", progress bars) would only confuse: say what happens instead.
       logger.info("preparing the digits dataset in %s (first use; no download)",
                   local.data_dir_root)
@@ -57,19 +56,27 @@ def _not_prepared_message(tfds_builder: tfds.core.DatasetBuilder, name: str) -> 
       "at a directory that holds it.")
 
 
-def as_dataset(tfds_builder: tfds.core.DatasetBuilder, name: str,
-               **kwargs) -> tf.data.Dataset:
-  """tfds_builder.as_dataset(**kwargs), "not on disk" becoming DatasetNotPreparedError.
+def shard(name: str, data_dir: str, split: str, *, process_index: int,
+          process_count: int, **kwargs) -> tuple[tfds.core.DatasetBuilder, tf.data.Dataset, int]:
+  """(builder, this process's shard of `split` in stored order, its length).
 
-  Asking as_dataset (rather than is_prepared) keeps tfds.testing.mock_data working:
-  it replaces as_dataset and leaves no files on disk.
+  kwargs go to as_dataset. "Not on disk" becomes DatasetNotPreparedError. Asking
+  as_dataset (rather than is_prepared) keeps tfds.testing.mock_data working: it
+  replaces as_dataset and leaves no files on disk.
   """
+  tfds_builder = builder(name, data_dir)
+  split = tfds.split_for_jax_process(split, process_index=process_index,
+                                     process_count=process_count)
   try:
-    return tfds_builder.as_dataset(**kwargs)
+    ds = tfds_builder.as_dataset(split=split, shuffle_files=False, **kwargs)
   except AssertionError as e:
     if "could not find data" not in str(e):
       raise
-    raise DatasetNotPreparedError(_not_prepared_message(tfds_builder, name)) from None
+    raise registry.DatasetNotPreparedError(_not_prepared_message(tfds_builder, name)) from None
+  length = int(ds.cardinality())
+  if length < 0:  # cardinality unknown: fall back on the split's metadata
+    length = tfds_builder.info.splits[split].num_examples
+  return tfds_builder, ds, length
 
 
 def label_names(name: str, data_dir: str) -> tuple[str, ...]:

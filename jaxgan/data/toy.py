@@ -23,22 +23,16 @@ from jaxgan.data import registry
 
 TOY_DATASETS = registry.names(registry.TOY)
 
-# Divisors and noise scales exactly as in the authors' gan_toy.py.
+# Noise scales and divisors exactly as in the authors' gan_toy.py.
 _RING_SCALE = 2.0
-_RING_STD = 0.02
-_RING_DIVISOR = 1.414
-_GRID_STD = 0.05
-_GRID_DIVISOR = 2.828
+_STD = {"8gaussians": 0.02, "25gaussians": 0.05}
+_DIVISOR = {"8gaussians": 1.414, "25gaussians": 2.828, "swissroll": 7.5}
 _SWISSROLL_NOISE = 0.25
-_SWISSROLL_DIVISOR = 7.5
-
-
-def _check_name(name: str) -> None:
-  registry.info(name, registry.TOY)
 
 
 def _unscaled_centres(name: str) -> np.ndarray:
   """Mode centres before the final division, float64 [M, 2]."""
+  registry.info(name, registry.TOY)
   if name == "8gaussians":
     r = 1.0 / np.sqrt(2.0)
     unit = [(1, 0), (-1, 0), (0, 1), (0, -1), (r, r), (r, -r), (-r, r), (-r, -r)]
@@ -51,30 +45,23 @@ def _unscaled_centres(name: str) -> np.ndarray:
                    "modes exist for 8gaussians and 25gaussians")
 
 
-def _divisor(name: str) -> float:
-  return {"8gaussians": _RING_DIVISOR, "25gaussians": _GRID_DIVISOR,
-          "swissroll": _SWISSROLL_DIVISOR}[name]
-
-
 def modes(name: str) -> np.ndarray:
   """The scaled mode centres of a mixture dataset, float32 [M, 2].
 
   Raises:
     ValueError: for an unknown name, or for swissroll (which has no modes).
   """
-  _check_name(name)
-  return (_unscaled_centres(name) / _divisor(name)).astype(np.float32)
+  return (_unscaled_centres(name) / _DIVISOR[name]).astype(np.float32)
 
 
 def mode_std(name: str) -> float:
-  """Per-axis standard deviation of each mode after scaling (0.02/1.414, 0.05/2.828)."""
-  _check_name(name)
-  if name == "8gaussians":
-    return _RING_STD / _RING_DIVISOR
-  if name == "25gaussians":
-    return _GRID_STD / _GRID_DIVISOR
-  raise ValueError(f"toy dataset {name!r} has no discrete modes; "
-                   "mode_std exists for 8gaussians and 25gaussians")
+  """Per-axis standard deviation of each mode after scaling (0.02/1.414, 0.05/2.828).
+
+  Raises:
+    ValueError: for an unknown name, or for swissroll (which has no modes).
+  """
+  _unscaled_centres(name)  # the same errors as modes()
+  return _STD[name] / _DIVISOR[name]
 
 
 def sample(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -88,15 +75,14 @@ def sample(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
   Returns:
     float32 [n, 2].
   """
-  _check_name(name)
+  registry.info(name, registry.TOY)
   if name == "swissroll":
     # make_swiss_roll wants its own seed; drawing it from rng keeps one source.
     points = sk_datasets.make_swiss_roll(
         n_samples=n, noise=_SWISSROLL_NOISE,
         random_state=int(rng.integers(0, 2**31 - 1)))[0][:, [0, 2]]
-    return (points / _SWISSROLL_DIVISOR).astype(np.float32)
+    return (points / _DIVISOR[name]).astype(np.float32)
   centres = _unscaled_centres(name)
-  std = _RING_STD if name == "8gaussians" else _GRID_STD
-  points = rng.standard_normal((n, 2)) * std
+  points = rng.standard_normal((n, 2)) * _STD[name]
   points += centres[rng.integers(0, len(centres), size=n)]
-  return (points / _divisor(name)).astype(np.float32)
+  return (points / _DIVISOR[name]).astype(np.float32)

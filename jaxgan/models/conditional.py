@@ -117,22 +117,13 @@ def projection(features, labels, num_classes: int, *, spectral_norm: bool,
   return jnp.sum(rows.astype(features.dtype) * features, axis=-1)
 
 
-def acgan_logits(features, num_classes: int, *, spectral_norm: bool, update_stats: bool,
-                 kernel_init=nn.initializers.lecun_normal(), dtype: Any = None):
-  """Class logits [B, K] from phi(x): the AC-GAN head ("acgan" in the parameters)."""
-  layer = nn.Dense(num_classes, kernel_init=kernel_init, dtype=dtype,
-                   param_dtype=jnp.float32, name="acgan")
-  logits = layers.maybe_spectral_norm(layer, features, spectral_norm=spectral_norm,
-                                      update_stats=update_stats)
-  return logits.astype(jnp.promote_types(logits.dtype, jnp.float32))
-
-
 def critic_output(score, features, labels, *, conditional: str, num_classes: int,
                   spectral_norm: bool, update_stats: bool, acgan_init=None,
                   dtype: Any = None):
   """A critic's return value from its unconditional score [B] and features [B, F].
 
-  "none": score; "projection": score + <embed(y), phi(x)>; "acgan": (score, logits),
+  "none": score; "projection": score + <embed(y), phi(x)>; "acgan": (score, logits
+  [B, K] of a K-way linear on phi(x), kernel init `acgan_init`, default lecun_normal),
   the labels unused (the AC-GAN critic is not told them).
   """
   if conditional == "projection":
@@ -141,9 +132,10 @@ def critic_output(score, features, labels, *, conditional: str, num_classes: int
     return score + projection(features, labels, num_classes, spectral_norm=spectral_norm,
                               update_stats=update_stats, dtype=dtype).astype(score.dtype)
   if conditional == "acgan":
-    kwargs = {} if acgan_init is None else {"kernel_init": acgan_init}
-    return score, acgan_logits(features, num_classes, spectral_norm=spectral_norm,
-                               update_stats=update_stats, dtype=dtype, **kwargs)
+    head = nn.Dense(num_classes, kernel_init=acgan_init or nn.initializers.lecun_normal(),
+                    dtype=dtype, param_dtype=jnp.float32, name="acgan")
+    return score, layers.at_least_float32(layers.maybe_spectral_norm(
+        head, features, spectral_norm=spectral_norm, update_stats=update_stats))
   if labels is not None:
     raise ValueError("labels were given to an unconditional critic (model.conditional='none')")
   return score

@@ -147,7 +147,7 @@ class DCGANGenerator(nn.Module):
       h = norm_relu(Upsample(features, self.upsample, self.dtype)(h))
     # The last block goes straight to the image channels, as in DCGAN / WGAN-GP.
     out = jnp.tanh(Upsample(self.channels, self.upsample, self.dtype)(h))
-    return out.astype(jnp.promote_types(out.dtype, jnp.float32))
+    return layers.at_least_float32(out)
 
 
 class DCGANCritic(nn.Module):
@@ -185,7 +185,6 @@ class DCGANCritic(nn.Module):
     features = h.reshape(h.shape[0], -1)
     h = layers.maybe_spectral_norm(out, features, spectral_norm=self.spectral_norm,
                                    update_stats=update_stats)
-    score = h[:, 0].astype(jnp.promote_types(h.dtype, jnp.float32))
     return conditional_lib.critic_output(
-        score, features, labels, conditional=self.conditional, num_classes=self.num_classes,
+        layers.at_least_float32(h[:, 0]), features, labels, conditional=self.conditional, num_classes=self.num_classes,
         spectral_norm=self.spectral_norm, update_stats=update_stats, dtype=self.dtype)

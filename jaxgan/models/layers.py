@@ -49,6 +49,11 @@ he_uniform_avg = nn.initializers.variance_scaling(2.0, "fan_avg", "uniform")
 glorot_uniform = nn.initializers.variance_scaling(1.0, "fan_avg", "uniform")
 
 
+def at_least_float32(x):
+  """bfloat16 (mixed precision) outputs -> float32; float32 and float64 unchanged."""
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
 def maybe_spectral_norm(layer: nn.Module, x, *, spectral_norm: bool, update_stats: bool):
   """`layer(x)`, with the layer's kernel spectrally normalised if `spectral_norm`.
 

@@ -20,6 +20,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxgan.models import conditional as conditional_lib
+from jaxgan.models import layers
 
 
 class MLPGenerator(nn.Module):
@@ -48,8 +49,7 @@ class MLPGenerator(nn.Module):
     x = dense(math.prod(self.out_shape))(x)
     if self.tanh_output:
       x = jnp.tanh(x)
-    x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
-    return x.reshape((z.shape[0],) + tuple(self.out_shape))
+    return layers.at_least_float32(x).reshape((z.shape[0],) + tuple(self.out_shape))
 
 
 class MLPCritic(nn.Module):

@@ -81,11 +81,6 @@ NUM_UP_BLOCKS = 3  # 4 -> 32: CIFAR-10
 IMAGE_SHAPE = (BASE_SIZE * 2**NUM_UP_BLOCKS,) * 2 + (3,)  # what the generator draws
 
 
-def _at_least_float32(x):
-  """bfloat16 (mixed precision) outputs -> float32; float32 and float64 unchanged."""
-  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
-
-
 def _check_choice(name, value, allowed):
   if value not in allowed:
     raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(repr, allowed))}")
@@ -189,7 +184,7 @@ class ResNetGenerator(nn.Module):
     h = nn.relu(norm(name="output_norm")(h))
     h = nn.Conv(3, (3, 3), padding="SAME", kernel_init=layers.glorot_uniform,
                 dtype=self.dtype, param_dtype=jnp.float32, name="output")(h)
-    return _at_least_float32(jnp.tanh(h))
+    return layers.at_least_float32(jnp.tanh(h))
 
 
 class ResNetCritic(nn.Module):
@@ -240,6 +235,6 @@ class ResNetCritic(nn.Module):
     h = layers.maybe_spectral_norm(out, features, spectral_norm=self.spectral_norm,
                                    update_stats=update_stats)
     return conditional_lib.critic_output(
-        _at_least_float32(h[:, 0]), features, labels, conditional=self.conditional,
+        layers.at_least_float32(h[:, 0]), features, labels, conditional=self.conditional,
         num_classes=self.num_classes, spectral_norm=self.spectral_norm,
         update_stats=update_stats, acgan_init=layers.glorot_uniform, dtype=self.dtype)
