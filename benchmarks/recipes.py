@@ -501,7 +501,7 @@ def run_cifar(args):
 # --- conditional: conditional_digits ----------------------------------------------------
 
 CONDITIONAL = ("acgan", "projection")
-CONDITIONAL_STEPS = 10_000  # the digits recipes' budget (configs/common.py)
+CONDITIONAL_STEPS = 10_000  # the digits recipes' budget (jaxgan/base_config.py)
 
 
 def judge():

@@ -30,8 +30,8 @@ def get_config(arg=None):
   config.loss.name = opts.loss  # non_saturating (paper) | wasserstein (variant)
   config.penalty.name = "dragan"  # penalty on perturbed reals (paper eq. 9)
   # lambda ~ 10 (paper §5 / Alg. 1) on images. Toy sets: 0.1, the authors' gan_toy.py
-  # LAMBDA (as in wgan_gp.py): at lambda 10 the generator collapsed to 0/25 and 0/8
-  # modes in 3,000 steps; at 0.1 it covers 16/25 and 8/8 (benchmarks/toy_table.py).
+  # LAMBDA (as in wgan_gp.py): at lambda 10 the toy generators collapsed, at 0.1 they
+  # cover most modes (benchmarks/results/toy_table.md).
   config.penalty.weight = 0.1 if base_config.is_toy(config) else 10.0
   config.penalty.target = 1.0  # k = 1 (paper)
   config.penalty.perturbation = opts.perturbation  # std_uniform (code) | gaussian (paper)

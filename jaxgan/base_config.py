@@ -245,7 +245,7 @@ def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.log.sample_every = follow(steps, 10)  # steps between sample grids (10 per run)
   config.log.checkpoint_every = follow(steps, 10)  # steps between checkpoints (10 per run)
   # Steps between evaluations (+ the last step; 0 = never): ten per run
-  # (jaxgan/evaluate.py; the first on a labelled image dataset also trains and
+  # (jaxgan/eval/; the first on a labelled image dataset also trains and
   # caches the evaluation classifier once).
   config.log.eval_every = follow(steps, 10)
   config.log.max_checkpoints = 3  # newest checkpoints kept
@@ -272,7 +272,7 @@ def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.population.sweep.generator_b2 = ()  # optimizer.generator.b2
   config.population.sweep.generator_decay = ()  # optimizer.generator.decay (RMSProp)
   config.population.sweep.ema_decay = ()  # ema.decay
-  # The evaluation number that names a population's best member (jaxgan/evaluate.py
+  # The evaluation number that names a population's best member (jaxgan/eval/
   # keys; lower is better except coverage, HQ share and confidence): the sliced
   # Wasserstein distance on toy sets, the classifier's Frechet distance on images.
   config.population.best_metric = ("sliced_wasserstein" if is_toy

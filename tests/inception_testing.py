@@ -2,7 +2,7 @@
 
 Random weights drawn by NumPy from a seed, their BatchNorm statistics calibrated on
 one batch of images, and the PyTorch state dict of any variables: what the golden
-values (tests/inception_golden.json, written by benchmarks/fid_reference.py) and the
+values (tests/inception_golden.json, written by benchmarks/references/fid_reference.py) and the
 comparisons with pytorch-fid run on when the released weights are not at hand.
 Features of random weights are not Inception features and their scores are not FID.
 

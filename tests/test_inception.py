@@ -1,7 +1,7 @@
 """Tests of jaxgan.eval.inception (the FID Inception-v3) and the jaxgan.fid command line.
 
 No test needs torch, the network or the real weights. The network is pinned by golden
-values that benchmarks/fid_reference.py wrote: PyTorch's (pytorch-fid's) pool3 and
+values that benchmarks/references/fid_reference.py wrote: PyTorch's (pytorch-fid's) pool3 and
 logits of three fixed images under seeded random weights, which this file regenerates
 with NumPy and JAX. The resize is checked against two independent implementations of
 PyTorch's formula; the weight conversion against the parameter count torchvision
@@ -30,7 +30,7 @@ SEED = 0
 
 
 def golden_images():
-  """The images benchmarks/fid_reference.py.golden_images() gave PyTorch."""
+  """The images benchmarks/references/fid_reference.py.golden_images() gave PyTorch."""
   return [inception_testing.calibration_pixels(1, 2, 28)[0, ..., :1],
           inception_testing.calibration_pixels(1, 2, 32)[1],
           inception_testing.calibration_pixels(2, 2, 64)[1]]
@@ -250,11 +250,11 @@ def test_pool3_and_logits_equal_pytorch_fid_golden_values(seeded):
   for image, entry in zip(images, golden["images"]):
     assert hashlib.sha256(image.tobytes()).hexdigest() == entry["pixels_sha256"], (
         "the golden images changed (calibration_pixels?); regenerate the golden file "
-        "with benchmarks/fid_reference.py")
+        "with benchmarks/references/fid_reference.py")
   # One call with three shapes: three compiled batches, two of them padded.
   pool3, logits = extractor.activations_of_batches(image[None] for image in images)
   message = ("Flax features differ from PyTorch's under the same weights; if the "
-             "network changed on purpose, rerun benchmarks/fid_reference.py (own venv)")
+             "network changed on purpose, rerun benchmarks/references/fid_reference.py (own venv)")
   for i, entry in enumerate(golden["images"]):
     for got, values, indices, norm in (
         (pool3[i], entry["pool3_values"], golden["pool3_indices"], entry["pool3_norm"]),
@@ -449,7 +449,7 @@ def test_command_line_fid_save_stats_and_inception_score(seeded, tmp_path, capsy
   feats_b = extractor.features(colour)
   stats_a = metrics.feature_statistics(feats_a)
 
-  # One FID (its 2048 x 2048 sqrtm alone takes ~30 s on a busy 2-core CPU).
+  # One FID (its 2048 x 2048 sqrtm dominates the time on a CPU).
   assert fid.main([str(tmp_path / "a"), str(tmp_path / "b")] + args) == 0
   line = capsys.readouterr().out.strip()
   assert line.startswith("FID:  ")
