@@ -17,26 +17,21 @@ from jaxgan import summary as summary_lib
 from jaxgan import workdir as workdir_lib
 
 
-def restore(config, workdir: str, step: int | None = None):
-  """(setup, step, host state) of a checkpoint (latest, or `step`); read-only.
-
-  Raises errors.NoCheckpointError naming the directory and the available steps.
-  """
-  run = _setup(config, workdir)
-  step, state, _ = run.restore(workdir_lib.Workdir(workdir).checkpoints, step)
-  return run, step, state
-
-
-def _setup(config, workdir: str) -> runs_lib.Setup:
-  """The set-up of the run in `workdir`, with its own class names (classes.json)."""
+def _setup(config, workdir: str):
+  """(workdir, set-up) of the run in `workdir`, with its own class names (classes.json)."""
   wd = workdir_lib.Workdir(workdir)
   wd.check_readable_run()
-  return runs_lib.setup(config, classes=wd.read_classes())
+  return wd, runs_lib.setup(config, classes=wd.read_classes())
 
 
-def _members(run: runs_lib.Setup, member: int | None):
-  """Every member, or only member `member` (ConfigError if it is not one)."""
-  return run.runs.members if member is None else (run.runs.member(member),)
+def _restored(config, workdir: str, step: int | None, member: int | None):
+  """(workdir, set-up, chosen members, step, host state) of a checkpoint (latest, or
+  `step`) of the run in `workdir`: every member, or only `member` (ConfigError if it
+  is not one)."""
+  wd, run = _setup(config, workdir)
+  chosen = run.runs.members if member is None else (run.runs.member(member),)
+  step, state, _ = run.restore(wd.checkpoints, step)
+  return wd, run, chosen, step, state
 
 
 def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
@@ -59,16 +54,13 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
   Raises errors.ConfigError for a `class_id` of an unconditional run or out of
   range, or a `member` the run does not have.
   """
-  wd = workdir_lib.Workdir(workdir)
-  run = _setup(config, workdir)
-  chosen = _members(run, member)
+  wd, run, chosen, step, state = _restored(config, workdir, step, member)
   classes = run.classes
   if class_id is not None and not 0 <= class_id < len(classes):
     raise errors.ConfigError(
         f"--class={class_id} is not a class of this run: " + (
             f"it has classes 0..{len(classes) - 1} ({', '.join(classes)})" if classes else
             "it is unconditional (model.conditional='none')"))
-  step, state, _ = run.restore(wd.checkpoints, step)
   run_num = wd.read_config(log_upgrade=False).log.num_samples if config.log.num_samples else None
   suffix = "" if config.log.num_samples == run_num else f"_n{config.log.num_samples}"
   wd.check_outputs_writable(wd.samples)
@@ -91,10 +83,7 @@ def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
   (members that had diverged are evaluated but left out of it) and returns it.
   The result also carries "report": (its summary line, the paths written).
   """
-  wd = workdir_lib.Workdir(workdir)
-  run = _setup(config, workdir)
-  chosen = _members(run, member)
-  step, state, _ = run.restore(wd.checkpoints, step)
+  wd, run, chosen, step, state = _restored(config, workdir, step, member)
   wd.check_outputs_writable(wd.eval)
   evaluators = run.runs.evaluators(run.spec, wd.path, run.classes)
   results = {}
@@ -131,14 +120,14 @@ def export_member(config, workdir: str, member: int, to: str,
   """
   if member is None:
     raise errors.ConfigError("--mode=export needs --member=i (which member to export)")
-  run = _setup(config, workdir)
+  wd, run = _setup(config, workdir)
   m = run.runs.member(member)
   target = workdir_lib.Workdir(to)
   target.check_writable()
   if target.holds_run():
     raise errors.WorkdirError(f"{target.path} already holds a run; export into a new or "
                               f"empty --to directory")
-  _, state, _ = run.restore(workdir_lib.Workdir(workdir).checkpoints, step)
+  _, state, _ = run.restore(wd.checkpoints, step)
   member_state = run.runs.member_state(state, member)
   own_step = int(member_state.step)  # a diverged member stopped before the population
   target.write_config(m.config)
