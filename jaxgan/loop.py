@@ -1,23 +1,18 @@
 """The training loop (restoring a finished run to sample or evaluate it: restore.py).
 
-`train_and_evaluate(config, workdir)` sets the run up (jaxgan/runs.py: the
-config validated, the step's spec, the mesh), checks the workdir, restores the
-newest good checkpoint (or initialises), opens the data and compiles the step,
-and only then writes into the workdir (a run that never started leaves nothing
-behind). Each step's metrics are fetched one step late, so the host never
-stalls the device; a non-finite one stops the run naming the step and the
-quantity before anything is saved over a good checkpoint. SIGTERM / SIGINT save
-the current step and end the run normally.
-
-A class-conditional run (model.conditional) reads labels with its images, and
-keeps its class names in WORKDIR/classes.json (jaxgan/workdir.py), from which
-sampling and evaluation later take them.
+`train_and_evaluate(config, workdir)` sets the run up (jaxgan/runs.py), checks
+the workdir, restores the newest good checkpoint (or initialises), opens the data
+and compiles the step, and only then writes into the workdir (a run that never
+started leaves nothing behind), including a conditional run's classes.json. Each
+step's metrics are fetched one step late, so the host never stalls the device; a
+non-finite one stops the run naming the step and the quantity before anything is
+saved over a good checkpoint. SIGTERM / SIGINT save the current step and end the
+run normally.
 
 The recorder writes records, grids and evaluations member by member
-(`runs.members`: a single run is one member with no sub-folder or tag). A
-population's member that diverges is frozen by its step and reported once
-while the others train on; its records then carry only "diverged_at", and
-when no member is left the run stops as a single run does.
+(`runs.members`). A population's member that diverges is frozen by its step and
+reported once while the others train on; its records then carry only
+"diverged_at", and when no member is left the run stops as a single run does.
 """
 
 from __future__ import annotations
@@ -94,13 +89,12 @@ def _all_finite(tree):
 
 class _Recorder:
   """Everything between two steps: metrics (one step late), progress lines,
-  checkpoints, sample grids and evaluations, each member by member. Only
-  process 0 writes files."""
+  checkpoints, sample grids and evaluations, member by member. Only process 0
+  writes files."""
 
   def __init__(self, run: runs_lib.Setup, wd, iterator, start):
     self.config, self.spec, self.wd, self.iterator = run.config, run.spec, wd, iterator
-    self.runs = run.runs
-    self.classes = run.classes  # a conditional run's class names
+    self.runs, self.classes = run.runs, run.classes
     self.num_steps = self.config.train.num_steps
     self.lead = jax.process_index() == 0
     self.ckpt = checkpoint_lib.Checkpointer(wd.checkpoints,
@@ -253,12 +247,10 @@ class _Recorder:
 
 
 class StopRequest:
-  """The first SIGTERM / SIGINT asks the loop to save the current step and stop.
-
-  It is acknowledged at once (even during an evaluation, which then finishes);
-  a second one stops immediately without saving (KeyboardInterrupt). Handlers are
-  installed only in the main thread and restored on exit.
-  """
+  """The first SIGTERM / SIGINT asks the loop to save the current step and stop
+  (acknowledged at once; an evaluation under way finishes); a second one stops
+  at once without saving (KeyboardInterrupt). Handlers are installed only in the
+  main thread and restored on exit."""
 
   def __init__(self):
     self.signal_name = None

@@ -25,6 +25,19 @@ import os
 
 import numpy as np
 
+from jaxgan import fileio
+
+
+def _record(step: int, values: dict, **fields) -> str:
+  """One metrics.jsonl line: step, then `fields` as given (e.g. member=3), then the floats."""
+  record = {"step": int(step), **fields}
+  record.update({k: float(v) for k, v in values.items()})
+  return json.dumps(record) + "\n"
+
+
+def _rewrite(path: str, lines: list[str]) -> None:
+  fileio.write_atomic(path, lambda f: f.writelines(lines), mode="w")
+
 
 class MetricsFile:
   """WORKDIR/metrics.jsonl, appended across restarts (see the module docstring)."""
@@ -39,17 +52,11 @@ class MetricsFile:
       if orphans:
         with open(os.path.join(workdir, "metrics.orphaned.jsonl"), "a") as f:
           f.writelines(orphans)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-          f.writelines(keep)
-        os.replace(tmp, self.path)
+        _rewrite(self.path, keep)
     self._file = open(self.path, "a")
 
   def write(self, step: int, metrics: dict, **fields) -> None:
-    """One record: step, then `fields` as given (e.g. member=3), then the floats."""
-    record = {"step": int(step), **fields}
-    record.update({k: float(v) for k, v in metrics.items()})
-    self._file.write(json.dumps(record) + "\n")
+    self._file.write(_record(step, metrics, **fields))
     self._file.flush()
 
   def close(self) -> None:
@@ -68,15 +75,10 @@ def add_later_evaluation(workdir: str, step: int, scalars: dict, *, tag_prefix: 
   if os.path.exists(path):
     with open(path) as f:
       lines = [line for line in f if line.strip()]
-  record = {"step": int(step), "evaluated_later": True, **fields}
-  record.update({k: float(v) for k, v in scalars.items()})
   at = next((i for i, line in enumerate(lines) if json.loads(line)["step"] > step),
             len(lines))
-  lines.insert(at, json.dumps(record) + "\n")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.writelines(lines)
-  os.replace(tmp, path)
+  lines.insert(at, _record(step, scalars, evaluated_later=True, **fields))
+  _rewrite(path, lines)
   from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   writer = SummaryWriter(workdir)
   try:
@@ -111,9 +113,6 @@ class RunLog:
     with Image.open(png_path) as img:
       pixels = np.asarray(img.convert("RGB"))
     self._tb.add_image(tag, pixels, int(step), dataformats="HWC")
-
-  def flush(self) -> None:
-    self._tb.flush()
 
   def close(self) -> None:
     self.metrics.close()

@@ -28,6 +28,7 @@ import os
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
+from jaxgan import fileio
 
 logger = logging.getLogger("jaxgan")
 
@@ -48,6 +49,13 @@ def _members(flat: dict) -> int:
 
 def _describe_members(k: int) -> str:
   return "a single run" if k == 1 else f"a population of {k} members"
+
+
+def _existing_ancestor(path: str) -> str:
+  """`path`, or its nearest ancestor that exists (what a new directory is made in)."""
+  while not os.path.exists(path):
+    path = os.path.dirname(path)
+  return path
 
 
 class Workdir:
@@ -72,9 +80,7 @@ class Workdir:
     if os.path.exists(path) and not os.path.isdir(path):
       raise errors.WorkdirError(f"workdir {path} is a file, not a directory; "
                                 f"choose another --workdir")
-    existing = path
-    while not os.path.exists(existing):
-      existing = os.path.dirname(existing)
+    existing = _existing_ancestor(path)
     if not os.path.isdir(existing):
       raise errors.WorkdirError(f"workdir {path} cannot be created: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -97,9 +103,7 @@ class Workdir:
 
   def check_outputs_writable(self, directory: str) -> None:
     """Raises WorkdirError unless `directory` (inside the workdir) can be written."""
-    existing = directory
-    while not os.path.exists(existing):
-      existing = os.path.dirname(existing)
+    existing = _existing_ancestor(directory)
     if not os.access(existing, os.W_OK | os.X_OK):
       raise errors.WorkdirError(f"cannot write {directory}: {existing} is read-only")
 
@@ -141,14 +145,9 @@ class Workdir:
     """Writes classes.json (atomically) for a conditional run's class names, unless it
     already holds them. The loop refuses a run whose classes changed before this."""
     names = tuple(names)
-    if self.read_classes() == names:
-      return
-    text = json.dumps({"num_classes": len(names), "class_names": list(names)}, indent=2) + "\n"
-    tmp = self.classes_path + ".tmp"
-    os.makedirs(self.path, exist_ok=True)
-    with open(tmp, "w") as f:
-      f.write(text)
-    os.replace(tmp, self.classes_path)
+    if self.read_classes() != names:
+      text = json.dumps({"num_classes": len(names), "class_names": list(names)}, indent=2)
+      fileio.write_atomic(self.classes_path, lambda f: f.write(text + "\n"), mode="w")
 
   def write_config(self, config) -> None:
     """Writes config.json (atomically), unless it already holds exactly this config."""
@@ -157,12 +156,8 @@ class Workdir:
       with open(self.config_path) as f:
         if f.read() == text:
           return
-    tmp = self.config_path + ".tmp"
     try:
-      os.makedirs(self.path, exist_ok=True)
-      with open(tmp, "w") as f:
-        f.write(text)
-      os.replace(tmp, self.config_path)
+      fileio.write_atomic(self.config_path, lambda f: f.write(text), mode="w")
     except OSError as e:
       if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         raise errors.WorkdirError(f"cannot write {self.config_path}: {e.strerror}") from None
