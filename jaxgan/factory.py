@@ -63,11 +63,8 @@ def num_classes(config) -> int:
 
 
 def make_step_spec(config, data_shape, classes: int | None = None) -> train_lib.StepSpec:
-  """The static StepSpec of `config` for data of `data_shape`.
-
-  `classes`: the number of classes of a conditional run (a run's classes.json);
-  None reads it from the data (`num_classes`).
-  """
+  """The static StepSpec of `config` for data of `data_shape` and a conditional run's
+  number of `classes` (None: the data's, `num_classes`)."""
   classes = num_classes(config) if classes is None else classes
   if config.model.conditional == "none":
     classes = 0

@@ -1,9 +1,8 @@
 """A run's checkpoint restored after training: samples, evaluations, a member exported.
 
-Every function here reads the workdir's checkpoints read-only and writes only its
-outputs (samples/, eval/, metrics.jsonl lines marked as evaluated later, or a new
-workdir for an exported population member); none changes the run. Each works on
-the run's members (jaxgan/runs.py): all of them, or the one `member` names.
+Every function here reads the checkpoints read-only and writes only its outputs
+(samples/, eval/, metrics.jsonl lines marked as evaluated later, or a new workdir
+for an exported member), on all the run's members or the one `member` names.
 """
 
 from __future__ import annotations
@@ -39,20 +38,16 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
                            member: int | None = None) -> dict:
   """Restores a checkpoint and writes its sample grids.
 
-  Writes WORKDIR/samples/step_N[_ema].{png,npy} for log.num_samples latents (the
-  training-time grids of that step, redrawn identically); with a different
-  log.num_samples than the run's, the files end in _n<num> and never replace them.
-  A conditional run's grid has one row per class; `class_id` asks for
-  log.num_samples samples of that one class instead (files ending in _class<K>).
-  A population writes each member's grids into samples/member_NN/ and the
-  picture with a row per member, samples/step_N_members.png; with `member`,
-  only that member's grids.
+  Writes WORKDIR/samples/step_N[_ema].{png,npy}, the training-time grids of that
+  step redrawn identically; with another log.num_samples than the run's, files
+  ending in _n<num>. `class_id` asks for samples of that one class of a
+  conditional run (files ending in _class<K>). A population writes each member's
+  grids into samples/member_NN/ and samples/step_N_members.png; with `member`,
+  only that member's grids. Raises errors.ConfigError for a bad `class_id` or
+  `member`.
 
   Returns {"step", "written": [(runs.Member, {label: paths})], "picture": the
   population's picture or None}.
-
-  Raises errors.ConfigError for a `class_id` of an unconditional run or out of
-  range, or a `member` the run does not have.
   """
   wd, run, chosen, step, state = _restored(config, workdir, step, member)
   classes = run.classes
@@ -73,15 +68,13 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
 
 def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
                              member: int | None = None) -> dict:
-  """Restores a checkpoint and evaluates it.
+  """Restores a checkpoint and evaluates it: WORKDIR/eval/step_N.json and the plots,
+  joined to metrics.jsonl and TensorBoard marked as evaluated later.
 
-  Writes WORKDIR/eval/step_N.json and the plots (jaxgan/eval/), and joins
-  the result to metrics.jsonl and TensorBoard marked as evaluated later.
-
-  A population evaluates every member (or only `member`) into eval/member_NN/,
-  and without `member` writes the population's summary as eval/step_N.json
-  (members that had diverged are evaluated but left out of it) and returns it.
-  The result also carries "report": (its summary line, the paths written).
+  A population evaluates every member (or only `member`) into eval/member_NN/, and
+  without `member` writes and returns its summary as eval/step_N.json (members
+  that had diverged left out). The result also carries "report": (its summary
+  line, the paths written).
   """
   wd, run, chosen, step, state = _restored(config, workdir, step, member)
   wd.check_outputs_writable(wd.eval)
@@ -107,12 +100,10 @@ def export_member(config, workdir: str, member: int, to: str,
                   step: int | None = None) -> dict:
   """Writes population member `member` as a standalone single-run workdir `to`.
 
-  `to` gets config.json (the member's config: its seed and swept values, no
-  population) and a checkpoint of the member's state at its own step with its
-  data position, so it samples, evaluates and resumes like any run, continuing
-  as the member's single run would. A member that diverged is exported at its
-  last finite state. Returns {"member" (a runs.Member), "step", "workdir",
-  "diverged_at"}.
+  `to` gets config.json (the member's single-run config) and a checkpoint of its
+  state at its own step with its data position, so it samples, evaluates and
+  resumes as the member's single run would; a member that diverged, at its last
+  finite state. Returns {"member" (a runs.Member), "step", "workdir", "diverged_at"}.
 
   Raises:
     errors.ConfigError: `workdir` is not a population or has no such member.

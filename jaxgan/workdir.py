@@ -1,20 +1,13 @@
 """The workdir policy: its paths, whether it can be used, and whose run it holds.
 
-A workdir holds one run. A workdir "holds a run" once it has a checkpoint; before
-that (a run that never got past start-up) it protects nothing, so any config may
-start there. Training writes nothing into it until the data is open and the
-first step has compiled (jaxgan/loop.py).
+A workdir "holds a run" once it has a checkpoint; before that it protects
+nothing, so any config may start there. Its config.json is the resolved config
+the run was trained with. Resuming with a config that changes what the run is
+gets refused, naming the differing keys and the --config flags that bring back
+the run's values; its length, logging, evaluation and compilation may change.
 
-A run's config.json is the resolved config it was trained with. Resuming with a
-different config is refused when the difference changes what the run is; the
-refusal names the differing keys and the --config flags that bring back the
-run's values. Changing the run's length, its logging, evaluation and
-compilation settings is allowed.
-
-A class-conditional run also leaves WORKDIR/classes.json, the names of its
-classes (index k names class k), written with config.json before the first
-checkpoint: sampling and evaluating it months later needs neither the data nor
-its metadata to know how many classes there are and what they are called.
+A class-conditional run also leaves WORKDIR/classes.json (index k names class k),
+so sampling and evaluating it months later need neither the data nor its metadata.
 """
 
 from __future__ import annotations
@@ -143,7 +136,7 @@ class Workdir:
 
   def write_classes(self, names) -> None:
     """Writes classes.json (atomically) for a conditional run's class names, unless it
-    already holds them. The loop refuses a run whose classes changed before this."""
+    already holds them (the loop refused a run whose classes changed before this)."""
     names = tuple(names)
     if self.read_classes() != names:
       text = json.dumps({"num_classes": len(names), "class_names": list(names)}, indent=2)
@@ -165,17 +158,13 @@ class Workdir:
 
   def check_config(self, config, *, allow_change: bool = False,
                    training: bool = True) -> None:
-    """Refuses to continue the run here with a config that changes what it is.
+    """Refuses (WorkdirError) to continue the run here with a config that changes it.
 
-    Raises WorkdirError naming the differing keys (old -> new) and the flags that
-    bring back the run's values. A key the run's config.json does not have was added
-    to jaxgan after the run was made: its default reproduces the earlier behaviour,
-    so it is a warning. Keys in config_io.RETIRED_KEYS are ignored. `training` adds the
-    warning that a re-sized linear decay makes the learning rate jump.
-
-    Even with `allow_change`, a change of how many runs the workdir trains (a
-    single run <-> a population, or another number of members) is refused: the
-    checkpoint could not be read into the new state.
+    A key the run's config.json lacks was added to jaxgan later: its default
+    reproduces the earlier behaviour, so it is a warning. Keys in
+    config_io.RETIRED_KEYS are ignored. `training` adds the warning that a re-sized
+    linear decay makes the rate jump. Even with `allow_change`, another number of
+    members is refused: the checkpoint could not be read into the new state.
     """
     if not self.holds_run() or not os.path.exists(self.config_path):
       return
