@@ -113,32 +113,11 @@ class Runs:
     """Member `index`'s GANState out of a host state of these runs."""
     return member_state(state, index) if self.many else state
 
-  def init_state(self, spec, data_shape):
-    """Every member's initial state (host arrays), each exactly its single run's."""
-    if self.many:
-      return init_state(self.config, spec, data_shape)
-    return train_lib.init_state(spec, rng_lib.run_key(self.config.seed), data_shape)
-
-  def abstract_state(self, spec, data_shape):
-    """Shapes and dtypes of `init_state`'s result, for restoring a checkpoint."""
-    if self.many:
-      return abstract_state(self.config, spec, data_shape)
-    return jax.eval_shape(functools.partial(train_lib.init_state, spec, sample_shape=data_shape),
-                          rng_lib.run_key(self.config.seed))
-
-  def after_restore(self, state):
-    """A restored state with what is rebuilt from the config (a population's HParams)."""
-    return with_config_hparams(state, self.config) if self.many else state
-
   def diverged_at(self, state) -> dict[int, int]:
     """{member index: the step it diverged at} of a host state (a single run: {})."""
     if not self.many:
       return {}
     return {i: int(d) for i, d in enumerate(np.asarray(state.diverged_at)) if d}
-
-  def step_fn(self):
-    """The function mesh.compile_step compiles for these runs."""
-    return step_fn(self.config) if self.many else mesh_lib.step_on_batch
 
   def describe(self) -> str:
     """A population's members in words: sizes, seeds, sweep and method."""
@@ -254,11 +233,23 @@ class Setup:
 
   @functools.cached_property
   def abstract_state(self):
-    return self.runs.abstract_state(self.spec, self.data_shape)
+    """Shapes and dtypes of `init_state`'s result, for restoring a checkpoint."""
+    if self.runs.many:
+      return abstract_state(self.config, self.spec, self.data_shape)
+    return jax.eval_shape(functools.partial(train_lib.init_state, self.spec,
+                                            sample_shape=self.data_shape),
+                          rng_lib.run_key(self.config.seed))
 
   def init_state(self):
-    """The runs' initial state on the host."""
-    return self.runs.init_state(self.spec, self.data_shape)
+    """Every member's initial state (host arrays), each exactly its single run's."""
+    if self.runs.many:
+      return init_state(self.config, self.spec, self.data_shape)
+    return train_lib.init_state(self.spec, rng_lib.run_key(self.config.seed), self.data_shape)
+
+  def _rebuilt(self, state):
+    """A restored state with what is rebuilt from the config (a population's HParams:
+    the config's values are the run's, as spec.hparams are a single run's)."""
+    return with_config_hparams(state, self.config) if self.runs.many else state
 
   def batch_shape(self) -> jax.ShapeDtypeStruct | tuple:
     """The compiled step's batch: images [K?, n_critic, B, ...] (+ labels)."""
@@ -297,7 +288,7 @@ class Setup:
     `checkpoints`, read-only."""
     with contextlib.closing(checkpoint_lib.Checkpointer(checkpoints, read_only=True)) as ckpt:
       step, state, position = ckpt.restore(self.abstract_state, step)
-    return step, self.runs.after_restore(state), position
+    return step, self._rebuilt(state), position
 
   def restore_or_init(self, checkpoints: str):
     """(step, host state, data position): the newest good checkpoint, or a new run."""
@@ -308,15 +299,15 @@ class Setup:
       if restored is not None:
         logger.info("resumed from step %d (%s)", restored[0], checkpoints)
         step, state, position = restored
-        # The config's values are the run's, as spec.hparams are a single run's.
-        return step, self.runs.after_restore(state), position
+        return step, self._rebuilt(state), position
     return 0, self.init_state(), 0
 
   def compile(self, state):
     """(compiled step, `state` placed on the mesh); the step donates its state."""
     state = mesh_lib.put_state(state, self.mesh)
-    step = mesh_lib.compile_step(self.spec, self.mesh, state, self.batch_shape(),
-                                 step_fn=self.runs.step_fn())
+    step = mesh_lib.compile_step(
+        self.spec, self.mesh, state, self.batch_shape(),
+        step_fn=step_fn(self.config) if self.runs.many else mesh_lib.step_on_batch)
     return step, state
 
   def global_batch(self, local):
