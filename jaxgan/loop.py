@@ -31,7 +31,6 @@ import numpy as np
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
-from jaxgan import eval as eval_lib
 from jaxgan import mesh as mesh_lib
 from jaxgan import progress as progress_lib
 from jaxgan import runs as runs_lib
@@ -222,16 +221,10 @@ class _Recorder:
       if self.evaluators is None:
         self.evaluators = self.runs.evaluators(self.spec, self.wd.path, self.classes)
       setup = sum(e.setup_seconds for e in self.evaluators.values())
-      host = self.host_state(step, state)
-      results = {}
-      for m in self.training():
-        results[m.index] = self.evaluators[m.index](self.runs.member_state(host, m.index), step)
-        self.log.scalars(step, eval_lib.flat_scalars(results[m.index]), tag_prefix=m.tag,
-                         **m.fields)
-      result, records, (line, _) = self.runs.evaluation(step, results, self.diverged,
-                                                        self.wd.eval)
-      for values, tag, fields in records:
-        self.log.scalars(step, values, tag_prefix=tag, **fields)
+      result, (line, _) = self.runs.evaluate(
+          self.evaluators, self.host_state(step, state), step, self.training(), self.diverged,
+          self.wd.eval, lambda values, tag, fields: self.log.scalars(
+              step, values, tag_prefix=tag, **fields))
       seconds = time.monotonic() - t0
       setup = sum(e.setup_seconds for e in self.evaluators.values()) - setup
       self.progress.evaluation_done(seconds - setup)

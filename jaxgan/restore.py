@@ -10,7 +10,6 @@ from __future__ import annotations
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
-from jaxgan import eval as eval_lib
 from jaxgan import runs as runs_lib
 from jaxgan import summary as summary_lib
 from jaxgan import workdir as workdir_lib
@@ -78,20 +77,12 @@ def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
   """
   wd, run, chosen, step, state = _restored(config, workdir, step, member)
   wd.check_outputs_writable(wd.eval)
-  evaluators = run.runs.evaluators(run.spec, wd.path, run.classes)
-  results = {}
-  for m in chosen:
-    results[m.index] = evaluators[m.index](run.runs.member_state(state, m.index), step)
-    summary_lib.add_later_evaluation(wd.path, step, eval_lib.flat_scalars(results[m.index]),
-                                     tag_prefix=m.tag, **m.fields)
-  if member is not None:
-    result = results[member]
-    result["report"] = (eval_lib.summary_line(result), [result["path"], *result["plots"]])
-    return result
-  result, records, report = run.runs.evaluation(step, results, run.runs.diverged_at(state),
-                                                wd.eval)
-  for values, tag, fields in records:
-    summary_lib.add_later_evaluation(wd.path, step, values, tag_prefix=tag, **fields)
+  result, report = run.runs.evaluate(
+      run.runs.evaluators(run.spec, wd.path, run.classes), state, step, chosen,
+      run.runs.diverged_at(state), wd.eval,
+      lambda values, tag, fields: summary_lib.add_later_evaluation(
+          wd.path, step, values, tag_prefix=tag, **fields),
+      summarise=member is None)
   result["report"] = report
   return result
 

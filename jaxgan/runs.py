@@ -194,16 +194,23 @@ class Runs:
                                         member=m, share=out.get(0))
     return out
 
-  def evaluation(self, step: int, results: dict, diverged: dict, eval_dir: str):
-    """(result, records, report) of the members' evaluations at `step`.
+  def evaluate(self, evaluators: dict, state, step: int, members, diverged: dict,
+               eval_dir: str, write, *, summarise: bool = True):
+    """Evaluates `members` of a host `state` at `step`; returns (result, report).
 
-    A single run's result is its own; a population's summarises its members (those
-    in `diverged` left out) into EVAL_DIR/step_N.json, with statistics records as
-    `records` gives. `report` is (summary line, what was written).
+    `write(values, TensorBoard prefix, record fields)` records each member's numbers
+    and a population's statistics. A single run's result (or, without `summarise`,
+    the one member's) is its own; a population's summarises its members (those in
+    `diverged` left out) into EVAL_DIR/step_N.json. `report` is (summary line, what
+    was written).
     """
-    if not self.many:
-      result = results[0]
-      return result, [], (eval_lib.summary_line(result), [result["path"], *result["plots"]])
+    results = {}
+    for m in members:
+      results[m.index] = evaluators[m.index](self.member_state(state, m.index), step)
+      write(eval_lib.flat_scalars(results[m.index]), m.tag, m.fields)
+    if not (self.many and summarise):
+      result = results[members[0].index]
+      return result, (eval_lib.summary_line(result), [result["path"], *result["plots"]])
     metric = self.config.population.best_metric
     used = {i: r for i, r in results.items() if i not in diverged}
     result = eval_lib.population_result(step, used, self.members, self.groups, diverged, metric)
@@ -213,11 +220,10 @@ class Runs:
                      "numbers (%s); no best member named", metric, ", ".join(known))
     result["path"] = eval_lib.write_result(
         result, os.path.join(eval_dir, f"step_{step:06d}.json"))
-    records = [(scalars, statistics_tag(fields.get("sweep", {})), fields)
-               for fields, scalars in eval_lib.population_scalars(result)]
-    report = (eval_lib.population_summary_line(result),
-              [result["path"], "each member's eval/member_NN/"])
-    return result, records, report
+    for fields, scalars in eval_lib.population_scalars(result):
+      write(scalars, statistics_tag(fields.get("sweep", {})), fields)
+    return result, (eval_lib.population_summary_line(result),
+                    [result["path"], "each member's eval/member_NN/"])
 
 
 @dataclasses.dataclass
