@@ -45,9 +45,8 @@ def train_and_evaluate(config, workdir: str, *,
                        allow_config_change: bool = False) -> train_lib.GANState:
   """Trains (or resumes) the run in `workdir`; returns the final state on the host.
 
-  Raises errors.UserError subclasses (one line each) for a bad config, workdir or
-  data, and errors.NonFiniteError when training diverges.
-  """
+  Raises errors.UserError subclasses for a bad config, workdir or data, and
+  errors.NonFiniteError when training diverges."""
   wd = workdir_lib.Workdir(workdir)
   run = runs_lib.setup(config)
   wd.check_writable()

@@ -71,11 +71,6 @@ HIGHER_IS_BETTER = ("modes_covered", "modes_covered_strict", "hq_percent",
 # --- Members ------------------------------------------------------------------------
 
 
-def member_dir(index: int) -> str:
-  """The sub-directory of a member's files in a population's samples/ and eval/."""
-  return f"member_{index:02d}"
-
-
 def swept(config) -> dict[str, tuple[float, ...]]:
   """{field: values} of the sweep's non-empty entries, in SWEEPABLE order."""
   sweep = config.population.sweep

@@ -40,8 +40,8 @@ from jaxgan import train as train_lib
 from jaxgan import validation
 from jaxgan.population import (
     PopulationIterator, abstract_state, combinations, groups, init_state, member_config,
-    member_dir, member_state, member_statistics, num_members, resolve_method, statistics_tag,
-    step_fn, swept, with_config_hparams)
+    member_state, member_statistics, num_members, resolve_method, statistics_tag, step_fn,
+    swept, with_config_hparams)
 
 logger = logging.getLogger("jaxgan")
 
@@ -86,7 +86,7 @@ class Runs:
     self.many = num_members(config) > 1
     if self.many:
       self.members = tuple(
-          Member(i, seed, values, member_config(config, i), member_dir(i), f"member_{i}/")
+          Member(i, seed, values, member_config(config, i), f"member_{i:02d}", f"member_{i}/")
           for i, (seed, values) in enumerate(combinations(config)))
     else:
       self.members = (Member(0, config.seed, (), config, "", ""),)
@@ -344,13 +344,9 @@ def _num_params(tree) -> int:
 
 
 def setup(config, *, classes: tuple[str, ...] | None = None, devices=None) -> Setup:
-  """Validates `config` and builds what a mode needs (nothing is computed yet).
-
-  Args:
-    config: a recipe's config (validated here; errors.ConfigError if it is bad).
-    classes: a conditional run's class names (its classes.json); None reads them
-      from the data. Ignored for an unconditional run.
-    devices: the mesh's devices (default: every device of the job).
+  """Validates `config` (errors.ConfigError) and builds what a mode needs (nothing is
+  computed yet). `classes`: a conditional run's class names (its classes.json; None
+  reads them from the data); `devices`: the mesh's (default: every device of the job).
   """
   data_shape = validation.validate(config)
   runs = Runs(config)

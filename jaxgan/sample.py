@@ -6,10 +6,9 @@ steps, or from a checkpoint restored months later, compare image for image.
 `write_grids` writes one run's (or member's) grids for training and --mode=sample
 alike; `write_members_picture` a population's one picture of all its members.
 
-A class-conditional run's grid has one row per class, titled by the class name,
-and one column per latent: column j is the same latent z_j under every class, so
-a row shows what the label changes and a column what it keeps. Asked for one
-class (`class_id`), the grid is that class alone, one latent per cell.
+A class-conditional run's grid has one row per class, titled by its name, and
+column j is the same latent z_j under every class: a row shows what the label
+changes and a column what it keeps.
 
 Colours of the toy plots, everywhere: real data blue, generated samples orange.
 """
