@@ -205,22 +205,15 @@ def resolve_method(config, backend: str | None = None) -> str:
 
 def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
                     swept_fields: tuple[str, ...] = (), method: str = "vmap"):
-  """One train_step of every member; members never exchange anything.
+  """One train_step of every member (batches `real` [K, n_critic, B, ...]); members
+  never exchange anything. Returns (new state, metrics [K] plus
+  "population/diverged_at"); a member already diverged, or whose update here is
+  non-finite, keeps its previous state.
 
-  Args:
-    state: the PopulationState.
-    real: [K, n_critic, B, ...]: member k's batches are real[k].
-    spec: the shared static StepSpec.
-    swept_fields: the HParams fields that differ between members (static). Only
-      these come from state.hparams; the others stay spec.hparams' Python floats,
-      constants to XLA as in the single run (a traced value can round differently
-      where XLA folds a constant, e.g. a division by it).
-    method: "vmap" or "map" (resolve_method).
-
-  Returns:
-    (new state, metrics): metrics are train_step's, each [K], plus
-    "population/diverged_at" (int32 [K]). A member already diverged, or whose
-    update here gives a non-finite metric or state, keeps its previous state.
+  Only `swept_fields` (static) come from state.hparams; the others stay
+  spec.hparams' Python floats, constants to XLA as in the single run (a traced
+  value can round differently where XLA folds a constant, e.g. a division by it).
+  `method`: "vmap" or "map" (resolve_method).
   """
   def one(member):
     member_state_, hparams, member_real = member

@@ -213,12 +213,10 @@ class Workdir:
           + (f", or pass the run's values: {' '.join(keep)} ;" if keep else ",")
           + " or pass --allow_config_change to continue this run with the new values")
     schedules = (new.get("optimizer.critic.schedule"), new.get("optimizer.generator.schedule"))
-    if training and "linear" in schedules and old.get("optimizer.decay_steps", old.get(
-        "train.num_steps")) != new.get("optimizer.decay_steps"):
+    old_decay = old.get("optimizer.decay_steps", old.get("train.num_steps"))
+    if training and "linear" in schedules and old_decay != new.get("optimizer.decay_steps"):
       logger.warning(
           "WARNING: the linear learning-rate decay now spans %s steps instead of the "
           "run's %s, so the rate jumps at the resumed step; pass %s to keep it",
-          new.get("optimizer.decay_steps"),
-          old.get("optimizer.decay_steps", old.get("train.num_steps")),
-          config_io.override_flag("optimizer.decay_steps",
-                                  old.get("optimizer.decay_steps", old.get("train.num_steps"))))
+          new.get("optimizer.decay_steps"), old_decay,
+          config_io.override_flag("optimizer.decay_steps", old_decay))
