@@ -53,19 +53,9 @@ def num_updates(config) -> dict:
   return {"generator": steps, "critic": steps * config.train.n_critic}
 
 
-def num_classes(config) -> int:
-  """The number of classes a run conditions on: 0 unless model.conditional is set, else
-  the data's (its class names; for TFDS from the dataset's metadata)."""
-  if config.model.conditional == "none":
-    return 0
-  from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top
-  return len(data_lib.class_names(config.dataset))
-
-
-def make_step_spec(config, data_shape, classes: int | None = None) -> train_lib.StepSpec:
+def make_step_spec(config, data_shape, classes: int = 0) -> train_lib.StepSpec:
   """The static StepSpec of `config` for data of `data_shape` and a conditional run's
-  number of `classes` (None: the data's, `num_classes`)."""
-  classes = num_classes(config) if classes is None else classes
+  number of `classes` (runs.setup reads them; ignored for an unconditional run)."""
   if config.model.conditional == "none":
     classes = 0
   generator, critic = models_lib.make_models(config.model, data_shape,
