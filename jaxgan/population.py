@@ -16,14 +16,12 @@ with their HParams [K] and `diverged_at` [K]. `population_step` runs
 whose update is non-finite is frozen at its last finite state and `diverged_at`
 records the step; the others train on (jaxgan/loop.py reports it).
 
-How close a member stays to its single run: vmap batches each matrix product,
-which XLA may sum in another order; map keeps the single run's operations, which
-XLA may still compile differently inside the loop. Either way they agree to the
-last bit at first, and a GAN's dynamics amplify the first difference until a
-member is as far from its single run as another seed's run is: the same
-distribution, not the same trajectory (benchmarks/results/population_drift_*.md;
-tests/test_population.py bounds the first steps). To continue one member
-exactly, export it (restore.export_member, --mode=export).
+A member agrees with its single run to the last bit at first (XLA may sum a
+batched, or looped, matrix product in another order), and a GAN's dynamics
+amplify the first difference until it is as far from it as another seed's run:
+the same distribution, not the same trajectory
+(benchmarks/results/population_drift_*.md). To continue one member exactly,
+export it (restore.export_member, --mode=export).
 """
 
 from __future__ import annotations
