@@ -37,10 +37,9 @@ def hparams(config) -> train_lib.HParams:
 def resolve_unroll(config, backend: str | None = None) -> int:
   """The critic loop's unroll factor: the config's, or the per-backend default.
 
-  CPU default: fully unrolled (a rolled loop ran the DCGAN step many times slower
-  on XLA:CPU, benchmarks/results/step_throughput.md row 2.rolled). Other
-  backends: rolled (1), which compiles faster; not yet measured here.
-  """
+  CPU: fully unrolled (a rolled loop ran the DCGAN step many times slower on
+  XLA:CPU, benchmarks/results/step_throughput.md row 2.rolled). Other backends:
+  rolled (1), which compiles faster; not yet measured here."""
   if config.train.critic_unroll > 0:
     return min(config.train.critic_unroll, config.train.n_critic)
   backend = backend or jax.default_backend()

@@ -9,10 +9,9 @@ non-finite one stops the run naming the step and the quantity before anything is
 saved over a good checkpoint. SIGTERM / SIGINT save the current step and end the
 run normally.
 
-The recorder writes records, grids and evaluations member by member
-(`runs.members`). A population's member that diverges is frozen by its step and
-reported once while the others train on; its records then carry only
-"diverged_at", and when no member is left the run stops as a single run does.
+The recorder writes records, grids and evaluations member by member. A
+population's member that diverges is frozen by its step and reported once; its
+records then carry only "diverged_at", and with no member left the run stops.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ for an exported member), on all the run's members or the one `member` names.
 
 from __future__ import annotations
 
+import contextlib
+
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
@@ -95,10 +97,7 @@ def export_member(config, workdir: str, member: int, to: str,
   state at its own step with its data position, so it samples, evaluates and
   resumes as the member's single run would; a member that diverged, at its last
   finite state. Returns {"member" (a runs.Member), "step", "workdir", "diverged_at"}.
-
-  Raises:
-    errors.ConfigError: `workdir` is not a population or has no such member.
-    errors.WorkdirError: `to` already holds a run.
+  Raises errors.ConfigError (no such member) or WorkdirError (`to` holds a run).
   """
   if member is None:
     raise errors.ConfigError("--mode=export needs --member=i (which member to export)")
@@ -113,13 +112,10 @@ def export_member(config, workdir: str, member: int, to: str,
   member_state = run.runs.member_state(state, member)
   own_step = int(member_state.step)  # a diverged member stopped before the population
   target.write_config(m.config)
-  ckpt = checkpoint_lib.Checkpointer(target.checkpoints,
-                                     max_to_keep=m.config.log.max_checkpoints)
-  try:
+  with contextlib.closing(checkpoint_lib.Checkpointer(
+      target.checkpoints, max_to_keep=m.config.log.max_checkpoints)) as ckpt:
     # A run's data position is its step: one item per step from item 0.
     ckpt.save(own_step, member_state, data_position=own_step,
               config_json=config_io.to_json(m.config))
-  finally:
-    ckpt.close()
   return {"member": m, "step": own_step, "workdir": target.path,
           "diverged_at": run.runs.diverged_at(state).get(member, 0)}
