@@ -55,10 +55,6 @@ def _has_members(mesh: Mesh) -> bool:
   return POPULATION in mesh.axis_names
 
 
-def replicated(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P())
-
-
 def state_sharding(mesh: Mesh) -> NamedSharding:
   """A single run's state: replicated. A population's: split along its member axis."""
   return NamedSharding(mesh, P(POPULATION) if _has_members(mesh) else P())
@@ -136,7 +132,7 @@ def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
                        out_specs=P(POPULATION), axis_names={POPULATION}, check_vma=False)
   step = jax.jit(fn,
                  in_shardings=(state_sharding(mesh), batch_sharding(mesh)),
-                 out_shardings=(state_sharding(mesh), replicated(mesh)),
+                 out_shardings=(state_sharding(mesh), NamedSharding(mesh, P())),
                  donate_argnums=0)
   with jax.set_mesh(mesh):  # rng.example_keys shards the step's draws over DATA
     return step.lower(state, batch).compile()

@@ -161,11 +161,9 @@ def init_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
       diverged_at=np.zeros((len(states),), np.int32))
 
 
-def abstract_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
-  """The shapes and dtypes of `init_state`'s result, without computing it."""
+def abstract_state(config, one) -> PopulationState:
+  """The shapes and dtypes of `init_state`'s result from `one` member's (its GANState's)."""
   k = num_members(config)
-  one = jax.eval_shape(lambda key: train_lib.init_state(spec, key, data_shape),
-                       rng_lib.run_key(config.seed))
   return PopulationState(
       members=jax.tree.map(lambda s: jax.ShapeDtypeStruct((k, *s.shape), s.dtype), one),
       hparams=jax.tree.map(lambda _: jax.ShapeDtypeStruct((k,), jnp.float32),

@@ -240,11 +240,10 @@ class Setup:
   @functools.cached_property
   def abstract_state(self):
     """Shapes and dtypes of `init_state`'s result, for restoring a checkpoint."""
-    if self.runs.many:
-      return abstract_state(self.config, self.spec, self.data_shape)
-    return jax.eval_shape(functools.partial(train_lib.init_state, self.spec,
-                                            sample_shape=self.data_shape),
-                          rng_lib.run_key(self.config.seed))
+    one = jax.eval_shape(functools.partial(train_lib.init_state, self.spec,
+                                           sample_shape=self.data_shape),
+                         rng_lib.run_key(self.config.seed))
+    return abstract_state(self.config, one) if self.runs.many else one
 
   def init_state(self):
     """Every member's initial state (host arrays), each exactly its single run's."""

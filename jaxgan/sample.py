@@ -120,20 +120,23 @@ def save_image_grid(images: np.ndarray, path: str, *, title: str = "",
   if row_titles is not None:
     draw = ImageDraw.Draw(grid)
     band = int(max(draw.textlength(t) for t in row_titles)) + 2 * _ROW_TITLE_PAD
-    titled = Image.new(grid.mode, (grid.width + band, grid.height), "white")
-    titled.paste(grid, (band, 0))
-    draw = ImageDraw.Draw(titled)
     row_height = (grid.height - 1) / len(row_titles)
+    grid = _with_band(grid, left=band)
+    draw = ImageDraw.Draw(grid)
     for r, text in enumerate(row_titles):
       draw.text((_ROW_TITLE_PAD, 1 + r * row_height + (row_height - 1 - 10) / 2), text,
                 fill="black")
-    grid = titled
   if title:
-    titled = Image.new(grid.mode, (grid.width, grid.height + _TITLE_HEIGHT), "white")
-    titled.paste(grid, (0, _TITLE_HEIGHT))
-    ImageDraw.Draw(titled).text((2, 1), title, fill="black")
-    grid = titled
+    grid = _with_band(grid, top=_TITLE_HEIGHT)
+    ImageDraw.Draw(grid).text((2, 1), title, fill="black")
   grid.save(path)
+
+
+def _with_band(grid: Image.Image, *, left: int = 0, top: int = 0) -> Image.Image:
+  """`grid` pasted below and right of a white band `top` high and `left` wide."""
+  out = Image.new(grid.mode, (grid.width + left, grid.height + top), "white")
+  out.paste(grid, (left, top))
+  return out
 
 
 def save_member_rows(samples: np.ndarray, path: str, *, title: str = "",

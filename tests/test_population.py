@@ -165,7 +165,7 @@ def test_each_member_initialises_exactly_as_its_single_run():
   shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   state = population.init_state(config, spec, shape)
-  abstract = population.abstract_state(config, spec, shape)
+  abstract = runs.setup(config).abstract_state
   for i in range(3):
     single = train.init_state(spec, rng.run_key(i), shape)
     member = population.member_state(state, i)
