@@ -25,12 +25,6 @@ logger = logging.getLogger("jaxgan")
 
 STATE, DATA, CONFIG = "state", "data", "config"
 
-# Re-exported: what restore raises.
-NoCheckpointError = errors.NoCheckpointError
-CorruptCheckpointError = errors.CorruptCheckpointError
-IncompatibleCheckpointError = errors.IncompatibleCheckpointError
-
-
 def has_steps(directory: str) -> bool:
   """Whether `directory` holds at least one finished checkpoint step (no orbax needed)."""
   if not os.path.isdir(directory):
@@ -73,11 +67,10 @@ class Checkpointer:
         force=True)
 
   def restore(self, abstract_state, step: int | None = None):
-    """Returns (step, state, data_position); `step=None` means the latest.
+    """(step, state, data_position) of `step` (None: the latest).
 
-    Raises NoCheckpointError if there is no such step, CorruptCheckpointError
-    naming the step and directory if it cannot be read, IncompatibleCheckpointError
-    if it is intact but not of this state's structure (see `_target`).
+    Raises errors.NoCheckpointError (no such step), CorruptCheckpointError (it cannot
+    be read) or IncompatibleCheckpointError (intact, another structure: `_target`).
     """
     steps = self.all_steps()
     if step is None:
@@ -85,7 +78,7 @@ class Checkpointer:
     if step is None or step not in steps:
       available = ", ".join(map(str, steps)) if steps else "none"
       what = "no checkpoint" if step is None else f"no checkpoint for step {step}"
-      raise NoCheckpointError(
+      raise errors.NoCheckpointError(
           f"{what} in {self.directory} (steps available: {available})")
     try:
       saved = self._saved_structure(step)
@@ -107,8 +100,8 @@ class Checkpointer:
       state = type(abstract_state)(**kept, **empty, **rebuilt)
     return step, state, int(restored[DATA]["position"])
 
-  def _corrupt(self, step: int, e: Exception) -> CorruptCheckpointError:
-    return CorruptCheckpointError(
+  def _corrupt(self, step: int, e: Exception) -> errors.CorruptCheckpointError:
+    return errors.CorruptCheckpointError(
         f"checkpoint step {step} in {self.directory} cannot be read ({type(e).__name__}: "
         f"{str(e).splitlines()[0][:200] if str(e) else ''})")
 
@@ -123,18 +116,14 @@ class Checkpointer:
   def _target(self, abstract_state, saved, step: int):
     """(what to read, fields restored empty, fields rebuilt by the caller).
 
-    A state dataclass may have grown since the checkpoint was written:
-    - a field that holds no arrays for this run (e.g. critic_spectral of a critic
-      without spectral norm) and that the checkpoint lacks is restored empty, so a
-      checkpoint written before the field existed restores as it was saved;
-    - the fields its class names in REBUILT_ON_RESTORE are read as they were saved
-      and handed back as `abstract_state`'s placeholders, for the caller to
-      rebuild from the config (a population's hyperparameters, which gained
-      fields with the conditional models).
-    Any other difference between the saved arrays and this run's (a field or
-    array more or fewer, another shape) raises IncompatibleCheckpointError: the
-    checkpoint is intact, only not this version's, so it is neither set aside
-    nor replaced by a fresh start.
+    A state dataclass may have grown since the checkpoint was written: a field
+    with no arrays for this run (e.g. critic_spectral without spectral norm) that
+    the checkpoint lacks is restored empty; the fields its class names in
+    REBUILT_ON_RESTORE are read as saved and handed back as placeholders for the
+    caller to rebuild from the config (a population's HParams, which gained fields).
+    Any other difference (arrays more or fewer, another shape) raises
+    IncompatibleCheckpointError: the checkpoint is intact, only not this version's,
+    so it is neither set aside nor replaced by a fresh start.
     """
     if not dataclasses.is_dataclass(abstract_state):
       return abstract_state, {}, {}
@@ -152,7 +141,7 @@ class Checkpointer:
       ours = sorted(tuple(x.shape) for x in jax.tree.leaves(target.get(name, {})))
       theirs = sorted(tuple(x.shape) for x in jax.tree.leaves(saved.get(name, {})))
       if ours != theirs:
-        raise IncompatibleCheckpointError(
+        raise errors.IncompatibleCheckpointError(
             f"checkpoint step {step} in {self.directory} holds a state this jaxgan cannot "
             f"read for this config: its field {name!r} has {len(theirs)} arrays there and "
             f"{len(ours)} here{'' if len(ours) != len(theirs) else ' of other shapes'} "
@@ -161,22 +150,18 @@ class Checkpointer:
     return target, empty, rebuilt
 
   def restore_latest_good(self, abstract_state):
-    """Restores the newest readable step, setting unreadable newer ones aside.
+    """(step, state, data_position) of the newest readable step, or None if none is left.
 
-    An unreadable step is moved (not deleted) to `<directory>.corrupt/<step>`
-    with a warning naming it and the step restored instead, so training can
-    write that step number again and nothing on disk is lost.
-
-    Returns (step, state, data_position), or None if no readable step is left
-    (the run then starts from scratch; the unreadable steps stay set aside). An
-    intact step of another structure (IncompatibleCheckpointError) is not
-    damage: it propagates, and nothing is moved.
+    An unreadable step is moved (not deleted) to `<directory>.corrupt/<step>` with a
+    warning, so training can write that step number again and nothing is lost. An
+    intact step of another structure (IncompatibleCheckpointError) is not damage:
+    it propagates, and nothing is moved.
     """
     steps = self.all_steps()
     for i, step in enumerate(reversed(steps)):
       try:
         return self.restore(abstract_state, step)
-      except CorruptCheckpointError as e:
+      except errors.CorruptCheckpointError as e:
         older = steps[len(steps) - 2 - i] if len(steps) - 2 - i >= 0 else None
         aside = self._set_aside(step)
         logger.warning("WARNING: %s; moved it to %s and falling back to %s", e, aside,

@@ -29,9 +29,8 @@ def resolve_config(mode: str, config_flag, overrides, workdir: str, *,
                    allow_config_change: bool = False):
   """The config for `mode`; logs warnings about it. Raises errors.UserError.
 
-  `config_flag` is launch.py's --config (config_io.define_flag; its value None
-  when not given); `overrides` are (KEY, TEXT) pairs for the run's own
-  config.json, given without --config.
+  `config_flag` is launch.py's --config (value None when not given); `overrides`
+  are (KEY, TEXT) pairs for the run's own config.json, given without --config.
   """
   wd = workdir_lib.Workdir(workdir)
   if mode != "train":

@@ -37,10 +37,9 @@ def hparams(config) -> train_lib.HParams:
 def resolve_unroll(config, backend: str | None = None) -> int:
   """The critic loop's unroll factor: the config's, or the per-backend default.
 
-  CPU default: fully unrolled (a rolled loop ran the DCGAN step many times slower
-  on XLA:CPU, benchmarks/results/step_throughput.md row 2.rolled). Other
-  backends: rolled (1), which compiles faster; not yet measured here.
-  """
+  CPU: fully unrolled (a rolled loop ran the DCGAN step many times slower on
+  XLA:CPU, benchmarks/results/step_throughput.md row 2.rolled). Other backends:
+  rolled (1), which compiles faster; not yet measured here."""
   if config.train.critic_unroll > 0:
     return min(config.train.critic_unroll, config.train.n_critic)
   backend = backend or jax.default_backend()
@@ -53,22 +52,9 @@ def num_updates(config) -> dict:
   return {"generator": steps, "critic": steps * config.train.n_critic}
 
 
-def num_classes(config) -> int:
-  """The number of classes a run conditions on: 0 unless model.conditional is set, else
-  the data's (its class names; for TFDS from the dataset's metadata)."""
-  if config.model.conditional == "none":
-    return 0
-  from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top
-  return len(data_lib.class_names(config.dataset))
-
-
-def make_step_spec(config, data_shape, classes: int | None = None) -> train_lib.StepSpec:
-  """The static StepSpec of `config` for data of `data_shape`.
-
-  `classes`: the number of classes of a conditional run (a run's classes.json);
-  None reads it from the data (`num_classes`).
-  """
-  classes = num_classes(config) if classes is None else classes
+def make_step_spec(config, data_shape, classes: int = 0) -> train_lib.StepSpec:
+  """The static StepSpec of `config` for data of `data_shape` and a conditional run's
+  number of `classes` (runs.setup reads them; ignored for an unconditional run)."""
   if config.model.conditional == "none":
     classes = 0
   generator, critic = models_lib.make_models(config.model, data_shape,

@@ -1,23 +1,17 @@
 """The training loop (restoring a finished run to sample or evaluate it: restore.py).
 
-`train_and_evaluate(config, workdir)` sets the run up (jaxgan/runs.py: the
-config validated, the step's spec, the mesh), checks the workdir, restores the
-newest good checkpoint (or initialises), opens the data and compiles the step,
-and only then writes into the workdir (a run that never started leaves nothing
-behind). Each step's metrics are fetched one step late, so the host never
-stalls the device; a non-finite one stops the run naming the step and the
-quantity before anything is saved over a good checkpoint. SIGTERM / SIGINT save
-the current step and end the run normally.
+`train_and_evaluate(config, workdir)` sets the run up (jaxgan/runs.py), checks
+the workdir, restores the newest good checkpoint (or initialises), opens the data
+and compiles the step, and only then writes into the workdir (a run that never
+started leaves nothing behind), including a conditional run's classes.json. Each
+step's metrics are fetched one step late, so the host never stalls the device; a
+non-finite one stops the run naming the step and the quantity before anything is
+saved over a good checkpoint. SIGTERM / SIGINT save the current step and end the
+run normally.
 
-A class-conditional run (model.conditional) reads labels with its images, and
-keeps its class names in WORKDIR/classes.json (jaxgan/workdir.py), from which
-sampling and evaluation later take them.
-
-The recorder writes records, grids and evaluations member by member
-(`runs.members`: a single run is one member with no sub-folder or tag). A
-population's member that diverges is frozen by its step and reported once
-while the others train on; its records then carry only "diverged_at", and
-when no member is left the run stops as a single run does.
+The recorder writes records, grids and evaluations member by member. A
+population's member that diverges is frozen by its step and reported once; its
+records then carry only "diverged_at", and with no member left the run stops.
 """
 
 from __future__ import annotations
@@ -36,7 +30,6 @@ import numpy as np
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
-from jaxgan import eval as eval_lib
 from jaxgan import mesh as mesh_lib
 from jaxgan import progress as progress_lib
 from jaxgan import runs as runs_lib
@@ -51,9 +44,8 @@ def train_and_evaluate(config, workdir: str, *,
                        allow_config_change: bool = False) -> train_lib.GANState:
   """Trains (or resumes) the run in `workdir`; returns the final state on the host.
 
-  Raises errors.UserError subclasses (one line each) for a bad config, workdir or
-  data, and errors.NonFiniteError when training diverges.
-  """
+  Raises errors.UserError subclasses for a bad config, workdir or data, and
+  errors.NonFiniteError when training diverges."""
   wd = workdir_lib.Workdir(workdir)
   run = runs_lib.setup(config)
   wd.check_writable()
@@ -94,13 +86,12 @@ def _all_finite(tree):
 
 class _Recorder:
   """Everything between two steps: metrics (one step late), progress lines,
-  checkpoints, sample grids and evaluations, each member by member. Only
-  process 0 writes files."""
+  checkpoints, sample grids and evaluations, member by member. Only process 0
+  writes files."""
 
   def __init__(self, run: runs_lib.Setup, wd, iterator, start):
     self.config, self.spec, self.wd, self.iterator = run.config, run.spec, wd, iterator
-    self.runs = run.runs
-    self.classes = run.classes  # a conditional run's class names
+    self.runs, self.classes = run.runs, run.classes
     self.num_steps = self.config.train.num_steps
     self.lead = jax.process_index() == 0
     self.ckpt = checkpoint_lib.Checkpointer(wd.checkpoints,
@@ -228,16 +219,10 @@ class _Recorder:
       if self.evaluators is None:
         self.evaluators = self.runs.evaluators(self.spec, self.wd.path, self.classes)
       setup = sum(e.setup_seconds for e in self.evaluators.values())
-      host = self.host_state(step, state)
-      results = {}
-      for m in self.training():
-        results[m.index] = self.evaluators[m.index](self.runs.member_state(host, m.index), step)
-        self.log.scalars(step, eval_lib.flat_scalars(results[m.index]), tag_prefix=m.tag,
-                         **m.fields)
-      result, records, (line, _) = self.runs.evaluation(step, results, self.diverged,
-                                                        self.wd.eval)
-      for values, tag, fields in records:
-        self.log.scalars(step, values, tag_prefix=tag, **fields)
+      result, (line, _) = self.runs.evaluate(
+          self.evaluators, self.host_state(step, state), step, self.training(), self.diverged,
+          self.wd.eval, lambda values, tag, fields: self.log.scalars(
+              step, values, tag_prefix=tag, **fields))
       seconds = time.monotonic() - t0
       setup = sum(e.setup_seconds for e in self.evaluators.values()) - setup
       self.progress.evaluation_done(seconds - setup)
@@ -253,12 +238,10 @@ class _Recorder:
 
 
 class StopRequest:
-  """The first SIGTERM / SIGINT asks the loop to save the current step and stop.
-
-  It is acknowledged at once (even during an evaluation, which then finishes);
-  a second one stops immediately without saving (KeyboardInterrupt). Handlers are
-  installed only in the main thread and restored on exit.
-  """
+  """The first SIGTERM / SIGINT asks the loop to save the current step and stop
+  (acknowledged at once; an evaluation under way finishes); a second one stops
+  at once without saving (KeyboardInterrupt). Handlers are installed only in the
+  main thread and restored on exit."""
 
   def __init__(self):
     self.signal_name = None

@@ -1,25 +1,18 @@
 """Where the train step runs: one `jax.jit` over a device `Mesh`.
 
 The step is written for the global batch (jaxgan/train.py knows nothing about
-devices). This module places it: the mesh has the axis "data"; a batch
-`[n_critic, B, ...]` is sharded along its example axis B, the GANState is
-replicated, and XLA partitions the computation, inserting the all-reduces that
-averaging gradients, BatchNorm statistics over the batch and DRAGAN's std(x)
-need. The same code runs on one device, N local devices and M processes: each
-process feeds its own slice of the global batch, and
-`jax.make_array_from_process_local_data` assembles the global array.
-
+devices). Here the mesh has the axis "data": a batch [n_critic, B, ...] is sharded
+along B, the GANState is replicated, and XLA inserts the all-reduces (gradients,
+BatchNorm statistics, DRAGAN's std(x)). The same code runs on one device, N local
+devices and M processes, each process feeding its own slice of the global batch.
 Per-example randomness is drawn by global example index (jaxgan/rng.py), so a
-run is the same on 1..N devices and 1..M processes up to float reassociation.
-The step is traced under the mesh (`jax.set_mesh`), so those draws, made inside
-the step where no input's sharding reaches them, are split over "data" too.
+run is the same on any number of devices up to float reassociation; the step is
+traced under the mesh so that those draws are split over "data" too.
 
-A population of independent runs (jaxgan/population.py) adds a second axis,
-"population", beside "data": the population state (every leaf with a leading
-member axis) and the batch [members, n_critic, B, ...] are split along it, the
-batch also along "data". Members never communicate: each device computes the
-members it holds, and only the "data" axis carries all-reduces. A single run
-keeps the 1-D mesh; only the shardings below change, not the step.
+A population (jaxgan/population.py) adds a second axis, "population": its state
+(leading member axis) and batch [members, n_critic, B, ...] are split along it.
+Members never communicate: only "data" carries all-reduces. A single run keeps
+the 1-D mesh.
 """
 
 from __future__ import annotations
@@ -44,13 +37,10 @@ POPULATION = "population"
 def make_mesh(devices=None, *, members: int = 1) -> Mesh:
   """The mesh over every device of the job (all processes).
 
-  A single run (`members` 1): 1-D, axis DATA. jax.devices() lists devices
-  process by process, so process p's devices hold the p-th contiguous slice of
-  the global batch: the slice its data iterator reads.
-
-  A population of `members` runs: 2-D, axes (POPULATION, DATA), with
-  gcd(members, devices) devices along POPULATION (members split evenly, each
-  device holding whole members) and the rest along DATA.
+  A single run: 1-D, axis DATA (jax.devices() lists devices process by process,
+  so process p's devices hold the p-th slice of the batch, the one it reads). A
+  population of `members` runs: 2-D (POPULATION, DATA), gcd(members, devices)
+  devices along POPULATION (each holding whole members), the rest along DATA.
   """
   devices = jax.devices() if devices is None else devices
   if members == 1:
@@ -63,10 +53,6 @@ def make_mesh(devices=None, *, members: int = 1) -> Mesh:
 def _has_members(mesh: Mesh) -> bool:
   """Whether `mesh` holds a population's members (a second axis beside DATA)."""
   return POPULATION in mesh.axis_names
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P())
 
 
 def state_sharding(mesh: Mesh) -> NamedSharding:
@@ -133,13 +119,10 @@ def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
                  step_fn=step_on_batch):
   """`step_fn` for `spec`, compiled ahead of time for `state` and `batch` on `mesh`.
 
-  `batch` is the images [n_critic, B, ...], or for a conditional run the tuple
-  (images, labels [n_critic, B]), both split along B. The state is donated (its
-  buffers are reused for the new state) and comes back placed as it went in
-  (`state_sharding`); metrics come back replicated. A population passes its own
-  step (jaxgan/population.py); on a population mesh each device runs the step on
-  its own members only (shard_map, manual over POPULATION), so members cannot
-  communicate, while XLA still partitions the batch over DATA.
+  `batch`: images [n_critic, B, ...], or (images, labels) for a conditional run.
+  The state is donated and comes back placed as it went in; metrics come back
+  replicated. On a population mesh each device runs the step on its own members
+  only (shard_map, manual over POPULATION), while XLA partitions the batch over DATA.
   """
   fn = functools.partial(step_fn, spec=spec)
   if _has_members(mesh):
@@ -149,7 +132,7 @@ def compile_step(spec: train_lib.StepSpec, mesh: Mesh, state, batch, *,
                        out_specs=P(POPULATION), axis_names={POPULATION}, check_vma=False)
   step = jax.jit(fn,
                  in_shardings=(state_sharding(mesh), batch_sharding(mesh)),
-                 out_shardings=(state_sharding(mesh), replicated(mesh)),
+                 out_shardings=(state_sharding(mesh), NamedSharding(mesh, P())),
                  donate_argnums=0)
   with jax.set_mesh(mesh):  # rng.example_keys shards the step's draws over DATA
     return step.lower(state, batch).compile()

@@ -1,41 +1,27 @@
 """Populations: many independent GANs trained by one compiled step.
 
-`population.size = n` trains the seeds S, S+1, ..., S+n-1 (S = config.seed)
-together, each crossed with every combination of `population.sweep` values, so a
-population has K = n x combinations members. Member i is the run the config
-`member_config(config, i)` describes: its seed and swept values, everything else
-shared. It trains as that single run would: the same initialisation (its
-`init_state` from `rng.run_key(seed)`), the same random draws (the step's keys
-come from the state's own key) and the same data order (its own data iterator,
-seeded with its seed). Members are numbered sweep combination by combination,
-the seed varying fastest: member i has seed S + i % n.
+`population.size = n` trains the seeds S, ..., S+n-1 (S = config.seed), each
+crossed with every combination of `population.sweep` values: K members, numbered
+sweep combination by combination, the seed varying fastest. Member i is the
+single run `member_config(config, i)` describes and trains as it would: the same
+initialisation (from `rng.run_key(seed)`), the same random draws (from the
+state's own key) and the same data order (its own iterator, seeded with its seed).
+Members differ only in what the step takes as data, the `train.HParams`
+(SWEEPABLE); validation refuses a sweep over anything that shapes the computation.
 
-What may differ between members is only what the step takes as data: the
-`train.HParams` (penalty weight, learning rates, Adam's betas, RMSProp's decay,
-the EMA decay, DRAGAN's noise). Everything that shapes the computation
-(architecture, n_critic, batch size, loss, penalty kind, schedules) is shared;
-validation refuses a sweep over anything else.
+A `PopulationState` stacks the members' GANStates along a leading member axis,
+with their HParams [K] and `diverged_at` [K]. `population_step` runs
+`train.train_step` for every member, vmapped over the member axis
+(`population.method` "vmap") or one after another (`lax.map`, "map"). A member
+whose update is non-finite is frozen at its last finite state and `diverged_at`
+records the step; the others train on (jaxgan/loop.py reports it).
 
-The population state is a `PopulationState`: the members' GANStates stacked
-along a leading member axis, their HParams [K], and `diverged_at` [K].
-`population_step` runs `train.train_step` for every member in one compiled step,
-either vmapped over the member axis (`population.method` "vmap": one batched
-computation) or mapped over it (`lax.map`, "map": one member after another, each
-with the single run's operations). A member whose step produced a non-finite
-metric, parameter or optimizer state is frozen at its last finite state (its
-update is dropped, then and at every later step) and `diverged_at` records the
-step; the others train on. The loop reports it once and leaves its metrics out
-of the population's summaries from then on (jaxgan/loop.py).
-
-How close a member stays to its single run: vmap turns each matrix product into
-a batched one, which XLA may sum in another order; map keeps the single run's
-operations, but XLA may compile some of them differently inside the loop. Either
-way the two agree bitwise or to the last bit at first, and a GAN's dynamics
-amplify the first last-bit difference until, after enough steps, a member is as
-far from its single run as another seed's run is: the same distribution, not the
-same trajectory (benchmarks/results/population_drift_*.md measures each recipe
-at 10, 100 and 1,000 steps; tests/test_population.py bounds the first steps). To
-continue one member exactly, export it (restore.export_member, --mode=export).
+A member agrees with its single run to the last bit at first (XLA may sum a
+batched, or looped, matrix product in another order), and a GAN's dynamics
+amplify the first difference until it is as far from it as another seed's run:
+the same distribution, not the same trajectory
+(benchmarks/results/population_drift_*.md). To continue one member exactly,
+export it (restore.export_member, --mode=export).
 """
 
 from __future__ import annotations
@@ -83,11 +69,6 @@ HIGHER_IS_BETTER = ("modes_covered", "modes_covered_strict", "hq_percent",
 # --- Members ------------------------------------------------------------------------
 
 
-def member_dir(index: int) -> str:
-  """The sub-directory of a member's files in a population's samples/ and eval/."""
-  return f"member_{index:02d}"
-
-
 def swept(config) -> dict[str, tuple[float, ...]]:
   """{field: values} of the sweep's non-empty entries, in SWEEPABLE order."""
   sweep = config.population.sweep
@@ -105,8 +86,7 @@ def is_population(config) -> bool:
 
 
 def combinations(config) -> list[tuple[int, tuple[tuple[str, float], ...]]]:
-  """(seed, swept values) of every member, in index order (sweep combinations
-  outer, seeds inner); jaxgan/runs.py makes them its Members."""
+  """(seed, swept values) of every member, in index order (jaxgan/runs.py's Members)."""
   grid = swept(config)
   return [(config.seed + s, tuple(zip(grid, combo)))
           for combo in itertools.product(*grid.values()) for s in range(config.population.size)]
@@ -114,8 +94,7 @@ def combinations(config) -> list[tuple[int, tuple[tuple[str, float], ...]]]:
 
 @dataclasses.dataclass(frozen=True)
 class Group:
-  """One sweep combination and its members (one per seed); with no sweep, the
-  whole population."""
+  """One sweep combination and its members (one per seed; no sweep: all)."""
 
   values: tuple[tuple[str, float], ...]
   members: tuple[int, ...]
@@ -182,11 +161,9 @@ def init_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
       diverged_at=np.zeros((len(states),), np.int32))
 
 
-def abstract_state(config, spec: train_lib.StepSpec, data_shape) -> PopulationState:
-  """The shapes and dtypes of `init_state`'s result, without computing it."""
+def abstract_state(config, one) -> PopulationState:
+  """The shapes and dtypes of `init_state`'s result from `one` member's (its GANState's)."""
   k = num_members(config)
-  one = jax.eval_shape(lambda key: train_lib.init_state(spec, key, data_shape),
-                       rng_lib.run_key(config.seed))
   return PopulationState(
       members=jax.tree.map(lambda s: jax.ShapeDtypeStruct((k, *s.shape), s.dtype), one),
       hparams=jax.tree.map(lambda _: jax.ShapeDtypeStruct((k,), jnp.float32),
@@ -212,13 +189,9 @@ METHODS = ("auto", "vmap", "map")
 def resolve_method(config, backend: str | None = None) -> str:
   """How the step runs its members: population.method, or the per-backend default.
 
-  "vmap" batches the members into one vectorised computation; "map" runs them
-  one after another inside the compiled step (lax.map), each with the single
-  run's own operations. CPU default: map. On this project's 2-core CPU the
-  vmapped digits and toy steps ran slower per member than single runs (XLA:CPU
-  batched matrix products and the transposes around them;
-  benchmarks/results/population.md), while map ran at the single run's speed.
-  Other backends: vmap, not yet measured here.
+  CPU default: map, since vmapped steps ran slower per member than single runs
+  there (XLA:CPU's batched matrix products; benchmarks/results/population.md)
+  while map ran at the single run's speed. Other backends: vmap, not yet measured.
   """
   if config.population.method != "auto":
     return config.population.method
@@ -228,23 +201,15 @@ def resolve_method(config, backend: str | None = None) -> str:
 
 def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
                     swept_fields: tuple[str, ...] = (), method: str = "vmap"):
-  """One train_step of every member; members never exchange anything.
+  """One train_step of every member (batches `real` [K, n_critic, B, ...]); members
+  never exchange anything. Returns (new state, metrics [K] plus
+  "population/diverged_at"); a member already diverged, or whose update here is
+  non-finite, keeps its previous state.
 
-  Args:
-    state: the PopulationState.
-    real: [K, n_critic, B, ...]: member k's batches are real[k].
-    spec: the shared static StepSpec (keyword-only, bound before jax.jit).
-    swept_fields: the HParams fields that differ between members (static). Only
-      these come from state.hparams; the others stay spec.hparams' Python floats,
-      constants to XLA as in the single run (a traced value can round differently
-      where XLA folds a constant, e.g. a division by it).
-    method: "vmap" (one batched computation over the member axis) or "map"
-      (lax.map: the members one after another).
-
-  Returns:
-    (new state, metrics): metrics are train_step's, each [K], plus
-    "population/diverged_at" (int32 [K]). A member already diverged, or whose
-    update here gives a non-finite metric or state, keeps its previous state.
+  Only `swept_fields` (static) come from state.hparams; the others stay
+  spec.hparams' Python floats, constants to XLA as in the single run (a traced
+  value can round differently where XLA folds a constant, e.g. a division by it).
+  `method`: "vmap" or "map" (resolve_method).
   """
   def one(member):
     member_state_, hparams, member_real = member
@@ -280,12 +245,9 @@ def step_fn(config):
 
 
 class PopulationIterator:
-  """Items [K, n_critic, B, ...]: member k's slice is item `position` of the single
-  run with member k's seed. Members sharing a seed share one iterator.
-
-  Attributes:
-    position: index of the next item, the same for every member.
-  """
+  """Items [K, n_critic, B, ...]: member k's slice is item `position` (the next
+  item's index) of the single run with member k's seed. Members sharing a seed
+  share one iterator."""
 
   def __init__(self, iterators: dict, seeds: list[int]):
     self._iterators = iterators  # {seed: DataIterator}
@@ -311,11 +273,8 @@ class PopulationIterator:
 
 
 def summarize(values) -> dict:
-  """Mean, sample standard deviation and the 95% confidence interval of the mean.
-
-  The interval is mean +- t(0.975, n-1) * std / sqrt(n) (Student's t, n-1 degrees
-  of freedom); `ci95` is its half-width. With one value, std and ci95 are None.
-  """
+  """n, mean, sample std and `ci95`, the half-width of the 95% confidence interval
+  of the mean: t(0.975, n-1) * std / sqrt(n). With one value, std and ci95 are None."""
   x = np.asarray(values, np.float64)
   n = int(x.size)
   out = {"n": n, "mean": float(np.mean(x)) if n else None, "std": None, "ci95": None}
@@ -329,11 +288,8 @@ def summarize(values) -> dict:
 def summary_fields(values: dict, members: int) -> dict:
   """The fields of a statistics record in metrics.jsonl: summary="population", the
   sweep combination it covers (none with no sweep) and how many members it used."""
-  fields = {"summary": "population"}
-  if values:
-    fields["sweep"] = dict(values)
-  fields["members"] = members
-  return fields
+  return {"summary": "population", **({"sweep": dict(values)} if values else {}),
+          "members": members}
 
 
 def statistics_tag(values: dict) -> str:

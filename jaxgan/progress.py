@@ -42,15 +42,8 @@ def fields(config) -> tuple[tuple[str, str], ...]:
 
 
 class Progress:
-  """Times training (not evaluations) and formats progress lines.
-
-  Args:
-    start: the step training resumes from.
-    num_steps: the last step.
-    evaluations_left: evaluations still to run in this session.
-    fields: (metric key, label) pairs to print.
-    interval: most seconds between two lines.
-  """
+  """Times training (not evaluations) from step `start` to `num_steps` and formats
+  progress lines of `fields` ((metric key, label) pairs), at least every `interval` s."""
 
   def __init__(self, start: int, num_steps: int, *, evaluations_left: int,
                fields, interval: float = 30.0, clock=time.monotonic):
@@ -61,7 +54,6 @@ class Progress:
     self.evaluations_left = evaluations_left
     self._eval_seconds: list[float] = []
     self._paused_total = 0.0
-    self._paused_since = None
     now = clock()
     self._last = (start, now, 0.0)  # (step, wall time, paused total) at the last line
     self._steps_per_second = math.nan

@@ -1,42 +1,37 @@
 """A run's checkpoint restored after training: samples, evaluations, a member exported.
 
-Every function here reads the workdir's checkpoints read-only and writes only its
-outputs (samples/, eval/, metrics.jsonl lines marked as evaluated later, or a new
-workdir for an exported population member); none changes the run. Each works on
-the run's members (jaxgan/runs.py): all of them, or the one `member` names.
+Every function here reads the checkpoints read-only and writes only its outputs
+(samples/, eval/, metrics.jsonl lines marked as evaluated later, or a new workdir
+for an exported member), on all the run's members or the one `member` names.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
-from jaxgan import eval as eval_lib
 from jaxgan import runs as runs_lib
 from jaxgan import summary as summary_lib
 from jaxgan import workdir as workdir_lib
 
 
-def restore(config, workdir: str, step: int | None = None):
-  """(setup, step, host state) of a checkpoint (latest, or `step`); read-only.
-
-  Raises errors.NoCheckpointError naming the directory and the available steps.
-  """
-  run = _setup(config, workdir)
-  step, state, _ = run.restore(workdir_lib.Workdir(workdir).checkpoints, step)
-  return run, step, state
-
-
-def _setup(config, workdir: str) -> runs_lib.Setup:
-  """The set-up of the run in `workdir`, with its own class names (classes.json)."""
+def _setup(config, workdir: str):
+  """(workdir, set-up) of the run in `workdir`, with its own class names (classes.json)."""
   wd = workdir_lib.Workdir(workdir)
   wd.check_readable_run()
-  return runs_lib.setup(config, classes=wd.read_classes())
+  return wd, runs_lib.setup(config, classes=wd.read_classes())
 
 
-def _members(run: runs_lib.Setup, member: int | None):
-  """Every member, or only member `member` (ConfigError if it is not one)."""
-  return run.runs.members if member is None else (run.runs.member(member),)
+def _restored(config, workdir: str, step: int | None, member: int | None):
+  """(workdir, set-up, chosen members, step, host state) of a checkpoint (latest, or
+  `step`) of the run in `workdir`: every member, or only `member` (ConfigError if it
+  is not one)."""
+  wd, run = _setup(config, workdir)
+  chosen = run.runs.members if member is None else (run.runs.member(member),)
+  step, state, _ = run.restore(wd.checkpoints, step)
+  return wd, run, chosen, step, state
 
 
 def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
@@ -44,31 +39,24 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
                            member: int | None = None) -> dict:
   """Restores a checkpoint and writes its sample grids.
 
-  Writes WORKDIR/samples/step_N[_ema].{png,npy} for log.num_samples latents (the
-  training-time grids of that step, redrawn identically); with a different
-  log.num_samples than the run's, the files end in _n<num> and never replace them.
-  A conditional run's grid has one row per class; `class_id` asks for
-  log.num_samples samples of that one class instead (files ending in _class<K>).
-  A population writes each member's grids into samples/member_NN/ and the
-  picture with a row per member, samples/step_N_members.png; with `member`,
-  only that member's grids.
+  Writes WORKDIR/samples/step_N[_ema].{png,npy}, the training-time grids of that
+  step redrawn identically; with another log.num_samples than the run's, files
+  ending in _n<num>. `class_id` asks for samples of that one class of a
+  conditional run (files ending in _class<K>). A population writes each member's
+  grids into samples/member_NN/ and samples/step_N_members.png; with `member`,
+  only that member's grids. Raises errors.ConfigError for a bad `class_id` or
+  `member`.
 
   Returns {"step", "written": [(runs.Member, {label: paths})], "picture": the
   population's picture or None}.
-
-  Raises errors.ConfigError for a `class_id` of an unconditional run or out of
-  range, or a `member` the run does not have.
   """
-  wd = workdir_lib.Workdir(workdir)
-  run = _setup(config, workdir)
-  chosen = _members(run, member)
+  wd, run, chosen, step, state = _restored(config, workdir, step, member)
   classes = run.classes
   if class_id is not None and not 0 <= class_id < len(classes):
     raise errors.ConfigError(
         f"--class={class_id} is not a class of this run: " + (
             f"it has classes 0..{len(classes) - 1} ({', '.join(classes)})" if classes else
             "it is unconditional (model.conditional='none')"))
-  step, state, _ = run.restore(wd.checkpoints, step)
   run_num = wd.read_config(log_upgrade=False).log.num_samples if config.log.num_samples else None
   suffix = "" if config.log.num_samples == run_num else f"_n{config.log.num_samples}"
   wd.check_outputs_writable(wd.samples)
@@ -81,35 +69,22 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
 
 def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
                              member: int | None = None) -> dict:
-  """Restores a checkpoint and evaluates it.
+  """Restores a checkpoint and evaluates it: WORKDIR/eval/step_N.json and the plots,
+  joined to metrics.jsonl and TensorBoard marked as evaluated later.
 
-  Writes WORKDIR/eval/step_N.json and the plots (jaxgan/eval/), and joins
-  the result to metrics.jsonl and TensorBoard marked as evaluated later.
-
-  A population evaluates every member (or only `member`) into eval/member_NN/,
-  and without `member` writes the population's summary as eval/step_N.json
-  (members that had diverged are evaluated but left out of it) and returns it.
-  The result also carries "report": (its summary line, the paths written).
+  A population evaluates every member (or only `member`) into eval/member_NN/, and
+  without `member` writes and returns its summary as eval/step_N.json (members
+  that had diverged left out). The result also carries "report": (its summary
+  line, the paths written).
   """
-  wd = workdir_lib.Workdir(workdir)
-  run = _setup(config, workdir)
-  chosen = _members(run, member)
-  step, state, _ = run.restore(wd.checkpoints, step)
+  wd, run, chosen, step, state = _restored(config, workdir, step, member)
   wd.check_outputs_writable(wd.eval)
-  evaluators = run.runs.evaluators(run.spec, wd.path, run.classes)
-  results = {}
-  for m in chosen:
-    results[m.index] = evaluators[m.index](run.runs.member_state(state, m.index), step)
-    summary_lib.add_later_evaluation(wd.path, step, eval_lib.flat_scalars(results[m.index]),
-                                     tag_prefix=m.tag, **m.fields)
-  if member is not None:
-    result = results[member]
-    result["report"] = (eval_lib.summary_line(result), [result["path"], *result["plots"]])
-    return result
-  result, records, report = run.runs.evaluation(step, results, run.runs.diverged_at(state),
-                                                wd.eval)
-  for values, tag, fields in records:
-    summary_lib.add_later_evaluation(wd.path, step, values, tag_prefix=tag, **fields)
+  result, report = run.runs.evaluate(
+      run.runs.evaluators(run.spec, wd.path, run.classes), state, step, chosen,
+      run.runs.diverged_at(state), wd.eval,
+      lambda values, tag, fields: summary_lib.add_later_evaluation(
+          wd.path, step, values, tag_prefix=tag, **fields),
+      summarise=member is None)
   result["report"] = report
   return result
 
@@ -118,37 +93,29 @@ def export_member(config, workdir: str, member: int, to: str,
                   step: int | None = None) -> dict:
   """Writes population member `member` as a standalone single-run workdir `to`.
 
-  `to` gets config.json (the member's config: its seed and swept values, no
-  population) and a checkpoint of the member's state at its own step with its
-  data position, so it samples, evaluates and resumes like any run, continuing
-  as the member's single run would. A member that diverged is exported at its
-  last finite state. Returns {"member" (a runs.Member), "step", "workdir",
-  "diverged_at"}.
-
-  Raises:
-    errors.ConfigError: `workdir` is not a population or has no such member.
-    errors.WorkdirError: `to` already holds a run.
+  `to` gets config.json (the member's single-run config) and a checkpoint of its
+  state at its own step with its data position, so it samples, evaluates and
+  resumes as the member's single run would; a member that diverged, at its last
+  finite state. Returns {"member" (a runs.Member), "step", "workdir", "diverged_at"}.
+  Raises errors.ConfigError (no such member) or WorkdirError (`to` holds a run).
   """
   if member is None:
     raise errors.ConfigError("--mode=export needs --member=i (which member to export)")
-  run = _setup(config, workdir)
+  wd, run = _setup(config, workdir)
   m = run.runs.member(member)
   target = workdir_lib.Workdir(to)
   target.check_writable()
   if target.holds_run():
     raise errors.WorkdirError(f"{target.path} already holds a run; export into a new or "
                               f"empty --to directory")
-  _, state, _ = run.restore(workdir_lib.Workdir(workdir).checkpoints, step)
+  _, state, _ = run.restore(wd.checkpoints, step)
   member_state = run.runs.member_state(state, member)
   own_step = int(member_state.step)  # a diverged member stopped before the population
   target.write_config(m.config)
-  ckpt = checkpoint_lib.Checkpointer(target.checkpoints,
-                                     max_to_keep=m.config.log.max_checkpoints)
-  try:
+  with contextlib.closing(checkpoint_lib.Checkpointer(
+      target.checkpoints, max_to_keep=m.config.log.max_checkpoints)) as ckpt:
     # A run's data position is its step: one item per step from item 0.
     ckpt.save(own_step, member_state, data_position=own_step,
               config_json=config_io.to_json(m.config))
-  finally:
-    ckpt.close()
   return {"member": m, "step": own_step, "workdir": target.path,
           "diverged_at": run.runs.diverged_at(state).get(member, 0)}

@@ -17,8 +17,7 @@ DATA_AXIS = "data"
 
 
 def run_key(seed: int):
-  """The run's one root key. Training splits it (train.init_state); side streams
-  (sample-grid and evaluation latents) fold a stream id into it."""
+  """The run's one root key: training splits it, side streams fold an id into it."""
   return jax.random.PRNGKey(seed)
 
 
@@ -36,11 +35,10 @@ def step_keys(base_key, step, names):
 def example_keys(key, first_index, count):
   """Keys [count] for global example indices first_index .. first_index+count-1.
 
-  Traced under a mesh with a "data" axis (jaxgan/mesh.py compiles the step so),
-  the keys, and so every draw made from them, are split over that axis like the
-  real batch: nothing else tells XLA how to place values born inside the step,
-  and it computed them, and the generator's whole pass on them, for the global
-  batch on every device.
+  Traced under a mesh with a "data" axis, the keys (and every draw made from
+  them) are split over it like the real batch: nothing else tells XLA how to
+  place values born inside the step, and it computed them, and the generator's
+  pass on them, for the global batch on every device.
   """
   indices = first_index + jnp.arange(count, dtype=jnp.uint32)
   keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, indices)

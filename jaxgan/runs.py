@@ -3,20 +3,20 @@
 This is the one place that knows one run from many. `Runs(config)` says which runs
 a config trains: a single run is one member (index 0, the config's seed, no
 sub-folder, no tag); a population (jaxgan/population.py) is K members, each with
-its own seed, swept values, config, output sub-folder and TensorBoard tag. Code
-downstream (the recorder, sampling, evaluation, export, restore) loops over
-`runs.members` and asks nothing else: what differs for a population (its
-step's per-member metrics and divergence, its statistics records, its one
-picture of every member, its evaluation summary) comes from `Runs` methods
-that are the identity, or nothing, for a single run.
+its own seed, swept values, config, output sub-folder and TensorBoard tag. The
+recorder, sampling, evaluation, export and restore loop over `runs.members`;
+what differs for a population (per-member metrics, statistics records, its one
+picture of every member, its evaluation summary) comes from `Runs` methods that
+are the identity, or nothing, for a single run.
 
-`setup(config)` builds, once, what training, sampling, evaluation, benchmarks and
-tests all need: the data shape, the StepSpec, the device mesh, the abstract
-state (for restoring), the initial state, the compiled step and the data iterator.
+`setup(config)` builds, once, what every mode, benchmark and test needs: the
+data shape, the StepSpec, the mesh, the (abstract) state, the compiled step and
+the data iterator.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -40,8 +40,8 @@ from jaxgan import train as train_lib
 from jaxgan import validation
 from jaxgan.population import (
     PopulationIterator, abstract_state, combinations, groups, init_state, member_config,
-    member_dir, member_state, member_statistics, num_members, resolve_method, statistics_tag,
-    step_fn, swept, with_config_hparams)
+    member_state, member_statistics, num_members, resolve_method, statistics_tag, step_fn,
+    swept, with_config_hparams)
 
 logger = logging.getLogger("jaxgan")
 
@@ -86,7 +86,7 @@ class Runs:
     self.many = num_members(config) > 1
     if self.many:
       self.members = tuple(
-          Member(i, seed, values, member_config(config, i), member_dir(i), f"member_{i}/")
+          Member(i, seed, values, member_config(config, i), f"member_{i:02d}", f"member_{i}/")
           for i, (seed, values) in enumerate(combinations(config)))
     else:
       self.members = (Member(0, config.seed, (), config, "", ""),)
@@ -111,40 +111,13 @@ class Runs:
 
   def member_state(self, state, index: int) -> train_lib.GANState:
     """Member `index`'s GANState out of a host state of these runs."""
-    if self.many:
-      return member_state(state, index)
-    return state
-
-  def init_state(self, spec, data_shape):
-    """Every member's initial state (host arrays), each exactly its single run's."""
-    if self.many:
-      return init_state(self.config, spec, data_shape)
-    return train_lib.init_state(spec, rng_lib.run_key(self.config.seed), data_shape)
-
-  def abstract_state(self, spec, data_shape):
-    """Shapes and dtypes of `init_state`'s result, for restoring a checkpoint."""
-    if self.many:
-      return abstract_state(self.config, spec, data_shape)
-    return jax.eval_shape(functools.partial(train_lib.init_state, spec, sample_shape=data_shape),
-                          rng_lib.run_key(self.config.seed))
-
-  def after_restore(self, state):
-    """A restored state with what is rebuilt from the config (a population's HParams)."""
-    if self.many:
-      return with_config_hparams(state, self.config)
-    return state
+    return member_state(state, index) if self.many else state
 
   def diverged_at(self, state) -> dict[int, int]:
     """{member index: the step it diverged at} of a host state (a single run: {})."""
-    if self.many:
-      return {i: int(d) for i, d in enumerate(np.asarray(state.diverged_at)) if d}
-    return {}
-
-  def step_fn(self):
-    """The function mesh.compile_step compiles for these runs."""
-    if self.many:
-      return step_fn(self.config)
-    return mesh_lib.step_on_batch
+    if not self.many:
+      return {}
+    return {i: int(d) for i, d in enumerate(np.asarray(state.diverged_at)) if d}
 
   def describe(self) -> str:
     """A population's members in words: sizes, seeds, sweep and method."""
@@ -159,9 +132,8 @@ class Runs:
   def split_metrics(self, metrics: dict, step: int) -> list[tuple[dict, int]]:
     """Host metrics of one step -> per member (its metrics, the step it diverged at or 0).
 
-    A single run diverges at `step` if any metric is non-finite; a population's
-    step reports each member's divergence itself (and freezes it).
-    """
+    A single run diverges at `step` if a metric is non-finite; a population's step
+    reports (and freezes) each member's divergence itself."""
     if not self.many:
       bad = any(not math.isfinite(float(v)) for v in metrics.values())
       return [(metrics, step if bad else 0)]
@@ -172,11 +144,8 @@ class Runs:
 
   def records(self, metrics: list[dict], diverged: dict, rate: float):
     """(values, TensorBoard prefix, record fields) of a logged step: each member's
-    record, and a population's statistics over the members still training.
-
-    `rate` (steps per second) goes into the single run's record, or into the
-    first statistics record of a population.
-    """
+    record, and a population's statistics over the members still training; `rate`
+    (steps per second) goes into the single run's record or the first statistics one."""
     if not self.many:
       perf = {"perf/steps_per_second": rate} if math.isfinite(rate) else {}
       return [(dict(metrics[0], **perf), "", {})]
@@ -201,12 +170,11 @@ class Runs:
 
   def write_samples(self, spec, state, directory: str, step: int, *, members=None,
                     picture: bool = True, note: str = "", **options) -> tuple[dict, str | None]:
-    """Each member's grids (sample.write_grids) and a population's one picture.
+    """Each member's grids (sample.write_grids: `options`) and a population's one picture.
 
-    Writes DIR/<member subdir>/step_N... for each of `members` (default: all)
-    and, with `picture`, a population's DIR/step_N_members{suffix}.png of every
-    member (titled with `note`). Returns ({member index: {label: paths}}, the
-    picture's path or None). `options`: write_grids' (suffix, class_names, ...).
+    Writes DIR/<member subdir>/step_N... for each of `members` (default: all) and,
+    with `picture`, a population's DIR/step_N_members{suffix}.png titled with `note`.
+    Returns ({member index: {label: paths}}, the picture's path or None).
     """
     chosen = self.members if members is None else members
     written = {m.index: sample_lib.write_grids(
@@ -222,37 +190,40 @@ class Runs:
     """{member index: Evaluator}; a population's share one image set-up."""
     out = {}
     for m in self.members:
-      out[m.index] = eval_lib.Evaluator(
-          m.config, spec, workdir, class_names=class_names,
-          member=m, share=out.get(0))
+      out[m.index] = eval_lib.Evaluator(m.config, spec, workdir, class_names=class_names,
+                                        member=m, share=out.get(0))
     return out
 
-  def evaluation(self, step: int, results: dict, diverged: dict, eval_dir: str):
-    """(result, records, report) of the members' evaluations at `step`.
+  def evaluate(self, evaluators: dict, state, step: int, members, diverged: dict,
+               eval_dir: str, write, *, summarise: bool = True):
+    """Evaluates `members` of a host `state` at `step`; returns (result, report).
 
-    A single run's result is its own; a population's summarises its members (those
-    in `diverged` left out) into EVAL_DIR/step_N.json, with its statistics
-    records ((values, TensorBoard prefix, fields), as `records`). `report` is
-    (summary line, what was written).
+    `write(values, TensorBoard prefix, record fields)` records each member's numbers
+    and a population's statistics. A single run's result (or, without `summarise`,
+    the one member's) is its own; a population's summarises its members (those in
+    `diverged` left out) into EVAL_DIR/step_N.json. `report` is (summary line, what
+    was written).
     """
-    if not self.many:
-      result = results[0]
-      return result, [], (eval_lib.summary_line(result), [result["path"], *result["plots"]])
+    results = {}
+    for m in members:
+      results[m.index] = evaluators[m.index](self.member_state(state, m.index), step)
+      write(eval_lib.flat_scalars(results[m.index]), m.tag, m.fields)
+    if not (self.many and summarise):
+      result = results[members[0].index]
+      return result, (eval_lib.summary_line(result), [result["path"], *result["plots"]])
     metric = self.config.population.best_metric
     used = {i: r for i, r in results.items() if i not in diverged}
-    result = eval_lib.population_result(step, used, self.members, self.groups, diverged,
-                                             metric)
+    result = eval_lib.population_result(step, used, self.members, self.groups, diverged, metric)
     if used and all(best is None for best in result["best"].values()):
       known = sorted({k for r in used.values() for v in r["generators"].values() for k in v})
       logger.warning("WARNING: population.best_metric %r is not among this evaluation's "
                      "numbers (%s); no best member named", metric, ", ".join(known))
     result["path"] = eval_lib.write_result(
         result, os.path.join(eval_dir, f"step_{step:06d}.json"))
-    records = [(scalars, statistics_tag(fields.get("sweep", {})), fields)
-               for fields, scalars in eval_lib.population_scalars(result)]
-    report = (eval_lib.population_summary_line(result),
-              [result["path"], "each member's eval/member_NN/"])
-    return result, records, report
+    for fields, scalars in eval_lib.population_scalars(result):
+      write(scalars, statistics_tag(fields.get("sweep", {})), fields)
+    return result, (eval_lib.population_summary_line(result),
+                    [result["path"], "each member's eval/member_NN/"])
 
 
 @dataclasses.dataclass
@@ -268,11 +239,22 @@ class Setup:
 
   @functools.cached_property
   def abstract_state(self):
-    return self.runs.abstract_state(self.spec, self.data_shape)
+    """Shapes and dtypes of `init_state`'s result, for restoring a checkpoint."""
+    one = jax.eval_shape(functools.partial(train_lib.init_state, self.spec,
+                                           sample_shape=self.data_shape),
+                         rng_lib.run_key(self.config.seed))
+    return abstract_state(self.config, one) if self.runs.many else one
 
   def init_state(self):
-    """The runs' initial state on the host."""
-    return self.runs.init_state(self.spec, self.data_shape)
+    """Every member's initial state (host arrays), each exactly its single run's."""
+    if self.runs.many:
+      return init_state(self.config, self.spec, self.data_shape)
+    return train_lib.init_state(self.spec, rng_lib.run_key(self.config.seed), self.data_shape)
+
+  def _rebuilt(self, state):
+    """A restored state with what is rebuilt from the config (a population's HParams:
+    the config's values are the run's, as spec.hparams are a single run's)."""
+    return with_config_hparams(state, self.config) if self.runs.many else state
 
   def batch_shape(self) -> jax.ShapeDtypeStruct | tuple:
     """The compiled step's batch: images [K?, n_critic, B, ...] (+ labels)."""
@@ -309,34 +291,28 @@ class Setup:
   def restore(self, checkpoints: str, step: int | None = None):
     """(step, host state, data position) of checkpoint `step` (None: the latest) in
     `checkpoints`, read-only."""
-    ckpt = checkpoint_lib.Checkpointer(checkpoints, read_only=True)
-    try:
+    with contextlib.closing(checkpoint_lib.Checkpointer(checkpoints, read_only=True)) as ckpt:
       step, state, position = ckpt.restore(self.abstract_state, step)
-    finally:
-      ckpt.close()
-    return step, self.runs.after_restore(state), position
+    return step, self._rebuilt(state), position
 
   def restore_or_init(self, checkpoints: str):
     """(step, host state, data position): the newest good checkpoint, or a new run."""
     if checkpoint_lib.has_steps(checkpoints):
-      ckpt = checkpoint_lib.Checkpointer(checkpoints,
-                                         max_to_keep=self.config.log.max_checkpoints)
-      try:
+      with contextlib.closing(checkpoint_lib.Checkpointer(
+          checkpoints, max_to_keep=self.config.log.max_checkpoints)) as ckpt:
         restored = ckpt.restore_latest_good(self.abstract_state)
-      finally:
-        ckpt.close()
       if restored is not None:
         logger.info("resumed from step %d (%s)", restored[0], checkpoints)
         step, state, position = restored
-        # The config's values are the run's, as spec.hparams are a single run's.
-        return step, self.runs.after_restore(state), position
+        return step, self._rebuilt(state), position
     return 0, self.init_state(), 0
 
   def compile(self, state):
     """(compiled step, `state` placed on the mesh); the step donates its state."""
     state = mesh_lib.put_state(state, self.mesh)
-    step = mesh_lib.compile_step(self.spec, self.mesh, state, self.batch_shape(),
-                                 step_fn=self.runs.step_fn())
+    step = mesh_lib.compile_step(
+        self.spec, self.mesh, state, self.batch_shape(),
+        step_fn=step_fn(self.config) if self.runs.many else mesh_lib.step_on_batch)
     return step, state
 
   def global_batch(self, local):
@@ -367,13 +343,9 @@ def _num_params(tree) -> int:
 
 
 def setup(config, *, classes: tuple[str, ...] | None = None, devices=None) -> Setup:
-  """Validates `config` and builds what a mode needs (nothing is computed yet).
-
-  Args:
-    config: a recipe's config (validated here; errors.ConfigError if it is bad).
-    classes: a conditional run's class names (its classes.json); None reads them
-      from the data. Ignored for an unconditional run.
-    devices: the mesh's devices (default: every device of the job).
+  """Validates `config` (errors.ConfigError) and builds what a mode needs (nothing is
+  computed yet). `classes`: a conditional run's class names (its classes.json; None
+  reads them from the data); `devices`: the mesh's (default: every device of the job).
   """
   data_shape = validation.validate(config)
   runs = Runs(config)

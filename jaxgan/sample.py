@@ -1,16 +1,14 @@
 """Drawing samples: a fixed latent batch, image grids, toy scatter plots.
 
-Samples are always drawn with the generator in evaluation mode (BatchNorm uses
-its running averages), from latents that depend only on the seed, so grids
-from different steps, or from a checkpoint restored months later, are
-comparable image for image. `write_grids` writes one run's grids (a single run,
-or one member of a population) for training and `--mode=sample` alike;
-`write_members_picture` a population's one picture of all its members.
+Samples are drawn with the generator in evaluation mode (BatchNorm's running
+averages) from latents that depend only on the seed, so grids from different
+steps, or from a checkpoint restored months later, compare image for image.
+`write_grids` writes one run's (or member's) grids for training and --mode=sample
+alike; `write_members_picture` a population's one picture of all its members.
 
-A class-conditional run's grid has one row per class, titled by the class name,
-and one column per latent: column j is the same latent z_j under every class, so
-a row shows what the label changes and a column what it keeps. Asked for one
-class (`class_id`), the grid is that class alone, one latent per cell.
+A class-conditional run's grid has one row per class, titled by its name, and
+column j is the same latent z_j under every class: a row shows what the label
+changes and a column what it keeps.
 
 Colours of the toy plots, everywhere: real data blue, generated samples orange.
 """
@@ -56,11 +54,8 @@ def generators(config) -> tuple[tuple[str, bool], ...]:
 
 def class_grid_inputs(seed: int, num: int, z_dim: int, num_classes: int,
                       class_id: int | None = None):
-  """(latents, labels int32) of a conditional run's grid from the fixed latents.
-
-  All classes: num_classes rows of max(1, num // num_classes) columns, row k of
-  class k, column j the fixed latent j. One class: `num` fixed latents of class_id.
-  """
+  """(latents, labels int32) of a conditional run's grid: num_classes rows (class k)
+  of max(1, num // num_classes) fixed latents; or `num` latents of class `class_id`."""
   if class_id is not None:
     return fixed_latents(seed, num, z_dim), jnp.full((num,), class_id, jnp.int32)
   cols = max(1, num // num_classes)
@@ -94,12 +89,9 @@ _generate_eval = jax.jit(
 
 def image_grid(images: np.ndarray, *, min_cell: int = 32,
                cols: int | None = None) -> np.ndarray:
-  """[N, H, W, C] in [-1, 1] -> one uint8 image, row-major grid, 1px gaps.
-
-  `cols` columns (default: a near-square grid). Cells smaller than `min_cell`
-  pixels are enlarged by an integer factor (nearest neighbour) so 8x8 digits are
-  visible.
-  """
+  """[N, H, W, C] in [-1, 1] -> one uint8 image, row-major grid of `cols` columns
+  (default: near-square), 1px gaps; cells under `min_cell` pixels are enlarged by
+  an integer factor so 8x8 digits are visible."""
   n, h, w, c = images.shape
   cols = int(math.ceil(math.sqrt(n))) if cols is None else cols
   rows = int(math.ceil(n / cols))
@@ -115,55 +107,47 @@ def image_grid(images: np.ndarray, *, min_cell: int = 32,
 
 
 _TITLE_HEIGHT = 14  # pixels of the caption band above a grid (PIL's default font)
-
-
 _ROW_TITLE_PAD = 4  # pixels either side of the row titles
 
 
 def save_image_grid(images: np.ndarray, path: str, *, title: str = "",
                     row_titles=None, cols: int | None = None) -> None:
-  """Writes the grid of `images` as a PNG, with `title` in a band above it.
-
-  `row_titles` (one per row): the grid gets len(row_titles) rows, each titled in a
-  band on its left (a conditional run's class names). `cols` fixes the number
-  of columns otherwise (default: near-square).
-  """
+  """Writes the grid of `images` (`cols` columns) as a PNG, `title` in a band above
+  it; with `row_titles`, one row per title, each titled in a band on its left."""
   if row_titles is not None:
     cols = len(images) // len(row_titles)
   grid = Image.fromarray(image_grid(images, cols=cols))
   if row_titles is not None:
     draw = ImageDraw.Draw(grid)
     band = int(max(draw.textlength(t) for t in row_titles)) + 2 * _ROW_TITLE_PAD
-    titled = Image.new(grid.mode, (grid.width + band, grid.height), "white")
-    titled.paste(grid, (band, 0))
-    draw = ImageDraw.Draw(titled)
     row_height = (grid.height - 1) / len(row_titles)
+    grid = _with_band(grid, left=band)
+    draw = ImageDraw.Draw(grid)
     for r, text in enumerate(row_titles):
       draw.text((_ROW_TITLE_PAD, 1 + r * row_height + (row_height - 1 - 10) / 2), text,
                 fill="black")
-    grid = titled
   if title:
-    titled = Image.new(grid.mode, (grid.width, grid.height + _TITLE_HEIGHT), "white")
-    titled.paste(grid, (0, _TITLE_HEIGHT))
-    ImageDraw.Draw(titled).text((2, 1), title, fill="black")
-    grid = titled
+    grid = _with_band(grid, top=_TITLE_HEIGHT)
+    ImageDraw.Draw(grid).text((2, 1), title, fill="black")
   grid.save(path)
+
+
+def _with_band(grid: Image.Image, *, left: int = 0, top: int = 0) -> Image.Image:
+  """`grid` pasted below and right of a white band `top` high and `left` wide."""
+  out = Image.new(grid.mode, (grid.width + left, grid.height + top), "white")
+  out.paste(grid, (left, top))
+  return out
 
 
 def save_member_rows(samples: np.ndarray, path: str, *, title: str = "",
                      real: np.ndarray | None = None, labels=()) -> None:
-  """One picture of a population: `samples` [K, N, ...] of K members.
-
-  Images [K, N, H, W, C]: a grid with member k's N images in row k (from the top).
-  2-D points [K, N, 2]: one scatter panel per member, titled by `labels`.
-  """
+  """One picture of a population's `samples` [K, N, ...]: images, member k's in row
+  k; 2-D points, one scatter panel per member titled by `labels`."""
   if samples.ndim == 5:
     k, n = samples.shape[:2]
     save_image_grid(samples.reshape(k * n, *samples.shape[2:]), path, title=title, cols=n)
     return
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = _pyplot()
   k = samples.shape[0]
   cols = int(math.ceil(math.sqrt(k)))
   rows = int(math.ceil(k / cols))
@@ -185,9 +169,7 @@ def save_member_rows(samples: np.ndarray, path: str, *, title: str = "",
 def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = None,
                  title: str = "") -> None:
   """Scatter plot of 2-D samples (orange) over real data (blue), as in gan_toy.py."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = _pyplot()
   fig, ax = plt.subplots(figsize=(5, 5))
   if real is not None:
     ax.scatter(real[:, 0], real[:, 1], s=4, c=REAL_COLOUR, alpha=0.4, label="real")
@@ -200,14 +182,19 @@ def save_scatter(points: np.ndarray, path: str, *, real: np.ndarray | None = Non
   plt.close(fig)
 
 
+def _pyplot():
+  """matplotlib.pyplot on the file-only Agg backend, imported when first needed."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
 def write_samples(samples: np.ndarray, directory: str, step: int, *,
                   real: np.ndarray | None = None, suffix: str = "",
                   label: str = "", row_titles=None) -> dict:
-  """Writes step_NNNNNN{suffix}.png and .npy into `directory`; returns their paths.
-
-  The picture's title names the step (and `label`, e.g. "ema generator");
-  `row_titles` lay the images out one row per title.
-  """
+  """Writes step_NNNNNN{suffix}.png (titled with the step and `label`, e.g. "ema
+  generator"; one row per `row_titles`) and .npy into `directory`; returns their paths."""
   os.makedirs(directory, exist_ok=True)
   stem = os.path.join(directory, f"step_{step:06d}{suffix}")
   np.save(stem + ".npy", samples)
@@ -227,16 +214,14 @@ def toy_reference(config, num: int) -> np.ndarray | None:
 
 
 def write_grids(spec: train_lib.StepSpec, state: train_lib.GANState, config,
-                     directory: str, step: int, *, num: int | None = None,
-                     suffix: str = "", class_names=(), class_id: int | None = None) -> dict:
+                directory: str, step: int, *, num: int | None = None,
+                suffix: str = "", class_names=(), class_id: int | None = None) -> dict:
   """Samples of every generator of the run (raw, EMA) for the fixed latents.
 
-  Writes step_N{suffix}.{png,npy} (raw) and step_N_ema{suffix}.{png,npy}; returns
-  {label: paths}. `num` defaults to log.num_samples. A conditional run
-  (spec.num_classes > 0, `class_names` its classes) draws one row per class
-  (class_grid_inputs; the .npy holds the images row by row and a _labels.npy
-  their classes), or with `class_id` that class alone, in files ending in
-  _class<K>{suffix}.
+  Writes step_N{suffix}.{png,npy} (raw) and step_N_ema{suffix}.{png,npy} of `num`
+  (default log.num_samples) samples; returns {label: paths}. A conditional run
+  (`class_names` its classes) draws one row per class, with a _labels.npy of the
+  classes, or with `class_id` that class alone, in files ending in _class<K>{suffix}.
   """
   num = config.log.num_samples if num is None else num
   labels, row_titles, label_note = None, None, ""
@@ -276,12 +261,9 @@ def write_members_picture(spec: train_lib.StepSpec, members, config, directory: 
                           step: int, *, suffix: str = "", note: str = "") -> str:
   """A population's one picture: DIR/step_N_members{suffix}.png; returns its path.
 
-  The raw generator's first MEMBER_ROW samples of every member, a row each (toy
-  data: every sample, a panel per member), titled with `note`.
-
-  Args:
-    members: (runs.Member, its host GANState) of every member, in index order.
-    config: the population's config.
+  The raw generator's first MEMBER_ROW samples of each of `members` ((runs.Member,
+  host GANState) in index order), a row each (toy data: every sample, a panel
+  each), titled with `note`; `config` is the population's.
   """
   num = config.log.num_samples
   rows = []

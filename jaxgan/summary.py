@@ -1,16 +1,13 @@
 """What a run logs, in two forms: WORKDIR/metrics.jsonl and TensorBoard event files.
 
 `RunLog` is the loop's one writer: every logged step goes to metrics.jsonl (one JSON
-object per line, `{"step": N, ...}`) and, with the same numbers, to TensorBoard
-scalars in WORKDIR (events.out.tfevents.*); sample grids go to TensorBoard as images.
-Only the lead process writes.
+object per line, `{"step": N, ...}`) and the same numbers to TensorBoard scalars in
+WORKDIR; sample grids go to TensorBoard as images. Only the lead process writes.
 
-metrics.jsonl survives restarts: on resume from step S, lines an interrupted run
-logged after S (a timeline the resumed run replaces) move to metrics.orphaned.jsonl,
-so metrics.jsonl keeps monotone steps and nothing is lost. Training lines and
-evaluation lines (keys `eval/...`, written by `log.eval_every`) are separate records.
-An evaluation run later from a checkpoint (`--mode=eval`) joins the records at
-its step, marked `"evaluated_later": true`, so the steps stay in order.
+On resume from step S, lines an interrupted run logged after S move to
+metrics.orphaned.jsonl, so metrics.jsonl keeps monotone steps and nothing is lost.
+Evaluation records (keys `eval/...`) are apart from training ones; one made later
+from a checkpoint (--mode=eval) joins them at its step, marked "evaluated_later".
 
 A population (jaxgan/population.py) writes one record per member,
 `{"step": N, "member": i, ...}` (TensorBoard tags `member_i/...`), and one
@@ -25,58 +22,33 @@ import os
 
 import numpy as np
 
+from jaxgan import fileio
 
-class MetricsFile:
-  """WORKDIR/metrics.jsonl, appended across restarts (see the module docstring)."""
 
-  def __init__(self, workdir: str, resume_step: int):
-    self.path = os.path.join(workdir, "metrics.jsonl")
-    if os.path.exists(self.path):
-      with open(self.path) as f:
-        lines = [line for line in f if line.strip()]
-      keep = [l for l in lines if json.loads(l)["step"] <= resume_step]
-      orphans = [l for l in lines if json.loads(l)["step"] > resume_step]
-      if orphans:
-        with open(os.path.join(workdir, "metrics.orphaned.jsonl"), "a") as f:
-          f.writelines(orphans)
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-          f.writelines(keep)
-        os.replace(tmp, self.path)
-    self._file = open(self.path, "a")
+def _record(step: int, values: dict, **fields) -> str:
+  """One metrics.jsonl line: step, then `fields` as given (e.g. member=3), then the floats."""
+  record = {"step": int(step), **fields}
+  record.update({k: float(v) for k, v in values.items()})
+  return json.dumps(record) + "\n"
 
-  def write(self, step: int, metrics: dict, **fields) -> None:
-    """One record: step, then `fields` as given (e.g. member=3), then the floats."""
-    record = {"step": int(step), **fields}
-    record.update({k: float(v) for k, v in metrics.items()})
-    self._file.write(json.dumps(record) + "\n")
-    self._file.flush()
 
-  def close(self) -> None:
-    self._file.close()
+def _rewrite(path: str, lines: list[str]) -> None:
+  fileio.write_atomic(path, lambda f: f.writelines(lines), mode="w")
 
 
 def add_later_evaluation(workdir: str, step: int, scalars: dict, *, tag_prefix: str = "",
                          **fields) -> None:
-  """Inserts a --mode=eval result into metrics.jsonl (in step order) and TensorBoard.
-
-  `fields` go into the record as given (a population's member=i or
-  summary="population"); `tag_prefix` goes before the TensorBoard tags.
-  """
+  """Inserts a --mode=eval result into metrics.jsonl (in step order, with `fields` as
+  RunLog.scalars) and TensorBoard (tags after `tag_prefix`)."""
   path = os.path.join(workdir, "metrics.jsonl")
   lines = []
   if os.path.exists(path):
     with open(path) as f:
       lines = [line for line in f if line.strip()]
-  record = {"step": int(step), "evaluated_later": True, **fields}
-  record.update({k: float(v) for k, v in scalars.items()})
   at = next((i for i, line in enumerate(lines) if json.loads(line)["step"] > step),
             len(lines))
-  lines.insert(at, json.dumps(record) + "\n")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.writelines(lines)
-  os.replace(tmp, path)
+  lines.insert(at, _record(step, scalars, evaluated_later=True, **fields))
+  _rewrite(path, lines)
   from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   writer = SummaryWriter(workdir)
   try:
@@ -92,7 +64,16 @@ class RunLog:
   def __init__(self, workdir: str, resume_step: int):
     # tensorboardX writes event files without TensorFlow, so toy runs stay TF-free.
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self.metrics = MetricsFile(workdir, resume_step)
+    path = os.path.join(workdir, "metrics.jsonl")
+    if os.path.exists(path):  # lines after resume_step move to metrics.orphaned.jsonl
+      with open(path) as f:
+        lines = [line for line in f if line.strip()]
+      orphans = [l for l in lines if json.loads(l)["step"] > resume_step]
+      if orphans:
+        with open(os.path.join(workdir, "metrics.orphaned.jsonl"), "a") as f:
+          f.writelines(orphans)
+        _rewrite(path, [l for l in lines if json.loads(l)["step"] <= resume_step])
+    self._metrics = open(path, "a")
     # purge_step drops events a killed run wrote after the step we resume from, as
     # metrics.jsonl does, so TensorBoard's curves have no doubled stretch.
     self._tb = SummaryWriter(workdir, purge_step=resume_step + 1 if resume_step else None,
@@ -101,7 +82,8 @@ class RunLog:
   def scalars(self, step: int, values: dict, *, tag_prefix: str = "", **fields) -> None:
     """One record in metrics.jsonl (with `fields`, e.g. member=3) and the same
     scalars in TensorBoard, their tags after `tag_prefix` (e.g. "member_3/")."""
-    self.metrics.write(step, values, **fields)
+    self._metrics.write(_record(step, values, **fields))
+    self._metrics.flush()
     for key, value in values.items():
       self._tb.add_scalar(tag_prefix + key, float(value), int(step))
 
@@ -112,9 +94,6 @@ class RunLog:
       pixels = np.asarray(img.convert("RGB"))
     self._tb.add_image(tag, pixels, int(step), dataformats="HWC")
 
-  def flush(self) -> None:
-    self._tb.flush()
-
   def close(self) -> None:
-    self.metrics.close()
+    self._metrics.close()
     self._tb.close()

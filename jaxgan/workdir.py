@@ -1,20 +1,13 @@
 """The workdir policy: its paths, whether it can be used, and whose run it holds.
 
-A workdir holds one run. A workdir "holds a run" once it has a checkpoint; before
-that (a run that never got past start-up) it protects nothing, so any config may
-start there. Training writes nothing into it until the data is open and the
-first step has compiled (jaxgan/loop.py).
+A workdir "holds a run" once it has a checkpoint; before that it protects
+nothing, so any config may start there. Its config.json is the resolved config
+the run was trained with. Resuming with a config that changes what the run is
+gets refused, naming the differing keys and the --config flags that bring back
+the run's values; its length, logging, evaluation and compilation may change.
 
-A run's config.json is the resolved config it was trained with. Resuming with a
-different config is refused when the difference changes what the run is; the
-refusal names the differing keys and the --config flags that bring back the
-run's values. Changing the run's length, its logging, evaluation and
-compilation settings is allowed.
-
-A class-conditional run also leaves WORKDIR/classes.json, the names of its
-classes (index k names class k), written with config.json before the first
-checkpoint: sampling and evaluating it months later needs neither the data nor
-its metadata to know how many classes there are and what they are called.
+A class-conditional run also leaves WORKDIR/classes.json (index k names class k),
+so sampling and evaluating it months later need neither the data nor its metadata.
 """
 
 from __future__ import annotations
@@ -28,6 +21,7 @@ import os
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import config_io
 from jaxgan import errors
+from jaxgan import fileio
 
 logger = logging.getLogger("jaxgan")
 
@@ -48,6 +42,13 @@ def _members(flat: dict) -> int:
 
 def _describe_members(k: int) -> str:
   return "a single run" if k == 1 else f"a population of {k} members"
+
+
+def _existing_ancestor(path: str) -> str:
+  """`path`, or its nearest ancestor that exists (what a new directory is made in)."""
+  while not os.path.exists(path):
+    path = os.path.dirname(path)
+  return path
 
 
 class Workdir:
@@ -72,9 +73,7 @@ class Workdir:
     if os.path.exists(path) and not os.path.isdir(path):
       raise errors.WorkdirError(f"workdir {path} is a file, not a directory; "
                                 f"choose another --workdir")
-    existing = path
-    while not os.path.exists(existing):
-      existing = os.path.dirname(existing)
+    existing = _existing_ancestor(path)
     if not os.path.isdir(existing):
       raise errors.WorkdirError(f"workdir {path} cannot be created: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -97,9 +96,7 @@ class Workdir:
 
   def check_outputs_writable(self, directory: str) -> None:
     """Raises WorkdirError unless `directory` (inside the workdir) can be written."""
-    existing = directory
-    while not os.path.exists(existing):
-      existing = os.path.dirname(existing)
+    existing = _existing_ancestor(directory)
     if not os.access(existing, os.W_OK | os.X_OK):
       raise errors.WorkdirError(f"cannot write {directory}: {existing} is read-only")
 
@@ -139,16 +136,11 @@ class Workdir:
 
   def write_classes(self, names) -> None:
     """Writes classes.json (atomically) for a conditional run's class names, unless it
-    already holds them. The loop refuses a run whose classes changed before this."""
+    already holds them (the loop refused a run whose classes changed before this)."""
     names = tuple(names)
-    if self.read_classes() == names:
-      return
-    text = json.dumps({"num_classes": len(names), "class_names": list(names)}, indent=2) + "\n"
-    tmp = self.classes_path + ".tmp"
-    os.makedirs(self.path, exist_ok=True)
-    with open(tmp, "w") as f:
-      f.write(text)
-    os.replace(tmp, self.classes_path)
+    if self.read_classes() != names:
+      text = json.dumps({"num_classes": len(names), "class_names": list(names)}, indent=2)
+      fileio.write_atomic(self.classes_path, lambda f: f.write(text + "\n"), mode="w")
 
   def write_config(self, config) -> None:
     """Writes config.json (atomically), unless it already holds exactly this config."""
@@ -157,12 +149,8 @@ class Workdir:
       with open(self.config_path) as f:
         if f.read() == text:
           return
-    tmp = self.config_path + ".tmp"
     try:
-      os.makedirs(self.path, exist_ok=True)
-      with open(tmp, "w") as f:
-        f.write(text)
-      os.replace(tmp, self.config_path)
+      fileio.write_atomic(self.config_path, lambda f: f.write(text), mode="w")
     except OSError as e:
       if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         raise errors.WorkdirError(f"cannot write {self.config_path}: {e.strerror}") from None
@@ -170,17 +158,13 @@ class Workdir:
 
   def check_config(self, config, *, allow_change: bool = False,
                    training: bool = True) -> None:
-    """Refuses to continue the run here with a config that changes what it is.
+    """Refuses (WorkdirError) to continue the run here with a config that changes it.
 
-    Raises WorkdirError naming the differing keys (old -> new) and the flags that
-    bring back the run's values. A key the run's config.json does not have was added
-    to jaxgan after the run was made: its default reproduces the earlier behaviour,
-    so it is a warning. Keys in config_io.RETIRED_KEYS are ignored. `training` adds the
-    warning that a re-sized linear decay makes the learning rate jump.
-
-    Even with `allow_change`, a change of how many runs the workdir trains (a
-    single run <-> a population, or another number of members) is refused: the
-    checkpoint could not be read into the new state.
+    A key the run's config.json lacks was added to jaxgan later: its default
+    reproduces the earlier behaviour, so it is a warning. Keys in
+    config_io.RETIRED_KEYS are ignored. `training` adds the warning that a re-sized
+    linear decay makes the rate jump. Even with `allow_change`, another number of
+    members is refused: the checkpoint could not be read into the new state.
     """
     if not self.holds_run() or not os.path.exists(self.config_path):
       return
@@ -229,12 +213,10 @@ class Workdir:
           + (f", or pass the run's values: {' '.join(keep)} ;" if keep else ",")
           + " or pass --allow_config_change to continue this run with the new values")
     schedules = (new.get("optimizer.critic.schedule"), new.get("optimizer.generator.schedule"))
-    if training and "linear" in schedules and old.get("optimizer.decay_steps", old.get(
-        "train.num_steps")) != new.get("optimizer.decay_steps"):
+    old_decay = old.get("optimizer.decay_steps", old.get("train.num_steps"))
+    if training and "linear" in schedules and old_decay != new.get("optimizer.decay_steps"):
       logger.warning(
           "WARNING: the linear learning-rate decay now spans %s steps instead of the "
           "run's %s, so the rate jumps at the resumed step; pass %s to keep it",
-          new.get("optimizer.decay_steps"),
-          old.get("optimizer.decay_steps", old.get("train.num_steps")),
-          config_io.override_flag("optimizer.decay_steps",
-                                  old.get("optimizer.decay_steps", old.get("train.num_steps"))))
+          new.get("optimizer.decay_steps"), old_decay,
+          config_io.override_flag("optimizer.decay_steps", old_decay))

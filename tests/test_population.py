@@ -165,7 +165,7 @@ def test_each_member_initialises_exactly_as_its_single_run():
   shape = validation.validate(config)
   spec = factory.make_step_spec(config, shape)
   state = population.init_state(config, spec, shape)
-  abstract = population.abstract_state(config, spec, shape)
+  abstract = runs.setup(config).abstract_state
   for i in range(3):
     single = train.init_state(spec, rng.run_key(i), shape)
     member = population.member_state(state, i)
@@ -441,7 +441,7 @@ def test_resuming_a_population_continues_bitwise(toy_population, tmp_path):
   loop.train_and_evaluate(short, resumed_dir)
   longer = _toy(size=2, steps=6, penalty_weight=(0.1, 1.0))
   resumed = loop.train_and_evaluate(longer, resumed_dir)
-  straight = restore.restore(config, workdir, 6)[2]
+  straight = runs.setup(config).restore(os.path.join(workdir, "checkpoints"), 6)[1]
   for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
     np.testing.assert_array_equal(a, b)
 
@@ -463,7 +463,7 @@ def test_a_checkpoint_from_before_a_hyperparameter_was_added_resumes_bitwise(
   ckpt.save(3, written, data_position=position, config_json=config_io.to_json(config))
   ckpt.close()
   resumed = loop.train_and_evaluate(config, old_dir)
-  straight = restore.restore(config, workdir, 6)[2]
+  straight = runs.setup(config).restore(os.path.join(workdir, "checkpoints"), 6)[1]
   for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(straight)):
     np.testing.assert_array_equal(a, b)
 
