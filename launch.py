@@ -46,21 +46,31 @@ def main(argv):
                       FLAGS.jax_cache_dir, verbose=FLAGS["verbosity"].present)
     config = cli.resolve_config(FLAGS.mode, FLAGS["config"], RUN_OVERRIDES, FLAGS.workdir,
                                 allow_config_change=FLAGS.allow_config_change)
-    if FLAGS.mode == "train":
-      cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
-    elif FLAGS.mode == "sample":
-      cli.sample(config, FLAGS.workdir, FLAGS.step, class_id=FLAGS["class"].value,
-                 member=FLAGS.member)
-    elif FLAGS.mode == "export":
-      cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to)
-    else:
-      cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
+    import jax  # pylint: disable=g-import-not-at-top
+    from jaxgan import lock  # pylint: disable=g-import-not-at-top
+    written = FLAGS.to if FLAGS.mode == "export" else FLAGS.workdir
+    with lock.hold(written, FLAGS.mode, primary=jax.process_index() == 0):
+      run_mode(config)
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(e.exit_code)
   except KeyboardInterrupt:
     print("interrupted; checkpoints already saved are kept", file=sys.stderr)
     sys.exit(130)
+
+
+def run_mode(config):
+  """The one library call of --mode (under the workdir's lock)."""
+  from jaxgan import cli  # pylint: disable=g-import-not-at-top
+  if FLAGS.mode == "train":
+    cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
+  elif FLAGS.mode == "sample":
+    cli.sample(config, FLAGS.workdir, FLAGS.step, class_id=FLAGS["class"].value,
+               member=FLAGS.member)
+  elif FLAGS.mode == "export":
+    cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to)
+  else:
+    cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
 
 
 def recipes_help(configs_dir: str) -> str:
