@@ -65,6 +65,7 @@ def train_and_evaluate(config, workdir: str, *,
                 "train.num_steps to train on", wd.path, start, config.train.num_steps)
     return state
   run.log_start(state, start)
+  logger.info("opening the data and compiling the train step")  # no silent start-up
   t0 = time.monotonic()
   iterator = run.open_data(position)
   logger.info("data %s open (%.1fs)", config.dataset.name, time.monotonic() - t0)
