@@ -252,6 +252,9 @@ def test_digits_evaluation_reports_classifier_metrics_with_a_near_perfect_real_r
   with open(tmp_path / "run" / "eval" / "step_000002.json") as f:
     result = json.load(f)
   assert result["feature_extractor"] == "digits classifier"
+  trusted = result["classifier"]  # recorded in every evaluation; digits' is far above 0.5
+  assert trusted["test_accuracy"] > 0.9 and trusted["floor"] == 0.5
+  assert "untrustworthy" not in trusted
   ref, raw = result["real_data_reference"], result["generators"]["raw"]
   assert ref["classes_covered"] == 10 and ref["mean_max_prob"] > 0.95
   assert ref["class_kl"] < 0.05
