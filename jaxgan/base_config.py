@@ -247,10 +247,11 @@ def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
   config.log.every = follow(steps, 50)  # steps between metrics.jsonl lines (50 per run)
   config.log.sample_every = follow(steps, 10)  # steps between sample grids (10 per run)
   config.log.checkpoint_every = follow(steps, 10)  # steps between checkpoints (10 per run)
-  # Steps between evaluations (+ the last step; 0 = never): ten per run
-  # (jaxgan/eval/; the first on a labelled image dataset also trains and
-  # caches the evaluation classifier once).
-  config.log.eval_every = follow(steps, 10)
+  # Steps between evaluations (+ the last step; 0 = never): ten per run, but at
+  # least EVAL_MIN_INTERVAL steps apart, so that a short run is mostly training
+  # (a 400-step run evaluates once, at its end). jaxgan/eval/; the first on a
+  # labelled image dataset also trains and caches the evaluation classifier once.
+  config.log.eval_every = steps._apply_op(eval_interval)  # pylint: disable=protected-access
   config.log.max_checkpoints = 3  # newest checkpoints kept
   config.log.num_samples = 100  # size of the fixed latent batch (a 10x10 grid)
 
@@ -290,6 +291,17 @@ def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
 
 # The accelerator-sized folder model: the overrides the start line suggests.
 FOLDER_ACCELERATOR = "--config.dataset.image_size=64 --config.model.width=64"
+
+
+# Fewest steps between two evaluations the default interval gives: an evaluation
+# costs as much as many training steps.
+EVAL_MIN_INTERVAL = 1000
+
+
+def eval_interval(num_steps: int) -> int:
+  """log.eval_every's default: ten evaluations a run, at least EVAL_MIN_INTERVAL steps
+  apart (a run shorter than that evaluates at its last step only)."""
+  return max(-(-num_steps // 10), min(num_steps, EVAL_MIN_INTERVAL))
 
 
 def follow(ref, divisor: int = 1):
