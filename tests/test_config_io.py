@@ -64,6 +64,19 @@ def test_a_config_json_with_a_variant_or_a_missing_file_is_one_config_error(tmp_
     _load(os.path.join(ROOT, "configs", "nope.py"))
 
 
+def test_a_misspelled_or_misplaced_config_file_gets_a_did_you_mean(tmp_path, monkeypatch):
+  with pytest.raises(errors.ConfigError,
+                     match=r"config file not found: .*wgan_pg.py; did you mean "
+                           r".*configs/wgan_gp.py\?"):
+    _load(os.path.join(ROOT, "configs", "wgan_pg.py"))
+  monkeypatch.chdir(tmp_path)  # the README's relative recipe path, from elsewhere
+  with pytest.raises(errors.ConfigError) as e:
+    _load("configs/wgan_gp.py")
+  assert str(e.value) == (
+      f"config file not found: configs/wgan_gp.py (relative to {tmp_path}); did you mean "
+      f"{RECIPE}? Recipe paths are relative to the current directory")
+
+
 def test_log_intervals_and_the_decay_horizon_follow_the_run_length_until_set():
   config, _ = _load(RECIPE + ":dataset=8gaussians", "train.num_steps=3000")
   # Evaluations: ten a run, but at least 1,000 steps apart (base_config.eval_interval).
