@@ -96,6 +96,9 @@ def parse_flags(argv):
       print("\n".join([__doc__.strip(), "", recipes_help(configs), "", "Flags:",
                        FLAGS.main_module_help(), FLAGS.module_help(config_io)]))
       sys.exit(0)
+    # --config=X first: config_flags refuses --config.KEY=V before it, wherever it stands.
+    argv = [argv[0]] + sorted(argv[1:], key=lambda a: not re.match(r"--?config=", a))
+    sys.argv[:] = argv  # config_flags checks the order in sys.argv itself
     if not any(re.match(r"--?config(=|$)", arg) for arg in argv):
       RUN_OVERRIDES[:] = [tuple(a[len("--config."):].split("=", 1)) for a in argv
                           if a.startswith("--config.")]
