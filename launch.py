@@ -4,6 +4,8 @@
   python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N] [--class=K]
   python launch.py --mode=eval --workdir=runs/wgan_gp [--step=N]
   python launch.py --mode=export --workdir=runs/gp8 --member=3 --to=runs/gp8_m3  # populations
+
+Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
 """
 
 import importlib
