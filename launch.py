@@ -4,6 +4,8 @@
   python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N] [--class=K]
   python launch.py --mode=eval --workdir=runs/wgan_gp [--step=N]
   python launch.py --mode=export --workdir=runs/gp8 --member=3 --to=runs/gp8_m3  # populations
+
+Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
 """
 
 import importlib
@@ -46,21 +48,31 @@ def main(argv):
                       FLAGS.jax_cache_dir, verbose=FLAGS["verbosity"].present)
     config = cli.resolve_config(FLAGS.mode, FLAGS["config"], RUN_OVERRIDES, FLAGS.workdir,
                                 allow_config_change=FLAGS.allow_config_change)
-    if FLAGS.mode == "train":
-      cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
-    elif FLAGS.mode == "sample":
-      cli.sample(config, FLAGS.workdir, FLAGS.step, class_id=FLAGS["class"].value,
-                 member=FLAGS.member)
-    elif FLAGS.mode == "export":
-      cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to)
-    else:
-      cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
+    import jax  # pylint: disable=g-import-not-at-top
+    from jaxgan import lock  # pylint: disable=g-import-not-at-top
+    written = FLAGS.to if FLAGS.mode == "export" else FLAGS.workdir
+    with lock.hold(written, FLAGS.mode, primary=jax.process_index() == 0):
+      run_mode(config)
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(e.exit_code)
   except KeyboardInterrupt:
     print("interrupted; checkpoints already saved are kept", file=sys.stderr)
     sys.exit(130)
+
+
+def run_mode(config):
+  """The one library call of --mode (under the workdir's lock)."""
+  from jaxgan import cli  # pylint: disable=g-import-not-at-top
+  if FLAGS.mode == "train":
+    cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
+  elif FLAGS.mode == "sample":
+    cli.sample(config, FLAGS.workdir, FLAGS.step, class_id=FLAGS["class"].value,
+               member=FLAGS.member)
+  elif FLAGS.mode == "export":
+    cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to)
+  else:
+    cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
 
 
 def recipes_help(configs_dir: str) -> str:
@@ -86,6 +98,9 @@ def parse_flags(argv):
       print("\n".join([__doc__.strip(), "", recipes_help(configs), "", "Flags:",
                        FLAGS.main_module_help(), FLAGS.module_help(config_io)]))
       sys.exit(0)
+    # --config=X first: config_flags refuses --config.KEY=V before it, wherever it stands.
+    argv = [argv[0]] + sorted(argv[1:], key=lambda a: not re.match(r"--?config=", a))
+    sys.argv[:] = argv  # config_flags checks the order in sys.argv itself
     if not any(re.match(r"--?config(=|$)", arg) for arg in argv):
       RUN_OVERRIDES[:] = [tuple(a[len("--config."):].split("=", 1)) for a in argv
                           if a.startswith("--config.")]

@@ -15,7 +15,9 @@ mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
 Variants after the colon: the VARIANTS table below (launch.py --help lists it).
 
 Which network each dataset gets (arch=default):
-  cifar10, folder   the SNGAN ResNet, at 32x32x3 (a folder is resized to it);
+  cifar10           the SNGAN ResNet, at 32x32x3;
+  folder            a CPU-sized DCGAN (width 32 at 32x32) with spectral norm on
+                    every critic layer; arch=sngan for the paper's ResNet;
   other image sets  (digits, mnist, fashion_mnist, tf_flowers, celeb_a) keep
                     their own size, which the ResNet cannot draw: jaxgan's DCGAN
                     with spectral norm on every critic layer, in the place of the
@@ -43,7 +45,7 @@ def get_config(arg=None):
   if arch == "default":
     info = registry.info(opts.dataset)
     arch = ("mlp" if info.kind == registry.TOY else
-            "sngan" if opts.dataset in ("cifar10", "folder") else "dcgan")
+            "sngan" if opts.dataset == "cifar10" else "dcgan")
   config = base_config.make(opts.dataset, arch)
 
   config.loss.name = "hinge"  # D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z)) (paper §4)

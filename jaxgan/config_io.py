@@ -184,7 +184,7 @@ class _Parser(flags.ArgumentParser):
     if file.endswith(".json") and sep:
       raise errors.ConfigError(f"--config={path}: a config.json takes no variant")
     if not os.path.isfile(file):
-      raise errors.ConfigError(f"config file not found: {file}")
+      raise errors.ConfigError(f"config file not found: {file}{_file_hint(file)}")
     try:
       config = load_json(file) if file.endswith(".json") else self._recipes.parse(path)
     except ValueError as e:  # base_config.parse_arg's, behind config_flags' traceback
@@ -195,6 +195,28 @@ class _Parser(flags.ArgumentParser):
       raise errors.ConfigError(f"{file} is not a recipe: it has no get_config(arg=None)")
     check_keys(config, self._argv or sys.argv)
     return config
+
+
+# The recipes shipped beside the package (a checkout: <repository>/configs).
+RECIPES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "configs")
+
+
+def _file_hint(file: str) -> str:
+  """'; did you mean X?' for a missing config file: a close name in its directory, or
+  the recipe of that name in the repository when the path was relative to another
+  directory; '' when nothing is close."""
+  shipped = os.path.join(RECIPES_DIR, os.path.basename(file))
+  if not os.path.isabs(file) and os.path.isfile(shipped):
+    return (f" (relative to {os.getcwd()}); did you mean {shipped}? Recipe paths are "
+            f"relative to the current directory")
+  directory = os.path.dirname(file) or "."
+  if not os.path.isdir(directory):
+    directory = RECIPES_DIR if os.path.basename(os.path.dirname(file)) == "configs" else ""
+  names = [n for n in (os.listdir(directory) if directory else [])
+           if n.endswith((".py", ".json")) and not n.startswith("_")]
+  close = difflib.get_close_matches(os.path.basename(file), names, n=1)
+  return f"; did you mean {os.path.join(os.path.dirname(file), close[0])}?" if close else ""
 
 
 def define_flag(values=flags.FLAGS, argv=None):

@@ -24,6 +24,10 @@ class WorkdirError(UserError):
   """The workdir cannot be used: a file, read-only, or a run with another config."""
 
 
+class WorkdirLockedError(WorkdirError):
+  """Another command is writing the workdir (jaxgan/lock.py names it)."""
+
+
 class DataError(UserError, ValueError):
   """The data cannot be opened: a dataset not prepared, an empty or broken folder."""
 

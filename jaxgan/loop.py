@@ -57,6 +57,7 @@ def train_and_evaluate(config, workdir: str, *,
                 "train.num_steps to train on", wd.path, start, config.train.num_steps)
     return state
   run.log_start(state, start)
+  logger.info("opening the data and compiling the train step")  # no silent start-up
   t0 = time.monotonic()
   iterator = run.open_data(position)
   logger.info("data %s open (%.1fs)", config.dataset.name, time.monotonic() - t0)
@@ -68,6 +69,7 @@ def train_and_evaluate(config, workdir: str, *,
     wd.write_classes(run.classes)
   with StopRequest() as stop, _Recorder(run, wd, iterator, start) as recorder, \
        contextlib.closing(iterator):
+    stop.progress = recorder.progress  # the pace its acknowledgement states
     for step in range(start + 1, config.train.num_steps + 1):
       state, metrics = step_fn(state, run.global_batch(next(iterator)))
       recorder.after_step(step, state, metrics)
@@ -245,6 +247,7 @@ class StopRequest:
 
   def __init__(self):
     self.signal_name = None
+    self.progress = None  # the run's progress_lib.Progress, once training
     self._previous = {}
 
   def __enter__(self):
@@ -259,7 +262,8 @@ class StopRequest:
       raise KeyboardInterrupt
     self.signal_name = signal.Signals(signum).name
     logger.info("received %s: saving a checkpoint and stopping after the current step "
-                "(send it again to stop at once, without saving)", self.signal_name)
+                "(%ssend it again to stop at once, without saving)", self.signal_name,
+                progress_lib.step_time_note(self.progress))
 
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():

@@ -106,3 +106,14 @@ class Progress:
   @property
   def steps_per_second(self) -> float:
     return self._steps_per_second
+
+
+def step_time_note(progress: "Progress | None") -> str:
+  """'a step takes about 36s here; ' for a stop request, from the measured rate
+  ('' before the first progress line has measured it)."""
+  rate = math.nan if progress is None else progress.steps_per_second
+  if not math.isfinite(rate) or rate <= 0:
+    return ""
+  seconds = 1.0 / rate
+  took = f"{seconds:.1f}s" if seconds >= 0.1 else "under 0.1s"
+  return f"a step takes about {took} here; "

@@ -34,6 +34,7 @@ from jaxgan import errors
 from jaxgan import eval as eval_lib
 from jaxgan import factory
 from jaxgan import mesh as mesh_lib
+from jaxgan import notes
 from jaxgan import rng as rng_lib
 from jaxgan import sample as sample_lib
 from jaxgan import train as train_lib
@@ -287,6 +288,8 @@ class Setup:
         f"{_num_params(state.critic_params):,}", cfg.train.batch_size, cfg.train.n_critic,
         self.spec.unroll, start + 1, cfg.train.num_steps, self.mesh.size,
         jax.default_backend())
+    for note in notes.start_notes(cfg):  # defaults the user did not choose
+      logger.info(note)
 
   def restore(self, checkpoints: str, step: int | None = None):
     """(step, host state, data position) of checkpoint `step` (None: the latest) in

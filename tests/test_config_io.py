@@ -64,15 +64,39 @@ def test_a_config_json_with_a_variant_or_a_missing_file_is_one_config_error(tmp_
     _load(os.path.join(ROOT, "configs", "nope.py"))
 
 
+def test_a_misspelled_or_misplaced_config_file_gets_a_did_you_mean(tmp_path, monkeypatch):
+  with pytest.raises(errors.ConfigError,
+                     match=r"config file not found: .*wgan_pg.py; did you mean "
+                           r".*configs/wgan_gp.py\?"):
+    _load(os.path.join(ROOT, "configs", "wgan_pg.py"))
+  monkeypatch.chdir(tmp_path)  # the README's relative recipe path, from elsewhere
+  with pytest.raises(errors.ConfigError) as e:
+    _load("configs/wgan_gp.py")
+  assert str(e.value) == (
+      f"config file not found: configs/wgan_gp.py (relative to {tmp_path}); did you mean "
+      f"{RECIPE}? Recipe paths are relative to the current directory")
+
+
 def test_log_intervals_and_the_decay_horizon_follow_the_run_length_until_set():
   config, _ = _load(RECIPE + ":dataset=8gaussians", "train.num_steps=3000")
+  # Evaluations: ten a run, but at least 1,000 steps apart (base_config.eval_interval).
   assert (config.log.every, config.log.checkpoint_every, config.log.eval_every) == (
-      60, 300, 300)
+      60, 300, 1000)
   assert config.optimizer.decay_steps == 3000
   config, _ = _load(RECIPE + ":dataset=8gaussians", "train.num_steps=3000",
                     "log.every=7", "optimizer.decay_steps=20000")
   assert config.log.every == 7 and config.log.sample_every == 300
   assert config.optimizer.decay_steps == 20000
+
+
+def test_short_runs_evaluate_less_often_and_long_ones_ten_times():
+  for steps, every in ((400, 400), (1500, 1000), (3000, 1000), (10_000, 1000),
+                       (20_000, 2000), (100_000, 10_000)):
+    config, _ = _load(RECIPE + ":dataset=8gaussians", f"train.num_steps={steps}")
+    assert config.log.eval_every == every, steps
+  config, _ = _load(RECIPE + ":dataset=8gaussians", "train.num_steps=400",
+                    "log.eval_every=40")
+  assert config.log.eval_every == 40  # set explicitly: kept
 
 
 def test_a_runs_config_json_loads_as_the_config_it_was(tmp_path):
@@ -104,7 +128,7 @@ def test_override_flags_round_trip_every_kind_of_value():
 def test_overriding_the_dataset_name_warns_naming_the_variant_to_use():
   _, warnings = _load(RECIPE, "dataset.name=folder", "dataset.path=/x")
   (warning,) = warnings
-  assert "dataset.image_size 8 (recipe: 64)" in warning
+  assert "dataset.image_size 8 (recipe: 32)" in warning  # a folder's CPU-sized default
   assert "model.arch 'mlp' (recipe: 'dcgan')" in warning
   assert warning.endswith(f"--config={RECIPE}:dataset=folder")
   _, none = _load(RECIPE + ":dataset=folder", "dataset.path=/x")

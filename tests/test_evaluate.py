@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from configs import wgan_gp
+from jaxgan.eval import evaluator
 from jaxgan.eval import plots
 from jaxgan.eval import toy as toy_eval
 from jaxgan import errors
@@ -252,6 +253,9 @@ def test_digits_evaluation_reports_classifier_metrics_with_a_near_perfect_real_r
   with open(tmp_path / "run" / "eval" / "step_000002.json") as f:
     result = json.load(f)
   assert result["feature_extractor"] == "digits classifier"
+  trusted = result["classifier"]  # recorded in every evaluation; digits' is far above 0.5
+  assert trusted["test_accuracy"] > 0.9 and trusted["floor"] == 0.5
+  assert "untrustworthy" not in trusted
   ref, raw = result["real_data_reference"], result["generators"]["raw"]
   assert ref["classes_covered"] == 10 and ref["mean_max_prob"] > 0.95
   assert ref["class_kl"] < 0.05
@@ -263,3 +267,16 @@ def test_digits_evaluation_reports_classifier_metrics_with_a_near_perfect_real_r
   # The classifier is cached beside the data, for every later run on digits.
   cached = os.listdir(tmp_path / "tfds" / "jaxgan_classifiers")
   assert any(name.endswith(".npz") for name in cached)
+
+
+def test_the_summary_line_explains_strict_and_keeps_the_decimals():
+  result = {"strict_fraction": 0.01, "generators": {"raw": {
+      "modes_covered": 8, "num_modes": 8, "modes_covered_strict": 0, "hq_percent": 3.7,
+      "sliced_wasserstein": 0.5, "fd_x": 20.9996, "kid_x": 0.01234}}}
+  line = evaluator.summary_line(result)
+  assert "8/8 modes (0 strict, i.e. with >= 1% of the samples), 3.7% HQ" in line
+  assert "fd_x 21.00" in line and "kid_x 0.01234" in line  # never a bare "21"
+  assert "UNTRUSTWORTHY" not in line
+  result["classifier"] = {"untrustworthy": "below its floor"}
+  assert line + "; CLASSIFIER METRICS UNTRUSTWORTHY: below its floor" == (
+      evaluator.summary_line(result))

@@ -75,3 +75,13 @@ def test_the_fields_follow_the_loss_and_the_penalty():
                          fields=progress.fields(lsgan.get_config())).line(1, METRICS)
   assert "penalty" not in ls and "W-est" not in ls
   assert "D(real) 2" in ls and "D(fake) -1" in ls and "generator 0.3" in ls
+
+
+def test_a_stop_request_states_how_long_the_current_step_takes():
+  clock = FakeClock()
+  p = _progress(clock)
+  assert progress.step_time_note(p) == ""  # nothing measured yet
+  clock.now = 72.0
+  p.line(2, METRICS)  # two steps in 72 s
+  assert progress.step_time_note(p) == "a step takes about 36.0s here; "
+  assert progress.step_time_note(None) == ""

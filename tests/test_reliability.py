@@ -106,6 +106,7 @@ def test_sigterm_and_sigint_checkpoint_the_current_step_and_exit_0(tmp_path, sig
   assert proc.returncode == 0, err[-2000:]
   name = signal.Signals(sig).name
   assert f"received {name}: saving a checkpoint" in out  # acknowledged when received
+  assert "after the current step (a step takes about " in out  # how long that will be
   step = int(out.split(f"stopped by {name} at step ")[1].split(":")[0])
   assert os.listdir(os.path.join(workdir, "checkpoints")) == [str(step)]
   assert f"saved checkpoint step {step}" in out

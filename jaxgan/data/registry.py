@@ -90,7 +90,7 @@ DATASETS: dict[str, DatasetInfo] = {
     # Centre crop + resize, as in DCGAN's CelebA runs; attributes, no class label.
     "celeb_a": _tfds("celeb_a", channels=3, image_size=64, labelled=False,
                      in_memory=False, test_split=None),
-    "folder": DatasetInfo(kind=FOLDER, channels=None, image_size=64, labelled=None),
+    "folder": DatasetInfo(kind=FOLDER, channels=None, image_size=32, labelled=None),
     "8gaussians": _TOY,
     "25gaussians": _TOY,
     "swissroll": _TOY,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import os
 import re
@@ -24,7 +25,6 @@ import time
 import typing
 from typing import Any
 
-from absl import logging
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,9 @@ from jaxgan.data import folder as folder_data
 from jaxgan.data import registry
 from jaxgan.eval import cache
 from jaxgan.eval import metrics
+
+# jaxgan's logger: its lines reach the user (absl's are quiet unless --verbosity).
+logger = logging.getLogger("jaxgan")
 
 # Bump when the network, its preprocessing or training changes meaning, so caches
 # written by older code are retrained instead of silently reused.
@@ -55,6 +58,27 @@ LEARNING_RATE = 1e-3
 FEATURE_DIM = 128
 BASE_WIDTH = 32
 MAX_WIDTH = 128
+
+
+def accuracy_floor(num_classes: int) -> float:
+  """The held-out accuracy below which a classifier's metrics are not trusted:
+  max(2 x chance, 0.5), but never above halfway from chance to perfect (for two
+  classes 2 x chance would ask for perfection)."""
+  chance = 1.0 / num_classes
+  return min(max(2 * chance, 0.5), (1 + chance) / 2)
+
+
+def trust(test_accuracy: float, num_classes: int) -> dict:
+  """What every evaluation records about its classifier: held-out accuracy, chance,
+  floor, and if below the floor `untrustworthy`, the reason."""
+  floor = accuracy_floor(num_classes)
+  out = dict(test_accuracy=float(test_accuracy), chance=1.0 / num_classes, floor=floor)
+  if not test_accuracy >= floor:
+    out["untrustworthy"] = (
+        f"the classifier's held-out accuracy {test_accuracy:.3f} is below its floor "
+        f"{floor:.3f} (chance {1.0 / num_classes:.3f}): its class coverage, confidence, "
+        f"FD and KID say little; give each class more images")
+  return out
 
 
 @typing.runtime_checkable
@@ -131,8 +155,10 @@ def num_classes(dataset_cfg: ml_collections.ConfigDict) -> int:
 def _data_key(dataset_cfg: ml_collections.ConfigDict, channels: int) -> dict:
   """What identifies the data a classifier is trained on, beyond name and size.
 
-  A folder: its absolute path and a digest of its sorted file list, so two folders
-  (or one whose files changed) never share a cached classifier. Channels only when
+  A folder: its absolute path, a digest of its sorted file list and the hold-out
+  rule that splits it, so two folders (or one whose files or split changed) never
+  share a cached classifier. A TFDS dataset's name fixes its splits (the
+  registry's). Channels only when
   they differ from the dataset's own, so caches written before channels could be
   forced stay valid.
   """
@@ -141,7 +167,7 @@ def _data_key(dataset_cfg: ml_collections.ConfigDict, channels: int) -> dict:
     images = folder_data.read_folder(dataset_cfg.path)
     return dict(folder=os.path.abspath(dataset_cfg.path),
                 folder_digest=folder_data.contents_digest(images),
-                channels=channels)
+                channels=channels, held_out_every=registry.TEST_EVERY)
   return {} if channels == entry.channels else dict(channels=channels)
 
 
@@ -282,8 +308,15 @@ def train(model: ConvClassifier, images: np.ndarray, labels: np.ndarray, *,
     batch = order[index * batch_size:(index + 1) * batch_size]
     params, opt_state, loss = _train_step(model, params, opt_state,
                                           images[batch], labels[batch])
+    if step == 0:
+      jax.block_until_ready(params)  # compiled: the steps from here on show the pace
+      first = time.perf_counter()
+    elif step == min(20, num_steps - 1):
+      jax.block_until_ready(params)
+      left = (time.perf_counter() - first) / step * (num_steps - step - 1)
+      logger.info("classifier: about %.0f s left (%d steps)", left, num_steps - step - 1)
     if (step + 1) % 500 == 0:
-      logging.info("classifier step %d/%d: loss %.4f", step + 1, num_steps, float(loss))
+      logger.info("classifier step %d/%d: loss %.4f", step + 1, num_steps, float(loss))
   return params
 
 
@@ -322,7 +355,8 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
   def fit():
     train_images, train_labels = real_split(dataset_cfg, "train")
     test_images, test_labels = real_split(dataset_cfg, "test")
-    logging.info("training the %s on %d images (%d steps of %d)", display_name,
+    logger.info("training the %s on %d images (%d steps of %d; once per dataset, then "
+                 "cached); an estimate of its time follows its first steps", display_name,
                  len(train_images), num_steps, batch_size)
     start = time.perf_counter()
     params = train(model, train_images, train_labels, key=jax.random.fold_in(key, 0),
@@ -332,7 +366,7 @@ def load_or_train(dataset_cfg: ml_collections.ConfigDict, cache_dir: str, *, see
     accuracy = Classifier(name=display_name, model=model, params=params,
                           image_shape=image_shape, test_accuracy=math.nan, trained=True,
                           metadata={}).accuracy(test_images, test_labels)
-    logging.info("%s: held-out accuracy %.4f after %.1f s", display_name, accuracy,
+    logger.info("%s: held-out accuracy %.4f after %.1f s", display_name, accuracy,
                  seconds)
     return cache.flatten(params), dict(meta_key, test_accuracy=accuracy,
                                train_seconds=round(seconds, 2),
@@ -438,18 +472,21 @@ class ClassifierEvaluator:
       return
     dataset = self.config.dataset
     t0 = start = time.monotonic()
-    logging.info("evaluation: loading or training the %s classifier (cached in %s; "
+    logger.info("evaluation: loading or training the %s classifier (cached in %s; "
                  "trained once per dataset)", dataset.name, self._cache_dir)
     classifier = load_or_train(dataset, self._cache_dir, seed=self._seed)
-    logging.info("evaluation: classifier %s (%.1fs, held-out accuracy %.3f)",
+    logger.info("evaluation: classifier %s (%.1fs, held-out accuracy %.3f)",
                  "trained" if classifier.trained else "loaded",
                  time.monotonic() - t0, classifier.test_accuracy)
+    verdict = trust(classifier.test_accuracy, classifier.num_classes)
+    if "untrustworthy" in verdict:
+      logger.warning("evaluation: %s", verdict["untrustworthy"])
     t0 = time.monotonic()
     self._shared.update(classifier=classifier, heldout=real_split(dataset, "test"))
     real, real_labels = real_split(dataset, "train", limit=self.num_samples)
     self._shared["real_data_reference"] = self._metrics(
         real, real_labels if self.conditional else None)
-    logging.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
+    logger.info("evaluation: real-data reference scored (%.1fs)", time.monotonic() - t0)
     self.setup_seconds += time.monotonic() - start
 
   def _metrics(self, samples: np.ndarray, requested) -> dict:
@@ -469,4 +506,7 @@ class ClassifierEvaluator:
 
   def describe(self) -> dict:
     classifier = self._shared.get("classifier")
-    return {} if classifier is None else {"feature_extractor": classifier.name}
+    if classifier is None:
+      return {}
+    return {"feature_extractor": classifier.name,
+            "classifier": trust(classifier.test_accuracy, classifier.num_classes)}

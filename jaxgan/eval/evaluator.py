@@ -136,7 +136,8 @@ class Evaluator:
     config = self.config
     os.makedirs(self.out_dir, exist_ok=True)
     result = {"step": int(step), "dataset": config.dataset.name,
-              "num_samples": int(config.eval.num_samples), "generators": {}}
+              "num_samples": int(config.eval.num_samples),
+              "strict_fraction": float(config.eval.strict_fraction), "generators": {}}
     if self.member is not None:
       result["member"] = self.member.as_json()
     if self.labels is not None:
@@ -189,16 +190,20 @@ def flat_scalars(result: dict) -> dict:
           for key, value in values.items() if isinstance(value, (int, float))}
 
 
-def _describe(values: dict) -> str:
+def _describe(values: dict, strict_fraction: float | None = None) -> str:
   parts = []
+  # "strict": a mode or class that holds at least eval.strict_fraction of the samples.
+  strict = ("strict" if strict_fraction is None else
+            f"strict, i.e. with >= {strict_fraction:.0%} of the samples")
   if "modes_covered" in values:
     parts.append(f"{values['modes_covered']}/{values['num_modes']} modes "
-                 f"({values['modes_covered_strict']} strict), "
+                 f"({values['modes_covered_strict']} {strict}), "
                  f"{values['hq_percent']:.1f}% HQ")
   if values.get("fid_inception_v3") is not None:
     parts.append(f"FID {values['fid_inception_v3']:.4g}, IS {values['is_inception_v3']:.3g}")
   if "classes_covered" in values:
-    parts.append(f"{values['classes_covered']}/{values['num_classes']} classes, "
+    parts.append(f"{values['classes_covered']}/{values['num_classes']} classes "
+                 f"({values.get('classes_covered_strict')} {strict}), "
                  f"confidence {values['mean_max_prob']:.2f}")
   if values.get("requested_class_accuracy") is not None:
     parts.append(f"requested class {values['requested_class_accuracy']:.3f} "
@@ -206,17 +211,24 @@ def _describe(values: dict) -> str:
   for key, value in values.items():
     if key.startswith(("fd_", "kid_", "sliced_wasserstein")) and not key.startswith(
         "kid_stderr") and value is not None:
-      parts.append(f"{key} {value:.4g}")
+      parts.append(f"{key} {value:#.4g}")  # '#': 21.00, never 21, beside 20.57
     elif (key.startswith("intra_fd_") and not re.search(r"_class\d+$", key)
           and value is not None):
-      parts.append(f"{key} {value:.4g}")
+      parts.append(f"{key} {value:#.4g}")
   return ", ".join(parts) or "no metrics"
 
 
 def summary_line(result: dict) -> str:
   """One human line per generator, e.g. 'raw: 25/25 modes (25 strict), 97.2% HQ, ...'."""
-  return "; ".join(f"{label}: {_describe(values)}"
+  line = "; ".join(f"{label}: {_describe(values, result.get('strict_fraction'))}"
                    for label, values in result["generators"].items())
+  return line + _untrustworthy(result)
+
+
+def _untrustworthy(result: dict) -> str:
+  """The warning a line ends with when its classifier is below its accuracy floor."""
+  reason = result.get("classifier", {}).get("untrustworthy")
+  return f"; CLASSIFIER METRICS UNTRUSTWORTHY: {reason}" if reason else ""
 
 
 def _summary(per_member: dict) -> dict:
@@ -256,6 +268,10 @@ def population_result(step: int, results: dict, members, groups, diverged: dict,
       out["members"].append({**m.as_json(), "generators": r["generators"], "path": r["path"]})
     elif m.index in diverged:
       out["members"].append({**m.as_json(), "diverged_at": int(diverged[m.index])})
+  for r in results.values():  # one classifier scores every member
+    if "classifier" in r:
+      out["classifier"] = r["classifier"]
+      break
   labels = list(next(iter(results.values()))["generators"]) if results else []
   for label in labels:
     out["best"][label] = _best({i: r["generators"][label] for i, r in results.items()},
@@ -310,12 +326,16 @@ def population_summary_line(result: dict) -> str:
         if key in summary:
           s = summary[key]
           spread = f" +- {s['ci95']:.3g}" if s["ci95"] is not None else ""
+          if s["n"] == 2:  # Student's t with 1 degree of freedom: 12.7 std, uninformative
+            half = s["std"] / math.sqrt(2)
+            spread = f" (the two: {s['mean'] - half:.4g}, {s['mean'] + half:.4g})"
           stats.append(f"{key} {s['mean']:.4g}{spread}")
       where = ",".join(f"{k}={v:g}" for k, v in group["values"].items())
+      interval = "95% CI over " if len(group["members"]) > 2 else ""
       parts.append(f"{where + ' ' if where else ''}{label}: {', '.join(stats) or 'no metrics'} "
-                   f"(95% CI over {len(group['members'])} member(s))")
+                   f"({interval}{len(group['members'])} member(s))")
   for label, best in result["best"].items():
     if best is not None:
       parts.append(f"best {label}: member {best['member']} (seed {best['seed']}) "
                    f"{metric} {best['value']:.4g}")
-  return "; ".join(parts)
+  return "; ".join(parts) + _untrustworthy(result)
