@@ -25,6 +25,23 @@ logger = logging.getLogger("jaxgan")
 
 STATE, DATA, CONFIG = "state", "data", "config"
 
+
+class _ExpectedOrbaxWarnings(logging.Filter):
+  """Drops orbax's absl warnings about what jaxgan does on purpose: opening a run
+  read-only to sample or evaluate it, and reading a step whose item has no
+  _CHECKPOINT_METADATA (older orbax wrote none; a state that truly cannot be read
+  is still one CorruptCheckpointError line)."""
+
+  EXPECTED = ("CheckpointManagerOptions.read_only=True", "Given directory is read only",
+              "Metadata file does not exist")
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not str(record.getMessage()).startswith(self.EXPECTED)
+
+
+logging.getLogger("absl").addFilter(_ExpectedOrbaxWarnings())
+
+
 def has_steps(directory: str) -> bool:
   """Whether `directory` holds at least one finished checkpoint step (no orbax needed)."""
   if not os.path.isdir(directory):

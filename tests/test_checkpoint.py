@@ -88,3 +88,17 @@ def test_a_damaged_checkpoint_is_corrupt_not_incompatible(tmp_path):
   assert ckpt.restore_latest_good(_abstract(_written())) is None  # set aside: a fresh start
   ckpt.close()
   assert [n.split(".")[0] for n in os.listdir(directory + ".corrupt")] == ["5"]
+
+
+def test_restoring_a_run_read_only_prints_no_orbax_warnings(tmp_path, caplog):
+  """Sampling from Python must not print orbax's absl warnings about the read-only
+  open or an older step's missing _CHECKPOINT_METADATA (the pmap-era run has none)."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  from jaxgan import config_io, runs  # pylint: disable=g-import-not-at-top
+  run_dir = tmp_path / "run"
+  shutil.copytree(os.path.join(os.path.dirname(__file__), "data", "pmap_era_run"), run_dir)
+  config = config_io.load_json(str(run_dir / "config.json"))
+  with caplog.at_level("WARNING", logger="absl"):
+    step, _, _ = runs.setup(config).restore(str(run_dir / "checkpoints"))
+  assert step == 2
+  assert [r.getMessage() for r in caplog.records if r.name == "absl"] == []
