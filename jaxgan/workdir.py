@@ -8,6 +8,7 @@ the run's values; its length, logging, evaluation and compilation may change.
 
 A class-conditional run also leaves WORKDIR/classes.json (index k names class k),
 so sampling and evaluating it months later need neither the data nor its metadata.
+While a command writes into a workdir it holds WORKDIR/lock.json (jaxgan/lock.py).
 """
 
 from __future__ import annotations
