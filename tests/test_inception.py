@@ -490,6 +490,7 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
     seeded, tmp_path):
   from configs import wgan_gp  # pylint: disable=g-import-not-at-top
   from jaxgan import eval as evaluation  # pylint: disable=g-import-not-at-top
+  from jaxgan import sample as sample_lib  # pylint: disable=g-import-not-at-top
   from jaxgan import factory, rng, train, validation  # pylint: disable=g-import-not-at-top
   variables, extractor = seeded
   weights = str(tmp_path / "seeded.npz")
@@ -513,7 +514,7 @@ def test_evaluator_reports_inception_metrics_against_the_cached_training_split(
   assert result["inception"]["reference"] == "folder train split, all 10 images"
   assert result["inception"]["num_samples"] == 12
   # The same numbers from the parts: the run's first 12 evaluation samples, the folder.
-  samples = evaluation.generator_output(
+  samples = sample_lib.generator_output(
       spec, state, evaluation.eval_latents(0, 12, config.model.z_dim), use_ema=False)
   pool3, _ = extractor.activations(samples)
   real_pool3, _ = extractor.activations(real)
