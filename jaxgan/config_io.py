@@ -238,9 +238,9 @@ def parse(values, argv):
     raise errors.ConfigError(str(e)) from None
 
 
-def load(spec: str, overrides=()) -> tuple[ml_collections.ConfigDict, list[str]]:
-  """What `launch.py --config=SPEC --config.KEY=TEXT ...` means: (config, warnings)."""
-  argv = ["jaxgan", f"--config={spec}", *(f"--config.{k}={v}" for k, v in overrides)]
+def load(recipe: str, overrides=()) -> tuple[ml_collections.ConfigDict, list[str]]:
+  """What `launch.py --config=RECIPE --config.KEY=TEXT ...` means: (config, warnings)."""
+  argv = ["jaxgan", f"--config={recipe}", *(f"--config.{k}={v}" for k, v in overrides)]
   values = flags.FlagValues()
   holder = define_flag(values, argv)
   parse(values, argv)
