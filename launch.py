@@ -8,9 +8,7 @@
 Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
 """
 
-import importlib
 import os
-import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO lines say nothing here
@@ -18,7 +16,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO lines say no
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from jaxgan import base_config  # noqa: E402
 from jaxgan import config_io  # noqa: E402
 from jaxgan import errors  # noqa: E402
 
@@ -75,17 +72,6 @@ def run_mode(config):
     cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
 
 
-def recipes_help(configs_dir: str) -> str:
-  """The recipes in `configs_dir` with their variants (each recipe's VARIANTS), for --help."""
-  lines = ["Recipes (--config=configs/NAME.py[:key=value,...]; first value = default):"]
-  for name in sorted(n for n in os.listdir(configs_dir) if re.fullmatch(r"[a-z]\w*\.py", n)):
-    module = importlib.import_module(f"configs.{name[:-3]}")
-    lines.append(f"  configs/{name}: {(module.__doc__ or '').strip().splitlines()[0]}")
-    lines.append(f"      {base_config.describe_variants(module.VARIANTS)}")
-  lines.append("Any config value: --config.KEY=VALUE, e.g. --config.train.n_critic=3.")
-  return "\n".join(lines)
-
-
 def parse_flags(argv):
   """absl flags, --config through config_flags; a bad flag is one line, exit 2.
 
@@ -95,19 +81,11 @@ def parse_flags(argv):
   try:
     if any(arg in ("-h", "--help", "--helpshort", "--helpfull") for arg in argv[1:]):
       configs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-      print("\n".join([__doc__.strip(), "", recipes_help(configs), "", "Flags:",
+      print("\n".join([__doc__.strip(), "", config_io.recipes_help(configs), "", "Flags:",
                        FLAGS.main_module_help(), FLAGS.module_help(config_io)]))
       sys.exit(0)
-    # --config=X first: config_flags refuses --config.KEY=V before it, wherever it stands.
-    argv = [argv[0]] + sorted(argv[1:], key=lambda a: not re.match(r"--?config=", a))
+    argv, RUN_OVERRIDES[:] = config_io.split_run_overrides(argv)
     sys.argv[:] = argv  # config_flags checks the order in sys.argv itself
-    if not any(re.match(r"--?config(=|$)", arg) for arg in argv):
-      RUN_OVERRIDES[:] = [tuple(a[len("--config."):].split("=", 1)) for a in argv
-                          if a.startswith("--config.")]
-      for pair in RUN_OVERRIDES:
-        if len(pair) != 2:
-          raise errors.ConfigError(f"--config.{pair[0]} needs a value: --config.{pair[0]}=VALUE")
-      argv = [a for a in argv if not a.startswith("--config.")]
     return config_io.parse(FLAGS, argv)
   except (flags.Error, errors.UserError) as e:
     print(f"error: {e}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import collections
 import difflib
+import importlib
 import json
 import logging
 import os
@@ -299,3 +300,32 @@ def static_sweep_message(config, key: str, flag: str) -> str:
   return (f"{flag}: {what}: a population's members share one compiled step, so its "
           f"architecture, n_critic, batch size, loss, penalty kind and schedules are the "
           f"same for every member; sweepable: {', '.join(population.SWEEPABLE)}")
+
+
+def recipes_help(configs_dir: str) -> str:
+  """The recipes in `configs_dir` with their variants (each recipe's VARIANTS), for --help."""
+  lines = ["Recipes (--config=configs/NAME.py[:key=value,...]; first value = default):"]
+  for name in sorted(n for n in os.listdir(configs_dir) if re.fullmatch(r"[a-z]\w*\.py", n)):
+    module = importlib.import_module(f"configs.{name[:-3]}")
+    lines.append(f"  configs/{name}: {(module.__doc__ or '').strip().splitlines()[0]}")
+    lines.append(f"      {base_config.describe_variants(module.VARIANTS)}")
+  lines.append("Any config value: --config.KEY=VALUE, e.g. --config.train.n_critic=3.")
+  return "\n".join(lines)
+
+
+def split_run_overrides(argv):
+  """(argv with --config=X first, the (KEY, TEXT) overrides of a run's own config).
+
+  config_flags refuses --config.KEY=V before --config=X, wherever it stands, so
+  --config=X goes first. Without --config (--mode=sample/eval/export of a run),
+  --config.KEY=VALUE flags are set aside for the run's config.json.
+  """
+  argv = [argv[0]] + sorted(argv[1:], key=lambda a: not re.match(r"--?config=", a))
+  if any(re.match(r"--?config(=|$)", arg) for arg in argv):
+    return argv, []
+  overrides = [tuple(a[len("--config."):].split("=", 1)) for a in argv
+               if a.startswith("--config.")]
+  for pair in overrides:
+    if len(pair) != 2:
+      raise errors.ConfigError(f"--config.{pair[0]} needs a value: --config.{pair[0]}=VALUE")
+  return [a for a in argv if not a.startswith("--config.")], overrides
