@@ -87,7 +87,7 @@ import jaxlib  # noqa: E402
 import run_meta  # noqa: E402  (benchmarks/, on sys.path as the script's dir)
 import numpy as np  # noqa: E402
 
-from jaxgan import factory, mesh, population, runs, train  # noqa: E402
+from jaxgan import factory, mesh, population, runs, train, xla_cpu  # noqa: E402
 from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
@@ -726,6 +726,8 @@ def run_info(args, t_start, load_start, torch_info=None) -> dict:
       "python": platform.python_version(), "jax": jax.__version__,
       "jaxlib": jaxlib.__version__, "backend": jax.default_backend(),
       "device_kind": jax.devices()[0].device_kind, "devices": jax.device_count(),
+      # jaxgan's CPU compiler flags (jaxgan/xla_cpu.py) as this run had them.
+      "xla_cpu_flags": xla_cpu.in_effect(),
       "torch": info.get("torch", run_meta.version("torch")),
       "torch_device": info.get("device"), "repeats": args.repeats,
       "resnet_width": args.resnet_width or "recipes' (128; SNGAN generator 256)",

@@ -6,3 +6,10 @@ each module's docstring says what it owns.
 """
 
 __version__ = "0.2.0"
+
+from jaxgan import xla_cpu as _xla_cpu
+
+# Before JAX starts a backend (XLA reads XLA_FLAGS once): the CPU compiler flags every
+# jaxgan process runs with, so a run, its tests, its benchmarks and a notebook that
+# imports jaxgan compile the same programs. What they are and why: jaxgan/xla_cpu.py.
+_xla_cpu.apply()

@@ -102,9 +102,17 @@ def setup_process(address, num_processes, process_id, jax_cache_dir: str, *,
     if not verbose:
       quiet.native_stdout_off()
   setup_logging(jax.process_index(), jax.process_count(), verbose)
-  logger.info("process %d of %d; devices: %d local of %d (%s)", jax.process_index(),
+  logger.info("process %d of %d; devices: %d local of %d (%s)%s", jax.process_index(),
               jax.process_count(), jax.local_device_count(), jax.device_count(),
-              jax.default_backend())
+              jax.default_backend(), _cpu_flags_note())
+
+
+def _cpu_flags_note() -> str:
+  """'; XLA:CPU flags ...' for the start line when the backend is the CPU."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from jaxgan import xla_cpu  # pylint: disable=g-import-not-at-top
+  flags = xla_cpu.in_effect()
+  return f"; XLA:CPU flags {flags}" if flags and jax.default_backend() == "cpu" else ""
 
 
 def train(config, workdir: str, *, allow_config_change: bool) -> None:
