@@ -6,3 +6,12 @@ each module's docstring says what it owns.
 """
 
 __version__ = "0.2.0"
+
+
+def __getattr__(name):
+  """`jaxgan.Generator` (jaxgan/generator.py), imported on first use: `import jaxgan`
+  itself imports neither JAX nor the models."""
+  if name == "Generator":
+    from jaxgan.generator import Generator  # pylint: disable=g-import-not-at-top
+    return Generator
+  raise AttributeError(f"module 'jaxgan' has no attribute {name!r}")
