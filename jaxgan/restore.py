@@ -138,7 +138,9 @@ def export_member(config, workdir: str, member: int, to: str,
   Raises errors.ConfigError (no such member) or WorkdirError (`to` holds a run).
   """
   if member is None:
-    raise errors.ConfigError("--mode=export needs --member=i (which member to export)")
+    raise errors.ConfigError("--mode=export --format=workdir needs --member=i (which "
+                             "member of a population to write as its own run); "
+                             "--format=stablehlo exports a run's generator")
   wd, run = _setup(config, workdir)
   m = run.runs.member(member)
   target = workdir_lib.Workdir(to)
