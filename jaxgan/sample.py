@@ -15,6 +15,7 @@ Colours of the toy plots, everywhere: real data blue, generated samples orange.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -54,6 +55,11 @@ def truncated_latents(seed: int, num: int, z_dim: int, threshold: float):
   N(0, 1) truncated to [-threshold, threshold]. The redraw is one truncated-normal
   draw per coordinate from a stream of its own, so coordinates already inside keep
   their values and a large threshold leaves the latents as they were."""
+  return _truncated(seed, threshold, num, z_dim)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _truncated(seed, threshold, num: int, z_dim: int):
   z = fixed_latents(seed, num, z_dim)
   keys = rng_lib.example_keys(rng_lib.stream_key(seed, _TRUNCATION_STREAM), 0, num)
   inside = jax.vmap(lambda k: jax.random.truncated_normal(
@@ -80,8 +86,12 @@ def interpolate_latents(z0, z1, steps: int, method: str = "slerp"):
                      f"{', '.join(INTERPOLATIONS)}")
   if steps < 2:
     raise ValueError(f"steps={steps}: an interpolation needs at least 2 (its two ends)")
-  z0 = jnp.asarray(z0, jnp.float32)[..., None, :]
-  z1 = jnp.asarray(z1, jnp.float32)[..., None, :]
+  return _path(jnp.asarray(z0, jnp.float32), jnp.asarray(z1, jnp.float32), steps, method)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _path(z0, z1, steps: int, method: str):
+  z0, z1 = z0[..., None, :], z1[..., None, :]
   t = jnp.linspace(0.0, 1.0, steps, dtype=jnp.float32)[:, None]
   straight = (1.0 - t) * z0 + t * z1
   if method == "lerp":
