@@ -170,8 +170,7 @@ generate_eval_jit = jax.jit(generate_eval, static_argnums=0)
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
   """Images in [-1, 1] -> uint8 pixels (x + 1) * 127.5, clipped, rounded to nearest."""
-  return np.clip((np.asarray(images, np.float32) + 1.0) * 127.5, 0, 255).round().astype(
-      np.uint8)
+  return np.clip((np.asarray(images) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
 
 
 def image_grid(images: np.ndarray, *, min_cell: int = 32,
