@@ -1,8 +1,10 @@
-"""A run's checkpoint restored after training: samples, evaluations, a member exported.
+"""A run's checkpoint restored after training: samples, evaluations, exports.
 
 Every function here reads the checkpoints read-only and writes only its outputs
-(samples/, eval/, metrics.jsonl lines marked as evaluated later, or a new workdir
-for an exported member), on all the run's members or the one `member` names.
+(samples/, eval/, metrics.jsonl lines marked as evaluated later, a new workdir
+for an exported member, or a generator's jax.export artifact), on all the run's
+members or the one `member` names. `restore_member` is the restore
+jaxgan.Generator loads through.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""Drawing samples: a fixed latent batch, image grids, toy scatter plots.
+"""Drawing samples: a fixed latent batch, image grids, toy scatter plots, latent walks.
 
 Samples are drawn with the generator in evaluation mode (BatchNorm's running
 averages) from latents that depend only on the seed, so grids from different
 steps, or from a checkpoint restored months later, compare image for image.
-`write_grids` writes one run's (or member's) grids for training and --mode=sample
-alike; `write_members_picture` a population's one picture of all its members.
+`generate_eval` is that one generator function: the grids, the evaluations,
+jaxgan.Generator and its exported artifact all run it. `write_grids` writes one
+run's (or member's) grids for training and --mode=sample alike, or an
+interpolation grid (`interpolate_latents`: slerp or lerp); `write_members_picture`
+a population's one picture of all its members.
 
 A class-conditional run's grid has one row per class, titled by its name, and
 column j is the same latent z_j under every class: a row shows what the label

@@ -20,6 +20,7 @@ import pytest
 from configs import wgan_gp
 from jaxgan import Generator
 from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import cli
 from jaxgan import config_io
 from jaxgan import errors
 from jaxgan import restore
@@ -197,9 +198,14 @@ _LOADER = textwrap.dedent("""
 """)
 
 
-def test_exported_artifact_runs_without_jaxgan_and_matches_the_generator(run, tmp_path):
-  _, _, g = run
-  out = g.export(str(tmp_path / "export"))
+def test_exported_artifact_runs_without_jaxgan_and_matches_the_generator(run, tmp_path,
+                                                                          capsys):
+  config, workdir, g = run
+  to = str(tmp_path / "export")
+  cli.export(config, workdir, None, None, to, "stablehlo")  # --mode=export --format=stablehlo
+  assert "exported the EMA generator at step 3 to" in capsys.readouterr().out
+  out = {"stablehlo": os.path.join(to, "generator.stablehlo"),
+         "json": os.path.join(to, "generator.json")}
   with open(out["json"]) as f:
     info = json.load(f)
   assert (info["z_dim"], info["num_classes"], info["step"], info["weights"]) == (
@@ -223,7 +229,18 @@ def test_exported_artifact_runs_without_jaxgan_and_matches_the_generator(run, tm
   for n in (1, 3, 16):
     np.testing.assert_allclose(got[f"x{n}"], g(z[:n], labels[:n]), atol=1e-5, rtol=0)
   with pytest.raises(errors.WorkdirError, match="already exists; export into a new"):
-    g.export(str(tmp_path / "export"))
+    g.export(to)
+
+
+def test_flags_of_another_mode_are_refused_before_anything_is_loaded():
+  with pytest.raises(errors.ConfigError, match="--format=stablehlo is for --mode=export, "
+                                               "not --mode=sample"):
+    cli.check_mode_flags("sample", "stablehlo", None)
+  with pytest.raises(errors.ConfigError, match="--interpolate is for --mode=sample, not "
+                                               "--mode=eval"):
+    cli.check_mode_flags("eval", "workdir", 8)
+  cli.check_mode_flags("sample", "workdir", 8)
+  cli.check_mode_flags("export", "stablehlo", None)
 
 
 @pytest.mark.slow
