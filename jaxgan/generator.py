@@ -179,9 +179,11 @@ class Generator:
     z1 ([z_dim] each), both ends included: "slerp" (great circle) or "lerp"
     (straight line), sample.interpolate_latents. `labels`: a conditional run's class
     along the path (one int; None: class 0) or one per step."""
-    ends = [self._check_latents(jnp.asarray(v, jnp.float32)[None], name)[0]
-            for v, name in ((z0, "z0"), (z1, "z1"))]
-    z = sample_lib.interpolate_latents(ends[0], ends[1], steps, method)
+    for v, name in ((z0, "z0"), (z1, "z1")):
+      if tuple(np.shape(v)) != (self.z_dim,):
+        raise ValueError(f"{name} has shape {tuple(np.shape(v))}; interpolate takes two "
+                         f"latents of shape ({self.z_dim},)")
+    z = sample_lib.interpolate_latents(z0, z1, steps, method)
     if labels is None and self.num_classes:
       labels = 0
     return self._output(z, self._check_labels(labels, steps))

@@ -107,6 +107,9 @@ def test_bad_latents_and_labels_are_one_clear_error(run):
     g(z, [1, 2])
   with pytest.raises(ValueError, match="labels .* must be integers"):
     g(z, np.full(4, 1.5))
+  with pytest.raises(ValueError, match=r"z1 has shape \(2, 64\); interpolate takes two "
+                                       r"latents of shape \(64,\)"):
+    g.interpolate(z[0], z[:2], 3)
   with pytest.raises(ValueError, match="method='cubic' is not an interpolation"):
     g.interpolate(z[0], z[1], 3, method="cubic")
   with pytest.raises(ValueError, match="truncation=0 must be > 0"):
