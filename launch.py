@@ -3,7 +3,9 @@
   python launch.py --config=configs/wgan_gp.py --workdir=runs/wgan_gp
   python launch.py --mode=sample --workdir=runs/wgan_gp [--step=N] [--class=K]
   python launch.py --mode=eval --workdir=runs/wgan_gp [--step=N]
+  python launch.py --mode=sample --workdir=runs/wgan_gp --interpolate=8   # latent walks
   python launch.py --mode=export --workdir=runs/gp8 --member=3 --to=runs/gp8_m3  # populations
+  python launch.py --mode=export --workdir=runs/wgan_gp --format=stablehlo --to=DIR  # jax.export
 
 Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
 """
@@ -26,7 +28,14 @@ flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "export"], "What 
 flags.DEFINE_integer("step", None, "Checkpoint step to restore (default: latest).")
 flags.DEFINE_integer("class", None, "--mode=sample of a conditional run: this class only.")
 flags.DEFINE_integer("member", None, "A population's member for --mode=sample/eval/export.")
-flags.DEFINE_string("to", None, "New workdir for --mode=export's member.")
+flags.DEFINE_string("to", None, "--mode=export's output directory (a new workdir for "
+                    "--format=workdir).")
+flags.DEFINE_enum("format", "workdir", ["workdir", "stablehlo"],
+                  "--mode=export: workdir (a population's --member as its own run) or "
+                  "stablehlo (the generator as a jax.export artifact).")
+flags.DEFINE_integer("interpolate", None, "--mode=sample: an interpolation grid of this "
+                     "many columns (slerp between fixed latents) instead of the grids.",
+                     lower_bound=2)
 flags.DEFINE_bool("allow_config_change", False, "Continue a run whose config.json differs.")
 flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host runs).")
 flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
@@ -41,6 +50,7 @@ def main(argv):
   del argv
   try:
     from jaxgan import cli  # pylint: disable=g-import-not-at-top  (imports JAX: inside try)
+    cli.check_mode_flags(FLAGS.mode, FLAGS.format, FLAGS.interpolate)
     cli.setup_process(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                       FLAGS.jax_cache_dir, verbose=FLAGS["verbosity"].present)
     config = cli.resolve_config(FLAGS.mode, FLAGS["config"], RUN_OVERRIDES, FLAGS.workdir,
@@ -65,9 +75,9 @@ def run_mode(config):
     cli.train(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
   elif FLAGS.mode == "sample":
     cli.sample(config, FLAGS.workdir, FLAGS.step, class_id=FLAGS["class"].value,
-               member=FLAGS.member)
+               member=FLAGS.member, interpolate=FLAGS.interpolate)
   elif FLAGS.mode == "export":
-    cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to)
+    cli.export(config, FLAGS.workdir, FLAGS.step, FLAGS.member, FLAGS.to, FLAGS.format)
   else:
     cli.evaluate(config, FLAGS.workdir, FLAGS.step, FLAGS.member)
 

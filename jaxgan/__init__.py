@@ -13,3 +13,12 @@ from jaxgan import xla_cpu as _xla_cpu
 # jaxgan process runs with, so a run, its tests, its benchmarks and a notebook that
 # imports jaxgan compile the same programs. What they are and why: jaxgan/xla_cpu.py.
 _xla_cpu.apply()
+
+
+def __getattr__(name):
+  """`jaxgan.Generator` (jaxgan/generator.py), imported on first use: `import jaxgan`
+  itself imports neither JAX nor the models."""
+  if name == "Generator":
+    from jaxgan.generator import Generator  # pylint: disable=g-import-not-at-top
+    return Generator
+  raise AttributeError(f"module 'jaxgan' has no attribute {name!r}")

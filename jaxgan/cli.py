@@ -120,9 +120,27 @@ def train(config, workdir: str, *, allow_config_change: bool) -> None:
   loop.train_and_evaluate(config, workdir, allow_config_change=allow_config_change)
 
 
-def sample(config, workdir: str, step, *, class_id: int | None = None, member=None) -> None:
+# --mode=export's --format: what it writes.
+EXPORT_FORMATS = {
+    "workdir": "a population's member as its own run's workdir (--member=i)",
+    "stablehlo": "the generator as a jax.export artifact, loadable with jax alone",
+}
+
+
+def check_mode_flags(mode: str, export_format: str, interpolate) -> None:
+  """Flags that belong to another mode are refused before anything is loaded."""
+  if export_format != "workdir" and mode != "export":
+    raise errors.ConfigError(f"--format={export_format} is for --mode=export, not "
+                             f"--mode={mode}")
+  if interpolate is not None and mode != "sample":
+    raise errors.ConfigError(f"--interpolate is for --mode=sample, not --mode={mode}")
+
+
+def sample(config, workdir: str, step, *, class_id: int | None = None, member=None,
+           interpolate: int = 0) -> None:
   from jaxgan import restore  # pylint: disable=g-import-not-at-top
-  out = restore.sample_from_checkpoint(config, workdir, step, class_id=class_id, member=member)
+  out = restore.sample_from_checkpoint(config, workdir, step, class_id=class_id, member=member,
+                                       interpolate=interpolate or 0)
   step = out["step"]
   for m, written in out["written"]:
     who = f"{m.name}, " if m.name else ""
@@ -140,10 +158,19 @@ def evaluate(config, workdir: str, step, member=None) -> None:
   print(f"wrote {written[0]} and {', '.join(written[1:])}")
 
 
-def export(config, workdir: str, step, member, to) -> None:
+def export(config, workdir: str, step, member, to, export_format: str = "workdir") -> None:
   from jaxgan import restore  # pylint: disable=g-import-not-at-top
   if not to:
-    raise errors.ConfigError("--mode=export needs --to=DIR (the new run's workdir)")
+    raise errors.ConfigError(f"--mode=export needs --to=DIR (where to write "
+                             f"{EXPORT_FORMATS[export_format].split(',')[0]})")
+  if export_format == "stablehlo":
+    out = restore.export_generator(config, workdir, to, step, member)
+    g = out["generator"]
+    who = f", member {g.member}" if g.member is not None else ""
+    print(f"exported the {'EMA' if g.ema else 'raw'} generator at step {g.step}{who} to "
+          f"{out['stablehlo']} and {out['json']}; load it with jax.export.deserialize "
+          f"(the JSON's how_to_call)")
+    return
   out = restore.export_member(config, workdir, member, to, step)
   frozen = (f"; it diverged at step {out['diverged_at']}, so this is its last finite "
             f"state" if out["diverged_at"] else "")

@@ -1,8 +1,10 @@
-"""A run's checkpoint restored after training: samples, evaluations, a member exported.
+"""A run's checkpoint restored after training: samples, evaluations, exports.
 
 Every function here reads the checkpoints read-only and writes only its outputs
-(samples/, eval/, metrics.jsonl lines marked as evaluated later, or a new workdir
-for an exported member), on all the run's members or the one `member` names.
+(samples/, eval/, metrics.jsonl lines marked as evaluated later, a new workdir
+for an exported member, or a generator's jax.export artifact), on all the run's
+members or the one `member` names. `restore_member` is the restore
+jaxgan.Generator loads through.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from jaxgan import summary as summary_lib
 from jaxgan import workdir as workdir_lib
 
 
-def _setup(config, workdir: str):
-  """(workdir, set-up) of the run in `workdir`, with its own class names (classes.json)."""
+def _setup(config, workdir: str, devices=None):
+  """(workdir, set-up) of the run in `workdir`, with its own class names (classes.json),
+  on `devices` (default: every device of the job)."""
   wd = workdir_lib.Workdir(workdir)
   wd.check_readable_run()
-  return wd, runs_lib.setup(config, classes=wd.read_classes())
+  return wd, runs_lib.setup(config, classes=wd.read_classes(), devices=devices)
 
 
 def _restored(config, workdir: str, step: int | None, member: int | None):
@@ -34,22 +37,51 @@ def _restored(config, workdir: str, step: int | None, member: int | None):
   return wd, run, chosen, step, state
 
 
+def restore_member(config, workdir: str, step: int | None = None,
+                   member: int | None = None, *, devices=None):
+  """(set-up, runs.Member, its host GANState, its step) of checkpoint `step` (None:
+  the latest) of the run in `workdir`: the single run, or a population's `member`
+  (errors.ConfigError if it is not one, or if a population's is not named). The
+  step is the member's own (a member that diverged stopped before the others).
+  `devices`: the set-up's (e.g. one device, whatever the run trained on)."""
+  wd, run = _setup(config, workdir, devices)
+  m = run.runs.member(member)
+  _, state, _ = run.restore(wd.checkpoints, step)
+  member_state = run.runs.member_state(state, m.index)
+  return run, m, member_state, int(member_state.step)
+
+
+def export_generator(config, workdir: str, to: str, step: int | None = None,
+                     member: int | None = None) -> dict:
+  """Writes the run's generator (EMA when the run keeps one) as a jax.export
+  artifact: TO/generator.stablehlo and TO/generator.json (jaxgan/generator.py).
+  Returns Generator.export's {"stablehlo", "json", "generator"}. Raises
+  errors.WorkdirError if `to` already holds an export."""
+  from jaxgan import generator as generator_lib  # pylint: disable=g-import-not-at-top
+  generator_lib.check_export_target(to)
+  g = generator_lib.Generator.from_config(config, workdir, step, member=member)
+  return dict(g.export(to), generator=g)
+
+
 def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
                            class_id: int | None = None,
-                           member: int | None = None) -> dict:
+                           member: int | None = None, interpolate: int = 0) -> dict:
   """Restores a checkpoint and writes its sample grids.
 
   Writes WORKDIR/samples/step_N[_ema].{png,npy}, the training-time grids of that
   step redrawn identically; with another log.num_samples than the run's, files
   ending in _n<num>. `class_id` asks for samples of that one class of a
-  conditional run (files ending in _class<K>). A population writes each member's
-  grids into samples/member_NN/ and samples/step_N_members.png; with `member`,
-  only that member's grids. Raises errors.ConfigError for a bad `class_id` or
-  `member`.
+  conditional run (files ending in _class<K>). `interpolate` = K >= 2 writes
+  interpolation grids instead (sample.write_grids: K columns, a slerp between two
+  fixed latents per row; files ending in _interpolate<K>). A population writes
+  each member's grids into samples/member_NN/ and (not for interpolations)
+  samples/step_N_members.png; with `member`, only that member's grids. Raises
+  errors.ConfigError for a bad `class_id`, `member` or `interpolate`.
 
   Returns {"step", "written": [(runs.Member, {label: paths})], "picture": the
   population's picture or None}.
   """
+  check_interpolate(interpolate)
   wd, run, chosen, step, state = _restored(config, workdir, step, member)
   classes = run.classes
   if class_id is not None and not 0 <= class_id < len(classes):
@@ -61,10 +93,18 @@ def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,
   suffix = "" if config.log.num_samples == run_num else f"_n{config.log.num_samples}"
   wd.check_outputs_writable(wd.samples)
   written, picture = run.runs.write_samples(
-      run.spec, state, wd.samples, step, members=chosen, picture=member is None,
-      suffix=suffix, class_names=run.classes, class_id=class_id)
+      run.spec, state, wd.samples, step, members=chosen,
+      picture=member is None and not interpolate, suffix=suffix, class_names=run.classes,
+      class_id=class_id, interpolate=interpolate)
   return {"step": step, "written": [(m, written[m.index]) for m in chosen],
           "picture": picture}
+
+
+def check_interpolate(interpolate: int) -> None:
+  """Raises errors.ConfigError unless `interpolate` is 0 (none) or a grid's K >= 2."""
+  if interpolate and interpolate < 2:
+    raise errors.ConfigError(f"--interpolate={interpolate}: an interpolation needs at "
+                             f"least 2 columns (its two ends), e.g. --interpolate=8")
 
 
 def evaluate_from_checkpoint(config, workdir: str, step: int | None = None, *,
@@ -100,7 +140,9 @@ def export_member(config, workdir: str, member: int, to: str,
   Raises errors.ConfigError (no such member) or WorkdirError (`to` holds a run).
   """
   if member is None:
-    raise errors.ConfigError("--mode=export needs --member=i (which member to export)")
+    raise errors.ConfigError("--mode=export --format=workdir needs --member=i (which "
+                             "member of a population to write as its own run); "
+                             "--format=stablehlo exports a run's generator")
   wd, run = _setup(config, workdir)
   m = run.runs.member(member)
   target = workdir_lib.Workdir(to)

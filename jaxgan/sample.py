@@ -1,10 +1,13 @@
-"""Drawing samples: a fixed latent batch, image grids, toy scatter plots.
+"""Drawing samples: a fixed latent batch, image grids, toy scatter plots, latent walks.
 
 Samples are drawn with the generator in evaluation mode (BatchNorm's running
 averages) from latents that depend only on the seed, so grids from different
 steps, or from a checkpoint restored months later, compare image for image.
-`write_grids` writes one run's (or member's) grids for training and --mode=sample
-alike; `write_members_picture` a population's one picture of all its members.
+`generate_eval` is that one generator function: the grids, the evaluations,
+jaxgan.Generator and its exported artifact all run it. `write_grids` writes one
+run's (or member's) grids for training and --mode=sample alike, or an
+interpolation grid (`interpolate_latents`: slerp or lerp); `write_members_picture`
+a population's one picture of all its members.
 
 A class-conditional run's grid has one row per class, titled by its name, and
 column j is the same latent z_j under every class: a row shows what the label
@@ -15,6 +18,7 @@ Colours of the toy plots, everywhere: real data blue, generated samples orange.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -47,6 +51,78 @@ def fixed_latents(seed: int, num: int, z_dim: int):
   return stream_latents(seed, _SAMPLE_STREAM, num, z_dim)
 
 
+def truncated_latents(seed: int, num: int, z_dim: int, threshold: float):
+  """fixed_latents(seed, num, z_dim) with every coordinate beyond +-threshold redrawn
+  inside it: BigGAN's truncation trick (Brock et al. 2019, Sec. 3.1: "values which
+  fall outside a range are resampled to fall inside that range"), whose result is
+  N(0, 1) truncated to [-threshold, threshold]. The redraw is one truncated-normal
+  draw per coordinate from a stream of its own, so coordinates already inside keep
+  their values and a large threshold leaves the latents as they were."""
+  return _truncated(seed, threshold, num, z_dim)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _truncated(seed, threshold, num: int, z_dim: int):
+  z = fixed_latents(seed, num, z_dim)
+  keys = rng_lib.example_keys(rng_lib.stream_key(seed, _TRUNCATION_STREAM), 0, num)
+  inside = jax.vmap(lambda k: jax.random.truncated_normal(
+      k, -threshold, threshold, (z_dim,), jnp.float32))(keys)
+  return jnp.where(jnp.abs(z) > threshold, inside, z)
+
+
+# Stream id of the truncation trick's redraws (rng.stream_key), beside _SAMPLE_STREAM.
+_TRUNCATION_STREAM = 0x7C4B2F
+
+INTERPOLATIONS = ("slerp", "lerp")
+
+
+def interpolate_latents(z0, z1, steps: int, method: str = "slerp"):
+  """`steps` latents [..., steps, z_dim] from z0 to z1 ([..., z_dim]), both included.
+
+  "slerp": along the great circle, scaled between the two norms (White 2016,
+  "Sampling Generative Networks", Sec. 2.1; a Gaussian latent's mass lies near a
+  sphere, which a straight line cuts through); it keeps the norm of unit vectors.
+  Nearly parallel latents fall back to "lerp", the straight line.
+  """
+  if method not in INTERPOLATIONS:
+    raise ValueError(f"method={method!r} is not an interpolation: use one of "
+                     f"{', '.join(INTERPOLATIONS)}")
+  if steps < 2:
+    raise ValueError(f"steps={steps}: an interpolation needs at least 2 (its two ends)")
+  return _path(jnp.asarray(z0, jnp.float32), jnp.asarray(z1, jnp.float32), steps, method)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _path(z0, z1, steps: int, method: str):
+  z0, z1 = z0[..., None, :], z1[..., None, :]
+  t = jnp.linspace(0.0, 1.0, steps, dtype=jnp.float32)[:, None]
+  straight = (1.0 - t) * z0 + t * z1
+  if method == "lerp":
+    return straight
+  unit0 = z0 / jnp.linalg.norm(z0, axis=-1, keepdims=True)
+  unit1 = z1 / jnp.linalg.norm(z1, axis=-1, keepdims=True)
+  omega = jnp.arccos(jnp.clip(jnp.sum(unit0 * unit1, axis=-1, keepdims=True), -1.0, 1.0))
+  sin_omega = jnp.sin(omega)
+  parallel = sin_omega < 1e-6  # sin(omega) ~ 0: the circle is the line
+  safe = jnp.where(parallel, 1.0, sin_omega)
+  curved = (jnp.sin((1.0 - t) * omega) * z0 + jnp.sin(t * omega) * z1) / safe
+  return jnp.where(parallel, straight, curved)
+
+
+def interpolation_inputs(seed: int, rows: int, steps: int, z_dim: int, num_classes: int = 0,
+                         class_id: int | None = None, method: str = "slerp"):
+  """(latents [rows * steps, z_dim], labels int32 or None) of an interpolation grid:
+  row r walks from fixed latent 2r to fixed latent 2r + 1 in `steps`; a conditional
+  run's row r is class r % num_classes (or `class_id` throughout)."""
+  z = fixed_latents(seed, 2 * rows, z_dim)
+  path = interpolate_latents(z[0::2], z[1::2], steps, method).reshape(rows * steps, z_dim)
+  if not num_classes:
+    return path, None
+  row_class = (jnp.full((rows,), class_id, jnp.int32) if class_id is not None
+               else jnp.arange(rows, dtype=jnp.int32) % num_classes)
+  return path, jnp.repeat(row_class, steps)
+
+
 def generators(config) -> tuple[tuple[str, bool], ...]:
   """(label, use_ema) of each generator a run reports: raw, and EMA when enabled."""
   return (("raw", False), ("ema", True)) if config.ema.enabled else (("raw", False),)
@@ -75,16 +151,29 @@ def generator_output(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
   params = state.ema_params if use_ema else state.generator_params
   chunks = []
   for i in range(0, z.shape[0], _CHUNK):
-    samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z[i:i + _CHUNK],
-                                None if labels is None else labels[i:i + _CHUNK])
+    samples = generate_eval_jit(spec, params, state.generator_batch_stats, z[i:i + _CHUNK],
+                             None if labels is None else labels[i:i + _CHUNK])
     chunks.append(np.asarray(jax.device_get(samples), dtype=np.float32))
   return np.concatenate(chunks)
 
 
-_generate_eval = jax.jit(
-    lambda spec, params, batch_stats, z, labels: train_lib.generate(
-        spec, params, batch_stats, z, train=False, labels=labels),
-    static_argnums=0)
+def generate_eval(spec: train_lib.StepSpec, params, batch_stats, z, labels=None):
+  """The generator as every sample and evaluation runs it (evaluation mode): a pure
+  function of latents z [B, z_dim] (and classes `labels` [B]) -> samples [B, ...].
+
+  generator_output, jaxgan.generator.Generator and its exported artifact all call
+  this one function."""
+  samples, _ = train_lib.generate(spec, params, batch_stats, z, train=False, labels=labels)
+  return samples
+
+
+# generate_eval compiled once per (spec, shapes); spec is static.
+generate_eval_jit = jax.jit(generate_eval, static_argnums=0)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+  """Images in [-1, 1] -> uint8 pixels (x + 1) * 127.5, clipped, rounded to nearest."""
+  return np.clip((np.asarray(images) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
 
 
 def image_grid(images: np.ndarray, *, min_cell: int = 32,
@@ -96,7 +185,7 @@ def image_grid(images: np.ndarray, *, min_cell: int = 32,
   cols = int(math.ceil(math.sqrt(n))) if cols is None else cols
   rows = int(math.ceil(n / cols))
   scale = max(1, int(math.ceil(min_cell / max(h, w))))
-  pixels = np.clip((images + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+  pixels = to_uint8(images)
   pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)
   h, w = h * scale, w * scale
   grid = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 255, np.uint8)
@@ -192,15 +281,16 @@ def _pyplot():
 
 def write_samples(samples: np.ndarray, directory: str, step: int, *,
                   real: np.ndarray | None = None, suffix: str = "",
-                  label: str = "", row_titles=None) -> dict:
+                  label: str = "", row_titles=None, cols: int | None = None) -> dict:
   """Writes step_NNNNNN{suffix}.png (titled with the step and `label`, e.g. "ema
-  generator"; one row per `row_titles`) and .npy into `directory`; returns their paths."""
+  generator"; one row per `row_titles`, or `cols` columns) and .npy into `directory`;
+  returns their paths."""
   os.makedirs(directory, exist_ok=True)
   stem = os.path.join(directory, f"step_{step:06d}{suffix}")
   np.save(stem + ".npy", samples)
   title = f"step {step}" + (f", {label}" if label else "")
   if samples.ndim == 4:
-    save_image_grid(samples, stem + ".png", title=title, row_titles=row_titles)
+    save_image_grid(samples, stem + ".png", title=title, row_titles=row_titles, cols=cols)
   else:
     save_scatter(samples, stem + ".png", real=real, title=title)
   return {"png": stem + ".png", "npy": stem + ".npy"}
@@ -215,27 +305,41 @@ def toy_reference(config, num: int) -> np.ndarray | None:
 
 def write_grids(spec: train_lib.StepSpec, state: train_lib.GANState, config,
                 directory: str, step: int, *, num: int | None = None,
-                suffix: str = "", class_names=(), class_id: int | None = None) -> dict:
+                suffix: str = "", class_names=(), class_id: int | None = None,
+                interpolate: int = 0) -> dict:
   """Samples of every generator of the run (raw, EMA) for the fixed latents.
 
   Writes step_N{suffix}.{png,npy} (raw) and step_N_ema{suffix}.{png,npy} of `num`
   (default log.num_samples) samples; returns {label: paths}. A conditional run
   (`class_names` its classes) draws one row per class, with a _labels.npy of the
   classes, or with `class_id` that class alone, in files ending in _class<K>{suffix}.
+  With `interpolate` = K instead: an interpolation grid (interpolation_inputs: K
+  columns, max(1, num // K) rows, each a slerp between two fixed latents; a
+  conditional run's rows titled by their class), in files ending in
+  _interpolate<K>{suffix} (after _class<K> if given).
   """
   num = config.log.num_samples if num is None else num
-  labels, row_titles, label_note = None, None, ""
-  if spec.num_classes:
-    if len(class_names) != spec.num_classes:
-      raise ValueError(f"{len(class_names)} class names for a run of {spec.num_classes} "
-                       "classes")
+  labels, row_titles, label_note, cols = None, None, "", None
+  if spec.num_classes and len(class_names) != spec.num_classes:
+    raise ValueError(f"{len(class_names)} class names for a run of {spec.num_classes} "
+                     "classes")
+  if spec.num_classes and class_id is not None:
+    label_note = f"class {class_id} ({class_names[class_id]})"
+  suffix = (f"_class{class_id}" if spec.num_classes and class_id is not None else "") + (
+      f"_interpolate{interpolate}" if interpolate else "") + suffix
+  if interpolate:
+    rows = max(1, num // interpolate)
+    z, labels = interpolation_inputs(config.seed, rows, interpolate, config.model.z_dim,
+                                     spec.num_classes, class_id)
+    cols = interpolate
+    if spec.num_classes and class_id is None:
+      row_titles = [class_names[int(k)] for k in np.asarray(labels)[::interpolate]]
+    label_note = ", ".join(n for n in (label_note, "slerp between fixed latents") if n)
+  elif spec.num_classes:
     z, labels = class_grid_inputs(config.seed, num, config.model.z_dim, spec.num_classes,
                                   class_id)
     if class_id is None:
       row_titles = list(class_names)
-    else:
-      suffix = f"_class{class_id}{suffix}"
-      label_note = f"class {class_id} ({class_names[class_id]})"
   else:
     z = fixed_latents(config.seed, num, config.model.z_dim)
   real = toy_reference(config, num * 10)
@@ -246,7 +350,7 @@ def write_grids(spec: train_lib.StepSpec, state: train_lib.GANState, config,
     out[label] = write_samples(
         samples, directory, step, real=real,
         suffix=("" if label == "raw" else f"_{label}") + suffix,
-        label=", ".join(notes), row_titles=row_titles)
+        label=", ".join(notes), row_titles=row_titles, cols=cols)
     if labels is not None:
       out[label]["labels"] = out[label]["npy"][:-len(".npy")] + "_labels.npy"
       np.save(out[label]["labels"], np.asarray(labels))

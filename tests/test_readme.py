@@ -3,8 +3,10 @@
 Shell blocks: each `python launch.py ...` runs with the workdir moved under a
 temporary directory and, for training, a few steps on small models; `--step=N`
 becomes the newest checkpoint of that workdir (a tiny run has no step 9000), and
-the two-process example gets a free port. Python blocks run as they are. The
-set-up commands (venv, pip) are what CI itself runs (.ci/run). Blocks fenced
+the two-process example gets a free port. Python blocks run as they are, with runs/
+under a temporary directory: runs/acgan is conftest.py's short conditional run,
+runs/acgan_export its export. The set-up commands (venv, pip) are what CI itself
+runs (.ci/run). Blocks fenced
 `sh` need what a fresh machine lacks (CIFAR-10 prepared for TFDS, the Inception
 weights) and are not run here; tests/test_resnet.py and tests/test_inception.py
 run their code paths on generated data and seeded weights.
@@ -88,12 +90,30 @@ def test_every_launch_command_in_the_readme_runs_on_tiny_settings(tmp_path):
     assert "error:" not in result.stderr, (command, result.stderr[-2000:])
 
 
-def test_every_python_block_in_the_readme_runs(tmp_path):
+def _trained_runs(blocks, conditional_digits_run):
+  """The runs/ directory the Python blocks read, under a temporary directory: runs/acgan
+  is the shared short conditional run (conftest.py), runs/acgan_export its export
+  written by what --mode=export --format=stablehlo calls."""
+  config, workdir = conditional_digits_run
+  runs_dir = os.path.dirname(workdir)
+  read = set(re.findall(r"runs/(\w+)", "".join(blocks)))
+  assert read <= {"acgan", "acgan_export", "acgan_walk"}, (
+      f"a README Python block reads {sorted(read)}: make it in _trained_runs")
+  export = os.path.join(runs_dir, "acgan_export")
+  if "acgan_export" in read and not os.path.exists(export):
+    from jaxgan import restore  # pylint: disable=g-import-not-at-top
+    restore.export_generator(config, workdir, export)
+  return runs_dir
+
+
+def test_every_python_block_in_the_readme_runs(conditional_digits_run):
   blocks = _blocks("python")
   assert blocks
+  runs_dir = _trained_runs(blocks, conditional_digits_run)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu",
              PYTHONPATH=ROOT)
   for block in blocks:
-    result = subprocess.run([sys.executable, "-c", block], cwd=ROOT, env=env,
+    script = block.replace('"runs/', f'"{runs_dir}/')
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (block, result.stderr[-3000:])
