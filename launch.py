@@ -28,9 +28,17 @@ flags.DEFINE_integer("class", None, "--mode=sample of a conditional run: this cl
 flags.DEFINE_integer("member", None, "A population's member for --mode=sample/eval/export.")
 flags.DEFINE_string("to", None, "New workdir for --mode=export's member.")
 flags.DEFINE_bool("allow_config_change", False, "Continue a run whose config.json differs.")
-flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host runs).")
-flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
+flags.DEFINE_enum("cluster", "auto", ["auto", "none"],
+                  "auto: join the job a launcher started (srun, mpirun, a TPU pod); "
+                  "none: one process whatever the environment says.")
+flags.DEFINE_string("coordinator_address", None,
+                    "HOST:PORT of process 0 (default: from the launcher's environment).")
+flags.DEFINE_integer("num_processes", None, "Processes in the job (default: the launcher's).")
 flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes).")
+flags.DEFINE_float("join_timeout", 300, "Seconds to wait for every process to join "
+                   "(jax.distributed's own default).")
+flags.DEFINE_float("heartbeat_timeout", 60, "Seconds of silence after which a process "
+                   "counts as lost and the others stop (exit 75).")
 flags.DEFINE_string("jax_cache_dir", "~/.cache/jaxgan/xla",
                     "Persistent XLA compilation cache ('' disables it).")
 flags.mark_flag_as_required("workdir")
@@ -41,8 +49,11 @@ def main(argv):
   del argv
   try:
     from jaxgan import cli  # pylint: disable=g-import-not-at-top  (imports JAX: inside try)
-    cli.setup_process(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
-                      FLAGS.jax_cache_dir, verbose=FLAGS["verbosity"].present)
+    cli.setup_process(dict(address=FLAGS.coordinator_address,
+                           num_processes=FLAGS.num_processes, process_id=FLAGS.process_id,
+                           cluster=FLAGS.cluster), FLAGS.jax_cache_dir,
+                      join_timeout=FLAGS.join_timeout, heartbeat_timeout=FLAGS.heartbeat_timeout,
+                      verbose=FLAGS["verbosity"].present)
     config = cli.resolve_config(FLAGS.mode, FLAGS["config"], RUN_OVERRIDES, FLAGS.workdir,
                                 allow_config_change=FLAGS.allow_config_change)
     import jax  # pylint: disable=g-import-not-at-top
