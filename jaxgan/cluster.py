@@ -32,6 +32,7 @@ cannot intercept.)
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import logging
@@ -51,6 +52,7 @@ logger = logging.getLogger("jaxgan")
 # rerunning the job resumes from the last checkpoint.
 LOST_EXIT = 75
 _ALIVE = "jaxgan/alive/"  # key-value directory of the watchdog's counters
+_DONE = "done"  # a counter's value once its process has ended normally
 
 _SLURM = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID",
           "SLURM_LOCALID")  # what jax's SlurmCluster reads (jax/_src/clusters/slurm_cluster.py)
@@ -226,6 +228,7 @@ class _Joined:
   heartbeat_timeout: float = 0.0
   checkpoints: str | None = None  # the run's checkpoint directory, once training
   lost: threading.Event = dataclasses.field(default_factory=threading.Event)
+  leaving: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
 _JOINED = _Joined()  # jax.distributed itself is one per process
@@ -263,6 +266,16 @@ def join(job: Job, *, join_timeout: float, heartbeat_timeout: float) -> None:
   _JOINED.client = distributed.global_state.client
   threading.Thread(target=_watchdog, args=(jax.process_index(), jax.process_count()),
                    daemon=True, name="jaxgan-watchdog").start()
+  # Registered after jax's own exit handler, so it runs before jax.distributed shuts down.
+  atexit.register(_leave, jax.process_index())
+
+
+def _leave(me: int) -> None:
+  """At a normal exit: this process is done, not lost (another may still be
+  evaluating), and the watchdog stops before jax's client goes away."""
+  _JOINED.leaving.set()
+  with contextlib.suppress(Exception):
+    _JOINED.client.key_value_set(f"{_ALIVE}{me}", _DONE, allow_overwrite=True)
 
 
 def _join_timer(job: Job, timeout: float, done: threading.Event) -> None:
@@ -306,7 +319,7 @@ def _watchdog(me: int, count: int) -> None:
   interval = max(0.2, timeout / 10)  # ten beats per timeout: one late beat is no loss
   seen = {p: (None, time.monotonic()) for p in range(count) if p != me}
   beat, last_ok = 0, time.monotonic()
-  while True:
+  while not _JOINED.leaving.is_set():
     now = time.monotonic()
     try:
       beat += 1
@@ -314,12 +327,14 @@ def _watchdog(me: int, count: int) -> None:
       values = dict(client.key_value_dir_get(_ALIVE))
       last_ok = now
     except Exception:  # pylint: disable=broad-except  (the coordinator is gone)
-      if now - last_ok > timeout:
+      if now - last_ok > timeout and not _JOINED.leaving.is_set():
         _lost(0, count, f"its coordination service at {_JOINED.coordinator} stopped answering")
       time.sleep(interval)
       continue
     for p, (value, since) in seen.items():
       current = values.get(f"{_ALIVE}{p}")
+      if current == _DONE:
+        continue
       if current != value:
         seen[p] = (current, now)
       elif now - since > timeout:
