@@ -9,6 +9,7 @@ one-process run on two devices (which computes exactly what two one-device
 processes compute). detect()'s reading of environments is checked in-process.
 """
 
+import json
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ from jaxgan import errors
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = ["--config=configs/wgan_gp.py:dataset=8gaussians", "--config.model.hidden=(32,32)",
        "--config.train.batch_size=64", "--config.log.eval_every=0"]
-LONG = 400  # steps of the interrupted job: signals arrive long before its end
+LONG = 60  # steps of the interrupted job: its signals come within its first ~20 steps
 JOB_FLAGS = ["--heartbeat_timeout=3", "--join_timeout=60"]
 CLUSTER_PREFIXES = ("SLURM_", "OMPI_", "PMI_", "PMIX_", "JAX_COORDINATOR", "JAX_PROCESS",
                     "JAX_NUM_PROCESSES", "MEGASCALE_")
@@ -99,12 +100,15 @@ class Job:
         p.wait()
 
   def wait_for_step(self, workdir, step, timeout=120):
-    """Until process 0 has logged `step` (metrics.jsonl, one line per step)."""
+    """Until process 0 has logged `step` (metrics.jsonl, one line per step: log.every=1)."""
     path = os.path.join(workdir, "metrics.jsonl")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-      if os.path.exists(path) and sum(1 for _ in open(path)) >= step:
-        return
+      if os.path.exists(path):
+        with open(path) as f:
+          lines = [l for l in f if l.endswith("\n")]
+        if lines and json.loads(lines[-1])["step"] >= step:
+          return
       if any(p.poll() is not None for p in self.procs):
         raise AssertionError(f"a process ended early: {self.err(0)[-2000:]}{self.err(1)[-2000:]}")
       time.sleep(0.05)
@@ -175,6 +179,7 @@ def test_mpirun_job_stops_together_on_sigterm_survives_a_lost_process_and_resume
   workdir = str(tmp_path / "ompi")
   envs = [ompi_env(i, port) for i in range(2)]
   args = [*TOY, f"--config.train.num_steps={LONG}", "--config.log.checkpoint_every=1000",
+          "--config.log.every=1",
           "--config.log.sample_every=1000", f"--workdir={workdir}", *JOB_FLAGS]
   ckpts = os.path.join(workdir, "checkpoints")
 
