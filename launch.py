@@ -6,6 +6,8 @@
   python launch.py --mode=export --workdir=runs/gp8 --member=3 --to=runs/gp8_m3  # populations
 
 Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
+Started by srun, mpirun or on every worker of a TPU pod, the same command joins the
+job (jaxgan/cluster.py; README "Clusters").
 """
 
 import os

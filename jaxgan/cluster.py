@@ -105,10 +105,12 @@ def _slurm(environ) -> Job | None:
                              f"{ntasks})")
   if ntasks == 1:
     return Job("slurm", 1, 0, note=f"job {job_id}, one task")
-  from jax._src.clusters import slurm_cluster  # pylint: disable=g-import-not-at-top
-  with _environment(environ):
-    address = slurm_cluster.SlurmCluster.get_coordinator_address(
-        None, environ.get("JAX_COORDINATOR_PORT"))
+  address = environ.get("JAX_COORDINATOR_ADDRESS")  # jax's own override
+  if address is None:
+    from jax._src.clusters import slurm_cluster  # pylint: disable=g-import-not-at-top
+    with _environment(environ):
+      address = slurm_cluster.SlurmCluster.get_coordinator_address(
+          None, environ.get("JAX_COORDINATOR_PORT"))
   return Job("slurm", ntasks, procid, address, _local_devices(environ, localid, ntasks),
              note=f"job {job_id}")
 
@@ -240,6 +242,9 @@ def join(job: Job, *, join_timeout: float, heartbeat_timeout: float) -> None:
   Not joined within `join_timeout` seconds (coordinator unreachable, a process
   missing): one `error:` line, exit 2.
   """
+  for name, value in (("join_timeout", join_timeout), ("heartbeat_timeout", heartbeat_timeout)):
+    if not value > 0:
+      raise errors.ConfigError(f"--{name} must be > 0 seconds, got {value:g}")
   if not job.joins:
     return
   import jax  # pylint: disable=g-import-not-at-top
@@ -251,15 +256,21 @@ def join(job: Job, *, join_timeout: float, heartbeat_timeout: float) -> None:
   done = threading.Event()
   timer = threading.Thread(target=_join_timer, args=(job, join_timeout, done), daemon=True)
   timer.start()
-  jax.distributed.initialize(
-      coordinator_address=job.coordinator, num_processes=job.num_processes,
-      process_id=job.process_id,
-      local_device_ids=list(job.local_device_ids) if job.local_device_ids else None,
-      cluster_detection_method=None if job.environment == "cloud tpu" else "deactivate",
-      # jax's own limits stay above jaxgan's, so that jaxgan's line comes first.
-      initialization_timeout=int(join_timeout) + 60,
-      heartbeat_timeout_seconds=int(2 * heartbeat_timeout) + 10)
-  done.set()
+  try:
+    jax.distributed.initialize(
+        coordinator_address=job.coordinator, num_processes=job.num_processes,
+        process_id=job.process_id,
+        local_device_ids=list(job.local_device_ids) if job.local_device_ids else None,
+        cluster_detection_method=None if job.environment == "cloud tpu" else "deactivate",
+        # jax's own limits stay above jaxgan's, so that jaxgan's line comes first.
+        initialization_timeout=int(join_timeout) + 60,
+        heartbeat_timeout_seconds=int(2 * heartbeat_timeout) + 10)
+  except (ValueError, RuntimeError) as e:  # e.g. a TPU VM whose pod layout jax cannot read
+    raise errors.ConfigError(
+        f"could not join the {job.environment} job: {str(e).splitlines()[0]}; pass "
+        f"--coordinator_address/--num_processes/--process_id, or --cluster=none") from e
+  finally:
+    done.set()
   _JOINED.job, _JOINED.heartbeat_timeout = job, heartbeat_timeout
   from jax._src import distributed  # pylint: disable=g-import-not-at-top  (its client)
   _JOINED.coordinator = distributed.global_state.coordinator_address
@@ -354,28 +365,29 @@ def last_checkpoint(directory: str | None) -> str:
   directory into place only once it is complete)."""
   from jaxgan import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
   if directory is None:
-    return "no checkpoint yet (training had not started)"
+    return "this process was not training (no checkpoint directory)"
   steps = checkpoint_lib.finished_steps(directory)
   if not steps:
     return f"no checkpoint saved yet in {directory}"
   return f"last good checkpoint: step {steps[-1]} in {directory}"
 
 
-@contextlib.contextmanager
-def watching(checkpoints: str):
-  """Training in a joined job: a lost process's line names `checkpoints`' last step.
+def note_checkpoints(directory: str) -> None:
+  """From now on a lost process's line names `directory`'s last checkpoint."""
+  _JOINED.checkpoints = directory
 
-  An error raised meanwhile (a collective failing because a peer died) first waits,
-  up to the heartbeat timeout, for the watchdog to name the lost process."""
-  _JOINED.checkpoints = checkpoints
+
+@contextlib.contextmanager
+def watching():
+  """Training in a joined job: an error raised meanwhile (a collective failing because
+  a peer died) first waits, up to twice the heartbeat timeout, for the watchdog to
+  name the lost process and end this one; any other error is raised as it is."""
   try:
     yield
-  except Exception:
-    if _JOINED.job is not None and not isinstance(sys.exc_info()[1], errors.UserError):
+  except Exception as e:  # pylint: disable=broad-except
+    if _JOINED.job is not None and not isinstance(e, errors.UserError):
       _JOINED.lost.wait(2 * _JOINED.heartbeat_timeout + 5)
     raise
-  finally:
-    _JOINED.checkpoints = None
 
 
 class StopVote:

@@ -49,6 +49,7 @@ def train_and_evaluate(config, workdir: str, *,
   Raises errors.UserError subclasses for a bad config, workdir or data, and
   errors.NonFiniteError when training diverges."""
   wd = workdir_lib.Workdir(workdir)
+  cluster.note_checkpoints(wd.checkpoints)  # named if a process of the job is lost
   run = runs_lib.setup(config)
   wd.check_writable()
   wd.check_config(config, allow_change=allow_config_change)
@@ -70,7 +71,7 @@ def train_and_evaluate(config, workdir: str, *,
   if run.classes:
     wd.write_classes(run.classes)
   vote = cluster.StopVote()  # every process of a job stops at the same step
-  with cluster.watching(wd.checkpoints), StopRequest(vote.steps_late) as stop, \
+  with cluster.watching(), StopRequest(vote.steps_late) as stop, \
        _Recorder(run, wd, iterator, start) as recorder, contextlib.closing(iterator):
     stop.progress = recorder.progress  # the pace its acknowledgement states
     for step in range(start + 1, config.train.num_steps + 1):

@@ -301,3 +301,5 @@ def test_incomplete_flags_are_refused():
     cluster.detect({}, num_processes=2)
   with pytest.raises(errors.ConfigError, match=r"--process_id must be in \[0, 2\), got 2"):
     cluster.detect({}, address="h:1", num_processes=2, process_id=2)
+  with pytest.raises(errors.ConfigError, match="--heartbeat_timeout must be > 0 seconds, got 0"):
+    cluster.join(cluster.Job("none", 1, 0), join_timeout=5, heartbeat_timeout=0)
