@@ -2,11 +2,13 @@
 
 The launcher environments are simulated on loopback for two real processes
 (gloo CPU collectives, one device each): SLURM's srun variables and Open MPI's
-mpirun variables, with no jaxgan flag naming the job. The Open MPI job is run
-four times in one workdir: SIGTERM to one process, SIGTERM to both, SIGKILL of
-one, then to the end; its final state must equal, bit for bit, an uninterrupted
-one-process run on two devices (which computes exactly what two one-device
-processes compute). detect()'s reading of environments is checked in-process.
+mpirun variables, with no jaxgan flag naming the job. One job is started four
+times in one workdir (the runs are shared to keep the suite short): by srun,
+SIGTERM to one task; then by mpirun, SIGTERM to both, SIGKILL of one, to the end.
+Its samples must match a plain one-process run's to 1e-4 relative, and its final
+state, bit for bit, an uninterrupted one-process run on two devices (which
+computes exactly what two one-device processes compute). detect()'s reading of
+environments is checked in-process.
 """
 
 import json
@@ -130,73 +132,57 @@ def _final_state(workdir):
   return tree.leaves(ocp.StandardCheckpointer().restore(path))
 
 
-@pytest.fixture(scope="module")
-def one_process(tmp_path_factory):
-  """The plain-machine run the jobs must match: one process, one device, 3 steps."""
-  workdir = str(tmp_path_factory.mktemp("one"))
-  result = subprocess.run([sys.executable, "launch.py", *TOY, "--config.train.num_steps=3",
-                           f"--workdir={workdir}"], cwd=ROOT, env=plain_env(),
-                          capture_output=True, text=True, timeout=180)
+def _one_process(workdir, devices):
+  result = subprocess.run([sys.executable, "launch.py", *TOY, f"--config.train.num_steps={LONG}",
+                           "--config.log.checkpoint_every=1000", "--config.log.sample_every=3",
+                           f"--workdir={workdir}"], cwd=ROOT, env=plain_env(devices),
+                          capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "single process (no cluster environment)" in result.stdout
   return workdir
 
 
 @pytest.mark.slow
-def test_srun_environment_joins_one_job_whose_samples_match_one_process(one_process, tmp_path):
-  port = _free_port_in_jax_range()
-  workdir = str(tmp_path / "slurm")
-  job = Job(tmp_path, [slurm_env(i, port) for i in range(2)],
-            [*TOY, "--config.train.num_steps=3", f"--workdir={workdir}"])
-  assert job.wait() == [0, 0], job.err(0)[-2000:] + job.err(1)[-2000:]
-  for i in range(2):
-    assert (f"[p{i}] " f"slurm (job {7 * 4096 + port - SLURM_BASE}): process {i} of 2 "
-            f"(coordinator localhost:{port}); devices: 1 local of 2 (cpu)") in job.out(i)
-  ours, theirs = _samples(workdir, 3), _samples(one_process, 3)
-  # The README's promise: the same samples as one process up to float reassociation.
-  assert np.max(np.abs(ours - theirs)) <= 1e-4 * np.max(np.abs(theirs))
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-  """LONG steps in one process on two devices: what the interrupted job must end as."""
-  workdir = str(tmp_path_factory.mktemp("uninterrupted"))
-  result = subprocess.run([sys.executable, "launch.py", *TOY, f"--config.train.num_steps={LONG}",
-                           "--config.log.checkpoint_every=1000", f"--workdir={workdir}"],
-                          cwd=ROOT, env=plain_env(2), capture_output=True, text=True,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr[-3000:]
-  return workdir
-
-
-@pytest.mark.slow
-def test_mpirun_job_stops_together_on_sigterm_survives_a_lost_process_and_resumes_bitwise(
-    uninterrupted, tmp_path):
-  port = _free_port_in_jax_range()
-  workdir = str(tmp_path / "ompi")
-  envs = [ompi_env(i, port) for i in range(2)]
-  args = [*TOY, f"--config.train.num_steps={LONG}", "--config.log.checkpoint_every=1000",
-          "--config.log.every=1",
-          "--config.log.sample_every=1000", f"--workdir={workdir}", *JOB_FLAGS]
+def test_srun_or_mpirun_variables_alone_form_a_job_that_stops_together_and_resumes_bitwise(
+    tmp_path):
+  """One job, started four times: by srun (SIGTERM to one task), then by mpirun
+  (SIGTERM to every rank; SIGKILL of one rank; to the end)."""
+  one = _one_process(str(tmp_path / "one"), 1)  # the plain machine's run
+  workdir = str(tmp_path / "job")
   ckpts = os.path.join(workdir, "checkpoints")
+  args = [*TOY, f"--config.train.num_steps={LONG}", "--config.log.checkpoint_every=1000",
+          "--config.log.every=1", f"--workdir={workdir}", *JOB_FLAGS]
 
-  # SIGTERM to one process (rank 1): both stop at the same step, save it, exit 0.
-  job = Job(tmp_path, envs, args)
-  job.wait_for_step(workdir, 2)
+  # srun's variables and the README's command: one 2-process job, no jaxgan flag.
+  # SIGTERM to task 1 only: both tasks stop after the same step, save it, exit 0.
+  port = _free_port_in_jax_range()
+  job = Job(tmp_path, [slurm_env(i, port) for i in range(2)],
+            [*args, "--config.log.sample_every=3"])
+  job.wait_for_step(workdir, 3)
   job.procs[1].send_signal(signal.SIGTERM)
   assert job.wait() == [0, 0], job.err(0)[-2000:] + job.err(1)[-2000:]
-  assert "open mpi: process 1 of 2 (coordinator 127.0.0.1:" in job.out(1)
+  for i in range(2):
+    assert (f"[p{i}] slurm (job {7 * 4096 + port - SLURM_BASE}): process {i} of 2 "
+            f"(coordinator localhost:{port}); devices: 1 local of 2 (cpu)") in job.out(i)
+  ours, theirs = _samples(workdir, 3), _samples(one, 3)
+  # The README's promise: the same samples as one process up to float reassociation.
+  assert np.max(np.abs(ours - theirs)) <= 1e-4 * np.max(np.abs(theirs))
   first = _stopped_at(job.out(0))
   assert _stopped_at(job.out(1)) == first < LONG
   assert "(sent to another process of the job)" in job.out(0)
   assert checkpoint_lib.finished_steps(ckpts)[-1] == first
 
-  # SIGTERM to every process, as a scheduler's preemption does: the same, later.
+  # mpirun's variables from here on. SIGTERM to every rank, as a scheduler's
+  # preemption does: the same, later.
+  port = _free_port_in_jax_range()
+  envs = [ompi_env(i, port) for i in range(2)]
+  args.append("--config.log.sample_every=1000")
   job = Job(tmp_path, envs, args)
   job.wait_for_step(workdir, first + 2)
   for p in job.procs:
     p.send_signal(signal.SIGTERM)
   assert job.wait() == [0, 0], job.err(0)[-2000:] + job.err(1)[-2000:]
+  assert f"open mpi: process 1 of 2 (coordinator 127.0.0.1:{port})" in job.out(1)
   second = _stopped_at(job.out(0))
   assert _stopped_at(job.out(1)) == second and first < second < LONG
   assert checkpoint_lib.finished_steps(ckpts)[-1] == second
@@ -216,10 +202,12 @@ def test_mpirun_job_stops_together_on_sigterm_survives_a_lost_process_and_resume
   assert took < 3 + 10, took  # the heartbeat timeout and a few beats
   assert checkpoint_lib.finished_steps(ckpts)[-1] == second
 
-  # The same job again: it resumes from that step and ends as if never interrupted.
+  # The same job again: it resumes from that step and ends as if never interrupted:
+  # bit for bit what one process on two devices computes (the same arithmetic).
   job = Job(tmp_path, envs, args)
   assert job.wait() == [0, 0], job.err(0)[-2000:] + job.err(1)[-2000:]
   assert f"steps {second + 1}-{LONG} on 2 device(s)" in job.out(0)  # resumed, not restarted
+  uninterrupted = _one_process(str(tmp_path / "uninterrupted"), 2)
   for ours, theirs in zip(_final_state(workdir), _final_state(uninterrupted), strict=True):
     np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
 
