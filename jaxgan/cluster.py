@@ -104,7 +104,7 @@ def _slurm(environ) -> Job | None:
     raise errors.ConfigError(f"SLURM: SLURM_PROCID={procid} is not in [0, SLURM_NTASKS="
                              f"{ntasks})")
   if ntasks == 1:
-    return Job("slurm", 1, 0, note=f"job {job_id}, one task")
+    return Job("slurm", 1, 0, note=f"job {job_id} of one task")
   address = environ.get("JAX_COORDINATOR_ADDRESS")  # jax's own override
   if address is None:
     from jax._src.clusters import slurm_cluster  # pylint: disable=g-import-not-at-top
@@ -112,7 +112,7 @@ def _slurm(environ) -> Job | None:
       address = slurm_cluster.SlurmCluster.get_coordinator_address(
           None, environ.get("JAX_COORDINATOR_PORT"))
   return Job("slurm", ntasks, procid, address, _local_devices(environ, localid, ntasks),
-             note=f"job {job_id}")
+             note=str(job_id))
 
 
 def _ompi(environ) -> Job | None:
@@ -127,7 +127,7 @@ def _ompi(environ) -> Job | None:
     raise errors.ConfigError(f"Open MPI: OMPI_COMM_WORLD_RANK={rank} is not in [0, "
                              f"OMPI_COMM_WORLD_SIZE={size})")
   if size == 1:
-    return Job("open mpi", 1, 0, note="one rank")
+    return Job("open mpi", 1, 0, note="of one rank")
   address = environ.get("JAX_COORDINATOR_ADDRESS")
   if address is None:
     if _OMPI_URI not in environ:
@@ -207,19 +207,23 @@ def detect(environ: Mapping[str, str], *, address: str | None = None,
   environment = "flags" if found is None else found.environment
   return Job(environment, num_processes, process_id, address,
              found.local_device_ids if found else None,
-             note=(found.note + ", " if found and found.note else "") + "flags override")
+             note=(found.note + " " if found and found.note else "") + "(flags override)")
 
 
 def describe(job: Job) -> str:
-  """The start line's words for the job (before the devices)."""
+  """The start line's words for the job (before the devices), e.g. 'process 1 of 2
+  (slurm job 4242, coordinator node007:61586)' or 'process 0 of 1 (no cluster
+  environment)'."""
   if not job.joins:
     where = "no cluster environment" if job.environment == "none" else (
-        f"{job.environment}{', ' + job.note if job.note else ''}")
-    return f"single process ({where})"
+        f"{job.environment}{' ' + job.note if job.note else ''}")
+    return f"process 0 of 1 ({where})"
   import jax  # pylint: disable=g-import-not-at-top
-  note = f" ({job.note})" if job.note else ""
-  return (f"{job.environment}{note}: process {jax.process_index()} of "
-          f"{jax.process_count()} (coordinator {_JOINED.coordinator or job.coordinator})")
+  what = {"flags": "job of --coordinator_address", "cloud tpu": "cloud tpu pod"}.get(
+      job.environment, f"{job.environment} job")
+  note = f" {job.note}" if job.note else ""
+  return (f"process {jax.process_index()} of {jax.process_count()} ({what}{note}, "
+          f"coordinator {_JOINED.coordinator or job.coordinator})")
 
 
 @dataclasses.dataclass

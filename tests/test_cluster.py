@@ -138,7 +138,7 @@ def _one_process(workdir, devices):
                            f"--workdir={workdir}"], cwd=ROOT, env=plain_env(devices),
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert "single process (no cluster environment)" in result.stdout
+  assert "process 0 of 1 (no cluster environment)" in result.stdout
   return workdir
 
 
@@ -162,8 +162,8 @@ def test_srun_or_mpirun_variables_alone_form_a_job_that_stops_together_and_resum
   job.procs[1].send_signal(signal.SIGTERM)
   assert job.wait() == [0, 0], job.err(0)[-2000:] + job.err(1)[-2000:]
   for i in range(2):
-    assert (f"[p{i}] slurm (job {7 * 4096 + port - SLURM_BASE}): process {i} of 2 "
-            f"(coordinator localhost:{port}); devices: 1 local of 2 (cpu)") in job.out(i)
+    assert (f"[p{i}] process {i} of 2 (slurm job {7 * 4096 + port - SLURM_BASE}, "
+            f"coordinator localhost:{port}); devices: 1 local of 2 (cpu)") in job.out(i)
   ours, theirs = _samples(workdir, 3), _samples(one, 3)
   # The README's promise: the same samples as one process up to float reassociation.
   assert np.max(np.abs(ours - theirs)) <= 1e-4 * np.max(np.abs(theirs))
@@ -182,7 +182,7 @@ def test_srun_or_mpirun_variables_alone_form_a_job_that_stops_together_and_resum
   for p in job.procs:
     p.send_signal(signal.SIGTERM)
   assert job.wait() == [0, 0], job.err(0)[-2000:] + job.err(1)[-2000:]
-  assert f"open mpi: process 1 of 2 (coordinator 127.0.0.1:{port})" in job.out(1)
+  assert f"process 1 of 2 (open mpi job, coordinator 127.0.0.1:{port})" in job.out(1)
   second = _stopped_at(job.out(0))
   assert _stopped_at(job.out(1)) == second and first < second < LONG
   assert checkpoint_lib.finished_steps(ckpts)[-1] == second
@@ -291,3 +291,11 @@ def test_incomplete_flags_are_refused():
     cluster.detect({}, address="h:1", num_processes=2, process_id=2)
   with pytest.raises(errors.ConfigError, match="--heartbeat_timeout must be > 0 seconds, got 0"):
     cluster.join(cluster.Job("none", 1, 0), join_timeout=5, heartbeat_timeout=0)
+
+
+def test_start_line_of_a_one_process_run_names_what_was_found():
+  assert cluster.describe(cluster.detect({})) == "process 0 of 1 (no cluster environment)"
+  assert (cluster.describe(cluster.detect({"SLURM_JOB_ID": "5", "SLURM_NTASKS": "1",
+                                           "SLURM_STEP_NODELIST": "a", "SLURM_PROCID": "0",
+                                           "SLURM_LOCALID": "0"}))
+          == "process 0 of 1 (slurm job 5 of one task)")
