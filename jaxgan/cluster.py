@@ -183,6 +183,8 @@ def detect(environ: Mapping[str, str], *, address: str | None = None,
   """
   found = None
   if cluster == "auto":
+    if address is not None:  # the flag stands in for what the launcher may not say
+      environ = dict(environ, JAX_COORDINATOR_ADDRESS=address)
     found = _slurm(environ) or _ompi(environ)
   if address is None and num_processes is None and process_id is None:
     if found is not None:

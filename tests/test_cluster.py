@@ -262,6 +262,8 @@ def test_flags_override_the_environment_one_by_one():
   job = cluster.detect(env, address="head:9999")
   assert (job.environment, job.coordinator, job.process_id) == ("open mpi", "head:9999", 3)
   assert cluster.detect(env, cluster="none") == cluster.Job("none", 1, 0)
+  del env["OMPI_MCA_orte_hnp_uri"]  # Open MPI 5: the flag gives what mpirun no longer does
+  assert cluster.detect(env, address="head:9999").coordinator == "head:9999"
 
 
 @pytest.mark.parametrize("env, message", [
