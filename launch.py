@@ -63,6 +63,8 @@ def main(argv):
     written = FLAGS.to if FLAGS.mode == "export" else FLAGS.workdir
     with lock.hold(written, FLAGS.mode, primary=jax.process_index() == 0):
       run_mode(config)
+    from jaxgan import cluster  # pylint: disable=g-import-not-at-top
+    cluster.finished()  # done, not lost, for the job's other processes
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(e.exit_code)

@@ -237,6 +237,7 @@ class _Joined:
   checkpoints: str | None = None  # the run's checkpoint directory, once training
   lost: threading.Event = dataclasses.field(default_factory=threading.Event)
   leaving: threading.Event = dataclasses.field(default_factory=threading.Event)
+  finished: bool = False
 
 
 _JOINED = _Joined()  # jax.distributed itself is one per process
@@ -287,12 +288,20 @@ def join(job: Job, *, join_timeout: float, heartbeat_timeout: float) -> None:
   atexit.register(_leave, jax.process_index())
 
 
+def finished() -> None:
+  """This process did all it was asked: at exit it counts as done, not lost, while
+  another may still be evaluating."""
+  _JOINED.finished = True
+
+
 def _leave(me: int) -> None:
-  """At a normal exit: this process is done, not lost (another may still be
-  evaluating), and the watchdog stops before jax's client goes away."""
+  """At exit, before jax's client goes away: the watchdog stops; a process that
+  finished says so, one that failed falls silent and the others stop too (an
+  error on one process would otherwise leave them waiting in a collective)."""
   _JOINED.leaving.set()
-  with contextlib.suppress(Exception):
-    _JOINED.client.key_value_set(f"{_ALIVE}{me}", _DONE, allow_overwrite=True)
+  if _JOINED.finished:
+    with contextlib.suppress(Exception):
+      _JOINED.client.key_value_set(f"{_ALIVE}{me}", _DONE, allow_overwrite=True)
 
 
 def _join_timer(job: Job, timeout: float, done: threading.Event) -> None:

@@ -30,7 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = ["--config=configs/wgan_gp.py:dataset=8gaussians", "--config.model.hidden=(32,32)",
        "--config.train.batch_size=64", "--config.log.eval_every=0"]
 LONG = 60  # steps of the interrupted job: its signals come within its first ~20 steps
-JOB_FLAGS = ["--heartbeat_timeout=3", "--join_timeout=60"]
+HEARTBEAT = 5  # seconds: short for the test, long enough for a loaded CI machine
+JOB_FLAGS = [f"--heartbeat_timeout={HEARTBEAT}", "--join_timeout=60"]
 SLURM_BASE, OMPI_BASE = 61440, 61440  # 65535 - 2**12 + 1: jax's ephemeral port range
 
 
@@ -199,7 +200,7 @@ def test_srun_or_mpirun_variables_alone_form_a_job_that_stops_together_and_resum
   lines = [l for l in job.err(0).splitlines() if l.startswith("error:")]
   assert len(lines) == 1 and "process 1 of 2 was lost" in lines[0], job.err(0)[-3000:]
   assert f"last good checkpoint: step {second} in {ckpts}" in lines[0]
-  assert took < 3 + 10, took  # the heartbeat timeout and a few beats
+  assert took < HEARTBEAT + 10, took  # the heartbeat timeout and a few beats
   assert checkpoint_lib.finished_steps(ckpts)[-1] == second
 
   # The same job again: it resumes from that step and ends as if never interrupted:
