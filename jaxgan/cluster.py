@@ -370,8 +370,9 @@ def _watchdog(me: int, count: int) -> None:
 
 def _lost(process: int, count: int, why: str) -> None:
   _JOINED.lost.set()
-  _die(f"process {process} of {count} was lost: {why}; it was killed, preempted or its "
-       f"host failed, so this process stops too; {last_checkpoint(_JOINED.checkpoints)}; "
+  _die(f"process {process} of {count} was lost: {why}; it was killed, preempted, failed "
+       f"(see its own output) or its host went down, so this process stops too; "
+       f"{last_checkpoint(_JOINED.checkpoints)}; "
        f"run the same job again to resume from it", LOST_EXIT)
 
 
