@@ -8,6 +8,8 @@
   python launch.py --mode=export --workdir=runs/wgan_gp --format=stablehlo --to=DIR  # jax.export
 
 Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
+Started by srun, mpirun or on every worker of a TPU pod, the same command joins the
+job (jaxgan/cluster.py; README "Clusters").
 """
 
 import os
@@ -37,9 +39,17 @@ flags.DEFINE_integer("interpolate", None, "--mode=sample: an interpolation grid 
                      "many columns (slerp between fixed latents) instead of the grids.",
                      lower_bound=2)
 flags.DEFINE_bool("allow_config_change", False, "Continue a run whose config.json differs.")
-flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0 (multi-host runs).")
-flags.DEFINE_integer("num_processes", None, "Number of processes in a multi-host run.")
+flags.DEFINE_enum("cluster", "auto", ["auto", "none"],
+                  "auto: join the job a launcher started (srun, mpirun, a TPU pod); "
+                  "none: one process whatever the environment says.")
+flags.DEFINE_string("coordinator_address", None,
+                    "HOST:PORT of process 0 (default: from the launcher's environment).")
+flags.DEFINE_integer("num_processes", None, "Processes in the job (default: the launcher's).")
 flags.DEFINE_integer("process_id", None, "This process's index in [0, num_processes).")
+flags.DEFINE_float("join_timeout", 300, "Seconds to wait for every process to join "
+                   "(jax.distributed's own default).")
+flags.DEFINE_float("heartbeat_timeout", 60, "Seconds of silence after which a process "
+                   "counts as lost and the others stop (exit 75).")
 flags.DEFINE_string("jax_cache_dir", "~/.cache/jaxgan/xla",
                     "Persistent XLA compilation cache ('' disables it).")
 flags.mark_flag_as_required("workdir")
@@ -51,8 +61,11 @@ def main(argv):
   try:
     from jaxgan import cli  # pylint: disable=g-import-not-at-top  (imports JAX: inside try)
     cli.check_mode_flags(FLAGS.mode, FLAGS.format, FLAGS.interpolate)
-    cli.setup_process(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
-                      FLAGS.jax_cache_dir, verbose=FLAGS["verbosity"].present)
+    cli.setup_process(dict(address=FLAGS.coordinator_address,
+                           num_processes=FLAGS.num_processes, process_id=FLAGS.process_id,
+                           cluster=FLAGS.cluster), FLAGS.jax_cache_dir,
+                      join_timeout=FLAGS.join_timeout, heartbeat_timeout=FLAGS.heartbeat_timeout,
+                      verbose=FLAGS["verbosity"].present)
     config = cli.resolve_config(FLAGS.mode, FLAGS["config"], RUN_OVERRIDES, FLAGS.workdir,
                                 allow_config_change=FLAGS.allow_config_change)
     import jax  # pylint: disable=g-import-not-at-top
@@ -60,6 +73,8 @@ def main(argv):
     written = FLAGS.to if FLAGS.mode == "export" else FLAGS.workdir
     with lock.hold(written, FLAGS.mode, primary=jax.process_index() == 0):
       run_mode(config)
+    from jaxgan import cluster  # pylint: disable=g-import-not-at-top
+    cluster.finished()  # done, not lost, for the job's other processes
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(e.exit_code)

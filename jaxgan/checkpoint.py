@@ -42,12 +42,18 @@ class _ExpectedOrbaxWarnings(logging.Filter):
 logging.getLogger("absl").addFilter(_ExpectedOrbaxWarnings())
 
 
+def finished_steps(directory: str) -> list[int]:
+  """The finished checkpoint steps in `directory`, oldest first (no orbax needed: a
+  step directory gets its number only when orbax renames it into place)."""
+  if not os.path.isdir(directory):
+    return []
+  return sorted(int(name) for name in os.listdir(directory)
+                if name.isdigit() and os.path.isdir(os.path.join(directory, name)))
+
+
 def has_steps(directory: str) -> bool:
   """Whether `directory` holds at least one finished checkpoint step (no orbax needed)."""
-  if not os.path.isdir(directory):
-    return False
-  return any(name.isdigit() and os.path.isdir(os.path.join(directory, name))
-             for name in os.listdir(directory))
+  return bool(finished_steps(directory))
 
 
 class Checkpointer:

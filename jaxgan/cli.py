@@ -71,40 +71,32 @@ def setup_logging(process_index: int, process_count: int, verbose: bool) -> None
     logging.getLogger().setLevel(logging.ERROR)
 
 
-def check_process_flags(address, num_processes, process_id) -> None:
-  """Multi-host flags are complete and consistent (checked before any device is used)."""
-  if address is None:
-    if num_processes is not None or process_id is not None:
-      raise errors.ConfigError(
-          "--num_processes/--process_id need --coordinator_address=HOST:PORT")
-    return
-  if num_processes is None or num_processes < 1:
-    raise errors.ConfigError(f"--num_processes must be >= 1 with --coordinator_address, "
-                             f"got {num_processes}")
-  if process_id is None or not 0 <= process_id < num_processes:
-    raise errors.ConfigError(f"--process_id must be in [0, {num_processes}), got {process_id}")
+def setup_process(job_flags: dict, jax_cache_dir: str, *, join_timeout: float,
+                  heartbeat_timeout: float, verbose: bool) -> None:
+  """Compilation cache, the job (jaxgan/cluster.py: a launcher's environment or the
+  --coordinator_address/--num_processes/--process_id flags; none: one process), logging.
 
-
-def setup_process(address, num_processes, process_id, jax_cache_dir: str, *,
-                  verbose: bool) -> None:
-  """Compilation cache, jax.distributed (CPU collectives through gloo), logging."""
-  check_process_flags(address, num_processes, process_id)
+  `job_flags`: address, num_processes, process_id (None when not given) and cluster
+  ("auto" or "none"). The flags and environment are checked before any device is used.
+  """
+  from jaxgan import cluster  # pylint: disable=g-import-not-at-top
+  job = cluster.detect(os.environ, **job_flags)  # a ConfigError before JAX starts
   if not verbose:  # before JAX looks for backends and logs what it did not find
     absl_logging.set_verbosity(absl_logging.ERROR)
   import jax  # pylint: disable=g-import-not-at-top
   if jax_cache_dir and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(jax_cache_dir))
-  if address is not None:
-    # Before any device is touched. On CPU, cross-process collectives need gloo.
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=address, num_processes=num_processes,
-                               process_id=process_id)
-    if not verbose:
-      quiet.native_stdout_off()
+  if job_flags["cluster"] == "auto" and job.environment == "none":
+    from jax._src import cloud_tpu_init  # pylint: disable=g-import-not-at-top
+    if cloud_tpu_init.running_in_cloud_tpu_vm:  # jax reads a pod's workers from the VM
+      job = cluster.detect(os.environ, **job_flags, tpu_vm=True)
+  cluster.join(job, join_timeout=join_timeout, heartbeat_timeout=heartbeat_timeout)
+  if job.joins and not verbose:
+    quiet.native_stdout_off()
   setup_logging(jax.process_index(), jax.process_count(), verbose)
-  logger.info("process %d of %d; devices: %d local of %d (%s)%s", jax.process_index(),
-              jax.process_count(), jax.local_device_count(), jax.device_count(),
-              jax.default_backend(), _cpu_flags_note())
+  logger.info("%s; devices: %d local of %d (%s)%s", cluster.describe(job),
+              jax.local_device_count(), jax.device_count(), jax.default_backend(),
+              _cpu_flags_note())
 
 
 def _cpu_flags_note() -> str:

@@ -7,7 +7,8 @@ started leaves nothing behind), including a conditional run's classes.json. Each
 step's metrics are fetched one step late, so the host never stalls the device; a
 non-finite one stops the run naming the step and the quantity before anything is
 saved over a good checkpoint. SIGTERM / SIGINT save the current step and end the
-run normally.
+run normally; in a multi-process job, sent to any process, they make every process
+save the same step (jaxgan/cluster.py's StopVote).
 
 The recorder writes records, grids and evaluations member by member. A
 population's member that diverges is frozen by its step and reported once; its
@@ -28,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import checkpoint as checkpoint_lib
+from jaxgan import cluster
 from jaxgan import config_io
 from jaxgan import errors
 from jaxgan import mesh as mesh_lib
@@ -47,6 +49,7 @@ def train_and_evaluate(config, workdir: str, *,
   Raises errors.UserError subclasses for a bad config, workdir or data, and
   errors.NonFiniteError when training diverges."""
   wd = workdir_lib.Workdir(workdir)
+  cluster.note_checkpoints(wd.checkpoints)  # named if a process of the job is lost
   run = runs_lib.setup(config)
   wd.check_writable()
   wd.check_config(config, allow_change=allow_config_change)
@@ -67,14 +70,17 @@ def train_and_evaluate(config, workdir: str, *,
   wd.write_config(config)  # from here on the workdir holds this run
   if run.classes:
     wd.write_classes(run.classes)
-  with StopRequest() as stop, _Recorder(run, wd, iterator, start) as recorder, \
-       contextlib.closing(iterator):
+  vote = cluster.StopVote()  # every process of a job stops at the same step
+  with cluster.watching(), StopRequest(vote.steps_late) as stop, \
+       _Recorder(run, wd, iterator, start) as recorder, contextlib.closing(iterator):
     stop.progress = recorder.progress  # the pace its acknowledgement states
     for step in range(start + 1, config.train.num_steps + 1):
       state, metrics = step_fn(state, run.global_batch(next(iterator)))
       recorder.after_step(step, state, metrics)
-      if stop.signal_name is not None:
-        recorder.stop(step, state, stop.signal_name)
+      agreed = vote(stop.signal_name)
+      if agreed is not None:
+        recorder.stop(step, state, agreed if stop.signal_name else
+                      f"{agreed} (sent to another process of the job)")
         break
   return mesh_lib.to_host(state)
 
@@ -245,8 +251,9 @@ class StopRequest:
   at once without saving (KeyboardInterrupt). Handlers are installed only in the
   main thread and restored on exit."""
 
-  def __init__(self):
+  def __init__(self, steps_late: int = 0):
     self.signal_name = None
+    self.steps_late = steps_late  # steps until a multi-process job agrees to stop
     self.progress = None  # the run's progress_lib.Progress, once training
     self._previous = {}
 
@@ -261,8 +268,9 @@ class StopRequest:
     if self.signal_name is not None:
       raise KeyboardInterrupt
     self.signal_name = signal.Signals(signum).name
-    logger.info("received %s: saving a checkpoint and stopping after the current step "
+    logger.info("received %s: saving a checkpoint and stopping after the %s step "
                 "(%ssend it again to stop at once, without saving)", self.signal_name,
+                "next" if self.steps_late else "current",
                 progress_lib.step_time_note(self.progress))
 
   def __exit__(self, *exc):
