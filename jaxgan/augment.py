@@ -114,6 +114,7 @@ def max_shift(size: int, ratio: float) -> int:
 
 def translate(x, dy, dx):
   """out[i, j] = x[i + dy, j + dx], zero where that falls outside (rand_translation)."""
+  x = jnp.asarray(x)
   h, w = x.shape[:2]
   rows = jnp.arange(h) + dy
   cols = jnp.arange(w) + dx
@@ -129,6 +130,7 @@ def cutout_size(size: int, ratio: float) -> int:
 
 def cutout(x, cy, cx, size_h: int, size_w: int):
   """Zeros rows [cy - size_h//2, +size_h) x columns [cx - size_w//2, +size_w) (clipped)."""
+  x = jnp.asarray(x)
   h, w = x.shape[:2]
   rows = jnp.arange(h) - (cy - size_h // 2)
   cols = jnp.arange(w) - (cx - size_w // 2)
@@ -138,6 +140,7 @@ def cutout(x, cy, cx, size_h: int, size_w: int):
 
 def diffaugment_one(key, x, policy=DIFFAUG_OPS, translation_ratio=0.125, cutout_ratio=0.5):
   """DiffAugment of one image [H, W, C]; each part draws from its own fold of `key`."""
+  x = jnp.asarray(x)
   h, w = x.shape[:2]
   for part in policy:
     k = jax.random.fold_in(key, DIFFAUG_OPS.index(part))
@@ -320,6 +323,7 @@ _COLOR = ("brightness", "contrast", "lumaflip", "hue", "saturation")
 
 def ada_one(key, x, p, ops=ADA_OPS):
   """ADA of one image [H, W, C]: the geometric warp, then the colour matrix."""
+  x = jnp.asarray(x)
   k_geom, k_color = jax.random.split(key)
   if any(op in ops for op in _GEOMETRIC):
     x = warp(x, geometric_matrix(k_geom, p, x.shape[:2], ops))
