@@ -172,6 +172,7 @@ def make(dataset: str, arch: str, augment: str = "none") -> ml_collections.Confi
   # critic updates with its weight times k; 1 = every update (the papers' own).
   config.penalty.lazy_interval = 1
 
+  # What the critic sees of reals and fakes (the augment= variant; augment_config).
   config.augment = augment_config(augment)
 
   config.train = ml_collections.ConfigDict()

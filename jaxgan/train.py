@@ -36,6 +36,12 @@ example's; R2 at fakes: the fake's). AC-GAN adds acgan_scale x the critic's
 cross-entropy on the real labels to the critic loss, and acgan_scale_g x its
 cross-entropy on the generated examples' labels to the generator loss.
 
+Augmentation (`spec.augment`, jaxgan/augment.py): `augmented` is the one place
+reals and fakes become what the critic scores, in the critic and the generator
+updates; the penalties take their points from those. ADA's p and its running
+heuristic live in `state.augment` ({} otherwise, so a run without augmentation
+has the state and program it always had).
+
 The training loop (`train_and_evaluate`) lives in jaxgan/loop.py.
 """
 
