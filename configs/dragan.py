@@ -12,7 +12,8 @@ implementations use (critic loss E[D(G(z))] - E[D(x)], n_critic 5).
     python launch.py --config=configs/dragan.py --workdir=runs/dragan
     python launch.py --config=configs/dragan.py:dataset=25gaussians,perturbation=gaussian --workdir=runs/dragan_25g
 
-Variants after the colon: the VARIANTS table below (launch.py --help lists it).
+Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
+(every recipe: base_config.SHARED_VARIANTS); launch.py --help lists them.
 """
 
 from jaxgan import base_config
@@ -25,7 +26,7 @@ VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS,
 
 def get_config(arg=None):
   opts = base_config.parse_arg(arg, VARIANTS)
-  config = base_config.make(opts.dataset, opts.arch)
+  config = base_config.make(opts.dataset, opts.arch, augment=opts.augment)
 
   config.loss.name = opts.loss  # non_saturating (paper) | wasserstein (variant)
   config.penalty.name = "dragan"  # penalty on perturbed reals (paper eq. 9)

@@ -6,7 +6,8 @@ Adam lr 2e-4, beta1 0.5 (paper §4, after DCGAN).
     python launch.py --config=configs/lsgan.py --workdir=runs/lsgan
     python launch.py --config=configs/lsgan.py:dataset=swissroll --workdir=runs/lsgan_swiss
 
-Variants after the colon: the VARIANTS table below (launch.py --help lists it).
+Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
+(every recipe: base_config.SHARED_VARIANTS); launch.py --help lists them.
 """
 
 from jaxgan import base_config
@@ -17,7 +18,7 @@ VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS)
 
 def get_config(arg=None):
   opts = base_config.parse_arg(arg, VARIANTS)
-  config = base_config.make(opts.dataset, opts.arch)
+  config = base_config.make(opts.dataset, opts.arch, augment=opts.augment)
 
   config.loss.name = "least_squares"  # Mao et al. 2017, eq. 2
   config.loss.options.a = 0.0  # target for fakes in D's loss (paper eq. 2)

@@ -14,7 +14,8 @@ times 16 (StyleGAN2's lazy regularisation, Karras et al. 2020).
     python launch.py --config=configs/nsgan.py:dataset=25gaussians --workdir=runs/nsgan_25g
     python launch.py --config=configs/nsgan.py:dataset=cifar10,arch=resnet,penalty=r1 --workdir=runs/nsgan_r1
 
-Variants after the colon: the VARIANTS table below (launch.py --help lists it).
+Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
+(every recipe: base_config.SHARED_VARIANTS); launch.py --help lists them.
 """
 
 from jaxgan import base_config
@@ -29,7 +30,7 @@ def get_config(arg=None):
   if opts.lazy and opts.penalty == "none":
     raise ValueError("variant lazy=true needs penalty=r1 or penalty=r2 (there is no "
                      "penalty to apply lazily)")
-  config = base_config.make(opts.dataset, opts.arch)
+  config = base_config.make(opts.dataset, opts.arch, augment=opts.augment)
 
   config.loss.name = "non_saturating"  # -log D(G(z)) generator (Goodfellow et al. 2014)
   config.penalty.name = opts.penalty  # none: the unregularised standard GAN; or R1 / R2

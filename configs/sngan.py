@@ -12,7 +12,8 @@ mimicry's SNGAN CIFAR-10 baseline; the authors' file says 50k).
     python launch.py --config=configs/sngan.py:dataset=folder --config.dataset.path=DIR --workdir=runs/sngan_folder
     python launch.py --config=configs/sngan.py --workdir=runs/sngan_digits
 
-Variants after the colon: the VARIANTS table below (launch.py --help lists it).
+Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
+(every recipe: base_config.SHARED_VARIANTS); launch.py --help lists them.
 
 Which network each dataset gets (arch=default):
   cifar10           the SNGAN ResNet, at 32x32x3;
@@ -46,7 +47,7 @@ def get_config(arg=None):
     info = registry.info(opts.dataset)
     arch = ("mlp" if info.kind == registry.TOY else
             "sngan" if opts.dataset == "cifar10" else "dcgan")
-  config = base_config.make(opts.dataset, arch)
+  config = base_config.make(opts.dataset, arch, augment=opts.augment)
 
   config.loss.name = "hinge"  # D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z)) (paper §4)
   config.model.conditional = opts.conditional  # see the module docstring

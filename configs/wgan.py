@@ -6,7 +6,8 @@ alpha = 5e-5, n_critic = 5, batch 64).
     python launch.py --config=configs/wgan.py --workdir=runs/wgan
     python launch.py --config=configs/wgan.py:dataset=8gaussians --workdir=runs/wgan_8g
 
-Variants after the colon: the VARIANTS table below (launch.py --help lists it).
+Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
+(every recipe: base_config.SHARED_VARIANTS); launch.py --help lists them.
 """
 
 from jaxgan import base_config
@@ -17,7 +18,7 @@ VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS)
 
 def get_config(arg=None):
   opts = base_config.parse_arg(arg, VARIANTS)
-  config = base_config.make(opts.dataset, opts.arch)
+  config = base_config.make(opts.dataset, opts.arch, augment=opts.augment)
 
   config.loss.name = "wasserstein"  # E[D(G(z))] - E[D(x)] (paper eq. 3)
   config.penalty.name = "none"  # the Lipschitz constraint is the clipping below

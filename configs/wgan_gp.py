@@ -11,7 +11,8 @@ their AC-WGAN-GP (the script's default: CONDITIONAL=True, ACGAN=True).
     python launch.py --config=configs/wgan_gp.py:conditional=acgan --workdir=runs/acwgan_gp_digits
     python launch.py --config=configs/wgan_gp.py:dataset=cifar10,arch=resnet,conditional=acgan --workdir=runs/acwgan_gp
 
-Variants after the colon: the VARIANTS table below (launch.py --help lists it).
+Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
+(every recipe: base_config.SHARED_VARIANTS); launch.py --help lists them.
 
 arch=resnet (or sngan) trains at 32x32x3 whatever the dataset (others resized)
 with gan_cifar_resnet.py's settings: Adam 2e-4, betas (0, 0.9), learning rate
@@ -38,7 +39,7 @@ VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS,
 
 def get_config(arg=None):
   opts = base_config.parse_arg(arg, VARIANTS)
-  config = base_config.make(opts.dataset, opts.arch)
+  config = base_config.make(opts.dataset, opts.arch, augment=opts.augment)
   config.model.conditional = opts.conditional  # see the module docstring
   config.loss.acgan_scale = 1.0  # ACGAN_SCALE = 1. (gan_cifar_resnet.py)
   config.loss.acgan_scale_g = 0.1  # ACGAN_SCALE_G = 0.1 (gan_cifar_resnet.py)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ml_collections
 from ml_collections import config_dict
 
+from jaxgan import augment as augment_lib
 from jaxgan import models
 from jaxgan.data import registry
 
@@ -23,6 +24,10 @@ DATASETS = registry.NAMES  # dataset=: the datasets jaxgan knows (digits first)
 ARCHS = ("default",) + models.ARCHS  # arch=: default picks per dataset (make)
 CONDITIONALS = models.CONDITIONALS  # conditional=: none | acgan | projection
 FLAG = (False, True)  # a yes/no variant
+AUGMENTS = augment_lib.NAMES  # augment=: none | diffaug | ada
+# Variants every recipe takes beside its own VARIANTS (parse_arg adds them; each
+# recipe hands them to make).
+SHARED_VARIANTS = dict(augment=AUGMENTS)
 
 
 def parse_arg(arg: str | None, variants: dict) -> ml_collections.ConfigDict:
@@ -31,6 +36,7 @@ def parse_arg(arg: str | None, variants: dict) -> ml_collections.ConfigDict:
   `variants` maps each key to its allowed values, the default first. Raises
   ValueError naming an unknown key or value and listing the allowed ones.
   """
+  variants = {**variants, **SHARED_VARIANTS}
   options = {key: allowed[0] for key, allowed in variants.items()}
   for item in (arg or "").split(","):
     if not item.strip():
@@ -56,7 +62,7 @@ def parse_arg(arg: str | None, variants: dict) -> ml_collections.ConfigDict:
 def describe_variants(variants: dict) -> str:
   """'dataset=digits|mnist|..., arch=...' for --help (defaults first)."""
   return ", ".join(f"{key}=" + "|".join(str(v).lower() for v in allowed)
-                   for key, allowed in variants.items())
+                   for key, allowed in {**variants, **SHARED_VARIANTS}.items())
 
 
 def check_choice(name: str, value: str, allowed) -> None:
@@ -64,8 +70,9 @@ def check_choice(name: str, value: str, allowed) -> None:
     raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
 
 
-def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
-  """Everything but the loss, penalty and optimizers, which each recipe sets."""
+def make(dataset: str, arch: str, augment: str = "none") -> ml_collections.ConfigDict:
+  """Everything but the loss, penalty and optimizers, which each recipe sets;
+  `augment` is the augment= variant (SHARED_VARIANTS)."""
   dataset_info = registry.info(dataset)  # the dataset table: kinds, default sizes
   is_toy = dataset_info.kind == registry.TOY
   if arch == "default":
@@ -164,6 +171,9 @@ def make(dataset: str, arch: str) -> ml_collections.ConfigDict:
   # Lazy regularisation (StyleGAN2, Karras et al. 2020): apply the penalty every k
   # critic updates with its weight times k; 1 = every update (the papers' own).
   config.penalty.lazy_interval = 1
+
+  # What the critic sees of reals and fakes (the augment= variant; augment_config).
+  config.augment = augment_config(augment)
 
   config.train = ml_collections.ConfigDict()
   # Generator updates (recipes set it, see set_budget). The log intervals, the
@@ -307,6 +317,36 @@ def eval_interval(num_steps: int) -> int:
 def follow(ref, divisor: int = 1):
   """ceil(ref / divisor) as a value that tracks `ref` until it is set explicitly."""
   return (ref + (divisor - 1)) // divisor
+
+
+def augment_config(name: str = "none") -> ml_collections.ConfigDict:
+  """The augment block (jaxgan/augment.py): what the critic sees of reals and fakes."""
+  aug = ml_collections.ConfigDict()
+  # none | diffaug (DiffAugment, Zhao et al. 2020) | ada (adaptive augmentation,
+  # Karras et al. 2020); images only. Samples and evaluations are never augmented.
+  aug.name = name
+  # diffaug: its parts, in order (DiffAugment_pytorch.py's policy string; the
+  # authors' choice for every dataset in their paper is all three).
+  aug.policy = ",".join(augment_lib.DIFFAUG_OPS)
+  aug.translation_ratio = 0.125  # diffaug: max shift / size (rand_translation ratio=0.125)
+  aug.cutout_ratio = 0.5  # diffaug: cut square side / size (rand_cutout ratio=0.5)
+  # ada: the transforms applied with probability p: StyleGAN2-ADA's 'bgc' pipeline
+  # (train.py augpipe_specs), the paper's recommendation and the code's default.
+  aug.ada_ops = ",".join(augment_lib.ADA_OPS)
+  aug.ada_target = 0.6  # ada: target r_t (train.py --aug=ada: args.ada_target = 0.6)
+  aug.ada_interval = 4  # ada: steps between updates of p (training_loop.py ada_interval=4)
+  # ada: thousands of reals the critic sees for p to move by 1 (training_loop.py
+  # ada_kimg=500); the adjustment per update is that fraction of the interval's reals.
+  aug.ada_kimg = 500.0
+  aug.p_init = 0.0  # ada: p at the start (training_loop.py augment_p=0)
+  # ada: the overfitting heuristic r_t = E[sign(D(real) - t)] over the interval.
+  # sign_real: t is the loss's decision boundary, StyleGAN2-ADA's rule (0 for the
+  # logistic and hinge losses, (a + b) / 2 for least squares); sign_real_vs_fake_mean:
+  # t is the batch's mean D(fake), since a Wasserstein critic's loss leaves its
+  # scores' offset free and sign(D(real)) alone would follow that drift; auto: the
+  # latter for loss.name='wasserstein', the former otherwise.
+  aug.ada_heuristic = "auto"
+  return aug
 
 
 def optimizer_config(name, learning_rate, *, b1=0.9, b2=0.999, decay=0.99, eps=1e-8,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 
+from jaxgan import augment as augment_lib
 from jaxgan import losses as losses_lib
 from jaxgan import models as models_lib
 from jaxgan import train as train_lib
@@ -52,6 +53,33 @@ def num_updates(config) -> dict:
   return {"generator": steps, "critic": steps * config.train.n_critic}
 
 
+def ada_threshold(config) -> float | None:
+  """r_t's threshold t in sign(D(real) - t) (base_config's augment.ada_heuristic);
+  None: the batch's mean D(fake)."""
+  heuristic = config.augment.ada_heuristic
+  if heuristic == "auto":
+    heuristic = ("sign_real_vs_fake_mean" if config.loss.name == "wasserstein"
+                 else "sign_real")
+  if heuristic == "sign_real_vs_fake_mean":
+    return None
+  if config.loss.name == "least_squares":  # the boundary between the targets a and b
+    targets = {**losses_lib.least_squares_critic_loss.__kwdefaults__,
+               **config.loss.options.to_dict()}
+    return (float(targets["a"]) + float(targets["b"])) / 2
+  return 0.0  # logits (non_saturating, minimax) and hinge: the sign of the score
+
+
+def augment_spec(config) -> augment_lib.AugmentSpec:
+  """The static AugmentSpec of a validated config."""
+  aug = config.augment
+  return augment_lib.AugmentSpec(
+      name=aug.name, policy=tuple(aug.policy.split(",")),
+      translation_ratio=float(aug.translation_ratio), cutout_ratio=float(aug.cutout_ratio),
+      ada_ops=tuple(aug.ada_ops.split(",")), ada_target=float(aug.ada_target),
+      ada_interval=int(aug.ada_interval), ada_kimg=float(aug.ada_kimg),
+      p_init=float(aug.p_init), ada_threshold=ada_threshold(config))
+
+
 def make_step_spec(config, data_shape, classes: int = 0) -> train_lib.StepSpec:
   """The static StepSpec of `config` for data of `data_shape` and a conditional run's
   number of `classes` (runs.setup reads them; ignored for an unconditional run)."""
@@ -84,4 +112,5 @@ def make_step_spec(config, data_shape, classes: int = 0) -> train_lib.StepSpec:
       conditional=config.model.conditional,
       num_classes=classes,
       critic_fake_labels=config.train.critic_fake_labels,
+      augment=augment_spec(config),
   )

@@ -36,6 +36,8 @@ def fields(config) -> tuple[tuple[str, str], ...]:
   if config.model.conditional == "acgan":  # the critic's class accuracy (gan_cifar_resnet.py)
     out += [("critic/acgan_accuracy_real", "acc real"),
             ("critic/acgan_accuracy_fake", "acc fake")]
+  if config.augment.name == "ada":  # ADA's probability and its heuristic
+    out += [("augment/p", "aug p"), ("augment/r_t", "r_t")]
   if "linear" in (config.optimizer.critic.schedule, config.optimizer.generator.schedule):
     out.append(("generator/learning_rate", "lr G"))
   return tuple(out)

@@ -36,6 +36,12 @@ example's; R2 at fakes: the fake's). AC-GAN adds acgan_scale x the critic's
 cross-entropy on the real labels to the critic loss, and acgan_scale_g x its
 cross-entropy on the generated examples' labels to the generator loss.
 
+Augmentation (`spec.augment`, jaxgan/augment.py): `augmented` is the one place
+reals and fakes become what the critic scores, in the critic and the generator
+updates; the penalties take their points from those. ADA's p and its running
+heuristic live in `state.augment` ({} otherwise, so a run without augmentation
+has the state and program it always had).
+
 The training loop (`train_and_evaluate`) lives in jaxgan/loop.py.
 """
 
@@ -50,6 +56,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import augment as augment_lib
 from jaxgan import losses as losses_lib
 from jaxgan import penalties
 from jaxgan import rng as rng_lib
@@ -70,6 +77,8 @@ class GANState:
   key: jax.Array                 # the run's base PRNG key; never split in place
   # Spectral norm's power-iteration vectors ({} for critics without it).
   critic_spectral: Any = flax.struct.field(default_factory=dict)
+  # ADA's p and its heuristic's running sums (augment.init_ada; {} unless ADA).
+  augment: Any = flax.struct.field(default_factory=dict)
 
 
 @flax.struct.dataclass
@@ -142,6 +151,7 @@ class StepSpec:
   conditional: str = "none"      # none | acgan | projection (models/conditional.py)
   num_classes: int = 0           # classes of a conditional run (from the data)
   critic_fake_labels: str = "real"  # the critic's fakes: the reals' labels | uniform
+  augment: augment_lib.AugmentSpec = augment_lib.AugmentSpec()  # what the critic sees
 
 
 # --- Optimizers ----------------------------------------------------------------
@@ -211,6 +221,8 @@ def init_state(spec: StepSpec, key, sample_shape) -> GANState:
       ema_params=jax.tree.map(jnp.copy, g_params) if spec.ema else {},
       key=run_key,
       critic_spectral=c_vars.get(SPECTRAL, {}),
+      augment=(augment_lib.init_ada(spec.augment.p_init) if spec.augment.name == "ada"
+               else {}),
   )
 
 
@@ -367,6 +379,9 @@ def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_
       "critic/score_real": jnp.mean(d_real),
       "critic/score_fake": jnp.mean(d_fake),
   }
+  if spec.augment.name == "ada":  # ADA's overfitting heuristic on the scored reals
+    metrics["augment/sign_real"] = augment_lib.ada_signs(d_real, d_fake,
+                                                         spec.augment.ada_threshold)
   if spec.conditional == "acgan":
     # ACGAN_SCALE x cross-entropy on the real labels; the fakes' accuracy is reported
     # only (gan_cifar_resnet.py's disc_acgan_fake_accs).
@@ -396,6 +411,31 @@ def _fake_labels(spec: StepSpec, key, real_labels):
   return _labels_uniform(spec, key, real_labels.shape[0])
 
 
+# fold_in indices of a critic update's augmentation draws (its dequantisation noise
+# and fake labels use 3 and 4), and of the generator update's (its latents use the
+# example indices, its labels _LABEL_STREAM).
+_AUGMENT_REAL, _AUGMENT_FAKE = 5, 6
+_AUGMENT_STREAM = 0xFFFFFFFE
+
+
+def augmented(spec: StepSpec, state: GANState, key, x):
+  """x [B, ...] as the critic scores it: spec.augment per example from `key` (x itself
+  when off).
+
+  Reals and fakes are augmented independently with the same policy, in the critic's
+  and the generator's updates (DiffAugment's and StyleGAN2-ADA's loss code). Every
+  penalty then takes its points from what the critic scores, as the DiffAugment
+  authors' compare_gan code (penalty_lib on the augmented images): WGAN-GP
+  interpolates augmented reals and augmented fakes, DRAGAN perturbs augmented
+  reals, R1 (R2) is the gradient at augmented reals (fakes). The examples keep
+  their order, so a conditional critic scores each with its own label.
+  """
+  if spec.augment.name == "none":
+    return x
+  keys = rng_lib.example_keys(key, 0, x.shape[0])
+  return augment_lib.augment(spec.augment, keys, x, state.augment.get("p"))
+
+
 def critic_update(spec: StepSpec, state: GANState, real, key, hparams: HParams | None = None,
                   index=0, labels=None):
   """One critic update on real[B, ...] (labels[B] if conditional) -> (state, metrics).
@@ -413,6 +453,8 @@ def critic_update(spec: StepSpec, state: GANState, real, key, hparams: HParams |
   fake, batch_stats = generate(spec, state.generator_params, state.generator_batch_stats,
                                z, train=True, labels=fake_labels)
   fake = jax.lax.stop_gradient(fake)
+  real = augmented(spec, state, jax.random.fold_in(key, _AUGMENT_REAL), real)
+  fake = augmented(spec, state, jax.random.fold_in(key, _AUGMENT_FAKE), fake)
   update_number = state.step * spec.n_critic + index
   apply_penalty = update_number % spec.penalty.lazy_interval == 0
   grads, (metrics, spectral) = jax.grad(critic_loss_fn, argnums=1, has_aux=True)(
@@ -445,6 +487,7 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
   def loss_fn(params):
     fake, batch_stats = generate(spec, params, state.generator_batch_stats, z, train=True,
                                  labels=labels)
+    fake = augmented(spec, state, jax.random.fold_in(key, _AUGMENT_STREAM), fake)
     d_fake, logits, _ = critic_outputs(spec, state.critic_params, state.critic_spectral,
                                        fake, labels)
     adversarial = spec.loss.generator_loss(d_fake)
@@ -554,4 +597,13 @@ def train_step(state: GANState, real, labels=None, *, spec: StepSpec,
       ema_params=_update_ema(spec, state.ema_params, state.generator_params, new_step,
                              hparams.ema_decay),
   )
+  if spec.augment.name == "ada":
+    # The critic updates' mean sign is over n_critic x B reals, so the global batch's
+    # mean under jit: every device (and a population member) sees the same p.
+    ada = augment_lib.ada_update(spec.augment, state.augment,
+                                 metrics.pop("augment/sign_real"), new_step,
+                                 spec.n_critic * real.shape[1])
+    state = state.replace(augment=ada)
+    metrics["augment/p"] = ada["p"]
+    metrics["augment/r_t"] = ada["r_t"]
   return state, metrics

@@ -17,6 +17,7 @@ import dataclasses
 import os
 from typing import Any, Callable
 
+from jaxgan import augment as augment_lib
 from jaxgan import config_io
 from jaxgan import data as data_lib
 from jaxgan import errors
@@ -134,6 +135,41 @@ def _optimizer_rules(prefix: str) -> list[Rule]:
   ]
 
 
+def _augmenting(name):
+  return lambda c: c.augment.name == name
+
+
+def _parts_of(allowed):
+  """A comma-separated list of distinct names out of `allowed`, at least one."""
+  def ok(v):
+    parts = v.split(",")
+    return all(p in allowed for p in parts) and len(set(parts)) == len(parts)
+  return ok
+
+
+_AUGMENT_RULES = [
+    choice("augment.name", augment_lib.NAMES),
+    Rule("augment.name", lambda v: v == "none", "'none' on toy 2-D points",
+         when=lambda c: not _image(c),
+         explain=lambda v: f"augment.name {v!r} augments images; toy 2-D points allow "
+                           f"only 'none'"),
+    Rule("augment.policy", _parts_of(augment_lib.DIFFAUG_OPS),
+         f"comma-separated distinct parts of {','.join(augment_lib.DIFFAUG_OPS)}",
+         _augmenting("diffaug")),
+    Rule("augment.translation_ratio", lambda v: 0 <= v <= 1, "in [0, 1]",
+         _augmenting("diffaug")),
+    Rule("augment.cutout_ratio", lambda v: 0 <= v <= 1, "in [0, 1]", _augmenting("diffaug")),
+    Rule("augment.ada_ops", _parts_of(augment_lib.ADA_OPS),
+         f"comma-separated distinct transforms of {','.join(augment_lib.ADA_OPS)}",
+         _augmenting("ada")),
+    Rule("augment.ada_target", lambda v: 0 <= v <= 1, "in [0, 1]", _augmenting("ada")),
+    at_least("augment.ada_interval", 1, _augmenting("ada")),
+    Rule("augment.ada_kimg", lambda v: v > 0, "> 0", _augmenting("ada")),
+    at_least("augment.p_init", 0, _augmenting("ada")),
+    choice("augment.ada_heuristic", augment_lib.HEURISTICS, _augmenting("ada")),
+]
+
+
 RULES: tuple[Rule, ...] = tuple([
     at_least("seed", 0),
     choice("dataset.name", data_lib.registry.NAMES),
@@ -202,6 +238,7 @@ RULES: tuple[Rule, ...] = tuple([
     at_least("eval.kid_subsets", 1),
     at_least("eval.kid_subset_size", 2),
     *_INCEPTION_RULES,
+    *_AUGMENT_RULES,
     at_least("population.size", 1),
     choice("population.method", population.METHODS),
     Rule("population.best_metric", lambda v: isinstance(v, str) and bool(v),

@@ -169,7 +169,7 @@ def test_every_recipe_docstring_holds_its_command():
 
 def test_unknown_variant_key_names_the_allowed_keys():
   with pytest.raises(ValueError,
-                     match=r"'datset=mnist'.*\['arch', 'conditional', 'dataset'\]"):
+                     match=r"'datset=mnist'.*\['arch', 'augment', 'conditional', 'dataset'\]"):
     _recipe("wgan_gp").get_config("datset=mnist")
 
 

@@ -29,7 +29,8 @@ def _run_worker(devices, recipe, variant, steps=4):
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe,variant", [
     ("wgan_gp", "dataset=8gaussians"),
-    ("wgan_gp", "dataset=digits,arch=dcgan"),  # generator BatchNorm over the global batch
+    # Generator BatchNorm over the global batch, and per-example augmentation draws.
+    ("wgan_gp", "dataset=digits,arch=dcgan,augment=diffaug"),
     ("dragan", "dataset=digits,arch=dcgan"),   # std(x) over the global batch
 ])
 def test_four_devices_train_like_one(recipe, variant):
