@@ -1,8 +1,20 @@
 """Drawing samples: a fixed latent batch, image grids, toy scatter plots.
 
-Samples are drawn with the generator in evaluation mode (BatchNorm's running
-averages) from latents that depend only on the seed, so grids from different
-steps, or from a checkpoint restored months later, compare image for image.
+Every sample (grids, evaluations, a population's picture) comes from
+`generator_output`, from latents that depend only on the seed, so grids from
+different steps, or from a checkpoint restored months later, compare image for
+image. How its BatchNorm layers normalise is the run's `model.sample_bn_stats`
+(the StepSpec's `sample_bn_stats`):
+  running  evaluation mode, BatchNorm's running averages: a sample depends on its
+           latent alone (SNGAN's Chainer code in test mode; PyTorch's eval()).
+  batch    training-mode normalisation of each consecutive batch of
+           BATCH_STATS_SIZE = 100 latents with its own statistics (a shorter last
+           batch with its own), running averages untouched: the WGAN-GP authors'
+           gan_cifar_resnet.py, whose tflib batchnorm always normalises with the
+           batch's statistics and which draws its sample grid and every Inception-score
+           batch as Generator(100, ...).
+Outputs are in the data's convention (v / 127.5 - 1): a generator trained on
+dataset.pixel_scaling="half_open" reals is mapped back (train.from_training_pixels).
 `write_grids` writes one run's (or member's) grids for training and --mode=sample
 alike; `write_members_picture` a population's one picture of all its members.
 
@@ -64,27 +76,83 @@ def class_grid_inputs(seed: int, num: int, z_dim: int, num_classes: int,
           jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), cols))
 
 
-# Generator forward passes per jitted call (evaluation draws tens of thousands).
+# model.sample_bn_stats: BatchNorm's running averages, or each batch's own statistics.
+SAMPLE_BN_STATS = ("running", "batch")
+# The batch of the "batch" convention: gan_cifar_resnet.py's Generator(100, ...) for
+# its sample grid (fixed_noise_samples) and Inception-score batches (samples_100).
+BATCH_STATS_SIZE = 100
+
+# Generator forward passes per jitted call (evaluation draws tens of thousands); a
+# multiple of BATCH_STATS_SIZE.
 _CHUNK = 1000
 
 
 def generator_output(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
                      use_ema: bool = False, labels=None) -> np.ndarray:
-  """Generator outputs for latents z (classes `labels` if conditional) in eval mode, as
-  one host float32 array, computed in chunks of _CHUNK latents."""
+  """Generator outputs for latents z (classes `labels` if conditional), as one host
+  float32 array in the data's convention, computed in chunks of _CHUNK latents.
+
+  BatchNorm normalises as spec.sample_bn_stats says (module docstring); the EMA
+  weights (`use_ema`) share the raw generator's running averages.
+  """
   params = state.ema_params if use_ema else state.generator_params
+  batch_stats = spec.sample_bn_stats == "batch" and bool(state.generator_batch_stats)
   chunks = []
   for i in range(0, z.shape[0], _CHUNK):
-    samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z[i:i + _CHUNK],
-                                None if labels is None else labels[i:i + _CHUNK])
+    z_chunk = z[i:i + _CHUNK]
+    labels_chunk = None if labels is None else labels[i:i + _CHUNK]
+    if batch_stats:
+      samples = _generate_batch_stats(spec, params, state.generator_batch_stats, z_chunk,
+                                      labels_chunk)
+    else:
+      samples, _ = _generate_eval(spec, params, state.generator_batch_stats, z_chunk,
+                                  labels_chunk)
     chunks.append(np.asarray(jax.device_get(samples), dtype=np.float32))
-  return np.concatenate(chunks)
+  return train_lib.from_training_pixels(np.concatenate(chunks), spec.pixel_scaling)
 
 
 _generate_eval = jax.jit(
     lambda spec, params, batch_stats, z, labels: train_lib.generate(
         spec, params, batch_stats, z, train=False, labels=labels),
     static_argnums=0)
+
+
+def _batch_stats_generate(spec, params, batch_stats, z, labels):
+  """Training-mode outputs of consecutive BATCH_STATS_SIZE batches of z (the last one
+  shorter if need be), each normalised with its own statistics; nothing kept."""
+  def batch(start, size):
+    part = None if labels is None else labels[start:start + size]
+    return train_lib.generate(spec, params, batch_stats, z[start:start + size], train=True,
+                              labels=part)[0]
+  full = z.shape[0] // BATCH_STATS_SIZE * BATCH_STATS_SIZE
+  outs = []
+  if full:
+    # One vmapped computation over the full batches: BatchNorm inside sees one batch.
+    zs = z[:full].reshape(-1, BATCH_STATS_SIZE, *z.shape[1:])
+    ls = None if labels is None else labels[:full].reshape(-1, BATCH_STATS_SIZE)
+    out = jax.vmap(lambda zb, lb: train_lib.generate(
+        spec, params, batch_stats, zb, train=True, labels=lb)[0])(zs, ls)
+    outs.append(out.reshape(full, *out.shape[2:]))
+  if full < z.shape[0]:
+    outs.append(batch(full, z.shape[0] - full))
+  return jnp.concatenate(outs) if len(outs) > 1 else outs[0]
+
+
+_generate_batch_stats = jax.jit(_batch_stats_generate, static_argnums=0)
+
+
+def describe_generator(spec: train_lib.StepSpec, state: train_lib.GANState,
+                       use_ema: bool) -> dict:
+  """How generator_output draws a generator's samples, for evaluation results: its
+  weights (raw or EMA), its BatchNorm statistics and the reals' pixel scaling."""
+  if not state.generator_batch_stats:
+    norm = "none (no BatchNorm)"
+  elif spec.sample_bn_stats == "batch":
+    norm = f"batch statistics of each batch of {BATCH_STATS_SIZE} samples"
+  else:
+    norm = "running averages"
+  return {"weights": "EMA" if use_ema else "raw", "batch_norm": norm,
+          "pixel_scaling": spec.pixel_scaling}
 
 
 def image_grid(images: np.ndarray, *, min_cell: int = 32,

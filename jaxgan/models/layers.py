@@ -1,4 +1,4 @@
-"""Layers shared by the models: spectral normalisation, resampling, inits.
+"""Layers shared by the models: spectral normalisation, BatchNorm, resampling, inits.
 
 Spectral normalisation (Miyato et al. 2018) divides a layer's kernel W, viewed as
 a matrix [fan_in, features], by an estimate of its largest singular value:
@@ -35,6 +35,8 @@ as they are.)
 
 from __future__ import annotations
 
+import math
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -64,6 +66,46 @@ def maybe_spectral_norm(layer: nn.Module, x, *, spectral_norm: bool, update_stat
     return layer(x)
   return nn.SpectralNorm(layer, n_steps=1, collection_name=SPECTRAL,
                          name=f"{layer.name}_sn")(x, update_stats=update_stats)
+
+
+# The batch variance BatchNorm's running average takes (model.bn_running_var):
+#   unbiased  m/(m-1) x the batch variance, m = the values per channel (examples x
+#             height x width): PyTorch's BatchNorm (torch.nn.functional.batch_norm),
+#             Chainer's BatchNormalization (the SNGAN authors') and TF's fused batch
+#             norm (tf.nn.fused_batch_norm, the WGAN-GP authors' tflib batchnorm.py).
+#   biased    the batch variance itself, as flax.linen.BatchNorm averages it (jaxgan's
+#             runs made before this choice existed).
+BN_RUNNING_VARS = ("unbiased", "biased")
+
+
+class BatchNorm(nn.BatchNorm):
+  """flax.linen.BatchNorm whose running variance averages the `running_var` estimate.
+
+  Training normalises with the biased batch variance either way (as PyTorch,
+  Chainer and TF do); only what the running average takes differs, so only
+  train=False outputs (sampling with running statistics, evaluation) do. Same
+  variables, names and outputs as nn.BatchNorm (a run's parameter tree is
+  unchanged), and the unbiased average is in float32 whatever the compute dtype.
+  """
+
+  running_var: str = "unbiased"  # BN_RUNNING_VARS
+
+  @nn.compact
+  def __call__(self, x):  # pylint: disable=arguments-differ
+    if self.running_var not in BN_RUNNING_VARS:
+      raise ValueError(f"unknown BatchNorm running_var {self.running_var!r}; allowed: "
+                       f"{', '.join(BN_RUNNING_VARS)}")
+    if (self.use_running_average or self.running_var == "biased"
+        or self.is_initializing()):
+      return super().__call__(x)
+    previous = self.get_variable("batch_stats", "var")
+    out = super().__call__(x)
+    axes = tuple(range(x.ndim - 1))  # every axis but the features (axis=-1)
+    m = math.prod(x.shape[a] for a in axes)
+    unbiased = jnp.var(x.astype(jnp.float32), axis=axes) * (m / max(m - 1, 1))
+    self.put_variable("batch_stats", "var",
+                      self.momentum * previous + (1.0 - self.momentum) * unbiased)
+    return out
 
 
 def depth_to_space(x, block: int = 2):

@@ -162,18 +162,21 @@ class ResNetGenerator(nn.Module):
   bn_epsilon: float
   dtype: Any = None  # compute dtype (jnp.bfloat16: mixed precision); parameters float32
   num_classes: int = 0  # > 0: class-conditional BatchNorm in the residual blocks
+  bn_running_var: str = "unbiased"  # layers.BN_RUNNING_VARS: what the running variance averages
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
     conditional_lib.check_generator_labels(self.num_classes, labels)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
+    norm = functools.partial(layers.BatchNorm, use_running_average=not train,
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon,
-                             dtype=self.dtype, param_dtype=jnp.float32)
+                             dtype=self.dtype, param_dtype=jnp.float32,
+                             running_var=self.bn_running_var)
     block_norm = norm
     if self.num_classes:
       block_norm = functools.partial(
           conditional_lib.ConditionalBatchNorm, self.num_classes, use_running_average=not train,
-          momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype)
+          momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype,
+          running_var=self.bn_running_var)
     h = nn.Dense(BASE_SIZE * BASE_SIZE * self.width, kernel_init=layers.glorot_uniform,
                  dtype=self.dtype, param_dtype=jnp.float32, name="input")(z)
     # Channel-major, as the authors' reshape to NCHW [B, C, 4, 4].
