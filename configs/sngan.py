@@ -63,11 +63,11 @@ def get_config(arg=None):
   # authors' updater.py (SNConvolution2D writes u whenever chainer.config.train) and
   # mimicry: the reals, the fakes (from the reals' u) and the generator update's call.
   config.model.spectral_norm_iteration = "per_call"
-  if arch in RESNET_ARCHS:
+  if arch in RESNET_ARCHS and not base_config.is_toy(config):
     # The authors' CIFAR-10 loader (datasets/cifar10.py): v / 128. - 1. plus
     # U[0, 1/128) per value, so reals stay in [-1, 1).
-    config.dataset.pixel_scaling = "half_open"
-    config.train.dequantization = 1.0 / 128
+    config.dataset.pixel_scaling = "half_open"  # their v / 128. - 1. (above)
+    config.train.dequantization = 1.0 / 128  # their U[0, 1/128) (above)
   if not base_config.is_toy(config):  # toy sets keep gan_toy.py's batch of 256
     config.train.batch_size = 64  # batchsize: 64 (authors' config)
     # n_gen_samples: 128 (authors' config): the generator update draws 128 fakes,

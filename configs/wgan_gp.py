@@ -87,8 +87,10 @@ def _resnet_settings(config):
       "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # same as the critic (their code)
   config.train.batch_size = 64  # BATCH_SIZE = 64: the critic's batch
   config.train.generator_batch_size = 128  # GEN_BS_MULTIPLE = 2: 2 x 64 per generator update
-  # 2*((all_real_data_int/256.)-.5): pixels v to v/128 - 1, in [-1, 1 - 2/256].
-  config.dataset.pixel_scaling = "half_open"
+  # 2*((all_real_data_int/256.)-.5): pixels v to v/128 - 1, in [-1, 1 - 2/256]
+  # (toy points are no pixels: validation then names the ResNet's 32x32x3 instead).
+  if not base_config.is_toy(config):
+    config.dataset.pixel_scaling = "half_open"  # their v/128 - 1 (above)
   # all_real_data += U[0, 1/128): one 8-bit level of that scaling, so reals stay in [-1, 1).
   config.train.dequantization = 1.0 / 128
   # Samples and Inception scores from Generator(100, ...) with tflib's batchnorm, which

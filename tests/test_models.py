@@ -21,7 +21,7 @@ def _model_cfg(**overrides):
   cfg = ml_collections.ConfigDict(dict(
       arch="dcgan", z_dim=16, hidden=(32, 32), width=8, upsample="depth_to_space",
       generator_batch_norm=True, bn_momentum=0.9, bn_epsilon=1e-5, critic_norm="none",
-      generator_width=0, spectral_norm=False, dtype="float32"))
+      generator_width=0, spectral_norm=False, dtype="float32", bn_running_var="unbiased"))
   cfg.update(overrides)
   return cfg
 

@@ -291,12 +291,13 @@ def _small_resnet(recipe, variant, n_critic=2, batch=4):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe,variant", [(wgan_gp, "dataset=cifar10,arch=resnet"),
-                                            (sngan, "dataset=cifar10")],
-                         ids=["wgan_gp_resnet_sn", "sngan"])
-def test_resnet_recipe_step_advances_u_once_per_critic_update_and_checkpoints_it(
-    recipe, variant, tmp_path):
+@pytest.mark.parametrize("recipe,variant,iteration", [
+    (wgan_gp, "dataset=cifar10,arch=resnet", "per_update"),
+    (sngan, "dataset=cifar10", "per_call")], ids=["wgan_gp_resnet_sn", "sngan"])
+def test_resnet_recipe_step_advances_u_as_its_recipe_says_and_checkpoints_it(
+    recipe, variant, iteration, tmp_path):
   config = _small_resnet(recipe, variant)
+  assert config.model.spectral_norm_iteration == iteration  # the recipe's default
   spec, state, real = _setup(config)
   assert real.shape[2:] == (32, 32, 3) and spec.critic.spectral_norm
   step = jax.jit(functools.partial(train_lib.train_step, spec=spec))
@@ -316,13 +317,20 @@ def test_resnet_recipe_step_advances_u_once_per_critic_update_and_checkpoints_it
   one_more = 0.0
   for path, u, k2 in got:
     u0, k0 = before[path]
-    once = _power_iteration(u0, k0)
-    twice = _power_iteration(once, second[path])
-    # Exactly n_critic = 2 iterations, each from the parameters of its update; the
-    # generator update (which scores fakes) advanced nothing.
-    np.testing.assert_allclose(np.asarray(u), twice, rtol=1e-4, atol=1e-5, err_msg=path)
-    one_more = max(one_more, float(np.abs(_power_iteration(twice, k2) - twice).max()))
-  assert one_more > 1e-3  # a third iteration would have shown
+    if iteration == "per_update":
+      # Exactly n_critic = 2 iterations, each from the parameters of its update; the
+      # generator update (which scores fakes) advanced nothing.
+      expected = _power_iteration(_power_iteration(u0, k0), second[path])
+    else:
+      # The SNGAN authors' updater: each critic update's reals and fakes calls advance
+      # u once each (2 x 2 from the parameters of their update), and the generator
+      # update's call once more, from the critic it scored with (k2).
+      expected = u0
+      for kernel in (k0, k0, second[path], second[path], k2):
+        expected = _power_iteration(expected, kernel)
+    np.testing.assert_allclose(np.asarray(u), expected, rtol=1e-4, atol=1e-5, err_msg=path)
+    one_more = max(one_more, float(np.abs(_power_iteration(expected, k2) - expected).max()))
+  assert one_more > 1e-4  # one iteration more (or fewer) would have shown
 
   # A checkpoint round trip restores u, and the restored run continues identically.
   ckpt = checkpoint_lib.Checkpointer(str(tmp_path / "checkpoints"))
