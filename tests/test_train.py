@@ -216,6 +216,13 @@ GOLDEN = {
         'critic/param_grad_norm': 0.6011256575584412,
         'generator/param_grad_norm': 0.30784130096435547,
     },
+    'sngan_digits_dcgan_sn': {
+        'critic/loss': 1.8990973234176636,
+        'critic/penalty': 0.0,
+        'generator/loss': -0.010548252612352371,
+        'critic/param_grad_norm': 1.9599285125732422,
+        'generator/param_grad_norm': 0.49977073073387146,
+    },
 }
 
 
@@ -225,10 +232,12 @@ def test_one_step_reproduces_its_golden_values(case):
   expected = GOLDEN[case]
   wrong = {k: (got[k], v) for k, v in expected.items()
            if not np.isclose(got[k], v, rtol=1e-4, atol=1e-7)}
+  last = golden_step.CHANGES.get(case)
   assert not wrong, (
       f"train_step's numbers for {case!r} changed (got, golden): {wrong}. If the change "
       f"is intended, run `python tests/golden_step.py` and paste its output over GOLDEN "
-      f"in tests/test_train.py, saying in the commit why the numbers moved.")
+      f"in tests/test_train.py, saying in the commit (and in golden_step.CHANGES) why "
+      f"the numbers moved." + (f" Last deliberate change: {last}." if last else ""))
 
 
 def test_the_reported_learning_rates_follow_the_linear_decay():
