@@ -102,9 +102,9 @@ class BatchNorm(nn.BatchNorm):
     out = super().__call__(x)
     axes = tuple(range(x.ndim - 1))  # every axis but the features (axis=-1)
     m = math.prod(x.shape[a] for a in axes)
-    unbiased = jnp.var(x.astype(jnp.float32), axis=axes) * (m / max(m - 1, 1))
-    self.put_variable("batch_stats", "var",
-                      self.momentum * previous + (1.0 - self.momentum) * unbiased)
+    unbiased = jnp.var(at_least_float32(x), axis=axes) * (m / max(m - 1, 1))
+    new = self.momentum * previous + (1.0 - self.momentum) * unbiased
+    self.put_variable("batch_stats", "var", new.astype(previous.dtype))
     return out
 
 
