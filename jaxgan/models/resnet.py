@@ -37,12 +37,16 @@ Parameter counts at the widths above (tests/test_resnet.py derives them from the
 layer shapes): WGAN-GP generator 1,204,483 and critic 1,053,825, as the authors'
 own count; SNGAN generator 4,276,739 and critic 1,053,824 (no output bias).
 
-Deviations from the authors' code, both on purpose:
-  - BatchNorm running statistics: the WGAN-GP authors always normalise with the
-    batch's statistics, even when sampling; here train=False uses the running
-    averages (momentum `bn_momentum`), as SNGAN's Chainer code does in test mode.
-  - Initialisation is theirs (layers.he_uniform_avg / glorot_uniform, zero
-    biases, unit BN scales), but drawn from JAX keys, not numpy's global RNG.
+BatchNorm is layers.BatchNorm: train=False uses the running averages (momentum
+`bn_momentum`; the variance averages the unbiased batch estimate, as Chainer,
+PyTorch and TF's fused batch norm do), as SNGAN's Chainer code does in test
+mode. The WGAN-GP authors never use running averages: they normalise with the
+batch's statistics even when sampling, which jaxgan/sample.py does for the
+WGAN-GP ResNet recipe (model.sample_bn_stats="batch").
+
+Deviation from the authors' code, on purpose: the initialisation is theirs
+(layers.he_uniform_avg / glorot_uniform, zero biases, unit BN scales), but drawn
+from JAX keys, not numpy's global RNG.
 
 Class-conditional (jaxgan/models/conditional.py): with `num_classes` > 0 the
 generator's residual blocks normalise with class-conditional BatchNorm (both
