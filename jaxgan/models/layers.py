@@ -21,16 +21,18 @@ new u (and sigma, kept for logging) are written back:
                       update: the same iteration from the stored u, nothing written.
 
 Because the iteration is a pure function of the stored u and the kernel, every
-call that starts from the same stored u computes the same sigma. One critic
-update should therefore call the critic on reals (update_stats=True, collecting
-the new u), on fakes and inside the gradient penalty's closure with the *same*
-incoming u and update_stats=False: all three see one normalised critic, the
-penalty's inner jax.grad over x differentiates a side-effect-free function, and
-the update advances u by exactly one power iteration, as in Algorithm 1.
-(The authors' Chainer code and torch.nn.utils.spectral_norm instead advance u
-at every training-mode forward call. In evaluation Chainer runs one iteration
-from the stored u without writing it, as here; PyTorch uses its stored u and v
-as they are.)
+call that starts from the same stored u computes the same sigma. A critic update
+can therefore call the critic on reals (update_stats=True, collecting the new u),
+on fakes and inside the gradient penalty's closure with the *same* incoming u and
+update_stats=False: all three see one normalised critic and the update advances u
+by exactly one power iteration, as in Algorithm 1 (model.spectral_norm_iteration
+"per_update"). The SNGAN authors' Chainer code (SNConvolution2D.W_bar writes u
+whenever chainer.config.train) and torch.nn.utils.spectral_norm instead advance u
+at every training-mode forward call; jaxgan/train.py does that with "per_call",
+chaining each call's new u into the next. Either way the penalty's inner jax.grad
+over x differentiates a side-effect-free closure. In evaluation Chainer runs one
+iteration from the stored u without writing it, as here; PyTorch uses its stored
+u and v as they are.
 """
 
 from __future__ import annotations
