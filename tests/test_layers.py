@@ -186,6 +186,7 @@ def test_batchnorm_running_variance_averages_the_unbiased_batch_variance():
   x = jnp.asarray(np.random.default_rng(0).normal(1.0, 2.0, size=(2, 3, 3, 4)))
   outs, stats = _batchnorm_steps("unbiased", [x])
   x64 = np.asarray(x)
+  # (The running statistics start as float32 variables: float32 accuracy.)
   np.testing.assert_allclose(stats["var"], 0.9 + 0.1 * x64.var(axis=(0, 1, 2), ddof=1),
                              rtol=1e-6)
   np.testing.assert_allclose(stats["mean"], 0.1 * x64.mean(axis=(0, 1, 2)), rtol=1e-6)
@@ -213,7 +214,7 @@ def test_batchnorm_running_statistics_match_torch_batchnorm2d():
   for b, out in zip(batches, outs):
     ref = bn(torch.from_numpy(b.transpose(0, 3, 1, 2))).detach().numpy().transpose(0, 2, 3, 1)
     np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
-  # The running statistics are float32 variables (flax's), the rest float64.
+  # The running statistics start as float32 variables (flax's): float32 accuracy.
   np.testing.assert_allclose(stats["mean"], bn.running_mean.numpy(), rtol=1e-6)
   np.testing.assert_allclose(stats["var"], bn.running_var.numpy(), rtol=1e-6)
   # ...and the biased average, for contrast, is not PyTorch's.

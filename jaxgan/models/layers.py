@@ -105,8 +105,10 @@ class BatchNorm(nn.BatchNorm):
     axes = tuple(range(x.ndim - 1))  # every axis but the features (axis=-1)
     m = math.prod(x.shape[a] for a in axes)
     unbiased = jnp.var(at_least_float32(x), axis=axes) * (m / max(m - 1, 1))
-    new = self.momentum * previous + (1.0 - self.momentum) * unbiased
-    self.put_variable("batch_stats", "var", new.astype(previous.dtype))
+    # The dtype follows the computation, as nn.BatchNorm's own update (float32 in
+    # training; float64 when a check runs in float64).
+    self.put_variable("batch_stats", "var",
+                      self.momentum * previous + (1.0 - self.momentum) * unbiased)
     return out
 
 
