@@ -28,7 +28,8 @@ Which network each dataset gets (arch=default):
 arch=sngan or resnet on another image set resizes it to 32x32x3; arch=dcgan keeps
 spectral norm. As the authors' updater.py, every training call of the critic
 advances the power iteration (reals, fakes, the generator update's call); with
-the ResNets the reals are scaled as their loader does, v/128 - 1 plus U[0, 1/128). ema=true keeps an EMA of the generator weights (decay 0.9999,
+the ResNets the reals are scaled as their loader does, v/128 - 1 plus
+U[0, 1/128). ema=true keeps an EMA of the generator weights (decay 0.9999,
 StudioGAN's default; Yazici et al. 2019), sampled and evaluated beside the raw
 generator.
 """
