@@ -27,13 +27,17 @@ Which network each dataset gets (arch=default):
                     critics only): the hinge loss with SNGAN's optimiser, which
                     is not SNGAN. Use configs/wgan_gp.py there.
 arch=sngan or resnet on another image set resizes it to 32x32x3; arch=dcgan keeps
-spectral norm. ema=true keeps an EMA of the generator weights (decay 0.9999,
+spectral norm. As the authors' updater.py, every training call of the critic
+advances the power iteration (reals, fakes, the generator update's call); with
+the ResNets the reals are scaled as their loader does, v/128 - 1 plus
+U[0, 1/128). ema=true keeps an EMA of the generator weights (decay 0.9999,
 StudioGAN's default; Yazici et al. 2019), sampled and evaluated beside the raw
 generator.
 """
 
 from jaxgan import base_config
 from jaxgan.data import registry
+from jaxgan.models import RESNET_ARCHS
 
 
 VARIANTS = dict(dataset=base_config.DATASETS, arch=base_config.ARCHS, ema=base_config.FLAG,
@@ -57,6 +61,15 @@ def get_config(arg=None):
   # Every critic layer spectrally normalised (paper §2); jaxgan's MLP has none.
   config.model.spectral_norm = arch != "mlp"
   config.train.n_critic = 5  # n_dis: 5 (authors' config)
+  # Every training call of the critic advances spectral norm's power iteration, as the
+  # authors' updater.py (SNConvolution2D writes u whenever chainer.config.train) and
+  # mimicry: the reals, the fakes (from the reals' u) and the generator update's call.
+  config.model.spectral_norm_iteration = "per_call"
+  if arch in RESNET_ARCHS and not base_config.is_toy(config):
+    # The authors' CIFAR-10 loader (datasets/cifar10.py): v / 128. - 1. plus
+    # U[0, 1/128) per value, so reals stay in [-1, 1).
+    config.dataset.pixel_scaling = "half_open"  # their v / 128. - 1. (above)
+    config.train.dequantization = 1.0 / 128  # their U[0, 1/128) (above)
   if not base_config.is_toy(config):  # toy sets keep gan_toy.py's batch of 256
     config.train.batch_size = 64  # batchsize: 64 (authors' config)
     # n_gen_samples: 128 (authors' config): the generator update draws 128 fakes,

@@ -17,7 +17,9 @@ Variants after the colon: the VARIANTS table below, and augment=none|diffaug|ada
 arch=resnet (or sngan) trains at 32x32x3 whatever the dataset (others resized)
 with gan_cifar_resnet.py's settings: Adam 2e-4, betas (0, 0.9), learning rate
 decayed linearly to 0 over the run (100k generator steps), critic batch 64,
-generator batch 128, dequantisation noise on the reals.
+generator batch 128, the reals scaled as theirs (v/128 - 1) plus dequantisation
+noise U[0, 1/128), and samples and evaluations drawn with each batch of 100
+normalised by its own BatchNorm statistics, as their code draws them.
 
 conditional=none|acgan|projection (labelled data: digits, mnist, fashion_mnist,
 cifar10, tf_flowers, a folder of class sub-folders): a class-conditional
@@ -86,5 +88,12 @@ def _resnet_settings(config):
       "adam", 2e-4, b1=0.0, b2=0.9, schedule="linear")  # same as the critic (their code)
   config.train.batch_size = 64  # BATCH_SIZE = 64: the critic's batch
   config.train.generator_batch_size = 128  # GEN_BS_MULTIPLE = 2: 2 x 64 per generator update
-  # all_real_data += U[0, 1/128): one 8-bit level of their [-1, 1) scaling.
+  # 2*((all_real_data_int/256.)-.5): pixels v to v/128 - 1, in [-1, 1 - 2/256]
+  # (toy points are no pixels: validation then names the ResNet's 32x32x3 instead).
+  if not base_config.is_toy(config):
+    config.dataset.pixel_scaling = "half_open"  # their v/128 - 1 (above)
+  # all_real_data += U[0, 1/128): one 8-bit level of that scaling, so reals stay in [-1, 1).
   config.train.dequantization = 1.0 / 128
+  # Samples and Inception scores from Generator(100, ...) with tflib's batchnorm, which
+  # always normalises with the batch's own statistics: never the running averages.
+  config.model.sample_bn_stats = "batch"

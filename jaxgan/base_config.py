@@ -101,6 +101,13 @@ def make(dataset: str, arch: str, augment: str = "none") -> ml_collections.Confi
   # for the ResNets.
   config.dataset.channels = 3 if resnet else 0
   config.dataset.shuffle_buffer = 10_000  # tf.data shuffle buffer (examples)
+  # How the critic sees 8-bit pixels v in training (jaxgan/train.py): "closed" v / 127.5
+  # - 1, in [-1, 1] (the WGAN-GP authors' gan_cifar.py and gan_64x64.py, 2(v/255 - 0.5);
+  # torchvision's Normalize(0.5, 0.5) in mimicry); "half_open" v / 128 - 1 =
+  # 2(v/256 - 0.5), in [-1, 1 - 2/256] and with dequantisation U[0, 1/128) still
+  # below 1 (gan_cifar_resnet.py; SNGAN's datasets/cifar10.py: v / 128 - 1). Data
+  # and evaluation keep the closed convention: samples are mapped back to it.
+  config.dataset.pixel_scaling = "closed"
 
   config.model = ml_collections.ConfigDict()
   config.model.arch = arch  # mlp | dcgan | resnet | sngan (jaxgan/models/__init__.py)
@@ -121,6 +128,13 @@ def make(dataset: str, arch: str, augment: str = "none") -> ml_collections.Confi
   # Spectral norm on every critic layer (Miyato et al. 2018): SNGAN's critic; an
   # option for the DCGAN and WGAN-GP ResNet critics.
   config.model.spectral_norm = arch == "sngan"
+  # Which critic calls advance spectral norm's power iteration (jaxgan/train.py):
+  # "per_update" once per critic update, reals, fakes and penalty points all from the
+  # incoming u (Miyato et al. 2018, Algorithm 1); "per_call" every training call, as
+  # the SNGAN authors' updater.py (each SNConvolution2D.W_bar call writes u) and
+  # mimicry (SpectralNorm in training mode): reals, then fakes from the reals' u,
+  # and the generator update's call. The SNGAN recipe sets per_call.
+  config.model.spectral_norm_iteration = "per_update"
   # Compute dtype of both networks: float32, or bfloat16 (mixed precision: float32
   # parameters, optimizer states, losses and penalty norms).
   config.model.dtype = "float32"
@@ -134,6 +148,16 @@ def make(dataset: str, arch: str, augment: str = "none") -> ml_collections.Confi
   config.model.bn_momentum = 0.9
   # BatchNorm epsilon: 1e-5 (PyTorch's and TF's fused default); SNGAN's Chainer 2e-5.
   config.model.bn_epsilon = 2e-5 if arch == "sngan" else 1e-5
+  # What BatchNorm's running variance averages (jaxgan/models/layers.py): "unbiased",
+  # m/(m-1) x the batch variance (PyTorch, Chainer, TF's fused batch norm), or
+  # "biased", the batch variance (flax.linen.BatchNorm; jaxgan before this key).
+  config.model.bn_running_var = "unbiased"
+  # BatchNorm statistics when sampling and evaluating (jaxgan/sample.py): "running"
+  # averages (SNGAN's Chainer code in test mode, PyTorch's eval()), or "batch": each
+  # batch of 100 samples normalised with its own statistics, as the WGAN-GP authors'
+  # gan_cifar_resnet.py draws every sample and Inception-score batch (Generator(100)
+  # with tflib batchnorm always in training mode). Recipes set batch where theirs do.
+  config.model.sample_bn_stats = "running"
   # Critic normalisation: none (WGAN-GP §4 forbids BatchNorm; layer is the
   # paper's suggested drop-in).
   config.model.critic_norm = "none"

@@ -59,6 +59,14 @@ LEGACY_VALUES = {
     "dataset.channels": lambda old: 3 if old.get("dataset.name") == "folder" else 0,
     # The linear decay always spanned the run's length.
     "optimizer.decay_steps": lambda old: old.get("train.num_steps"),
+    # BatchNorm's running variance averaged flax's biased batch variance.
+    "model.bn_running_var": lambda old: "biased",
+    # Every generator sampled and was evaluated with BatchNorm's running averages.
+    "model.sample_bn_stats": lambda old: "running",
+    # Spectral norm's u advanced once per critic update (SNGAN's runs too).
+    "model.spectral_norm_iteration": lambda old: "per_update",
+    # Pixels were always v / 127.5 - 1 (the authors' recipes too).
+    "dataset.pixel_scaling": lambda old: "closed",
 }
 
 

@@ -113,4 +113,7 @@ def make_step_spec(config, data_shape, classes: int = 0) -> train_lib.StepSpec:
       num_classes=classes,
       critic_fake_labels=config.train.critic_fake_labels,
       augment=augment_spec(config),
+      spectral_norm_iteration=config.model.spectral_norm_iteration,
+      pixel_scaling=config.dataset.pixel_scaling,
+      sample_bn_stats=config.model.sample_bn_stats,
   )

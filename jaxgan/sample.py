@@ -1,13 +1,23 @@
 """Drawing samples: a fixed latent batch, image grids, toy scatter plots, latent walks.
 
-Samples are drawn with the generator in evaluation mode (BatchNorm's running
-averages) from latents that depend only on the seed, so grids from different
-steps, or from a checkpoint restored months later, compare image for image.
-`generate_eval` is that one generator function: the grids, the evaluations,
-jaxgan.Generator and its exported artifact all run it. `write_grids` writes one
-run's (or member's) grids for training and --mode=sample alike, or an
-interpolation grid (`interpolate_latents`: slerp or lerp); `write_members_picture`
-a population's one picture of all its members.
+Every sample (grids, evaluations, a population's picture, jaxgan.Generator and
+its exported artifact) comes from `generate_eval`, the one generator function, from latents that depend only on the seed, so grids from
+different steps, or from a checkpoint restored months later, compare image for
+image. How its BatchNorm layers normalise is the run's `model.sample_bn_stats`
+(the StepSpec's `sample_bn_stats`):
+  running  evaluation mode, BatchNorm's running averages: a sample depends on its
+           latent alone (SNGAN's Chainer code in test mode; PyTorch's eval()).
+  batch    training-mode normalisation of each consecutive batch of
+           BATCH_STATS_SIZE = 100 latents with its own statistics (a shorter last
+           batch with its own), running averages untouched: the WGAN-GP authors'
+           gan_cifar_resnet.py, whose tflib batchnorm always normalises with the
+           batch's statistics and which draws its sample grid and every Inception-score
+           batch as Generator(100, ...).
+Outputs are in the data's convention (v / 127.5 - 1): a generator trained on
+dataset.pixel_scaling="half_open" reals is mapped back (train.from_training_pixels).
+`write_grids` writes one run's (or member's) grids for training and --mode=sample
+alike, or an interpolation grid (`interpolate_latents`: slerp or lerp);
+`write_members_picture` a population's one picture of all its members.
 
 A class-conditional run's grid has one row per class, titled by its name, and
 column j is the same latent z_j under every class: a row shows what the label
@@ -140,31 +150,52 @@ def class_grid_inputs(seed: int, num: int, z_dim: int, num_classes: int,
           jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), cols))
 
 
-# Generator forward passes per jitted call (evaluation draws tens of thousands).
+# model.sample_bn_stats: BatchNorm's running averages, or each batch's own statistics.
+SAMPLE_BN_STATS = ("running", "batch")
+# The batch of the "batch" convention: gan_cifar_resnet.py's Generator(100, ...) for
+# its sample grid (fixed_noise_samples) and Inception-score batches (samples_100).
+BATCH_STATS_SIZE = 100
+
+# Generator forward passes per jitted call (evaluation draws tens of thousands); a
+# multiple of BATCH_STATS_SIZE.
 _CHUNK = 1000
 
 
 def generator_output(spec: train_lib.StepSpec, state: train_lib.GANState, z, *,
                      use_ema: bool = False, labels=None) -> np.ndarray:
-  """Generator outputs for latents z (classes `labels` if conditional) in eval mode, as
-  one host float32 array, computed in chunks of _CHUNK latents."""
+  """Generator outputs for latents z (classes `labels` if conditional), as one host
+  float32 array in the data's convention, computed in chunks of _CHUNK latents.
+
+  BatchNorm normalises as spec.sample_bn_stats says (module docstring); the EMA
+  weights (`use_ema`) share the raw generator's running averages.
+  """
   params = state.ema_params if use_ema else state.generator_params
   chunks = []
   for i in range(0, z.shape[0], _CHUNK):
     samples = generate_eval_jit(spec, params, state.generator_batch_stats, z[i:i + _CHUNK],
-                             None if labels is None else labels[i:i + _CHUNK])
+                                None if labels is None else labels[i:i + _CHUNK])
     chunks.append(np.asarray(jax.device_get(samples), dtype=np.float32))
   return np.concatenate(chunks)
 
 
 def generate_eval(spec: train_lib.StepSpec, params, batch_stats, z, labels=None):
-  """The generator as every sample and evaluation runs it (evaluation mode): a pure
-  function of latents z [B, z_dim] (and classes `labels` [B]) -> samples [B, ...].
+  """The generator as every sample and evaluation runs it: a pure function of latents
+  z [B, z_dim] (and classes `labels` [B]) -> samples [B, ...] in the data's convention.
 
+  BatchNorm as spec.sample_bn_stats says (module docstring): with "batch", each
+  consecutive BATCH_STATS_SIZE latents of z are one batch; a symbolic B (the
+  jax.export artifact) makes the call's whole batch the one batch, so callers of the
+  artifact reproduce the authors' Generator(100) by passing 100 latents.
   generator_output, jaxgan.generator.Generator and its exported artifact all call
   this one function."""
-  samples, _ = train_lib.generate(spec, params, batch_stats, z, train=False, labels=labels)
-  return samples
+  if spec.sample_bn_stats == "batch" and batch_stats:
+    if isinstance(z.shape[0], int):
+      samples = _batch_stats_generate(spec, params, batch_stats, z, labels)
+    else:
+      samples, _ = train_lib.generate(spec, params, batch_stats, z, train=True, labels=labels)
+  else:
+    samples, _ = train_lib.generate(spec, params, batch_stats, z, train=False, labels=labels)
+  return train_lib.from_training_pixels(samples, spec.pixel_scaling)
 
 
 # generate_eval compiled once per (spec, shapes); spec is static.
@@ -174,6 +205,42 @@ generate_eval_jit = jax.jit(generate_eval, static_argnums=0)
 def to_uint8(images: np.ndarray) -> np.ndarray:
   """Images in [-1, 1] -> uint8 pixels (x + 1) * 127.5, clipped, rounded to nearest."""
   return np.clip((np.asarray(images) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+
+
+def _batch_stats_generate(spec, params, batch_stats, z, labels):
+  """Training-mode outputs of consecutive BATCH_STATS_SIZE batches of z (the last one
+  shorter if need be), each normalised with its own statistics; nothing kept."""
+  def batch(start, size):
+    part = None if labels is None else labels[start:start + size]
+    return train_lib.generate(spec, params, batch_stats, z[start:start + size], train=True,
+                              labels=part)[0]
+  full = z.shape[0] // BATCH_STATS_SIZE * BATCH_STATS_SIZE
+  outs = []
+  if full:
+    # One vmapped computation over the full batches: BatchNorm inside sees one batch.
+    zs = z[:full].reshape(-1, BATCH_STATS_SIZE, *z.shape[1:])
+    ls = None if labels is None else labels[:full].reshape(-1, BATCH_STATS_SIZE)
+    out = jax.vmap(lambda zb, lb: train_lib.generate(
+        spec, params, batch_stats, zb, train=True, labels=lb)[0])(zs, ls)
+    outs.append(out.reshape(full, *out.shape[2:]))
+  if full < z.shape[0]:
+    outs.append(batch(full, z.shape[0] - full))
+  return jnp.concatenate(outs) if len(outs) > 1 else outs[0]
+
+
+
+def describe_generator(spec: train_lib.StepSpec, state: train_lib.GANState,
+                       use_ema: bool) -> dict:
+  """How generator_output draws a generator's samples, for evaluation results: its
+  weights (raw or EMA), its BatchNorm statistics and the reals' pixel scaling."""
+  if not state.generator_batch_stats:
+    norm = "none (no BatchNorm)"
+  elif spec.sample_bn_stats == "batch":
+    norm = f"batch statistics of each batch of {BATCH_STATS_SIZE} samples"
+  else:
+    norm = "running averages"
+  return {"weights": "EMA" if use_ema else "raw", "batch_norm": norm,
+          "pixel_scaling": spec.pixel_scaling}
 
 
 def image_grid(images: np.ndarray, *, min_cell: int = 32,

@@ -20,10 +20,24 @@ into named keys, and every per-example draw uses the example's global index
 (see jaxgan/rng.py). A resumed run therefore repeats the uninterrupted draws.
 
 Spectral normalisation (critics with `spectral_norm`): its power-iteration
-vectors live in `state.critic_spectral`. A critic update scores the reals with
-update_stats=True and everything else (fakes, the penalty's closure) from the
-same incoming vectors without updating them, so the update sees one normalised
-critic and advances the iteration once (jaxgan/models/layers.py).
+vectors live in `state.critic_spectral`, advanced as `spec.spectral_norm_iteration`
+says (`_critic_calls`):
+  per_update  the reals' call advances u; the fakes and the penalty's closure are
+              scored from the same incoming u, nothing written: one normalised
+              critic per update, one iteration (Algorithm 1; jaxgan/models/layers.py).
+  per_call    every training call advances u, as the SNGAN authors' updater.py
+              (Chainer's SNConvolution2D writes u at each call in training) and
+              mimicry: the reals' call, then the fakes' from the u the reals' call
+              wrote (two iterations per critic update), and the generator update's
+              call once more. Penalty points are scored by the fakes' critic (from
+              the reals' u, nothing written): the penalty constrains the function
+              that scored the fakes, and a closure differentiated inside jax.grad
+              must not write state. Neither original has a penalty with spectral norm.
+
+Pixel scaling (`spec.pixel_scaling`): the data arrive as v / 127.5 - 1 for 8-bit
+pixels v; "half_open" rescales the reals to v / 128 - 1 before dequantisation
+(the WGAN-GP and SNGAN authors' CIFAR-10 code), so the generator learns that
+convention; jaxgan/sample.py maps its samples back (`from_training_pixels`).
 
 Class-conditional runs (`spec.conditional` acgan or projection) take the real
 labels [n_critic, B] beside the reals. As the WGAN-GP authors' AC-WGAN-GP
@@ -61,6 +75,12 @@ from jaxgan import losses as losses_lib
 from jaxgan import penalties
 from jaxgan import rng as rng_lib
 from jaxgan.models.layers import SPECTRAL
+
+
+# model.spectral_norm_iteration (see the module docstring and jaxgan/base_config.py).
+SPECTRAL_NORM_ITERATIONS = ("per_update", "per_call")
+# dataset.pixel_scaling: "closed" v / 127.5 - 1 (the data's own), "half_open" v / 128 - 1.
+PIXEL_SCALINGS = ("closed", "half_open")
 
 
 @flax.struct.dataclass
@@ -152,6 +172,9 @@ class StepSpec:
   num_classes: int = 0           # classes of a conditional run (from the data)
   critic_fake_labels: str = "real"  # the critic's fakes: the reals' labels | uniform
   augment: augment_lib.AugmentSpec = augment_lib.AugmentSpec()  # what the critic sees
+  spectral_norm_iteration: str = "per_update"  # SPECTRAL_NORM_ITERATIONS
+  pixel_scaling: str = "closed"  # PIXEL_SCALINGS: the reals' convention in training
+  sample_bn_stats: str = "running"  # sample.SAMPLE_BN_STATS: BatchNorm when sampling
 
 
 # --- Optimizers ----------------------------------------------------------------
@@ -339,6 +362,27 @@ def _penalty(spec: StepSpec, hparams: HParams, critic_at, key, real, fake, real_
                                     one_sided=pen.one_sided, method=pen.method)
 
 
+def _critic_calls(spec: StepSpec, params, spectral, real, fake, real_labels, fake_labels):
+  """A critic update's calls: ((d_real, logits), (d_fake, logits), critic_at, new spectral).
+
+  `critic_at(labels)` is the penalty's closure x -> scores, scored from the same
+  u as the fakes and writing nothing; the spectral state advances once
+  (per_update) or once per call, reals then fakes (per_call; module docstring).
+  """
+  d_real, logits_real, after_real = critic_outputs(spec, params, spectral, real,
+                                                   real_labels, update=True)
+  fakes_from = after_real if spec.spectral_norm_iteration == "per_call" else spectral
+  d_fake, logits_fake, after_fake = critic_outputs(
+      spec, params, fakes_from, fake, fake_labels,
+      update=spec.spectral_norm_iteration == "per_call")
+
+  def critic_at(labels):
+    return lambda x: critic_outputs(spec, params, fakes_from, x, labels)[0]
+
+  new_spectral = after_fake if spec.spectral_norm_iteration == "per_call" else after_real
+  return (d_real, logits_real), (d_fake, logits_fake), critic_at, new_spectral
+
+
 def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_key,
                    hparams: HParams, apply_penalty=True, real_labels=None, fake_labels=None):
   """Critic objective (loss + weight * penalty [+ AC-GAN term]), its metrics and the
@@ -348,13 +392,8 @@ def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_
   its weight multiplied by the interval (StyleGAN2's lazy regularisation).
   `real_labels`, `fake_labels` [B]: the classes of a conditional run's examples.
   """
-  d_real, logits_real, new_spectral = critic_outputs(spec, critic_params, spectral, real,
-                                                     real_labels, update=True)
-
-  def critic_at(labels):
-    return lambda x: critic_outputs(spec, critic_params, spectral, x, labels)[0]
-
-  d_fake, logits_fake, _ = critic_outputs(spec, critic_params, spectral, fake, fake_labels)
+  (d_real, logits_real), (d_fake, logits_fake), critic_at, new_spectral = _critic_calls(
+      spec, critic_params, spectral, real, fake, real_labels, fake_labels)
   loss = spec.loss.critic_loss(d_real, d_fake)
   zero = jnp.zeros((), jnp.float32)
   if spec.penalty.name == "none":
@@ -394,8 +433,23 @@ def critic_loss_fn(spec: StepSpec, critic_params, spectral, real, fake, penalty_
   return total, (jax.tree.map(jax.lax.stop_gradient, metrics), new_spectral)
 
 
-def _dequantize(spec: StepSpec, key, real):
-  """real + U[0, spec.dequantization) per value, by example index (authors' CIFAR code)."""
+def to_training_pixels(x, scaling: str):
+  """Data-convention values x = v / 127.5 - 1 -> the critic's convention `scaling`.
+
+  "half_open": v / 128 - 1 = (x + 1) * 255/256 - 1 (exact for x = 1: 1 - 2/256).
+  """
+  return x if scaling == "closed" else (x + 1.0) * (255.0 / 256.0) - 1.0
+
+
+def from_training_pixels(y, scaling: str):
+  """The inverse of to_training_pixels: generator outputs -> the data's v / 127.5 - 1."""
+  return y if scaling == "closed" else (y + 1.0) * (256.0 / 255.0) - 1.0
+
+
+def _training_reals(spec: StepSpec, key, real):
+  """real in spec.pixel_scaling's convention, + U[0, spec.dequantization) per value by
+  example index (authors' CIFAR code: scale, then add the noise)."""
+  real = to_training_pixels(real, spec.pixel_scaling).astype(real.dtype)
   if not spec.dequantization:
     return real
   noise = rng_lib.uniform(rng_lib.example_keys(key, 0, real.shape[0]), real.shape[1:])
@@ -445,7 +499,7 @@ def critic_update(spec: StepSpec, state: GANState, real, key, hparams: HParams |
   """
   hparams = spec.hparams if hparams is None else hparams
   z_key, penalty_key = jax.random.split(key)
-  real = _dequantize(spec, jax.random.fold_in(key, 3), real)
+  real = _training_reals(spec, jax.random.fold_in(key, 3), real)
   z = _latents(spec, z_key, real.shape[0])
   fake_labels = _fake_labels(spec, jax.random.fold_in(key, 4), labels)
   # The generator runs in training mode, as in the reference implementations,
@@ -488,8 +542,10 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
     fake, batch_stats = generate(spec, params, state.generator_batch_stats, z, train=True,
                                  labels=labels)
     fake = augmented(spec, state, jax.random.fold_in(key, _AUGMENT_STREAM), fake)
-    d_fake, logits, _ = critic_outputs(spec, state.critic_params, state.critic_spectral,
-                                       fake, labels)
+    # per_call: this training call advances u too (the originals' generator update).
+    d_fake, logits, spectral = critic_outputs(
+        spec, state.critic_params, state.critic_spectral, fake, labels,
+        update=spec.spectral_norm_iteration == "per_call")
     adversarial = spec.loss.generator_loss(d_fake)
     loss = adversarial
     metrics = {"generator/score_fake": jnp.mean(d_fake)}
@@ -498,16 +554,18 @@ def generator_update(spec: StepSpec, state: GANState, batch_size: int, key,
       loss = adversarial + hparams.acgan_scale_g * ce  # ACGAN_SCALE_G x CE on its labels
       metrics.update({"generator/loss_adversarial": adversarial, "generator/acgan_loss": ce})
     metrics["generator/loss"] = loss
-    return loss, (batch_stats, metrics)
+    return loss, (batch_stats, metrics, spectral)
 
-  grads, (batch_stats, metrics) = jax.grad(loss_fn, has_aux=True)(state.generator_params)
+  grads, (batch_stats, metrics, spectral) = jax.grad(loss_fn, has_aux=True)(
+      state.generator_params)
   metrics = jax.tree.map(jax.lax.stop_gradient, metrics)
   metrics["generator/param_grad_norm"] = optax.tree.norm(grads)
   updates, opt_state = _generator_tx(spec, hparams).update(grads, state.generator_opt_state,
                                                       state.generator_params)
   params = optax.apply_updates(state.generator_params, updates)
   state = state.replace(generator_params=params, generator_opt_state=opt_state,
-                        generator_batch_stats=batch_stats)
+                        generator_batch_stats=batch_stats,
+                        critic_spectral=jax.lax.stop_gradient(spectral))
   return state, metrics
 
 

@@ -24,11 +24,14 @@ from jaxgan import errors
 from jaxgan import losses as losses_lib
 from jaxgan import penalties
 from jaxgan import population
+from jaxgan import sample as sample_lib
+from jaxgan import train as train_lib
 from jaxgan.models import ARCHS
 from jaxgan.models import CONDITIONALS
 from jaxgan.models import DTYPES
 from jaxgan.models import RESNET_ARCHS
 from jaxgan.models import dcgan
+from jaxgan.models import layers
 from jaxgan.models import resnet
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -179,6 +182,9 @@ RULES: tuple[Rule, ...] = tuple([
     at_least("dataset.shuffle_buffer", 1),
     Rule("dataset.channels", lambda v: v in (0, 1, 3), "0 (from the data), 1 or 3",
          when=_image),
+    choice("dataset.pixel_scaling", train_lib.PIXEL_SCALINGS),
+    Rule("dataset.pixel_scaling", lambda v: v == "closed", "'closed' for a toy dataset "
+         "(its points are not 8-bit pixels)", when=lambda c: not _image(c)),
     choice("model.arch", ARCHS),
     at_least("model.z_dim", 1),
     at_least("model.width", 1, when=_conv),
@@ -186,6 +192,9 @@ RULES: tuple[Rule, ...] = tuple([
     choice("model.upsample", dcgan.UPSAMPLE_METHODS, when=_dcgan),
     choice("model.critic_norm", dcgan.CRITIC_NORMS, when=_conv),
     Rule("model.bn_epsilon", lambda v: v > 0, "> 0"),
+    choice("model.bn_running_var", layers.BN_RUNNING_VARS),
+    choice("model.sample_bn_stats", sample_lib.SAMPLE_BN_STATS),
+    choice("model.spectral_norm_iteration", train_lib.SPECTRAL_NORM_ITERATIONS),
     choice("model.dtype", DTYPES),
     Rule("model.spectral_norm", lambda v: v is True, "True for model.arch='sngan' (every "
          "critic layer is spectrally normalised in SNGAN)",

@@ -99,10 +99,11 @@ def test_conditional_batch_norm_is_batch_norm_with_each_examples_class_scale_and
   per_example = lambda table: table[np.asarray(labels)][:, None, None, :]  # noqa: E731
   expected = (xn - mean) / np.sqrt(var + 1e-5) * per_example(scale) + per_example(offset)
   np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
-  # Running averages as nn.BatchNorm's (momentum 0.9 from mean 0, var 1; kept float32).
+  # Running averages (momentum 0.9 from mean 0, var 1; kept float32), the variance's
+  # of the unbiased estimate, m/(m-1) x var with m = 6 x 3 x 3 (layers.BatchNorm).
   stats = updates["batch_stats"]["norm"]
   np.testing.assert_allclose(stats["mean"], 0.1 * mean, rtol=1e-6)
-  np.testing.assert_allclose(stats["var"], 0.9 + 0.1 * var, rtol=1e-6)
+  np.testing.assert_allclose(stats["var"], 0.9 + 0.1 * var * 54 / 53, rtol=1e-6)
   # Evaluation: the running averages, so each example alone gives the same output.
   eval_bn = train_bn.clone(use_running_average=True)
   ev = eval_bn.apply({"params": params, "batch_stats": updates["batch_stats"]}, x, labels)

@@ -13,8 +13,11 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from configs import sngan
 from configs import wgan_gp
+from jaxgan import config_io
 from jaxgan import loop
+from jaxgan import restore
 from launcher import ROOT
 from launcher import launch
 TOY = "--config=configs/wgan_gp.py:dataset=8gaussians"
@@ -456,3 +459,35 @@ def test_a_run_from_before_the_mesh_step_samples_evaluates_and_resumes_as_if_nev
   assert last_record(old) == last_record(fresh)
   np.testing.assert_array_equal(np.load(os.path.join(old, "samples", "step_000004.npy")),
                                 np.load(os.path.join(fresh, "samples", "step_000004.npy")))
+
+
+@pytest.mark.slow
+def test_a_run_from_before_the_fidelity_options_samples_and_resumes_as_the_old_code_did(
+    tmp_path):
+  # tests/data/pre_fidelity_run: SNGAN on digits (a BatchNorm generator, a spectrally
+  # normalised critic) stopped at step 2 of 4 by the jaxgan that averaged the biased
+  # batch variance and advanced u once per critic update; pre_fidelity_run_step4 holds
+  # that jaxgan's step 4 of the same run uninterrupted (tests/data/README.md).
+  old = str(tmp_path / "old")
+  shutil.copytree(os.path.join(ROOT, "tests", "data", "pre_fidelity_run"), old)
+  expected = os.path.join(ROOT, "tests", "data", "pre_fidelity_run_step4")
+  config = config_io.load_json(os.path.join(old, "config.json"), log_upgrade=False)
+  assert (config.model.bn_running_var, config.model.spectral_norm_iteration,
+          config.model.sample_bn_stats, config.dataset.pixel_scaling) == (
+              "biased", "per_update", "running", "closed")
+  recipe = sngan.get_config("dataset=digits")  # a new run of the recipe differs
+  assert (recipe.model.bn_running_var, recipe.model.spectral_norm_iteration) == (
+      "unbiased", "per_call")
+
+  grid = os.path.join(old, "samples", "step_000002.npy")
+  written_then = np.load(grid)
+  restore.sample_from_checkpoint(config, old, 2)
+  np.testing.assert_array_equal(np.load(grid), written_then)
+
+  loop.train_and_evaluate(config, old)  # resumes at step 2
+  np.testing.assert_array_equal(np.load(os.path.join(old, "samples", "step_000004.npy")),
+                                np.load(os.path.join(expected, "step_000004.npy")))
+  with open(os.path.join(old, "metrics.jsonl")) as f:
+    (record,) = [r for r in map(json.loads, f) if r["step"] == 4 and "critic/loss" in r]
+  with open(os.path.join(expected, "metrics_step4.json")) as f:
+    assert {k: v for k, v in record.items() if not k.startswith("perf/")} == json.load(f)

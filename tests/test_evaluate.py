@@ -170,6 +170,11 @@ def test_ema_generator_is_reported_beside_the_raw_one(toy_run):
   with open(os.path.join(workdir, "eval", "step_000006.json")) as f:
     result = json.load(f)
   assert set(result["generators"]) == {"raw", "ema"}
+  # Each result says how its generators were run (the toy MLP has no BatchNorm).
+  assert result["sampling"] == {
+      label: {"weights": weights, "batch_norm": "none (no BatchNorm)",
+              "pixel_scaling": "closed"} for label, weights in (("raw", "raw"),
+                                                                  ("ema", "EMA"))}
   assert os.path.exists(os.path.join(workdir, "eval", "step_000006_ema_critic.png"))
   assert os.path.exists(os.path.join(workdir, "samples", "step_000006_ema.png"))
   # The EMA (decay 0.999) lags the weights, so after six steps its samples differ.

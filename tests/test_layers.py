@@ -163,3 +163,60 @@ def test_mean_pool_averages_each_two_by_two_window():
   x = jax.random.normal(jax.random.key(1), (2, 6, 4, 3), jnp.float64)
   expected = np.asarray(x).reshape(2, 3, 2, 2, 2, 3).mean(axis=(2, 4))
   np.testing.assert_allclose(layers.mean_pool(x), expected, rtol=1e-12)
+
+
+# --- BatchNorm's running variance ------------------------------------------------------
+
+
+def _batchnorm_steps(running_var, batches, momentum=0.9):
+  """layers.BatchNorm trained on `batches` in turn: (training outputs, final batch_stats)."""
+  bn = layers.BatchNorm(use_running_average=False, momentum=momentum, epsilon=1e-5,
+                        running_var=running_var)
+  variables = bn.init(jax.random.key(0), batches[0])
+  outs = []
+  for x in batches:
+    out, updates = bn.apply(variables, x, mutable=["batch_stats"])
+    variables = {**variables, **updates}
+    outs.append(out)
+  return outs, variables["batch_stats"]
+
+
+def test_batchnorm_running_variance_averages_the_unbiased_batch_variance():
+  # m = 2 x 3 x 3 = 18 values per channel: the unbiased estimate is 18/17 the biased one.
+  x = jnp.asarray(np.random.default_rng(0).normal(1.0, 2.0, size=(2, 3, 3, 4)))
+  outs, stats = _batchnorm_steps("unbiased", [x])
+  x64 = np.asarray(x)
+  # (The running statistics start as float32 variables: float32 accuracy.)
+  np.testing.assert_allclose(stats["var"], 0.9 + 0.1 * x64.var(axis=(0, 1, 2), ddof=1),
+                             rtol=1e-6)
+  np.testing.assert_allclose(stats["mean"], 0.1 * x64.mean(axis=(0, 1, 2)), rtol=1e-6)
+  # Training still normalises with the biased batch variance (PyTorch, Chainer, TF).
+  expected = (x64 - x64.mean(axis=(0, 1, 2))) / np.sqrt(x64.var(axis=(0, 1, 2)) + 1e-5)
+  np.testing.assert_allclose(outs[0], expected, rtol=1e-6, atol=1e-6)
+  # "biased" is flax.linen.BatchNorm exactly (what runs before the option averaged).
+  ref = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
+  ref_out, ref_stats = ref.apply(ref.init(jax.random.key(0), x), x, mutable=["batch_stats"])
+  biased_outs, biased = _batchnorm_steps("biased", [x])
+  for a, b in zip(jax.tree.leaves((biased_outs[0], biased)),
+                  jax.tree.leaves((ref_out, ref_stats["batch_stats"]))):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(outs[0], ref_out)
+  assert np.all(stats["var"] > biased["var"])
+
+
+def test_batchnorm_running_statistics_match_torch_batchnorm2d():
+  torch = pytest.importorskip("torch")
+  rng = np.random.default_rng(1)
+  batches = [rng.normal(0.5 * i, 1.0 + i, size=(3, 4, 4, 2)) for i in range(3)]
+  outs, stats = _batchnorm_steps("unbiased", [jnp.asarray(b) for b in batches])
+  # flax momentum 0.9 is PyTorch's momentum 0.1 (running = 0.9 running + 0.1 batch).
+  bn = torch.nn.BatchNorm2d(2, eps=1e-5, momentum=0.1).double().train()
+  for b, out in zip(batches, outs):
+    ref = bn(torch.from_numpy(b.transpose(0, 3, 1, 2))).detach().numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
+  # The running statistics start as float32 variables (flax's): float32 accuracy.
+  np.testing.assert_allclose(stats["mean"], bn.running_mean.numpy(), rtol=1e-6)
+  np.testing.assert_allclose(stats["var"], bn.running_var.numpy(), rtol=1e-6)
+  # ...and the biased average, for contrast, is not PyTorch's.
+  _, biased = _batchnorm_steps("biased", [jnp.asarray(b) for b in batches])
+  assert not np.allclose(biased["var"], bn.running_var.numpy(), rtol=1e-3)

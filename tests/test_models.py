@@ -21,7 +21,7 @@ def _model_cfg(**overrides):
   cfg = ml_collections.ConfigDict(dict(
       arch="dcgan", z_dim=16, hidden=(32, 32), width=8, upsample="depth_to_space",
       generator_batch_norm=True, bn_momentum=0.9, bn_epsilon=1e-5, critic_norm="none",
-      generator_width=0, spectral_norm=False, dtype="float32"))
+      generator_width=0, spectral_norm=False, dtype="float32", bn_running_var="unbiased"))
   cfg.update(overrides)
   return cfg
 
@@ -139,3 +139,36 @@ def test_subpixel_conv_transpose_equals_conv_transpose_and_its_gradients(
       dcgan.SubPixelConvTranspose(c_out), (batch, size, size, c_in))
 
 
+
+
+@pytest.mark.parametrize("conditional", ["none", "projection"])
+def test_every_generator_batchnorm_averages_the_unbiased_batch_variance(conditional):
+  # Per layer, (unbiased - 0.9) / (biased - 0.9) = m / (m - 1) (momentum 0.9, variances
+  # starting at 1), with m = batch x height x width of that layer's input.
+  arch, shape, batch, classes = "dcgan", (8, 8, 1), 3, 4
+  z = jax.random.normal(jax.random.PRNGKey(0), (batch, 16))
+  kw = {} if conditional == "none" else {"labels": jnp.arange(batch) % classes}
+  stats = {}
+  for running_var in ("unbiased", "biased"):
+    gen, _ = models.make_models(_model_cfg(arch=arch, bn_running_var=running_var), shape,
+                                conditional=conditional, num_classes=classes)
+    variables = gen.init(jax.random.PRNGKey(1), z, **kw, train=False)
+    _, updates = gen.apply(variables, z, **kw, train=True, mutable=["batch_stats"])
+    stats[running_var] = {jax.tree_util.keystr(p): np.asarray(v, np.float64) for p, v in
+                          jax.tree_util.tree_flatten_with_path(updates["batch_stats"])[0]
+                          if p[-1].key == "var"}
+  assert len(stats["unbiased"]) == 1  # 8x8: one block
+  for path, unbiased in stats["unbiased"].items():
+    ratio = (unbiased - 0.9) / (stats["biased"][path] - 0.9)
+    m = np.median(ratio / (ratio - 1))
+    side = np.sqrt(m / batch)
+    assert abs(side - round(side)) < 0.05 and round(side) >= 1, (path, m)
+    np.testing.assert_allclose(ratio, m / (m - 1), rtol=1e-4, err_msg=path)
+
+
+def test_the_resnet_generators_take_the_running_variance_from_the_config():
+  # The same layers.BatchNorm as the DCGAN's (above), in every block and conditional.
+  for running_var in ("unbiased", "biased"):
+    gen, _ = models.make_models(_model_cfg(arch="resnet", bn_running_var=running_var),
+                                (32, 32, 3), conditional="acgan", num_classes=10)
+    assert gen.bn_running_var == running_var

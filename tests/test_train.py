@@ -216,6 +216,13 @@ GOLDEN = {
         'critic/param_grad_norm': 0.6011256575584412,
         'generator/param_grad_norm': 0.30784130096435547,
     },
+    'sngan_digits_dcgan_sn': {
+        'critic/loss': 1.8990973234176636,
+        'critic/penalty': 0.0,
+        'generator/loss': -0.010548252612352371,
+        'critic/param_grad_norm': 1.9599285125732422,
+        'generator/param_grad_norm': 0.49977073073387146,
+    },
 }
 
 
@@ -225,10 +232,12 @@ def test_one_step_reproduces_its_golden_values(case):
   expected = GOLDEN[case]
   wrong = {k: (got[k], v) for k, v in expected.items()
            if not np.isclose(got[k], v, rtol=1e-4, atol=1e-7)}
+  last = golden_step.CHANGES.get(case)
   assert not wrong, (
       f"train_step's numbers for {case!r} changed (got, golden): {wrong}. If the change "
       f"is intended, run `python tests/golden_step.py` and paste its output over GOLDEN "
-      f"in tests/test_train.py, saying in the commit why the numbers moved.")
+      f"in tests/test_train.py, saying in the commit (and in golden_step.CHANGES) why "
+      f"the numbers moved." + (f" Last deliberate change: {last}." if last else ""))
 
 
 def test_the_reported_learning_rates_follow_the_linear_decay():
@@ -291,12 +300,13 @@ def _small_resnet(recipe, variant, n_critic=2, batch=4):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe,variant", [(wgan_gp, "dataset=cifar10,arch=resnet"),
-                                            (sngan, "dataset=cifar10")],
-                         ids=["wgan_gp_resnet_sn", "sngan"])
-def test_resnet_recipe_step_advances_u_once_per_critic_update_and_checkpoints_it(
-    recipe, variant, tmp_path):
+@pytest.mark.parametrize("recipe,variant,iteration", [
+    (wgan_gp, "dataset=cifar10,arch=resnet", "per_update"),
+    (sngan, "dataset=cifar10", "per_call")], ids=["wgan_gp_resnet_sn", "sngan"])
+def test_resnet_recipe_step_advances_u_as_its_recipe_says_and_checkpoints_it(
+    recipe, variant, iteration, tmp_path):
   config = _small_resnet(recipe, variant)
+  assert config.model.spectral_norm_iteration == iteration  # the recipe's default
   spec, state, real = _setup(config)
   assert real.shape[2:] == (32, 32, 3) and spec.critic.spectral_norm
   step = jax.jit(functools.partial(train_lib.train_step, spec=spec))
@@ -316,13 +326,20 @@ def test_resnet_recipe_step_advances_u_once_per_critic_update_and_checkpoints_it
   one_more = 0.0
   for path, u, k2 in got:
     u0, k0 = before[path]
-    once = _power_iteration(u0, k0)
-    twice = _power_iteration(once, second[path])
-    # Exactly n_critic = 2 iterations, each from the parameters of its update; the
-    # generator update (which scores fakes) advanced nothing.
-    np.testing.assert_allclose(np.asarray(u), twice, rtol=1e-4, atol=1e-5, err_msg=path)
-    one_more = max(one_more, float(np.abs(_power_iteration(twice, k2) - twice).max()))
-  assert one_more > 1e-3  # a third iteration would have shown
+    if iteration == "per_update":
+      # Exactly n_critic = 2 iterations, each from the parameters of its update; the
+      # generator update (which scores fakes) advanced nothing.
+      expected = _power_iteration(_power_iteration(u0, k0), second[path])
+    else:
+      # The SNGAN authors' updater: each critic update's reals and fakes calls advance
+      # u once each (2 x 2 from the parameters of their update), and the generator
+      # update's call once more, from the critic it scored with (k2).
+      expected = u0
+      for kernel in (k0, k0, second[path], second[path], k2):
+        expected = _power_iteration(expected, kernel)
+    np.testing.assert_allclose(np.asarray(u), expected, rtol=1e-4, atol=1e-5, err_msg=path)
+    one_more = max(one_more, float(np.abs(_power_iteration(expected, k2) - expected).max()))
+  assert one_more > 1e-4  # one iteration more (or fewer) would have shown
 
   # A checkpoint round trip restores u, and the restored run continues identically.
   ckpt = checkpoint_lib.Checkpointer(str(tmp_path / "checkpoints"))
@@ -444,3 +461,59 @@ def test_generator_batch_size_sets_the_generator_updates_latents_only():
   moved = jax.tree.map(lambda a, c: float(jnp.max(jnp.abs(a - c))),
                        results[0][0].generator_params, results[24][0].generator_params)
   assert max(jax.tree.leaves(moved)) > 0
+
+
+# --- Fidelity to the originals: spectral-norm calls, pixel scaling ---------------------
+
+
+@pytest.mark.parametrize("iteration", train_lib.SPECTRAL_NORM_ITERATIONS)
+def test_which_u_scores_the_reals_the_fakes_and_the_penalty_points(iteration):
+  config = _small(sngan.get_config("dataset=digits"), n_critic=1, batch=4)
+  config.model.width = 4
+  config.model.spectral_norm_iteration = iteration
+  spec, state, real = _setup(config)
+  fake = jnp.tanh(jax.random.normal(jax.random.PRNGKey(7), real.shape[1:]))
+
+  @jax.jit
+  def calls(params, u0, real, fake):
+    (d_real, _), (d_fake, _), critic_at, new = train_lib._critic_calls(
+        spec, params, u0, real, fake, None, None)
+    scores = functools.partial(train_lib.critic_scores, spec, params)
+    want_real, u1 = scores(u0, real, update=True)
+    # per_call (the SNGAN authors' updater): the fakes' call starts from the u the
+    # reals' call wrote and writes its own; per_update: both from the incoming u.
+    fakes_from = u1 if iteration == "per_call" else u0
+    want_fake, u2 = scores(fakes_from, fake, update=True)
+    other_fake = scores(u1 if iteration == "per_update" else u0, fake)[0]
+    return (d_real, d_fake, critic_at(None)(fake), new, want_real, want_fake,
+            u2 if iteration == "per_call" else u1, other_fake)
+
+  (d_real, d_fake, penalty_scores, new, want_real, want_fake, want_new,
+   other_fake) = calls(state.critic_params, state.critic_spectral, real[0], fake)
+  np.testing.assert_array_equal(d_real, want_real)
+  np.testing.assert_array_equal(d_fake, want_fake)
+  # The penalty's closure is the critic that scored the fakes, and writes nothing.
+  np.testing.assert_array_equal(penalty_scores, want_fake)
+  _assert_trees_close(new, want_new, rtol=0, atol=0)
+  assert not np.allclose(d_fake, other_fake)
+
+
+def test_the_authors_pixel_scaling_keeps_dequantised_reals_below_one():
+  # gan_cifar_resnet.py: 2*((v/256.)-.5) + U[0, 1/128) lies in [-1, 1); the closed
+  # convention v/127.5 - 1 plus the same noise passes 1 at v = 255.
+  config = wgan_gp.get_config("dataset=cifar10,arch=resnet")
+  assert (config.dataset.pixel_scaling, config.train.dequantization) == ("half_open", 1 / 128)
+  spec = factory.make_step_spec(config, (32, 32, 3))
+  levels = np.arange(256, dtype=np.float32)
+  v = np.tile(levels, 64 * 32 * 32 * 3 // 256).reshape(64, 32, 32, 3)
+  data = jnp.asarray(v / 127.5 - 1.0)  # what the data pipeline delivers
+  reals = np.asarray(train_lib._training_reals(spec, jax.random.PRNGKey(0), data))
+  assert reals.min() >= -1.0 and reals.max() < 1.0
+  noise = reals - (v / 128.0 - 1.0)
+  assert noise.min() >= -1e-6 and noise.max() < 1 / 128 + 1e-6 and noise.max() > 0.99 / 128
+  closed = dataclasses.replace(spec, pixel_scaling="closed")
+  assert float(train_lib._training_reals(closed, jax.random.PRNGKey(0), data).max()) > 1.0
+  # Samples are mapped back to the data's convention: the exact inverse.
+  np.testing.assert_allclose(
+      train_lib.from_training_pixels(train_lib.to_training_pixels(data, "half_open"),
+                                     "half_open"), data, atol=1e-6)

@@ -143,6 +143,9 @@ class Evaluator:
     if self.labels is not None:
       result["class_names"] = list(self.class_names)
     plot_paths = []
+    # How each generator was run (weights, BatchNorm statistics): part of the protocol.
+    result["sampling"] = {label: sample_lib.describe_generator(self.spec, state, use_ema)
+                          for label, use_ema in sample_lib.generators(config)}
     for label, use_ema in sample_lib.generators(config):
       samples = sample_lib.generator_output(self.spec, state, self.z, use_ema=use_ema,
                                  labels=self.labels)
@@ -271,6 +274,10 @@ def population_result(step: int, results: dict, members, groups, diverged: dict,
   for r in results.values():  # one classifier scores every member
     if "classifier" in r:
       out["classifier"] = r["classifier"]
+      break
+  for r in results.values():  # the members share one step spec: one way of sampling
+    if "sampling" in r:
+      out["sampling"] = r["sampling"]
       break
   labels = list(next(iter(results.values()))["generators"]) if results else []
   for label in labels:

@@ -67,7 +67,7 @@ class ConditionalBatchNorm(nn.Module):
   """BatchNorm whose scale and offset are looked up per example's class.
 
   y = (x - mean) / sqrt(var + epsilon) * scale[label] + offset[label]. Statistics
-  and running averages are nn.BatchNorm's (its submodule "norm" holds them in
+  and running averages are layers.BatchNorm's (its submodule "norm" holds them in
   batch_stats); parameters: scale [K, C] (ones) and offset [K, C] (zeros).
   """
 
@@ -76,13 +76,15 @@ class ConditionalBatchNorm(nn.Module):
   momentum: float
   epsilon: float
   dtype: Any = None  # compute dtype; parameters float32
+  running_var: str = "unbiased"  # layers.BN_RUNNING_VARS: what the running variance averages
 
   @nn.compact
   def __call__(self, x, labels):
     channels = x.shape[-1]
-    h = nn.BatchNorm(use_running_average=self.use_running_average, momentum=self.momentum,
-                     epsilon=self.epsilon, use_scale=False, use_bias=False, dtype=self.dtype,
-                     param_dtype=jnp.float32, name="norm")(x)
+    h = layers.BatchNorm(use_running_average=self.use_running_average, momentum=self.momentum,
+                         epsilon=self.epsilon, use_scale=False, use_bias=False,
+                         dtype=self.dtype, param_dtype=jnp.float32,
+                         running_var=self.running_var, name="norm")(x)
     scale = self.param("scale", nn.initializers.ones_init(), (self.num_classes, channels),
                        jnp.float32)
     offset = self.param("offset", nn.initializers.zeros_init(),

@@ -117,6 +117,7 @@ class DCGANGenerator(nn.Module):
   bn_epsilon: float = 1e-5
   dtype: Any = None  # compute dtype (bfloat16: mixed precision); parameters float32
   num_classes: int = 0  # > 0: class-conditional BatchNorm (needs batch_norm)
+  bn_running_var: str = "unbiased"  # layers.BN_RUNNING_VARS: what the running variance averages
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
@@ -131,12 +132,13 @@ class DCGANGenerator(nn.Module):
       if self.num_classes:
         h = conditional_lib.ConditionalBatchNorm(
             self.num_classes, use_running_average=not train, momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon, dtype=self.dtype)(h, labels)
+            epsilon=self.bn_epsilon, dtype=self.dtype,
+            running_var=self.bn_running_var)(h, labels)
       elif self.batch_norm:
         # Statistics over the global batch: the step is one computation over it.
-        h = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                         epsilon=self.bn_epsilon, dtype=self.dtype,
-                         param_dtype=jnp.float32)(h)
+        h = layers.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
+                             epsilon=self.bn_epsilon, dtype=self.dtype,
+                             param_dtype=jnp.float32, running_var=self.bn_running_var)(h)
       return nn.relu(h)
 
     features = self.width * 2 ** (n - 1)

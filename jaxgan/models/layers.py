@@ -1,4 +1,4 @@
-"""Layers shared by the models: spectral normalisation, resampling, inits.
+"""Layers shared by the models: spectral normalisation, BatchNorm, resampling, inits.
 
 Spectral normalisation (Miyato et al. 2018) divides a layer's kernel W, viewed as
 a matrix [fan_in, features], by an estimate of its largest singular value:
@@ -21,19 +21,23 @@ new u (and sigma, kept for logging) are written back:
                       update: the same iteration from the stored u, nothing written.
 
 Because the iteration is a pure function of the stored u and the kernel, every
-call that starts from the same stored u computes the same sigma. One critic
-update should therefore call the critic on reals (update_stats=True, collecting
-the new u), on fakes and inside the gradient penalty's closure with the *same*
-incoming u and update_stats=False: all three see one normalised critic, the
-penalty's inner jax.grad over x differentiates a side-effect-free function, and
-the update advances u by exactly one power iteration, as in Algorithm 1.
-(The authors' Chainer code and torch.nn.utils.spectral_norm instead advance u
-at every training-mode forward call. In evaluation Chainer runs one iteration
-from the stored u without writing it, as here; PyTorch uses its stored u and v
-as they are.)
+call that starts from the same stored u computes the same sigma. A critic update
+can therefore call the critic on reals (update_stats=True, collecting the new u),
+on fakes and inside the gradient penalty's closure with the *same* incoming u and
+update_stats=False: all three see one normalised critic and the update advances u
+by exactly one power iteration, as in Algorithm 1 (model.spectral_norm_iteration
+"per_update"). The SNGAN authors' Chainer code (SNConvolution2D.W_bar writes u
+whenever chainer.config.train) and torch.nn.utils.spectral_norm instead advance u
+at every training-mode forward call; jaxgan/train.py does that with "per_call",
+chaining each call's new u into the next. Either way the penalty's inner jax.grad
+over x differentiates a side-effect-free closure. In evaluation Chainer runs one
+iteration from the stored u without writing it, as here; PyTorch uses its stored
+u and v as they are.
 """
 
 from __future__ import annotations
+
+import math
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -64,6 +68,48 @@ def maybe_spectral_norm(layer: nn.Module, x, *, spectral_norm: bool, update_stat
     return layer(x)
   return nn.SpectralNorm(layer, n_steps=1, collection_name=SPECTRAL,
                          name=f"{layer.name}_sn")(x, update_stats=update_stats)
+
+
+# The batch variance BatchNorm's running average takes (model.bn_running_var):
+#   unbiased  m/(m-1) x the batch variance, m = the values per channel (examples x
+#             height x width): PyTorch's BatchNorm (torch.nn.functional.batch_norm),
+#             Chainer's BatchNormalization (the SNGAN authors') and TF's fused batch
+#             norm (tf.nn.fused_batch_norm, the WGAN-GP authors' tflib batchnorm.py).
+#   biased    the batch variance itself, as flax.linen.BatchNorm averages it (jaxgan's
+#             runs made before this choice existed).
+BN_RUNNING_VARS = ("unbiased", "biased")
+
+
+class BatchNorm(nn.BatchNorm):
+  """flax.linen.BatchNorm whose running variance averages the `running_var` estimate.
+
+  Training normalises with the biased batch variance either way (as PyTorch,
+  Chainer and TF do); only what the running average takes differs, so only
+  train=False outputs (sampling with running statistics, evaluation) do. Same
+  variables, names and outputs as nn.BatchNorm (a run's parameter tree is
+  unchanged), and the unbiased average is in float32 whatever the compute dtype.
+  """
+
+  running_var: str = "unbiased"  # BN_RUNNING_VARS
+
+  @nn.compact
+  def __call__(self, x):  # pylint: disable=arguments-differ
+    if self.running_var not in BN_RUNNING_VARS:
+      raise ValueError(f"unknown BatchNorm running_var {self.running_var!r}; allowed: "
+                       f"{', '.join(BN_RUNNING_VARS)}")
+    if (self.use_running_average or self.running_var == "biased"
+        or self.is_initializing()):
+      return super().__call__(x)
+    previous = self.get_variable("batch_stats", "var")
+    out = super().__call__(x)
+    axes = tuple(range(x.ndim - 1))  # every axis but the features (axis=-1)
+    m = math.prod(x.shape[a] for a in axes)
+    unbiased = jnp.var(at_least_float32(x), axis=axes) * (m / max(m - 1, 1))
+    # The dtype follows the computation, as nn.BatchNorm's own update (float32 in
+    # training; float64 when a check runs in float64).
+    self.put_variable("batch_stats", "var",
+                      self.momentum * previous + (1.0 - self.momentum) * unbiased)
+    return out
 
 
 def depth_to_space(x, block: int = 2):

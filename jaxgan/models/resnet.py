@@ -37,12 +37,16 @@ Parameter counts at the widths above (tests/test_resnet.py derives them from the
 layer shapes): WGAN-GP generator 1,204,483 and critic 1,053,825, as the authors'
 own count; SNGAN generator 4,276,739 and critic 1,053,824 (no output bias).
 
-Deviations from the authors' code, both on purpose:
-  - BatchNorm running statistics: the WGAN-GP authors always normalise with the
-    batch's statistics, even when sampling; here train=False uses the running
-    averages (momentum `bn_momentum`), as SNGAN's Chainer code does in test mode.
-  - Initialisation is theirs (layers.he_uniform_avg / glorot_uniform, zero
-    biases, unit BN scales), but drawn from JAX keys, not numpy's global RNG.
+BatchNorm is layers.BatchNorm: train=False uses the running averages (momentum
+`bn_momentum`; the variance averages the unbiased batch estimate, as Chainer,
+PyTorch and TF's fused batch norm do), as SNGAN's Chainer code does in test
+mode. The WGAN-GP authors never use running averages: they normalise with the
+batch's statistics even when sampling, which jaxgan/sample.py does for the
+WGAN-GP ResNet recipe (model.sample_bn_stats="batch").
+
+Deviation from the authors' code, on purpose: the initialisation is theirs
+(layers.he_uniform_avg / glorot_uniform, zero biases, unit BN scales), but drawn
+from JAX keys, not numpy's global RNG.
 
 Class-conditional (jaxgan/models/conditional.py): with `num_classes` > 0 the
 generator's residual blocks normalise with class-conditional BatchNorm (both
@@ -162,18 +166,21 @@ class ResNetGenerator(nn.Module):
   bn_epsilon: float
   dtype: Any = None  # compute dtype (jnp.bfloat16: mixed precision); parameters float32
   num_classes: int = 0  # > 0: class-conditional BatchNorm in the residual blocks
+  bn_running_var: str = "unbiased"  # layers.BN_RUNNING_VARS: what the running variance averages
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
     conditional_lib.check_generator_labels(self.num_classes, labels)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
+    norm = functools.partial(layers.BatchNorm, use_running_average=not train,
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon,
-                             dtype=self.dtype, param_dtype=jnp.float32)
+                             dtype=self.dtype, param_dtype=jnp.float32,
+                             running_var=self.bn_running_var)
     block_norm = norm
     if self.num_classes:
       block_norm = functools.partial(
           conditional_lib.ConditionalBatchNorm, self.num_classes, use_running_average=not train,
-          momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype)
+          momentum=self.bn_momentum, epsilon=self.bn_epsilon, dtype=self.dtype,
+          running_var=self.bn_running_var)
     h = nn.Dense(BASE_SIZE * BASE_SIZE * self.width, kernel_init=layers.glorot_uniform,
                  dtype=self.dtype, param_dtype=jnp.float32, name="input")(z)
     # Channel-major, as the authors' reshape to NCHW [B, C, 4, 4].
