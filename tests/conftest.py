@@ -44,3 +44,14 @@ def conditional_digits_run(tmp_path_factory):
   workdir = str(root / "runs" / "acgan")
   loop.train_and_evaluate(config, workdir)
   return config, workdir
+
+
+def pytest_collection_modifyitems(config, items):
+  """The files of the longest end-to-end tests first (each file kept whole, so module
+  fixtures are built once), so the two workers (pyproject's -n 2) do not end the
+  session waiting on one long test started last."""
+  del config
+  heaviest = ("test_readme.py", "test_default_run.py", "test_cluster.py",
+              "test_population_reliability.py", "test_reliability.py", "test_multihost.py")
+  items.sort(key=lambda item: heaviest.index(item.path.name)
+             if item.path.name in heaviest else len(heaviest))  # stable within a file
