@@ -369,17 +369,17 @@ def _critic_calls(spec: StepSpec, params, spectral, real, fake, real_labels, fak
   u as the fakes and writing nothing; the spectral state advances once
   (per_update) or once per call, reals then fakes (per_call; module docstring).
   """
+  per_call = spec.spectral_norm_iteration == "per_call"
   d_real, logits_real, after_real = critic_outputs(spec, params, spectral, real,
                                                    real_labels, update=True)
-  fakes_from = after_real if spec.spectral_norm_iteration == "per_call" else spectral
-  d_fake, logits_fake, after_fake = critic_outputs(
-      spec, params, fakes_from, fake, fake_labels,
-      update=spec.spectral_norm_iteration == "per_call")
+  fakes_from = after_real if per_call else spectral
+  d_fake, logits_fake, after_fake = critic_outputs(spec, params, fakes_from, fake,
+                                                   fake_labels, update=per_call)
 
   def critic_at(labels):
     return lambda x: critic_outputs(spec, params, fakes_from, x, labels)[0]
 
-  new_spectral = after_fake if spec.spectral_norm_iteration == "per_call" else after_real
+  new_spectral = after_fake if per_call else after_real
   return (d_real, logits_real), (d_fake, logits_fake), critic_at, new_spectral
 
 
