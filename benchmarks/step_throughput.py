@@ -34,7 +34,7 @@ run. Output: JSON rows on stdout, <out>/step_throughput.{json,md} with the run's
 machine, device kind and package versions.
 
 --members K1,K2,...: per selected training case and K, a population of K members in
-one compiled step (population.method vmap and map) against its K single runs trained
+one compiled step (population.method vmap, map and unroll) against its K single runs trained
 one after another (each member's own runs.setup), round-robin: member-steps/s,
 population_over_sequential (by wall and by CPU time of this process), compile
 times, fraction of peak. Output: <out>/population.{json,md}.
@@ -102,6 +102,8 @@ RESNET_WIDTH = [0]  # --resnet-width (0: the recipes' widths)
 FTZ = {"torch.worker": "ftz"}
 REPEAT_SECONDS = 0.4   # calibrated length of one timed repeat
 MAX_CALLS = 200
+# How a population's step runs its members (population.METHODS but "auto", timed each).
+POPULATION_METHODS = ("vmap", "map", "unroll")
 
 
 def make_config(recipe, variant, overrides=None):
@@ -642,7 +644,7 @@ def members_rows(only, ks, repeats, peak):
       load_before = os.getloadavg()
       over = {"population.size": k}
       group = {m: JaxMember(make_config(recipe, arg, dict(over, **{"population.method": m})))
-               for m in ("vmap", "map")}
+               for m in POPULATION_METHODS}
       group["single"] = Sequential(make_config(recipe, arg, over))
       cpu = {}
       times, calls = time_group(group, repeats, cpu=cpu)
@@ -656,7 +658,7 @@ def members_rows(only, ks, repeats, peak):
         row[f"{m}_member_steps_s"] = rate[m]
         row[f"{m}_member_steps_per_cpu_s"] = cpu_rate[m]
         row[f"{m}_fraction_of_peak"] = rate[m] * flops / 1e9 / peak
-      for m in ("vmap", "map"):
+      for m in POPULATION_METHODS:
         row[f"{m}_population_over_sequential"] = rate[m] / rate["single"]
         row[f"{m}_cpu_population_over_sequential"] = cpu_rate[m] / cpu_rate["single"]
         row[f"{m}_compile_s"] = group[m].compile_s
@@ -672,22 +674,29 @@ def members_rows(only, ks, repeats, peak):
 
 
 def members_table(rows, peak) -> str:
+  methods = [m for m in POPULATION_METHODS if rows and f"{m}_member_steps_s" in rows[0]]
   lines = [f"Matmul peak measured in this run: {peak:.0f} GFLOP/s. Member-steps/s; "
-           "population over sequential = over K single runs one after another (wall time; "
+           "over sequential = over K single runs one after another (wall time; "
            "per CPU-second of this process in brackets).", "",
-           "| case | K | K single runs | vmap | vmap over sequential | map | map over "
-           "sequential | compile: K single runs / vmap / map | of matmul peak: single / vmap / map "
-           "| load before -> after |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "| case | K | K single runs | " + " | ".join(
+               f"{m} | {m} over sequential" for m in methods)
+           + " | default | compile: K single runs / " + " / ".join(methods)
+           + " | of matmul peak: single / " + " / ".join(methods)
+           + " | load before -> after |",
+           "|---|---|---|" + "---|---|" * len(methods) + "---|---|---|---|"]
   for r in rows:
-    v, m = "vmap_population_over_sequential", "map_population_over_sequential"
+    cells = []
+    for m in methods:
+      ratio = f"{m}_population_over_sequential"
+      cells.append(f"{r[f'{m}_member_steps_s']:.2f} | {r[ratio]:.2f}x "
+                   f"({r[f'{m}_cpu_population_over_sequential']:.2f}x)")
     lines.append(
-        f"| {r['case']} | {r['members']} | {r['single_member_steps_s']:.1f} | "
-        f"{r['vmap_member_steps_s']:.1f} | {r[v]:.2f}x ({r['vmap_cpu_' + v[5:]]:.2f}x) | "
-        f"{r['map_member_steps_s']:.1f} | {r[m]:.2f}x ({r['map_cpu_' + m[4:]]:.2f}x) | "
-        f"{r['single_compile_s']:.1f} / {r['vmap_compile_s']:.1f} / {r['map_compile_s']:.1f} s"
-        f" | {r['single_fraction_of_peak']:.0%} / {r['vmap_fraction_of_peak']:.0%} / "
-        f"{r['map_fraction_of_peak']:.0%} | {r['load_before'][0]:.1f} -> "
-        f"{r['load_after'][0]:.1f} |")
+        f"| {r['case']} | {r['members']} | {r['single_member_steps_s']:.2f} | "
+        + " | ".join(cells) + f" | {r['default_method']} | {r['single_compile_s']:.1f} / "
+        + " / ".join(f"{r[f'{m}_compile_s']:.1f}" for m in methods) + " s | "
+        + f"{r['single_fraction_of_peak']:.0%} / "
+        + " / ".join(f"{r[f'{m}_fraction_of_peak']:.0%}" for m in methods)
+        + f" | {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f} |")
   return "\n".join(lines)
 
 

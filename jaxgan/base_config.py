@@ -316,9 +316,10 @@ def make(dataset: str, arch: str, augment: str = "none") -> ml_collections.Confi
   config.population.best_metric = ("sliced_wasserstein" if is_toy
                                    else f"fd_{dataset}_classifier")
   # How the step runs the members: vmap (one batched computation), map (one after
-  # another inside the step, each with its single run's operations) or auto (CPU:
-  # map, which kept the single run's speed where vmap lost on this 2-core CPU,
-  # benchmarks/results/population.md; other backends: vmap, not measured here).
+  # another in a loop inside the step), unroll (one after another, written out:
+  # each member's single-run operations, compiled once per member) or auto (CPU:
+  # unroll up to population.UNROLL_MAX members, else vmap; map ran conv models
+  # ~40x slower there, benchmarks/results/population.md; other backends: vmap).
   config.population.method = "auto"
   return config
 

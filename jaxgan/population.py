@@ -11,8 +11,10 @@ Members differ only in what the step takes as data, the `train.HParams`
 
 A `PopulationState` stacks the members' GANStates along a leading member axis,
 with their HParams [K] and `diverged_at` [K]. `population_step` runs
-`train.train_step` for every member, vmapped over the member axis
-(`population.method` "vmap") or one after another (`lax.map`, "map"). A member
+`train.train_step` for every member: vmapped over the member axis
+(`population.method` "vmap"), one after another in a loop (`lax.map`, "map") or
+one after another written out ("unroll": K copies of the single run's step in one
+program, compiled K times over). A member
 whose update is non-finite is frozen at its last finite state and `diverged_at`
 records the step; the others train on (jaxgan/loop.py reports it).
 
@@ -183,20 +185,28 @@ def _finite_per_member(tree) -> jax.Array:
   return jnp.all(jnp.stack(checks), axis=0)
 
 
-METHODS = ("auto", "vmap", "map")
+METHODS = ("auto", "vmap", "map", "unroll")
+# The most members "auto" unrolls on CPU: compile time grows with each member
+# written out (~3.5 s per digits member, ~6 s per DCGAN member on a 2-core CPU).
+UNROLL_MAX = 16
 
 
 def resolve_method(config, backend: str | None = None) -> str:
   """How the step runs its members: population.method, or the per-backend default.
 
-  CPU default: map, since vmapped steps ran slower per member than single runs
-  there (XLA:CPU's batched matrix products; benchmarks/results/population.md)
-  while map ran at the single run's speed. Other backends: vmap, not yet measured.
+  CPU default: unroll up to UNROLL_MAX members, the only method that keeps the
+  single runs' speed on convolutional models there (map puts every convolution
+  inside a while loop, where XLA:CPU runs their weight gradients through its
+  generic code, tens of times slower; vmap turns them into grouped convolutions);
+  beyond UNROLL_MAX, vmap, whose compile time does not grow with K
+  (benchmarks/results/population.md). Other backends: vmap, not yet measured.
   """
   if config.population.method != "auto":
     return config.population.method
   backend = backend or jax.default_backend()
-  return "map" if backend == "cpu" else "vmap"
+  if backend != "cpu":
+    return "vmap"
+  return "unroll" if num_members(config) <= UNROLL_MAX else "vmap"
 
 
 def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
@@ -209,7 +219,7 @@ def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
   Only `swept_fields` (static) come from state.hparams; the others stay
   spec.hparams' Python floats, constants to XLA as in the single run (a traced
   value can round differently where XLA folds a constant, e.g. a division by it).
-  `method`: "vmap" or "map" (resolve_method).
+  `method`: "vmap", "map" or "unroll" (resolve_method).
   """
   def one(member):
     member_state_, hparams, member_real = member
@@ -219,6 +229,10 @@ def population_step(state: PopulationState, real, *, spec: train_lib.StepSpec,
   members = (state.members, state.hparams, real)
   if method == "vmap":
     new, metrics = jax.vmap(lambda *m: one(m))(*members)
+  elif method == "unroll":
+    outs = [one(jax.tree.map(lambda x, i=i: x[i], members))
+            for i in range(state.diverged_at.shape[0])]
+    new, metrics = jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
   else:
     new, metrics = jax.lax.map(one, members)
   training = state.diverged_at == 0

@@ -217,7 +217,8 @@ def _rel_l2(a, b):
 
 
 @pytest.mark.slow
-def test_with_map_the_toy_member_trains_bitwise_as_its_single_run():
+@pytest.mark.parametrize("method", ["map", "unroll"])
+def test_the_toy_member_trains_bitwise_as_its_single_run(method):
   # Bitwise where XLA compiles the member's step inside lax.map to the single run's
   # operations and fusions, as here; elsewhere (e.g. the unrolled digits critic
   # loop) float rounding can differ in the last bit (benchmarks/results/
@@ -226,7 +227,7 @@ def test_with_map_the_toy_member_trains_bitwise_as_its_single_run():
   config.model.hidden = (32, 32)
   config.train.batch_size = 16
   config.population.size = 2
-  config.population.method = "map"
+  config.population.method = method
   config.seed = 7
   pop_state, pop_metrics = _train(config, 8)
   for i in range(2):
@@ -252,6 +253,16 @@ def test_with_vmap_a_member_stays_within_float_rounding_of_its_single_run():
   assert _rel_l2(singles[0].critic_params, singles[1].critic_params) > 0.1
 
 
+def test_auto_unrolls_members_on_cpu_up_to_a_limit_then_vmaps():
+  config = _toy(size=population.UNROLL_MAX)
+  assert population.resolve_method(config, "cpu") == "unroll"
+  assert population.resolve_method(config, "gpu") == "vmap"
+  config.population.size = population.UNROLL_MAX + 1
+  assert population.resolve_method(config, "cpu") == "vmap"
+  config.population.method = "map"  # a method named in the config is kept
+  assert population.resolve_method(config, "cpu") == "map"
+
+
 def test_a_swept_member_trains_as_the_single_run_with_that_value():
   config = _toy(size=1, critic_lr=(1e-4, 3e-4))
   config.population.method = "map"
@@ -268,7 +279,7 @@ def test_a_swept_member_trains_as_the_single_run_with_that_value():
 # --- Divergence -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["map", "vmap"])
+@pytest.mark.parametrize("method", ["map", "vmap", "unroll"])
 def test_a_diverged_member_is_frozen_at_its_last_finite_state_and_the_others_go_on(method):
   config = _toy(size=3)
   config.population.method = method
