@@ -318,7 +318,7 @@ def member_statistics(groups_: list[Group], metrics: list[dict], diverged: dict,
   """(values, TensorBoard prefix, record fields) of each sweep combination's
   statistics of one step: KEY/mean, KEY/std, KEY/ci95 over its members still
   training (not in `diverged`); the first also carries the steps per second
-  (`rate`) and the member steps per second."""
+  (`rate`, when finite) and the member steps per second."""
   training = [i for i in range(len(metrics)) if i not in diverged]
   out = []
   for g, group in enumerate(groups_):
@@ -328,7 +328,7 @@ def member_statistics(groups_: list[Group], metrics: list[dict], diverged: dict,
       stats_ = summarize([metrics[i][key] for i in used]) if used else {}
       values.update({f"{key}/{s}": stats_[s] for s in ("mean", "std", "ci95")
                      if stats_.get(s) is not None})
-    if g == 0:
+    if g == 0 and math.isfinite(rate):  # no rate before the first interval ends
       values["perf/steps_per_second"] = rate
       values["perf/member_steps_per_second"] = rate * len(training)
     sweep = dict(group.values)

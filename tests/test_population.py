@@ -513,3 +513,14 @@ def test_a_run_older_than_populations_resumes_as_a_single_run_without_warnings(t
   with caplog.at_level("WARNING", logger="jaxgan"):
     state = loop.train_and_evaluate(config, workdir)
   assert int(state.step) == 4 and not [r for r in caplog.records if "population" in r.getMessage()]
+
+
+def test_the_first_statistics_record_has_no_rate_rather_than_a_nan():
+  config = _toy(size=2)
+  metrics = [{"critic/loss": 1.0}, {"critic/loss": 3.0}]
+  (first, _, _), = population.member_statistics(population.groups(config), metrics, {},
+                                                 math.nan)
+  assert first["critic/loss/mean"] == 2.0
+  assert "perf/steps_per_second" not in first
+  (later, _, _), = population.member_statistics(population.groups(config), metrics, {}, 4.0)
+  assert later["perf/member_steps_per_second"] == 8.0
