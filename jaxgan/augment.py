@@ -40,7 +40,8 @@ land on pixel centres and are exact either way; rotations and scalings alias mor
 ADA's p (StyleGAN2-ADA training_loop.py): every ada_interval steps,
 p <- max(0, p + sign(r_t - target) * images / (ada_kimg * 1000)), where images
 is the number of reals the critic saw over the interval and r_t the mean of the
-overfitting heuristic over it (`ada_signs`).
+overfitting heuristic over it (`ada_signs`). With augment.ada_fixed p stays at
+augment.p_init (train.py --aug=fixed --p), r_t still measured.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class AugmentSpec:
   ada_interval: int = 4                  # ada: steps between updates of p
   ada_kimg: float = 500.0                # ada: thousands of reals for p to move by 1
   p_init: float = 0.0                    # ada: p at the first step
+  ada_fixed: bool = False                # ada: p stays at p_init (--aug=fixed)
   # ada: r_t's threshold: a number (sign(D(real) - it)) or None (the batch's mean
   # D(fake) instead), resolved from augment.ada_heuristic and the loss (factory.py).
   ada_threshold: float | None = 0.0
@@ -364,7 +366,8 @@ def ada_update(spec: AugmentSpec, ada: dict, step_sign, step, images_per_step: i
 
   `step` is the number of steps done after this one; every ada_interval steps
   r_t = the interval's mean sign and p moves by sign(r_t - target) * images over
-  the interval / (ada_kimg * 1000), floored at 0 (training_loop.py).
+  the interval / (ada_kimg * 1000), floored at 0 (training_loop.py); with
+  spec.ada_fixed p stays where it is and only r_t is updated.
   """
   sign_sum = ada["sign_sum"] + step_sign
   count = ada["sign_count"] + 1.0
@@ -373,7 +376,9 @@ def ada_update(spec: AugmentSpec, ada: dict, step_sign, step, images_per_step: i
   adjust = (jnp.sign(r_t - spec.ada_target) * (images_per_step * spec.ada_interval)
             / (spec.ada_kimg * 1000.0))
   zero = jnp.zeros((), jnp.float32)
-  return {"p": jnp.where(due, jnp.maximum(ada["p"] + adjust, 0.0), ada["p"]),
+  p = ada["p"] if spec.ada_fixed else jnp.where(due, jnp.maximum(ada["p"] + adjust, 0.0),
+                                                 ada["p"])
+  return {"p": p,
           "r_t": jnp.where(due, r_t, ada["r_t"]),
           "sign_sum": jnp.where(due, zero, sign_sum),
           "sign_count": jnp.where(due, zero, count)}

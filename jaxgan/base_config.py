@@ -364,6 +364,9 @@ def augment_config(name: str = "none") -> ml_collections.ConfigDict:
   # ada_kimg=500); the adjustment per update is that fraction of the interval's reals.
   aug.ada_kimg = 500.0
   aug.p_init = 0.0  # ada: p at the start (training_loop.py augment_p=0)
+  # ada: p stays at p_init, never steered (r_t is still measured and logged):
+  # StyleGAN2-ADA's train.py --aug=fixed --p=P, its baseline for a chosen strength.
+  aug.ada_fixed = False
   # ada: the overfitting heuristic r_t = E[sign(D(real) - t)] over the interval.
   # sign_real: t is the loss's decision boundary, StyleGAN2-ADA's rule (0 for the
   # logistic and hinge losses, (a + b) / 2 for least squares); sign_real_vs_fake_mean:

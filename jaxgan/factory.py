@@ -77,7 +77,8 @@ def augment_spec(config) -> augment_lib.AugmentSpec:
       translation_ratio=float(aug.translation_ratio), cutout_ratio=float(aug.cutout_ratio),
       ada_ops=tuple(aug.ada_ops.split(",")), ada_target=float(aug.ada_target),
       ada_interval=int(aug.ada_interval), ada_kimg=float(aug.ada_kimg),
-      p_init=float(aug.p_init), ada_threshold=ada_threshold(config))
+      p_init=float(aug.p_init), ada_fixed=bool(aug.ada_fixed),
+      ada_threshold=ada_threshold(config))
 
 
 def make_step_spec(config, data_shape, classes: int = 0) -> train_lib.StepSpec:

@@ -168,7 +168,10 @@ _AUGMENT_RULES = [
     Rule("augment.ada_target", lambda v: 0 <= v <= 1, "in [0, 1]", _augmenting("ada")),
     at_least("augment.ada_interval", 1, _augmenting("ada")),
     Rule("augment.ada_kimg", lambda v: v > 0, "> 0", _augmenting("ada")),
-    at_least("augment.p_init", 0, _augmenting("ada")),
+    Rule("augment.p_init", lambda v: 0 <= v <= 1, "in [0, 1]", _augmenting("ada")),
+    Rule("augment.p_init", lambda v: v > 0,
+         "in (0, 1] with augment.ada_fixed (a fixed p of 0 never augments)",
+         lambda c: c.augment.name == "ada" and c.augment.ada_fixed),
     choice("augment.ada_heuristic", augment_lib.HEURISTICS, _augmenting("ada")),
 ]
 

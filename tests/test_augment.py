@@ -241,6 +241,27 @@ def test_ada_p_follows_stylegan2_adas_rule_on_scripted_critic_outputs():
     assert float(ada["r_t"]) == pytest.approx(r, abs=1e-6), step
 
 
+def test_a_fixed_p_never_moves_while_r_t_is_still_measured():
+  spec = augment.AugmentSpec(name="ada", ada_interval=2, ada_kimg=0.1, p_init=0.3,
+                             ada_fixed=True)
+  ada = augment.init_ada(spec.p_init)
+  for step in range(1, 7):  # every interval's reals all score above the boundary
+    ada = augment.ada_update(spec, ada, jnp.asarray(1.0), step, images_per_step=10)
+    assert float(ada["p"]) == pytest.approx(0.3), step
+  assert float(ada["r_t"]) == 1.0
+
+
+def test_a_fixed_p_of_zero_or_a_p_above_one_is_refused_before_training():
+  config = nsgan.get_config("dataset=digits,augment=ada")
+  config.augment.ada_fixed = True
+  with pytest.raises(errors.ConfigError, match=r"augment.p_init.*\(0, 1\] with augment.ada_fixed"):
+    validation.validate(config)
+  config.augment.ada_fixed = False
+  config.augment.p_init = 1.5
+  with pytest.raises(errors.ConfigError, match=r"augment.p_init must be in \[0, 1\], got 1.5"):
+    validation.validate(config)
+
+
 def test_wasserstein_heuristic_ignores_the_critics_offset_and_scale():
   rng = np.random.default_rng(0)
   d_real, d_fake = rng.normal(1.0, 1.0, 64), rng.normal(-1.0, 1.0, 64)
