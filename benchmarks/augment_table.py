@@ -127,9 +127,9 @@ def run_cell(args, recipe, fraction, folder, augment):
                           {"dataset.data_dir": args.data_dir})
   run = runs.setup(scoring, devices=jax.devices()[:1])
   step, state, _ = run.restore(os.path.join(workdir, "checkpoints"))
-  evaluators = run.runs.evaluators(run.spec, workdir + "_digits_eval")
+  evaluators = run.runs.evaluators(run.spec, workdir + "_scored")
   result, _ = run.runs.evaluate(evaluators, state, step, run.runs.members, {},
-                                os.path.join(workdir + "_digits_eval", "eval"),
+                                os.path.join(workdir + "_scored", "eval"),
                                 lambda *a: None)
   raw = result["groups"][0]["summary"]["raw"]
   metric = next(k for k in raw if k.startswith("fd_") and k.endswith("_classifier"))
