@@ -168,7 +168,9 @@ class Checkpointer:
             f"checkpoint step {step} in {self.directory} holds a state this jaxgan cannot "
             f"read for this config: its field {name!r} has {len(theirs)} arrays there and "
             f"{len(ours)} here{'' if len(ours) != len(theirs) else ' of other shapes'} "
-            f"(written by another jaxgan version?). Nothing was moved; train into a new "
+            f"(written by another jaxgan version, or a config change let through by "
+            f"--allow_config_change that reshapes the state, e.g. model.width or augment.name?). "
+            f"Nothing was moved; train into a new "
             f"--workdir, or use the version that wrote it")
     return target, empty, rebuilt
 

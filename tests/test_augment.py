@@ -386,3 +386,12 @@ def test_ada_on_a_200_image_folder_raises_p_resumes_bitwise_and_samples_unaugmen
                           restored.generator_batch_stats, z, train=False)
   saved = np.load(tmp_path / "straight" / "samples" / "step_000004.npy")
   np.testing.assert_allclose(saved, np.asarray(own), atol=1e-6)
+  # Switching augmentation off in this run (ADA's state in its checkpoints) is
+  # refused by the workdir, and, let through, by the checkpoint, naming the key.
+  off = config(6)
+  off.augment.name = "none"
+  with pytest.raises(errors.WorkdirError, match="augment.name: 'ada' -> 'none'"):
+    loop.train_and_evaluate(off, str(tmp_path / "split"))
+  with pytest.raises(errors.IncompatibleCheckpointError, match="'augment' has 4 arrays there "
+                     "and 0 here .*augment.name"):
+    loop.train_and_evaluate(off, str(tmp_path / "split"), allow_config_change=True)
