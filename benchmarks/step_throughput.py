@@ -635,8 +635,8 @@ def _train_cases(only):
   return cases
 
 
-def members_rows(only, ks, repeats, peak):
-  """Per (case, K): a population (vmap, map) against its K single runs in turn."""
+def members_rows(only, ks, repeats, peak, methods=POPULATION_METHODS):
+  """Per (case, K): a population (each of `methods`) against its K single runs in turn."""
   rows = []
   for c in _train_cases(only):
     name, recipe, arg = TRAIN_CASES[c]
@@ -644,7 +644,7 @@ def members_rows(only, ks, repeats, peak):
       load_before = os.getloadavg()
       over = {"population.size": k}
       group = {m: JaxMember(make_config(recipe, arg, dict(over, **{"population.method": m})))
-               for m in POPULATION_METHODS}
+               for m in methods}
       group["single"] = Sequential(make_config(recipe, arg, over))
       cpu = {}
       times, calls = time_group(group, repeats, cpu=cpu)
@@ -658,14 +658,14 @@ def members_rows(only, ks, repeats, peak):
         row[f"{m}_member_steps_s"] = rate[m]
         row[f"{m}_member_steps_per_cpu_s"] = cpu_rate[m]
         row[f"{m}_fraction_of_peak"] = rate[m] * flops / 1e9 / peak
-      for m in POPULATION_METHODS:
+      for m in methods:
         row[f"{m}_population_over_sequential"] = rate[m] / rate["single"]
         row[f"{m}_cpu_population_over_sequential"] = cpu_rate[m] / cpu_rate["single"]
         row[f"{m}_compile_s"] = group[m].compile_s
       # What a population run gets by default (population.method "auto").
       row["default_method"] = population.resolve_method(make_config(recipe, arg, over))
-      row["population_over_sequential"] = row[
-          f"{row['default_method']}_population_over_sequential"]
+      row["population_over_sequential"] = row.get(
+          f"{row['default_method']}_population_over_sequential")  # None: not timed
       row.update(repeats=repeats, calls_per_repeat=calls,
                  load_before=[round(x, 2) for x in load_before],
                  load_after=[round(x, 2) for x in os.getloadavg()])
@@ -772,6 +772,9 @@ def main():
   parser.add_argument("--members", default="",
                       help="population sizes K, e.g. 1,2,4,8: populations against their "
                            "K single runs in turn (-> population.{json,md})")
+  parser.add_argument("--methods", default=",".join(POPULATION_METHODS),
+                      help="--members: the population methods timed (map runs conv "
+                           "models tens of times slower than the others on CPU)")
   parser.add_argument("--devices", type=int, default=0,
                       help="N forced CPU devices: each case on 1 and on N devices "
                            "(-> multi_device.{json,md})")
@@ -795,7 +798,8 @@ def main():
     return
   if args.members:
     peak = run_meta.matmul_peak()
-    rows = members_rows(only, [int(k) for k in args.members.split(",")], args.repeats, peak)
+    rows = members_rows(only, [int(k) for k in args.members.split(",")], args.repeats, peak,
+                        methods=tuple(args.methods.split(",")))
     peak = max(peak, run_meta.matmul_peak())
     md = members_table(rows, peak)
     print(md)
