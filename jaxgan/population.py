@@ -186,8 +186,8 @@ def _finite_per_member(tree) -> jax.Array:
 
 
 METHODS = ("auto", "vmap", "map", "unroll")
-# The most members "auto" unrolls on CPU: compile time grows with each member
-# written out (~3.5 s per digits member, ~6 s per DCGAN member on a 2-core CPU).
+# The most members "auto" unrolls on CPU: compile time grows by one single run's
+# compilation per member written out (benchmarks/results/population.md).
 UNROLL_MAX = 16
 
 
