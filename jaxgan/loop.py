@@ -259,6 +259,10 @@ class StopRequest:
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
+      if getattr(signal.getsignal(signal.SIGINT), "fired", False):
+        # A Ctrl-C during start-up whose KeyboardInterrupt library code swallowed
+        # (launch.py's StartupInterrupt remembers it): stop before training.
+        raise KeyboardInterrupt
       for sig in (signal.SIGTERM, signal.SIGINT):
         self._previous[sig] = signal.signal(sig, self._handle)
     return self

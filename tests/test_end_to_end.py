@@ -491,3 +491,20 @@ def test_a_run_from_before_the_fidelity_options_samples_and_resumes_as_the_old_c
     (record,) = [r for r in map(json.loads, f) if r["step"] == 4 and "critic/loss" in r]
   with open(os.path.join(expected, "metrics_step4.json")) as f:
     assert {k: v for k, v in record.items() if not k.startswith("perf/")} == json.load(f)
+
+
+def test_a_start_up_interrupt_that_library_code_swallowed_still_stops_before_training():
+  import launch as launch_script  # pylint: disable=g-import-not-at-top
+  handler = launch_script.StartupInterrupt()
+  previous = signal.signal(signal.SIGINT, handler)
+  try:
+    try:
+      handler(signal.SIGINT, None)
+    except KeyboardInterrupt:
+      pass  # what a bare `except` in a library's start-up code would do
+    with pytest.raises(KeyboardInterrupt):
+      with loop.StopRequest():
+        pytest.fail("training began after the interrupt")
+    assert signal.getsignal(signal.SIGINT) is handler  # nothing left installed
+  finally:
+    signal.signal(signal.SIGINT, previous)
