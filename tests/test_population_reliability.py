@@ -50,7 +50,7 @@ def _final_state(workdir, num_steps):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
-  num_steps, every = 1500, 25
+  num_steps, every = 600, 25
   args = [*POPULATION, f"--config.train.num_steps={num_steps}",
           f"--config.log.checkpoint_every={every}"]
   straight = str(tmp_path / "straight")

@@ -56,7 +56,7 @@ def _toy_config(num_steps):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
-  num_steps, every = 3000, 25
+  num_steps, every = 1200, 25
   args = [*TOY, f"--config.train.num_steps={num_steps}",
           f"--config.log.checkpoint_every={every}"]
   straight = str(tmp_path / "straight")
