@@ -13,7 +13,6 @@ job (jaxgan/cluster.py; README "Clusters").
 """
 
 import os
-import signal
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO lines say nothing here
@@ -23,6 +22,7 @@ from absl import flags  # noqa: E402
 
 from jaxgan import config_io  # noqa: E402
 from jaxgan import errors  # noqa: E402
+from jaxgan import interrupt  # noqa: E402
 
 FLAGS = flags.FLAGS
 config_io.define_flag(FLAGS)  # --config=RECIPE[:variant] or a run's config.json, --config.KEY=V
@@ -57,20 +57,6 @@ flags.mark_flag_as_required("workdir")
 RUN_OVERRIDES = []  # (key, text) of --config.KEY=TEXT without --config: the run's own
 
 
-class StartupInterrupt:
-  """The SIGINT handler until training installs its own (jaxgan.loop.StopRequest):
-  KeyboardInterrupt at once, and `fired` remembered, since start-up runs library
-  code that can swallow the exception (a bare `except` around an import); main and
-  StopRequest check `fired` before going on."""
-
-  fired = False
-
-  def __call__(self, signum, frame):
-    del signum, frame
-    self.fired = True
-    raise KeyboardInterrupt
-
-
 def main(argv):
   del argv
   try:
@@ -86,8 +72,7 @@ def main(argv):
     import jax  # pylint: disable=g-import-not-at-top
     from jaxgan import lock  # pylint: disable=g-import-not-at-top
     written = FLAGS.to if FLAGS.mode == "export" else FLAGS.workdir
-    if getattr(signal.getsignal(signal.SIGINT), "fired", False):
-      raise KeyboardInterrupt  # one that start-up code swallowed
+    interrupt.raise_if_swallowed()
     with lock.hold(written, FLAGS.mode, primary=jax.process_index() == 0):
       run_mode(config)
     from jaxgan import cluster  # pylint: disable=g-import-not-at-top
@@ -138,5 +123,5 @@ def parse_flags(argv):
 
 
 if __name__ == "__main__":
-  signal.signal(signal.SIGINT, StartupInterrupt())
+  interrupt.install()  # Ctrl-C during start-up: jaxgan/interrupt.py
   app.run(main, flags_parser=parse_flags)

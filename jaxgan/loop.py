@@ -32,6 +32,7 @@ from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import cluster
 from jaxgan import config_io
 from jaxgan import errors
+from jaxgan import interrupt
 from jaxgan import mesh as mesh_lib
 from jaxgan import progress as progress_lib
 from jaxgan import runs as runs_lib
@@ -259,10 +260,7 @@ class StopRequest:
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
-      if getattr(signal.getsignal(signal.SIGINT), "fired", False):
-        # A Ctrl-C during start-up whose KeyboardInterrupt library code swallowed
-        # (launch.py's StartupInterrupt remembers it): stop before training.
-        raise KeyboardInterrupt
+      interrupt.raise_if_swallowed()  # a start-up Ctrl-C: stop before training
       for sig in (signal.SIGTERM, signal.SIGINT):
         self._previous[sig] = signal.signal(sig, self._handle)
     return self

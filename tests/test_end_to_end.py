@@ -494,8 +494,8 @@ def test_a_run_from_before_the_fidelity_options_samples_and_resumes_as_the_old_c
 
 
 def test_a_start_up_interrupt_that_library_code_swallowed_still_stops_before_training():
-  import launch as launch_script  # pylint: disable=g-import-not-at-top
-  handler = launch_script.StartupInterrupt()
+  from jaxgan import interrupt  # pylint: disable=g-import-not-at-top
+  handler = interrupt.StartupInterrupt()
   previous = signal.signal(signal.SIGINT, handler)
   try:
     try:
