@@ -131,9 +131,8 @@ def run_cell(args, recipe, fraction, folder, augment):
   result, _ = run.runs.evaluate(evaluators, state, step, run.runs.members, {},
                                 os.path.join(workdir + "_scored", "eval"),
                                 lambda *a: None)
-  raw = result["groups"][0]["summary"]["raw"]
-  metric = next(k for k in raw if k.startswith("fd_") and k.endswith("_classifier"))
-  summary = raw[metric]
+  metric = scoring.population.best_metric  # the classifier's FD on images
+  summary = result["groups"][0]["summary"]["raw"][metric]
   per_seed = [m["generators"]["raw"][metric] for m in result["members"] if "generators" in m]
   p = ([float(v) for v in np.asarray(state.members.augment["p"])]
        if augment == "ada" else None)
@@ -151,7 +150,7 @@ def table(rows, images, data: str) -> str:
     p = ", ".join(f"{v:.3f}" for v in r["final_p"]) if r["final_p"] else ""
     subset = f"{r['fraction']:.0%}" if r["fraction"] < 1 else f"{r['fraction']:,.0f}"
     lines.append(
-        f"| {r.get('recipe', 'wgan_gp')} | {subset} | {images[r['fraction']]} | {r['augment']} "
+        f"| {r['recipe']} | {subset} | {images[r['fraction']]} | {r['augment']} "
         f"| {r['steps']:,} | "
         f"{r['seeds']} | {r['fd_mean']:.1f} +- {r['fd_ci95']:.1f} | "
         f"{', '.join(f'{v:.1f}' for v in r['fd_per_seed'])} | {p} | {r['train_seconds']:.0f} |")
