@@ -90,6 +90,9 @@ import numpy as np  # noqa: E402
 from jaxgan import factory, mesh, population, runs, train, xla_cpu  # noqa: E402
 from jaxgan.models import RESNET_ARCHS  # noqa: E402
 
+# How a population's step runs its members: population.METHODS but "auto", each timed.
+POPULATION_METHODS = tuple(m for m in population.METHODS if m != "auto")
+
 TOY, DCGAN, DIGITS = "dataset=8gaussians", "dataset=cifar10", None
 RESNET, SNGAN = "dataset=cifar10,arch=resnet", "dataset=cifar10"
 # The training cases --members and --devices run: (case, recipe, variant).
@@ -102,8 +105,6 @@ RESNET_WIDTH = [0]  # --resnet-width (0: the recipes' widths)
 FTZ = {"torch.worker": "ftz"}
 REPEAT_SECONDS = 0.4   # calibrated length of one timed repeat
 MAX_CALLS = 200
-# How a population's step runs its members (population.METHODS but "auto", timed each).
-POPULATION_METHODS = ("vmap", "map", "unroll")
 
 
 def make_config(recipe, variant, overrides=None):
