@@ -145,7 +145,7 @@ def torch_spec(config, shape):
   }
 
 
-def _real_batch(run):
+def real_batch(run):
   """A real batch as the step takes it: [K?, n_critic, B, ...] uniform in [-1, 1]."""
   lead = (len(run.runs),) if run.runs.many else ()
   size = lead + (run.config.train.n_critic, run.config.train.batch_size) + run.data_shape
@@ -177,7 +177,7 @@ class JaxMember:
     one = run.runs.member_state(state, 0)  # a population: its first member
     self.num_params = {"generator_params": _num_params(one.generator_params),
                        "critic_params": _num_params(one.critic_params)}
-    real = _real_batch(run)
+    real = real_batch(run)
     ctx = (jax.default_matmul_precision(precision) if precision
            else contextlib.nullcontext())
     start = time.perf_counter()
@@ -233,7 +233,7 @@ class Sequential:
       start = time.perf_counter()
       step, state = run.compile(run.init_state())
       self.compile_s += time.perf_counter() - start
-      self.members.append([step, state, run.global_batch(_real_batch(run))])
+      self.members.append([step, state, run.global_batch(real_batch(run))])
     self.flops = _flops(self.members[0][0])
 
   def run(self, calls):
