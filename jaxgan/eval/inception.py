@@ -39,6 +39,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 
 from jaxgan import mesh as mesh_lib
+from jaxgan import sample
 from jaxgan.eval import cache
 from jaxgan.eval import metrics
 
@@ -271,7 +272,7 @@ def to_uint8(images) -> np.ndarray:
     return images
   if not np.issubdtype(images.dtype, np.floating):
     raise ValueError(f"images must be uint8 or floats in [-1, 1], got {images.dtype}")
-  return np.clip((images + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+  return sample.to_uint8(images)
 
 
 def _forward(variables, pixels):
