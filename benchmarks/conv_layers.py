@@ -16,7 +16,8 @@ distinct convolution three ways, each jitted alone with jaxgan's XLA:CPU flags:
 
 PyTorch's twin of each is the call its autograd makes (torch.nn.functional.conv2d,
 aten.convolution_backward with one output mask), on NCHW tensors of the same sizes,
-in the same process. Each is timed in blocks of back-to-back calls (~0.15 s, as the
+in the same process (on CUDA with cudnn.benchmark when PyTorch sees a GPU, as
+jaxgan then runs on it). Each is timed in blocks of back-to-back calls (~0.15 s, as the
 calls of a train step run), the two alternating block by block; a row's time is the
 median block's time per call. `uses` counts how often the convolution occurs in the
 network; the totals add forward, input and weight gradient of every use (a proxy for
@@ -113,6 +114,21 @@ def jax_calls(params, lhs_shape, rhs_shape):
           "weight_grad": (dw, (x, g))}, y.shape
 
 
+def torch_device():
+  """CUDA when PyTorch sees a GPU (cudnn.benchmark on, as PyTorch users run), else CPU."""
+  import torch  # pylint: disable=g-import-not-at-top
+  if torch.cuda.is_available():
+    torch.backends.cudnn.benchmark = True
+    return torch.device("cuda")
+  return torch.device("cpu")
+
+
+def _torch_sync():
+  import torch  # pylint: disable=g-import-not-at-top
+  if torch.cuda.is_available():
+    torch.cuda.synchronize()
+
+
 def torch_calls(params, lhs_shape, rhs_shape, out_shape):
   """PyTorch's twins (NCHW / OIHW), or None where the convolution has no conv2d twin."""
   import torch  # pylint: disable=g-import-not-at-top
@@ -128,10 +144,12 @@ def torch_calls(params, lhs_shape, rhs_shape, out_shape):
   b, h, w_, c = lhs_shape
   kh, kw, ci, co = rhs_shape
   symmetric = pt == pb and pl == pr
-  x = torch.randn(b, c, h + (0 if symmetric else pt + pb), w_ + (0 if symmetric else pl + pr))
-  weight = torch.randn(co, ci, kh, kw) * 0.05
+  device = torch_device()
+  x = torch.randn(b, c, h + (0 if symmetric else pt + pb), w_ + (0 if symmetric else pl + pr),
+                  device=device)
+  weight = torch.randn(co, ci, kh, kw, device=device) * 0.05
   padding = [pt, pl] if symmetric else [0, 0]
-  g = torch.randn(out_shape[0], out_shape[3], out_shape[1], out_shape[2])
+  g = torch.randn(out_shape[0], out_shape[3], out_shape[1], out_shape[2], device=device)
 
   def fwd():
     with torch.no_grad():
@@ -155,6 +173,7 @@ def _block_ms(fn, calls):
   start = time.perf_counter()
   for _ in range(calls):
     fn()
+  _torch_sync()  # a GPU twin's calls are asynchronous
   return 1000 * (time.perf_counter() - start) / calls
 
 
@@ -265,8 +284,10 @@ def main():
   torch.set_num_threads(len(os.sched_getaffinity(0)))
   t_start, load_start = time.time(), os.getloadavg()
   rows = [r for c in cases for r in rows_for(c, args.repeats)]
-  meta = step_throughput.run_info(args, t_start, load_start,
-                                  {"torch": torch.__version__, "device": "cpu"})
+  device = torch_device()
+  meta = step_throughput.run_info(args, t_start, load_start, {
+      "torch": torch.__version__,
+      "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"})
   meta["torch_threads"] = torch.get_num_threads()
   sums = totals(rows)
   md = ("# Convolutions one at a time, XLA beside PyTorch (benchmarks/conv_layers.py)\n\n"
