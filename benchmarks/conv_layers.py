@@ -108,8 +108,10 @@ def jax_calls(params, lhs_shape, rhs_shape):
   y = jax.eval_shape(conv, x, w)
   g = jax.random.normal(jax.random.PRNGKey(2), y.shape, jnp.float32)
   fwd = jax.jit(conv)
-  dx = jax.jit(lambda w, g: jax.vjp(lambda x_: conv(x_, w), x)[1](g)[0])
-  dw = jax.jit(lambda x, g: jax.vjp(lambda w_: conv(x, w_), w)[1](g)[0])
+  # The transposes need only the other operand: the primal point is zeros made inside
+  # the trace (a captured array would be baked into the program as a constant).
+  dx = jax.jit(lambda w, g: jax.vjp(lambda x_: conv(x_, w), jnp.zeros(lhs_shape))[1](g)[0])
+  dw = jax.jit(lambda x, g: jax.vjp(lambda w_: conv(x, w_), jnp.zeros(rhs_shape))[1](g)[0])
   return {"forward": (fwd, (x, w)), "input_grad": (dx, (w, g)),
           "weight_grad": (dw, (x, g))}, y.shape
 
