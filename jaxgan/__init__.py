@@ -16,9 +16,9 @@ _xla_cpu.apply()
 
 
 def __getattr__(name):
-  """`jaxgan.Generator` (jaxgan/generator.py), imported on first use: `import jaxgan`
-  itself imports neither JAX nor the models."""
+  # The package root imports no other jaxgan module (every module imports the root
+  # first, so a reference here would close a cycle through all of them).
   if name == "Generator":
-    from jaxgan.generator import Generator  # pylint: disable=g-import-not-at-top
-    return Generator
+    raise AttributeError("jaxgan.Generator lives in jaxgan.generator: "
+                         "from jaxgan.generator import Generator")
   raise AttributeError(f"module 'jaxgan' has no attribute {name!r}")

@@ -151,12 +151,13 @@ def evaluate(config, workdir: str, step, member=None) -> None:
 
 
 def export(config, workdir: str, step, member, to, export_format: str = "workdir") -> None:
+  from jaxgan import generator  # pylint: disable=g-import-not-at-top
   from jaxgan import restore  # pylint: disable=g-import-not-at-top
   if not to:
     raise errors.ConfigError(f"--mode=export needs --to=DIR (where to write "
                              f"{EXPORT_FORMATS[export_format].split(',')[0]})")
   if export_format == "stablehlo":
-    out = restore.export_generator(config, workdir, to, step, member)
+    out = generator.export_generator(config, workdir, to, step, member)
     g = out["generator"]
     who = f", member {g.member}" if g.member is not None else ""
     print(f"exported the {'EMA' if g.ema else 'raw'} generator at step {g.step}{who} to "

@@ -1,6 +1,6 @@
 """A trained generator as a Python object, and as an artifact that needs no jaxgan.
 
-    from jaxgan import Generator
+    from jaxgan.generator import Generator
     g = Generator.load("runs/acgan")           # newest checkpoint; EMA if the run keeps one
     images = g.sample(16, labels=3)            # [16, 8, 8, 1] in [-1, 1]
     g.export("runs/acgan_export")              # generator.stablehlo + generator.json
@@ -312,3 +312,15 @@ def _weights_state(params, batch_stats) -> train_lib.GANState:
                             generator_batch_stats=batch_stats, critic_params={},
                             generator_opt_state={}, critic_opt_state={}, ema_params={},
                             key=jnp.zeros((2,), jnp.uint32))
+
+
+def export_generator(config, workdir: str, to: str, step: int | None = None,
+                     member: int | None = None) -> dict:
+  """Writes the run's generator (EMA when the run keeps one) as a jax.export
+  artifact: TO/generator.stablehlo and TO/generator.json (--mode=export
+  --format=stablehlo).
+  Returns Generator.export's {"stablehlo", "json", "generator"}. Raises
+  errors.WorkdirError if `to` already holds an export."""
+  check_export_target(to)
+  g = Generator.from_config(config, workdir, step, member=member)
+  return dict(g.export(to), generator=g)

@@ -2,9 +2,9 @@
 
 Every function here reads the checkpoints read-only and writes only its outputs
 (samples/, eval/, metrics.jsonl lines marked as evaluated later, a new workdir
-for an exported member, or a generator's jax.export artifact), on all the run's
-members or the one `member` names. `restore_member` is the restore
-jaxgan.Generator loads through.
+for an exported member), on all the run's members or the one `member` names.
+`restore_member` is the restore jaxgan.generator.Generator loads through (and its
+jax.export artifact, generator.export_generator).
 """
 
 from __future__ import annotations
@@ -49,18 +49,6 @@ def restore_member(config, workdir: str, step: int | None = None,
   _, state, _ = run.restore(wd.checkpoints, step)
   member_state = run.runs.member_state(state, m.index)
   return run, m, member_state, int(member_state.step)
-
-
-def export_generator(config, workdir: str, to: str, step: int | None = None,
-                     member: int | None = None) -> dict:
-  """Writes the run's generator (EMA when the run keeps one) as a jax.export
-  artifact: TO/generator.stablehlo and TO/generator.json (jaxgan/generator.py).
-  Returns Generator.export's {"stablehlo", "json", "generator"}. Raises
-  errors.WorkdirError if `to` already holds an export."""
-  from jaxgan import generator as generator_lib  # pylint: disable=g-import-not-at-top
-  generator_lib.check_export_target(to)
-  g = generator_lib.Generator.from_config(config, workdir, step, member=member)
-  return dict(g.export(to), generator=g)
 
 
 def sample_from_checkpoint(config, workdir: str, step: int | None = None, *,

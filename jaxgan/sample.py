@@ -1,6 +1,6 @@
 """Drawing samples: a fixed latent batch, image grids, toy scatter plots, latent walks.
 
-Every sample (grids, evaluations, a population's picture, jaxgan.Generator and
+Every sample (grids, evaluations, a population's picture, jaxgan.generator.Generator and
 its exported artifact) comes from `generate_eval`, the one generator function, from latents that depend only on the seed, so grids from
 different steps, or from a checkpoint restored months later, compare image for
 image. How its BatchNorm layers normalise is the run's `model.sample_bn_stats`

@@ -1,4 +1,4 @@
-"""jaxgan.Generator: a trained generator loaded from a workdir draws what --mode=sample
+"""jaxgan.generator.Generator: a trained generator loaded from a workdir draws what --mode=sample
 draws for the same latents (raw and EMA, a population's member), on another device
 count than training; its jax.export artifact, loaded where jaxgan cannot be imported,
 gives the same images for several batch sizes; bad inputs and missing or damaged
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from configs import wgan_gp
-from jaxgan import Generator
+from jaxgan.generator import Generator
 from jaxgan import checkpoint as checkpoint_lib
 from jaxgan import cli
 from jaxgan import config_io
@@ -253,7 +253,7 @@ def test_generator_loads_on_three_devices_a_run_trained_on_one(run, tmp_path):
   z, labels = sample_lib.class_grid_inputs(0, 20, 64, 10)
   script = textwrap.dedent(f"""
       import jax, numpy as np
-      from jaxgan import Generator
+      from jaxgan.generator import Generator
       from jaxgan import sample
       assert jax.device_count() == 3
       g = Generator.load({workdir!r})

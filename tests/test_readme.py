@@ -101,8 +101,8 @@ def _trained_runs(blocks, conditional_digits_run):
       f"a README Python block reads {sorted(read)}: make it in _trained_runs")
   export = os.path.join(runs_dir, "acgan_export")
   if "acgan_export" in read and not os.path.exists(export):
-    from jaxgan import restore  # pylint: disable=g-import-not-at-top
-    restore.export_generator(config, workdir, export)
+    from jaxgan import generator  # pylint: disable=g-import-not-at-top
+    generator.export_generator(config, workdir, export)
   return runs_dir
 
 
