@@ -9,7 +9,7 @@
 
 Every mode holds the lock of the workdir it writes (jaxgan/lock.py) while it runs.
 Started by srun, mpirun or on every worker of a TPU pod, the same command joins the
-job (jaxgan/cluster.py; README "Clusters").
+job (jaxgan/cluster.py; docs/scaling.md).
 """
 
 import os

@@ -397,7 +397,7 @@ def is_toy(config) -> bool:
 
 # Generator updates per (recipe, dataset kind). The image datasets use the papers'
 # budget; digits and the toy sets use CPU budgets measured on a 2-core machine
-# (see README, "Default run").
+# (benchmarks/results/default_run.md).
 _PAPER_STEPS = 100_000
 _DIGITS_STEPS = 10_000
 # Toy: 3,000 steps; WGAN-GP and DRAGAN, whose toy recipes decay the learning rate

@@ -95,7 +95,7 @@ def _slurm(environ) -> Job | None:
       raise errors.ConfigError(
           f"SLURM job {environ['SLURM_JOB_ID']} has SLURM_NTASKS={tasks} but "
           f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: start one "
-          f"process per task with srun (README 'Clusters'), or pass --cluster=none to run "
+          f"process per task with srun (docs/scaling.md), or pass --cluster=none to run "
           f"this one process alone")
     return None  # an sbatch script or salloc shell of one task: a plain machine
   job_id, ntasks, procid, localid = _ints(

@@ -1,4 +1,5 @@
-"""Every command and code block in README.md runs as written, on tiny settings.
+"""Every command and code block in README.md and docs/*.md runs as written, on tiny
+settings (a command repeated in a later page runs once).
 
 Shell blocks: each `python launch.py ...` runs with the workdir moved under a
 temporary directory and, for training, a few steps on small models; `--step=N`
@@ -30,9 +31,15 @@ TINY_EVAL = ["--config.eval.num_samples=200", "--config.eval.kid_subsets=5",
 
 
 def _blocks(language):
-  with open(os.path.join(ROOT, "README.md")) as f:
-    text = f.read()
-  return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+  """The `language` blocks of README.md, then of docs/*.md in name order."""
+  pages = ["README.md"] + sorted(os.path.join("docs", name)
+                                 for name in os.listdir(os.path.join(ROOT, "docs"))
+                                 if name.endswith(".md"))
+  blocks = []
+  for page in pages:
+    with open(os.path.join(ROOT, page)) as f:
+      blocks += re.findall(rf"```{language}\n(.*?)```", f.read(), re.S)
+  return blocks
 
 
 def _commands(block):
@@ -79,7 +86,7 @@ def test_every_launch_command_in_the_readme_runs_on_tiny_settings(tmp_path):
     if any(c.startswith("for ") for c in _commands(block)):
       scripts.append("\n".join(_commands(block)))  # a shell loop: run it whole
     else:
-      scripts.extend(commands)
+      scripts.extend(c for c in commands if c not in scripts)  # a page repeating one
   assert len(scripts) >= 7  # the train command, usage, scale-out
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
   for command in scripts:
