@@ -17,9 +17,9 @@ distinct convolution three ways, each jitted alone with jaxgan's XLA:CPU flags:
 PyTorch's twin of each is the call its autograd makes (torch.nn.functional.conv2d,
 aten.convolution_backward with one output mask), on NCHW tensors of the same sizes,
 in the same process (on CUDA with cudnn.benchmark when PyTorch sees a GPU, as
-jaxgan then runs on it). Each is timed in blocks of back-to-back calls (~0.15 s, as the
-calls of a train step run), the two alternating block by block; a row's time is the
-median block's time per call. `uses` counts how often the convolution occurs in the
+jaxgan then runs on it). Each is timed in repeats of back-to-back calls (as the calls
+of a train step run), calibrated and alternated as step_throughput.py times its rows;
+a row's time is the median repeat's time per call. `uses` counts how often the convolution occurs in the
 network; the totals add forward, input and weight gradient of every use (a proxy for
 the convolution time of one update). Output: JSON rows on stdout and
 <out>/conv_layers.{json,md}.
@@ -52,7 +52,6 @@ import step_throughput
 KINDS = ("forward", "input_grad", "weight_grad")
 CASES = ("2", "6", "7")
 PAUSE_S = 0.05
-BLOCK_S = 0.15  # calibrated length of one timed block
 
 
 def model_convolutions(config):
@@ -167,32 +166,33 @@ def torch_calls(params, lhs_shape, rhs_shape, out_shape):
           "weight_grad": backward([False, True, False])}
 
 
-def _block_ms(fn, calls):
-  """ms per call over `calls` back-to-back calls (as in a train step), after a pause:
-  PyTorch's OpenMP workers spin for a while after its calls and would otherwise take
-  the cores from the XLA block that follows."""
-  time.sleep(PAUSE_S)
-  start = time.perf_counter()
-  for _ in range(calls):
-    fn()
-  _torch_sync()  # a GPU twin's calls are asynchronous
-  return 1000 * (time.perf_counter() - start) / calls
+class _Calls:
+  """One kernel as a step_throughput.time_group member: `run(calls)` times `calls`
+  back-to-back calls (as in a train step) after a pause, because PyTorch's OpenMP
+  workers spin for a while after its calls and would take the cores from the XLA
+  calls that follow."""
+
+  def __init__(self, fn, sync=lambda: None):
+    self.fn, self.sync = fn, sync
+
+  def run(self, calls):
+    time.sleep(PAUSE_S)
+    start = time.perf_counter()
+    for _ in range(calls):
+      self.fn()
+    self.sync()  # a GPU twin's calls are asynchronous
+    return time.perf_counter() - start
 
 
 def time_pair(jax_fn, jax_args, torch_fn, repeats):
-  """Median ms per call of the JAX call and its twin: blocks of back-to-back calls
-  (~BLOCK_S each), alternating, after warm-up."""
-  run_jax = lambda: jax.block_until_ready(jax_fn(*jax_args))
-  fns = [run_jax] + ([torch_fn] if torch_fn else [])
-  calls = []
-  for fn in fns:
-    fn()
-    calls.append(max(1, int(BLOCK_S / (_block_ms(fn, 1) / 1000))))
-  times = [[] for _ in fns]
-  for _ in range(repeats):
-    for fn, n, out in zip(fns, calls, times):
-      out.append(_block_ms(fn, n))
-  return statistics.median(times[0]), (statistics.median(times[1]) if torch_fn else None)
+  """Median ms per call of the JAX call and its twin, timed round-robin as
+  step_throughput times its members."""
+  members = {"jax": _Calls(lambda: jax.block_until_ready(jax_fn(*jax_args)))}
+  if torch_fn:
+    members["torch"] = _Calls(torch_fn, _torch_sync)
+  times, _ = step_throughput.time_group(members, repeats)
+  ms = {name: 1000 * statistics.median(t) for name, t in times.items()}
+  return ms["jax"], ms.get("torch")
 
 
 def describe(params, lhs_shape, rhs_shape, out_shape):
